@@ -1,0 +1,216 @@
+"""The cattrs converter between the SDK's attrs models and the API's JSON.
+
+One function, ``configure_converter``, installs every rule; ``CONVERTER`` is
+the configured instance the SDK uses. Hooks are generated once, at import,
+never per call.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar, Union
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._models import (
+    AccessPageSource,
+    Client,
+    ClientRef,
+    ClientType,
+    ClientUpdate,
+    DeletedClient,
+    DeletedLink,
+    Grant,
+    GrantStatus,
+    IntakeFormStatus,
+    Language,
+    Link,
+    LinkRef,
+    LinkStatus,
+    LinkUpdate,
+    ListQuery,
+    NewClient,
+    NewLink,
+)
+from ._services import RequestedServices
+
+__all__ = ["CONVERTER", "configure_converter", "wire_name"]
+
+T = TypeVar("T")
+
+#: Wire names that plain camelCase does not produce.
+WIRE_NAME_EXCEPTIONS: Mapping[str, str] = {
+    "client_id": "clientID",
+    "link_id": "linkID",
+    "redirect_url": "redirectURL",
+    "agency_account_id": "agencyAccountID",
+    "access_page_id": "accessPageID",
+}
+
+REQUEST_MODELS: tuple[type, ...] = (
+    NewClient,
+    ClientUpdate,
+    NewLink,
+    LinkUpdate,
+    ClientRef,
+    LinkRef,
+    ListQuery,
+)
+RESPONSE_MODELS: tuple[type, ...] = (
+    Client,
+    AccessPageSource,
+    Grant,
+    Link,
+    DeletedClient,
+    DeletedLink,
+)
+OPEN_ENUMS: tuple[type[enum.Enum], ...] = (
+    ClientType,
+    Language,
+    LinkStatus,
+    GrantStatus,
+    IntakeFormStatus,
+)
+
+
+def wire_name(field: str) -> str:
+    """The JSON name of a Python field: camelCase, with the contract's exceptions."""
+    if field in WIRE_NAME_EXCEPTIONS:
+        return WIRE_NAME_EXCEPTIONS[field]
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def configure_converter(converter: cattrs.Converter) -> None:
+    """Install every rule of the wire format on ``converter``.
+
+    Rules:
+
+    - **Renames**: snake_case fields map to camelCase wire names (``invite_url``
+      -> ``inviteUrl``, ``created_at`` -> ``createdAt``), except the contract's
+      odd ones in ``WIRE_NAME_EXCEPTIONS``: ``clientID``, ``linkID``,
+      ``redirectURL``, ``agencyAccountID``, ``accessPageID``.
+    - **Datetimes** are ISO 8601 in UTC with a ``Z`` suffix, both ways; a
+      naive datetime is taken as UTC.
+    - **Enums** go out as their values. Coming in, a value the SDK does not
+      know yet is kept as a plain ``str`` (the field types are ``Enum | str``).
+    - **Requests**: fields left ``UNSET`` are omitted from the body; ``None``
+      is sent as ``null`` (it clears the field in an update).
+    - **Responses**: fields the model does not know are kept in the model's
+      ``extra`` mapping, and written back out when the model is unstructured,
+      so model -> wire -> model is the identity.
+    - **RequestedServices** use the nested platform -> service object of the
+      wire, read leniently (no catalog check) from responses.
+    """
+    converter.register_unstructure_hook(datetime, _format_datetime)
+    converter.register_structure_hook(datetime, lambda value, _: _parse_datetime(value))
+    converter.register_unstructure_hook(RequestedServices, RequestedServices.to_json)
+    converter.register_structure_hook(
+        RequestedServices, lambda value, _: RequestedServices.from_json(value, validate=False)
+    )
+    for enum_cls in OPEN_ENUMS:
+        hook = _open_enum_hook(enum_cls)
+        converter.register_structure_hook(Union[enum_cls, str], hook)  # noqa: UP007
+        converter.register_structure_hook(enum_cls, hook)
+        converter.register_unstructure_hook(enum_cls, _enum_value)
+    for cls in REQUEST_MODELS:
+        converter.register_unstructure_hook(
+            cls,
+            make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **_renames(cls)),
+        )
+    for cls in RESPONSE_MODELS:
+        _register_open_model(converter, cls)
+
+
+def _renames(cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        if field.name in skip:
+            overrides[field.name] = override(omit=True)
+        else:
+            overrides[field.name] = override(rename=wire_name(field.name))
+    return overrides
+
+
+def _register_open_model(converter: cattrs.Converter, cls: type[Any]) -> None:
+    """Structure and unstructure ``cls`` keeping unknown wire fields in ``extra``."""
+    known = frozenset(wire_name(f.name) for f in attrs.fields(cls) if f.name != "extra")
+    structure = make_dict_structure_fn(cls, converter, **_renames(cls, skip=("extra",)))
+    unstructure = make_dict_unstructure_fn(cls, converter, **_renames(cls, skip=("extra",)))
+
+    def structure_open(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"expected a JSON object for {cls.__name__}, got {type(value).__name__}"
+            )
+        obj = structure(value, cls)
+        if len(value) > len(known) or not known.issuperset(value):
+            extra = {k: v for k, v in value.items() if k not in known}
+            if extra:
+                object.__setattr__(obj, "extra", extra)
+        return obj
+
+    def unstructure_open(obj: Any) -> dict[str, Any]:
+        wire = unstructure(obj)
+        if obj.extra:
+            wire.update(obj.extra)
+        return wire
+
+    converter.register_structure_hook(cls, structure_open)
+    converter.register_unstructure_hook(cls, unstructure_open)
+
+
+def _open_enum_hook(enum_cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
+    members = enum_cls._value2member_map_
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string for {enum_cls.__name__}, got {value!r}")
+        return members.get(value, value)
+
+    return structure
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+# From 3.11 fromisoformat reads "Z" and any number of fraction digits itself.
+_MODERN_ISOFORMAT = sys.version_info >= (3, 11)
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, got {value!r}")
+    if _MODERN_ISOFORMAT:
+        parsed = datetime.fromisoformat(value)
+    else:  # pragma: no cover - Python 3.10
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+        parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    if parsed.tzinfo is timezone.utc:
+        return parsed
+    return parsed.astimezone(timezone.utc)
+
+
+def _format_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    else:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat() + "Z"
+
+
+CONVERTER = cattrs.Converter()
+configure_converter(CONVERTER)

@@ -1,0 +1,316 @@
+"""The SDK's exception tree, and the one function that picks a class for an API failure.
+
+Every failure a caller can see is an ``AgencyAccessError``. API errors carry
+the operation, HTTP status, the server's message and the request id, so a
+log line or a bug report can be traced to one request; none of them ever
+carries the API key (they are built from the response, never the request
+headers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AgencyAccessError",
+    "AgencyAccountError",
+    "AuthenticationError",
+    "CapabilityError",
+    "ConnectError",
+    "DecodeError",
+    "IntakeFormNotEnabledError",
+    "InvalidRequestError",
+    "InvalidServiceError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "ProspectAccessError",
+    "ProtocolError",
+    "RateLimitError",
+    "RemoteDisconnected",
+    "RequestTimeout",
+    "ServerError",
+    "SessionError",
+    "TransportError",
+    "WaitTimeoutError",
+    "error_for_status",
+]
+
+
+class AgencyAccessError(Exception):
+    """Base class of every error the SDK raises.
+
+    ``attempts`` is how many HTTP requests the failed call made (set by the
+    Session once retries are over; 0 when no request was sent).
+    """
+
+    attempts: int = 0
+
+
+class SessionError(AgencyAccessError, RuntimeError):
+    """The Session was misused: closed, missing its API key, or used from another event loop."""
+
+
+class TransportError(AgencyAccessError):
+    """No usable answer came back from the server.
+
+    ``may_have_reached_server`` tells whether the request may have been
+    processed: ``False`` only when it provably never left (connect error,
+    pool timeout), which is what makes a resend safe for a create.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        request_id: str | None = None,
+        may_have_reached_server: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.request_id = request_id
+        self.may_have_reached_server = may_have_reached_server
+
+    def __str__(self) -> str:
+        where = f" during {self.operation}" if self.operation else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.message}{where}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, operation={self.operation!r}, "
+            f"request_id={self.request_id!r}, "
+            f"may_have_reached_server={self.may_have_reached_server})"
+        )
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; the request never left, so a resend is safe."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("may_have_reached_server", False)
+        super().__init__(message, **kwargs)
+
+
+class RequestTimeout(TransportError):
+    """A timeout fired; ``kind`` says which: ``"connect"``, ``"pool"``, ``"read"`` or ``"total"``.
+
+    Connect and pool timeouts happen before the request is sent; read and
+    total timeouts may fire after the server got (and acted on) the request.
+    """
+
+    def __init__(self, message: str, *, kind: str, **kwargs: Any) -> None:
+        kwargs.setdefault("may_have_reached_server", kind in ("read", "total"))
+        super().__init__(message, **kwargs)
+        self.kind = kind
+
+
+class RemoteDisconnected(TransportError):
+    """The connection dropped after the request was sent: the outcome is unknown."""
+
+
+class ProtocolError(TransportError):
+    """The server answered, but not with the JSON envelope of the contract.
+
+    ``status`` is the HTTP status of the answer and ``body_excerpt`` its first
+    200 characters (an HTML error page from a proxy, an empty body, ...).
+    """
+
+    def __init__(self, message: str, *, status: int, body_excerpt: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status
+        self.body_excerpt = body_excerpt
+
+
+class APIError(AgencyAccessError):
+    """The API answered with ``{"error": true}`` or a non-2xx status.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one
+    (always on a 429, sometimes on a 503).
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        status: int,
+        operation: str = "",
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.retry_after = retry_after
+        self.status = status
+        self.operation = operation
+        self.request_id = request_id
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+
+    def __str__(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{where}HTTP {self.status}: {self.msg}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.msg!r}, status={self.status}, "
+            f"operation={self.operation!r}, request_id={self.request_id!r})"
+        )
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or unknown."""
+
+
+class CapabilityError(APIError):
+    """403: the API key lacks ``capability`` (e.g. ``"links:create"``)."""
+
+    @property
+    def capability(self) -> str | None:
+        """The missing capability, when the server's message names it."""
+        match = _CAPABILITY.search(self.msg)
+        return match.group(1) if match else None
+
+
+class NotFoundError(APIError):
+    """404: unknown route, client or access request."""
+
+
+class InvalidRequestError(APIError):
+    """400, 413 or 422: the request was refused as invalid.
+
+    ``path`` is the offending field path (``requestedServices.google.googleAds``)
+    when the server's message names one, else ``None``.
+    """
+
+    @property
+    def path(self) -> str | None:
+        """The offending field path, if the message names one."""
+        match = _PATH.match(self.msg)
+        return match.group(1) if match else None
+
+
+class InvalidServiceError(InvalidRequestError):
+    """400: an unknown platform, service or access level was requested."""
+
+
+class AgencyAccountError(InvalidRequestError):
+    """400: the agency's connected account is unknown or has expired."""
+
+
+class IntakeFormNotEnabledError(InvalidRequestError):
+    """400: an intake form was requested but the agency has not enabled it."""
+
+
+class ProspectAccessError(InvalidRequestError):
+    """400: a prospect client may only be asked for read-only access."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; ``retry_after`` is the server's wait in seconds, if given."""
+
+
+class ServerError(APIError):
+    """5xx: a fault on the server's side."""
+
+
+class DecodeError(AgencyAccessError):
+    """A successful answer whose ``data`` the SDK's models cannot read."""
+
+    def __init__(self, message: str, *, operation: str = "", request_id: str | None = None):
+        super().__init__(message)
+        self.operation = operation
+        self.request_id = request_id
+
+
+class OutcomeUnknownError(AgencyAccessError):
+    """A create may or may not have happened, and reconciliation could not tell.
+
+    Nothing was resent blindly. ``idempotency_key`` is the key the SDK stored
+    in the record (search for it later to find the record if it exists), and
+    ``__cause__`` / ``last_error`` is the failure that made the outcome unknown.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        idempotency_key: str | None,
+        last_error: BaseException | None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.idempotency_key = idempotency_key
+        self.last_error = last_error
+
+
+class WaitTimeoutError(AgencyAccessError, TimeoutError):
+    """``wait_until_granted`` ran out of time; ``last_seen`` is the last Link retrieved."""
+
+    def __init__(self, message: str, *, last_seen: Any) -> None:
+        super().__init__(message)
+        self.last_seen = last_seen
+
+
+# The messages below are the contract's error table. They only refine the
+# class that the status already chose (or, for a 200 with "error": true, give
+# a best guess): a message that matches nothing still yields a usable class,
+# so the SDK never depends on the server's exact words.
+_CAPABILITY = re.compile(r"capability\s+([\w:.-]+)")
+_PATH = re.compile(
+    r"(?:Invalid field|Requested service is invalid|[^:]*read-only access):\s*([^\s:]+)"
+)
+_BAD_REQUEST_KINDS: tuple[tuple[str, type[InvalidRequestError]], ...] = (
+    ("requested service is invalid", InvalidServiceError),
+    ("connected agency account", AgencyAccountError),
+    ("intake form", IntakeFormNotEnabledError),
+    ("read-only access", ProspectAccessError),
+)
+_GUESS_FROM_MESSAGE: tuple[tuple[str, type[APIError]], ...] = (
+    *_BAD_REQUEST_KINDS,
+    ("invalid field", InvalidRequestError),
+    ("invalid json", InvalidRequestError),
+    ("too large", InvalidRequestError),
+    ("api key lacks", CapabilityError),
+    ("api key", AuthenticationError),
+    ("not found", NotFoundError),
+    ("rate limit", RateLimitError),
+)
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: CapabilityError,
+    404: NotFoundError,
+    413: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int, msg: str, *, has_retry_after: bool = False) -> type[APIError]:
+    """Pick the error class for an API failure from its status and message.
+
+    A 2xx with ``"error": true`` (an older deployment, a proxy) has no useful
+    status: a ``Retry-After`` header makes it a rate-limit error, otherwise the
+    message gives a best guess, and plain ``APIError`` when nothing matches.
+    """
+    if status >= 500:
+        return ServerError
+    if status < 300:
+        if has_retry_after:
+            return RateLimitError
+        return _first_match(msg, _GUESS_FROM_MESSAGE) or APIError
+    if status == 400:
+        return _first_match(msg, _BAD_REQUEST_KINDS) or InvalidRequestError
+    return _BY_STATUS.get(status, APIError)
+
+
+def _first_match(msg: str, table: tuple[tuple[str, type[APIError]], ...]) -> type[APIError] | None:
+    lowered = msg.lower()
+    return next((cls for needle, cls in table if needle in lowered), None)

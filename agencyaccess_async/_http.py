@@ -1,0 +1,220 @@
+"""The sans-I/O core: Request and Response values, and the pure functions around them.
+
+Nothing here does I/O or needs an event loop. ``build_request`` turns an
+operation and a wire payload into a ``Request``; ``parse_response`` applies
+the contract's envelope rules to a ``Response`` and either returns the
+envelope of a success or raises the typed error of a failure. Transports only
+move these values over a wire.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from . import _json
+from ._errors import ProtocolError, ServerError, error_for_status
+
+__all__ = [
+    "Request",
+    "Response",
+    "Timeout",
+    "build_request",
+    "parse_response",
+    "parse_retry_after",
+]
+
+_EXCERPT = 200
+
+
+@attrs.frozen
+class Timeout:
+    """Time limits for one HTTP attempt, in seconds (``None``: no limit).
+
+    ``connect`` bounds opening a connection, ``read`` the wait for the answer
+    once the request is sent, ``total`` the whole attempt. ``pool`` bounds the
+    wait for a free slot of the Session's concurrency limit.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 30.0
+    total: float | None = 60.0
+    pool: float | None = None
+
+
+def _ci_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(value, (CIMultiDict, CIMultiDictProxy)):
+        return value
+    return CIMultiDict(value)
+
+
+@attrs.frozen(repr=False)
+class Request:
+    """One HTTP request, ready for a transport.
+
+    Its repr shows the operation, method, URL and body size, never headers:
+    they hold the API key.
+    """
+
+    method: str
+    url: URL
+    headers: Mapping[str, str]
+    body: bytes
+    operation: str = ""
+    timeout: Timeout | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Request {self.operation or '?'} {self.method} {self.url} ({len(self.body)} bytes)>"
+        )
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-ID`` this request carries."""
+        return self.headers.get("X-Request-ID")
+
+
+@attrs.frozen(repr=False)
+class Response:
+    """One HTTP answer: status, headers (case-insensitive), body bytes, seconds it took."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=CIMultiDict, converter=_ci_headers)
+    body: bytes = b""
+    elapsed: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} ({len(self.body)} bytes, request id {self.request_id})>"
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's ``X-Request-ID`` for this answer."""
+        return self.headers.get("X-Request-ID")
+
+    @classmethod
+    def json(
+        cls,
+        payload: Any,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Build a response with a JSON body; handy in ``MockTransport`` handlers."""
+        all_headers = CIMultiDict({"Content-Type": "application/json"})
+        if headers:
+            all_headers.update(headers)
+        return cls(status, all_headers, _json.dumps(payload))
+
+
+def build_request(
+    operation: str,
+    url: URL,
+    payload: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str],
+    request_id: str,
+    timeout: Timeout | None = None,
+) -> Request:
+    """Build the POST of ``payload`` (already in wire form) to ``url``.
+
+    ``headers`` are the Session's fixed headers (auth, content type, user
+    agent); the request id is added per call and kept across its retries.
+    """
+    all_headers = dict(headers)
+    all_headers["X-Request-ID"] = request_id
+    return Request("POST", url, all_headers, _json.dumps(payload), operation, timeout)
+
+
+def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]:
+    """Return the envelope of a successful answer, or raise the typed error of a failure.
+
+    The contract's rules: ``"error": true`` is a failure whatever the status;
+    a body that is not a JSON object is a failure (a ``ServerError`` on a 5xx,
+    else a ``ProtocolError``); a success without ``data`` is a ``ProtocolError``.
+    """
+    status = response.status
+    request_id = response.request_id
+    envelope = _decode_envelope(response)
+    if envelope is None or not isinstance(envelope.get("error"), bool):
+        excerpt = _excerpt(response.body)
+        if status >= 500:
+            raise ServerError(
+                f"HTTP {status} with a non-JSON body: {excerpt!r}",
+                status=status,
+                operation=operation,
+                request_id=request_id,
+                headers=response.headers,
+            )
+        raise ProtocolError(
+            f"HTTP {status} answer is not the API's JSON envelope: {excerpt!r}",
+            status=status,
+            body_excerpt=excerpt,
+            operation=operation,
+            request_id=request_id,
+        )
+    if envelope["error"] or status >= 300:
+        raise _api_error(response, envelope, operation)
+    if "data" not in envelope:
+        raise ProtocolError(
+            f"HTTP {status} success without 'data'",
+            status=status,
+            body_excerpt=_excerpt(response.body),
+            operation=operation,
+            request_id=request_id,
+        )
+    return envelope
+
+
+def _decode_envelope(response: Response) -> dict[str, Any] | None:
+    if not response.body:
+        return None
+    try:
+        envelope = _json.loads(response.body)
+    except ValueError:
+        return None
+    return envelope if isinstance(envelope, dict) else None
+
+
+def _api_error(response: Response, envelope: Mapping[str, Any], operation: str) -> Exception:
+    msg = envelope.get("msg")
+    if not isinstance(msg, str) or not msg:
+        msg = f"HTTP {response.status} error without a message"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    cls = error_for_status(response.status, msg, has_retry_after=retry_after is not None)
+    return cls(
+        msg,
+        status=response.status,
+        operation=operation,
+        request_id=response.request_id,
+        headers=response.headers,
+        retry_after=retry_after,
+    )
+
+
+def _excerpt(body: bytes) -> str:
+    return body[:_EXCERPT].decode("utf-8", "replace")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Returns ``None`` when absent or unreadable, never a negative number.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

@@ -1,0 +1,166 @@
+"""The Session-wide limiter: a concurrency semaphore plus rate pacing.
+
+Three brakes, all shared by every task of a Session:
+
+1. at most ``max_concurrency`` requests in flight;
+2. pacing: requests are spaced ``1/rate`` seconds apart, the rate being the
+   configured one or, once the server has advertised its limit, a little
+   under that (no start-up burst: until the first answer says what the limit
+   is, one request goes alone);
+3. a mirror of the server's window from ``X-RateLimit-Remaining/Reset``: when
+   the window is used up, everyone waits for the reset; a 429 pauses every
+   task until ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from ._errors import RequestTimeout
+
+__all__ = ["Limiter"]
+
+# Pace at this share of the advertised rate, so that clock drift between our
+# pacing and the server's window does not tip a window over the limit.
+_HEADROOM = 0.97
+# Extra wait past a reset, for the request to reach the server after it.
+_RESET_MARGIN = 0.005
+
+
+class Limiter:
+    """Admission control for one Session's requests (see the module doc)."""
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        rate: float | None = None,
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self.max_concurrency = max_concurrency
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._configured_interval = 1.0 / rate if rate else 0.0
+        self._interval = self._configured_interval
+        self._next_slot = 0.0
+        self._on_wait = on_wait
+        self._paused_until = 0.0
+        # The mirror of the server's window; None until an answer advertises it.
+        self._limit: int | None = None
+        self._remaining = 0
+        self._reset_at = 0.0
+        self._window = 0.0
+        self._in_flight = 0
+        self._probe: asyncio.Future[None] | None = None
+        self._learned = False
+
+    async def acquire(self, pool_timeout: float | None = None) -> None:
+        """Wait for a concurrency slot and the pacing; ``release()`` must follow."""
+        if pool_timeout is None:
+            await self._semaphore.acquire()
+        else:
+            try:
+                await asyncio.wait_for(self._semaphore.acquire(), pool_timeout)
+            except asyncio.TimeoutError:
+                raise RequestTimeout(
+                    "no free slot within the pool timeout",
+                    kind="pool",
+                    may_have_reached_server=False,
+                ) from None
+        try:
+            await self._admit()
+        except BaseException:
+            self._semaphore.release()
+            raise
+        self._in_flight += 1
+
+    def release(self, headers: Mapping[str, str] | None = None) -> None:
+        """Give the slot back, learning from the answer's rate-limit headers if any."""
+        self._in_flight -= 1
+        self._semaphore.release()
+        if headers is not None:
+            self._observe(headers)
+        if not self._learned and self._probe is not None:
+            # The probe is back (with or without headers): let everyone go.
+            self._learned = True
+            if not self._probe.done():
+                self._probe.set_result(None)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request of the Session for ``seconds`` (after a 429)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+        if self._limit is not None:
+            self._remaining = 0
+            self._reset_at = max(self._reset_at, until)
+
+    async def _admit(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self._wait_for_probe(loop)
+        while True:
+            now = loop.time()
+            if self._paused_until > now:
+                await self._sleep(self._paused_until - now, "paused after a 429")
+                continue
+            if self._limit is not None:
+                if now >= self._reset_at:
+                    self._remaining = self._limit
+                    self._reset_at = now + self._window
+                if self._remaining <= 0:
+                    await self._sleep(self._reset_at - now + _RESET_MARGIN, "window used up")
+                    continue
+                self._remaining -= 1
+            break
+        if self._interval:
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+            if slot > now:
+                await self._sleep(slot - now, "pacing")
+
+    async def _wait_for_probe(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._learned:
+            return
+        if self._probe is None:
+            self._probe = loop.create_future()  # this request is the probe
+            return
+        await asyncio.shield(self._probe)
+
+    async def _sleep(self, delay: float, reason: str) -> None:
+        if self._on_wait is not None:
+            self._on_wait(delay, reason)
+        await asyncio.sleep(delay)
+
+    def _observe(self, headers: Mapping[str, str]) -> None:
+        limit = _number(headers.get("X-RateLimit-Limit"))
+        remaining = _number(headers.get("X-RateLimit-Remaining"))
+        reset = _number(headers.get("X-RateLimit-Reset"))
+        if limit is None or remaining is None or reset is None or limit < 1:
+            return
+        now = asyncio.get_running_loop().time()
+        server_reset_at = now + reset
+        # Requests still in flight were not counted by the server yet.
+        estimate = int(remaining) - self._in_flight
+        if self._limit is None or server_reset_at > self._reset_at + 0.05:
+            self._remaining = estimate  # a new window began on the server
+            self._reset_at = server_reset_at
+        else:
+            self._remaining = min(self._remaining, estimate)
+        self._limit = int(limit)
+        self._window = max(self._window, reset)
+        if self._window > 0:
+            advertised = self._window / (self._limit * _HEADROOM)
+            self._interval = max(self._configured_interval, advertised)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

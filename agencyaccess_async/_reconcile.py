@@ -1,0 +1,109 @@
+"""Reconciliation: finding the record that a create with an unknown outcome may have made.
+
+When a create's answer is lost (read timeout, dropped connection, 502), the
+record may or may not exist. Resending blindly risks a duplicate; giving up
+risks a silent loss. Instead the Session asks a finder here:
+
+- clients: every create carries a client-generated key in ``metadata``
+  (``IDEMPOTENCY_METADATA_KEY``); the finder searches ``clients/list`` for it,
+  which matches exact metadata values;
+- links: the finder lists the client's links (``links/list`` with
+  ``clientID``) and takes the newest with the same requested services and
+  options created since the call began (minus a clock-skew allowance).
+
+A finder returns the record's wire object, ``None`` when provably absent, or
+raises when it cannot tell (the Session then raises ``OutcomeUnknownError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._errors import AgencyAccessError
+from ._retry import RetryPolicy
+from ._routes import ROUTES
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["FINDERS", "IDEMPOTENCY_METADATA_KEY", "idempotency_key"]
+
+#: The metadata key under which ``clients.create`` stores its idempotency key.
+IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
+#: How far the server's clock may lag ours when matching a link's createdAt.
+CLOCK_SKEW = 300.0
+_LINK_OPTIONS = ("intakeForm", "sendEmail", "thankYouMessage", "redirectURL")
+_PAGE = 100
+
+Finder = Callable[["Session", Mapping[str, Any], float, RetryPolicy], Awaitable[Any]]
+
+
+class CannotReconcile(AgencyAccessError):
+    """The finder has nothing to search by."""
+
+
+def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
+    """The idempotency key a create's body carries, if any."""
+    if operation != "clients.create":
+        return None
+    metadata = payload.get("metadata")
+    return metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
+
+
+async def find_client(
+    session: Session, payload: Mapping[str, Any], started_wall: float, policy: RetryPolicy
+) -> Mapping[str, Any] | None:
+    """The client whose metadata holds this create's idempotency key, if it exists."""
+    key = idempotency_key("clients.create", payload)
+    if not key:
+        raise CannotReconcile("the create carried no idempotency key")
+    query = {"search": key, "limit": _PAGE}
+    outcome = await session._execute(ROUTES["clients.list"], query, retry=policy)
+    for item in outcome.envelope["data"]:
+        if isinstance(item, Mapping) and _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key:
+            return item
+    return None
+
+
+async def find_link(
+    session: Session, payload: Mapping[str, Any], started_wall: float, policy: RetryPolicy
+) -> Mapping[str, Any] | None:
+    """The newest link of the client matching this create's body, made since the call began."""
+    query: dict[str, Any] = {"clientID": payload["clientID"], "limit": _PAGE}
+    found = None
+    while True:
+        outcome = await session._execute(ROUTES["links.list"], query, retry=policy)
+        for item in outcome.envelope["data"]:
+            if _same_link(item, payload, started_wall - CLOCK_SKEW):
+                found = item  # pages come in creation order: the last match is the newest
+        cursor = outcome.envelope.get("nextCursor")
+        if not cursor:
+            return found
+        query["cursor"] = cursor
+
+
+def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = item.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _same_link(item: Any, payload: Mapping[str, Any], not_before: float) -> bool:
+    if not isinstance(item, Mapping):
+        return False
+    if item.get("requestedServices") != payload["requestedServices"]:
+        return False
+    if any(key in payload and item.get(key) != payload[key] for key in _LINK_OPTIONS):
+        return False
+    try:
+        created = datetime.fromisoformat(str(item.get("createdAt")).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return created.timestamp() >= not_before
+
+
+FINDERS: Mapping[str, Finder] = {
+    "clients.create": find_client,
+    "links.create": find_link,
+}

@@ -1,0 +1,89 @@
+"""Retry policy, and the one function that decides what a failed attempt may do next.
+
+A failed attempt is resent, reconciled, or final; ``decide`` is the only
+place that says which, from the operation's kind and the error:
+
+- never reached the server (connect error, pool timeout), a 429, or a 503
+  with ``Retry-After``: resend, whatever the operation;
+- reads, updates and deletes: resend on any transport error or 5xx (they
+  are idempotent; a delete answered "not found" on a resend is done);
+- a create whose outcome is unknown (read timeout, dropped connection, a 5xx
+  other than 503-with-Retry-After, a garbled answer): reconcile, i.e. look
+  the record up and only create again if it is not there;
+- anything else (4xx, decode errors): final.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+
+import attrs
+
+from ._errors import RateLimitError, ServerError, TransportError
+from ._routes import Kind
+
+__all__ = ["Action", "RetryPolicy", "decide", "set_testing"]
+
+_testing = False
+
+
+def set_testing(enabled: bool) -> None:
+    """Make every backoff instant (``True``) or real again; ``Retry-After`` is still honoured."""
+    global _testing
+    _testing = enabled
+
+
+class Action(enum.Enum):
+    """What to do after a failed attempt."""
+
+    RETRY = "retry"
+    RECONCILE = "reconcile"
+    FAIL = "fail"
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How hard one call tries: at most ``attempts`` requests within ``deadline`` seconds.
+
+    Waits between attempts grow exponentially from ``backoff_initial`` to
+    ``backoff_max`` with full jitter (a random wait between 0 and the cap), so
+    many tasks failing together do not come back together. A server's
+    ``Retry-After`` is honoured when it asks for longer. ``RetryPolicy.none()``
+    makes one attempt only.
+    """
+
+    attempts: int = attrs.field(default=6, validator=attrs.validators.ge(1))
+    deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """One attempt, no retries."""
+        return cls(attempts=1)
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        wait = 0.0 if _testing else random.uniform(0, self._cap(attempt))
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return wait
+
+    def _cap(self, attempt: int) -> float:
+        return float(min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)))
+
+
+def decide(kind: Kind, error: BaseException) -> Action:
+    """What an operation of ``kind`` may do after failing with ``error`` (see module doc)."""
+    if isinstance(error, RateLimitError):
+        return Action.RETRY
+    if isinstance(error, TransportError):
+        if not error.may_have_reached_server:
+            return Action.RETRY
+        return Action.RECONCILE if kind is Kind.CREATE else Action.RETRY
+    if isinstance(error, ServerError):
+        if error.status == 503 and error.retry_after is not None:
+            return Action.RETRY
+        return Action.RECONCILE if kind is Kind.CREATE else Action.RETRY
+    return Action.FAIL

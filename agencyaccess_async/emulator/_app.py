@@ -1,0 +1,338 @@
+"""The emulator's aiohttp application: the ten public routes, rate limits, faults, counters.
+
+One handler serves every public route, in the order a real deployment would
+apply things: request id, route lookup, body size, authentication, rate
+limit, injected faults (drop before, latency, 5xx), capability, JSON body,
+validation and the operation itself, then a drop after processing or
+``errors_as_200`` if asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import math
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from . import _validate as v
+from ._state import ALL_CAPABILITIES, Store
+from ._validate import ApiFailure
+
+try:  # the emulator's own codec choice; it shares no code with the SDK's
+    import orjson
+
+    def _dumps(payload: Any) -> bytes:
+        return orjson.dumps(payload)
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+    def _dumps(payload: Any) -> bytes:
+        return _encoder.encode(payload).encode()
+
+    _loads = json.loads
+
+MAX_BODY = 1024 * 1024
+UNLIMITED = 1_000_000
+_HTML_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+)
+
+Operation = Callable[[Store, dict[str, Any]], tuple[Any, dict[str, Any]]]
+
+
+def _list_clients(store: Store, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    items, cursor = store.list_clients(v.validate(body, v.LIST_QUERY))
+    return items, {"nextCursor": cursor}
+
+
+def _list_links(store: Store, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    items, cursor = store.list_links(v.validate(body, v.LINK_LIST_QUERY))
+    return items, {"nextCursor": cursor}
+
+
+#: path -> (operation, capability, handler). The emulator's own copy of the
+#: contract's route table (it does not import the SDK's).
+ROUTES: Mapping[str, tuple[str, str, Operation]] = {
+    "/api/clients/create": (
+        "clients.create",
+        "clients:create",
+        lambda s, b: (s.create_client(v.validate(b, v.NEW_CLIENT)), {}),
+    ),
+    "/api/clients/list": ("clients.list", "clients:retrieve", _list_clients),
+    "/api/clients/retrieve": (
+        "clients.retrieve",
+        "clients:retrieve",
+        lambda s, b: (s.client(v.validate(b, v.CLIENT_REF)["clientID"]), {}),
+    ),
+    "/api/clients/update": (
+        "clients.update",
+        "clients:edit",
+        lambda s, b: (
+            s.update_client(v.validate(b, v.CLIENT_CHANGES, at_least_one_change=True)),
+            {},
+        ),
+    ),
+    "/api/clients/delete": (
+        "clients.delete",
+        "clients:delete",
+        lambda s, b: (s.delete_client(v.validate(b, v.CLIENT_REF)["clientID"]), {}),
+    ),
+    "/api/links/create": (
+        "links.create",
+        "links:create",
+        lambda s, b: (s.create_link(v.validate(b, v.NEW_LINK)), {}),
+    ),
+    "/api/links/list": ("links.list", "links:retrieve", _list_links),
+    "/api/links/retrieve": (
+        "links.retrieve",
+        "links:retrieve",
+        lambda s, b: (s.link(v.validate(b, v.LINK_REF)["linkID"]), {}),
+    ),
+    "/api/links/update": (
+        "links.update",
+        "links:edit",
+        lambda s, b: (
+            s.update_link(v.validate(b, v.LINK_CHANGES, at_least_one_change=True)),
+            {},
+        ),
+    ),
+    "/api/links/delete": (
+        "links.delete",
+        "links:delete",
+        lambda s, b: (s.delete_link(v.validate(b, v.LINK_REF)["linkID"]), {}),
+    ),
+}
+
+
+@attrs.define
+class Faults:
+    """Faults to inject into public routes (all off by default).
+
+    Rates are shares of requests (0.0-1.0). ``routes`` limits the faults to
+    some operations (``"clients.create"``...); ``None`` means all.
+    """
+
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    error_rates: dict[int, float] = attrs.field(factory=dict)
+    retry_after_503: float | None = 1.0
+    drop_before: float = 0.0
+    drop_after: float = 0.0
+    errors_as_200: bool = False
+    force_429: int = 0
+    force_429_retry_after: float = 2.0
+    routes: frozenset[str] | None = None
+
+
+@attrs.define
+class EmulatorConfig:
+    """How an emulator starts: its seeded API key, rate limit, latency and randomness."""
+
+    api_key: str | None = None
+    rate_limit: int | None = None
+    rate_window: float = 1.0
+    latency_ms: float = 0.0
+    seed_accounts: bool = True
+    intake_form_enabled: bool = False
+    admin_from_anywhere: bool = False
+    random_seed: int | None = None
+    request_log_size: int = 20_000
+
+
+class Emulator:
+    """The state and behaviour behind one emulator application."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.random_seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every record, key, account and fault; seed again from the config."""
+        self.store = Store()
+        self.api_key = self.store.add_key(self.config.api_key, ALL_CAPABILITIES)
+        if self.config.seed_accounts:
+            self.store.seed_accounts()
+        self.store.intake_form_enabled = self.config.intake_form_enabled
+        self.rate_limit = self.config.rate_limit
+        self.rate_window = self.config.rate_window
+        self.faults = Faults(latency_ms=self.config.latency_ms)
+        self.windows: dict[str, list[float]] = {}
+        self.counters: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.log: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=self.config.request_log_size
+        )
+
+    # ------------------------------------------------------------ public API
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.time()
+        request_id = request.headers.get("X-Request-ID") or "req_" + secrets.token_hex(8)
+        headers = {"X-Request-ID": request_id}
+        route = ROUTES.get(request.path) if request.method == "POST" else None
+        operation = route[0] if route else request.path
+        key = request.headers.get("X-Auth")
+        status: int | str = 200
+        try:
+            if route is None:
+                raise ApiFailure(404, f"Not found: route {request.method} {request.path}")
+            raw = await request.read()
+            if len(raw) > MAX_BODY:
+                raise ApiFailure(413, "Request body too large")
+            capabilities = self.store.keys.get(key) if key else None
+            if capabilities is None:
+                raise ApiFailure(401, "Missing or invalid API key")
+            assert key is not None
+            headers.update(self._count_against_limit(key))
+            faults = self.faults if self._faults_apply(operation) else None
+            if faults is not None and await self._fault_before(request, faults, headers):
+                status = "dropped_before"
+                return web.Response()
+            if route[1] not in capabilities:
+                raise ApiFailure(403, f"API key lacks the capability {route[1]}")
+            data, extra = route[2](self.store, self._parse(raw))
+            payload = {"error": False, "data": data, **extra}
+            if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:
+                status = "dropped_after"
+                return self._drop(request)
+            return web.Response(
+                body=_dumps(payload), headers=headers, content_type="application/json"
+            )
+        except ApiFailure as failure:
+            status = failure.status
+            return self._failure(failure, headers, key)
+        except _Injected as injected:
+            status = injected.status
+            return injected.response
+        finally:
+            self.counters[(operation, str(status))] += 1
+            self.log.append(
+                {"t": arrived, "operation": operation, "status": status, "requestID": request_id}
+            )
+
+    def _parse(self, raw: bytes) -> Any:
+        try:
+            return _loads(raw)
+        except ValueError:
+            raise ApiFailure(400, "Invalid JSON body") from None
+
+    def _failure(
+        self, failure: ApiFailure, headers: dict[str, str], key: str | None
+    ) -> web.Response:
+        if "X-RateLimit-Limit" not in headers:
+            headers.update(self._peek_limit(key))
+        headers.update(failure.headers)
+        status = 200 if self.faults.errors_as_200 else failure.status
+        body = _dumps({"error": True, "msg": failure.msg})
+        return web.Response(
+            status=status, body=body, headers=headers, content_type="application/json"
+        )
+
+    # ------------------------------------------------------------ rate limit
+    def _count_against_limit(self, key: str) -> dict[str, str]:
+        limit = self.rate_limit if self.rate_limit is not None else UNLIMITED
+        now = time.monotonic()
+        window = self.windows.get(key)
+        if window is None or now >= window[0] + self.rate_window:
+            window = self.windows[key] = [now, 0.0]
+        window[1] += 1
+        reset = window[0] + self.rate_window - now
+        headers = _limit_headers(limit, max(0, limit - int(window[1])), reset)
+        if self.faults.force_429 > 0:
+            self.faults.force_429 -= 1
+            retry_after = self.faults.force_429_retry_after
+            raise ApiFailure(
+                429, "Rate limit exceeded", {**headers, "Retry-After": _num(retry_after)}
+            )
+        if window[1] > limit:
+            raise ApiFailure(
+                429, "Rate limit exceeded", {**headers, "Retry-After": str(math.ceil(reset))}
+            )
+        return headers
+
+    def _peek_limit(self, key: str | None) -> dict[str, str]:
+        limit = self.rate_limit if self.rate_limit is not None else UNLIMITED
+        window = self.windows.get(key or "")
+        now = time.monotonic()
+        if window is None or now >= window[0] + self.rate_window:
+            return _limit_headers(limit, limit, self.rate_window)
+        return _limit_headers(
+            limit, max(0, limit - int(window[1])), window[0] + self.rate_window - now
+        )
+
+    # ------------------------------------------------------------ faults
+    def _faults_apply(self, operation: str) -> bool:
+        f = self.faults
+        active = f.latency_ms or f.error_rates or f.drop_before or f.drop_after
+        return bool(active) and (f.routes is None or operation in f.routes)
+
+    async def _fault_before(self, request: web.Request, f: Faults, headers: dict[str, str]) -> bool:
+        """Apply faults before processing; ``True`` when the connection was dropped."""
+        if f.drop_before and self.rng.random() < f.drop_before:
+            self._drop(request)
+            return True
+        if f.latency_ms or f.latency_jitter_ms:
+            await asyncio.sleep((f.latency_ms + self.rng.uniform(0, f.latency_jitter_ms)) / 1000)
+        roll = self.rng.random()
+        for status, rate in sorted(f.error_rates.items()):
+            if roll < rate:
+                raise _Injected(status, _injected_response(status, headers, f.retry_after_503))
+            roll -= rate
+        return False
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.Response:
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response()
+
+    # ------------------------------------------------------------ counters
+    def counters_json(self) -> dict[str, Any]:
+        by_operation: dict[str, dict[str, int]] = {}
+        for (operation, status), count in sorted(self.counters.items()):
+            by_operation.setdefault(operation, {})[status] = count
+        return {
+            "requests": by_operation,
+            "total": sum(self.counters.values()),
+            "records": {"clients": len(self.store.clients), "links": len(self.store.links)},
+        }
+
+
+class _Injected(Exception):
+    def __init__(self, status: int, response: web.Response) -> None:
+        self.status = status
+        self.response = response
+
+
+def _injected_response(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> web.Response:
+    if status == 502:
+        return web.Response(status=502, body=_HTML_502, headers=headers, content_type="text/html")
+    extra = {"Retry-After": _num(retry_after)} if status == 503 and retry_after is not None else {}
+    msg = "Service unavailable" if status == 503 else "Internal server error"
+    body = _dumps({"error": True, "msg": msg})
+    return web.Response(
+        status=status, body=body, headers={**headers, **extra}, content_type="application/json"
+    )
+
+
+def _limit_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": f"{max(0.0, reset):.3f}",
+    }
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

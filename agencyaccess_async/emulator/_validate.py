@@ -1,0 +1,228 @@
+"""Validation of raw request bodies, written against the contract alone.
+
+The emulator never imports the SDK's models or converter: it checks the raw
+JSON itself, so a wire-format mistake in the SDK fails a test instead of
+being mirrored here. Every failure is an ``ApiFailure`` with the contract's
+status and message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+from .._catalog import CATALOG, READ_ONLY_LEVELS
+
+CLIENT_TYPES = ("client", "prospect")
+LANGUAGES = ("en", "es", "nl")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ApiFailure(Exception):
+    """An error answer: HTTP status and the envelope's message."""
+
+    def __init__(self, status: int, msg: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.msg = msg
+        self.headers = dict(headers or {})
+
+
+def invalid(path: str, reason: str) -> ApiFailure:
+    return ApiFailure(400, f"Invalid field {path}: {reason}")
+
+
+def bad_service(path: str, reason: str) -> ApiFailure:
+    return ApiFailure(400, f"Requested service is invalid: {path}: {reason}")
+
+
+# ------------------------------------------------------------ field checks
+Check = Callable[[str, Any], Any]
+
+
+def text(min_len: int, max_len: int) -> Check:
+    def check(path: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise invalid(path, "must be a string")
+        if not min_len <= len(value) <= max_len:
+            raise invalid(path, f"must be {min_len}-{max_len} characters")
+        return value
+
+    return check
+
+
+def nullable(check: Check) -> Check:
+    def nullable_check(path: str, value: Any) -> Any:
+        return None if value is None else check(path, value)
+
+    return nullable_check
+
+
+def email(path: str, value: Any) -> Any:
+    if not isinstance(value, str) or len(value) > 320 or not _EMAIL.match(value):
+        raise invalid(path, "must be a valid e-mail address")
+    return value
+
+
+def http_url(path: str, value: Any) -> Any:
+    if not isinstance(value, str) or len(value) > 2048:
+        raise invalid(path, "must be an http(s) URL")
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid(path, "must be an http(s) URL")
+    return value
+
+
+def one_of(*choices: str) -> Check:
+    def check(path: str, value: Any) -> Any:
+        if value not in choices or not isinstance(value, str):
+            raise invalid(path, f"must be one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def boolean(path: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise invalid(path, "must be true or false")
+    return value
+
+
+def identifier(path: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        raise invalid(path, "must be a non-empty string")
+    return value
+
+
+def limit(path: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise invalid(path, "must be an integer from 1 to 100")
+    return value
+
+
+def metadata(path: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise invalid(path, "must be an object of strings")
+    if len(value) > 50:
+        raise invalid(path, "at most 50 keys")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 40:
+            raise invalid(f"{path}.{key}", "keys must be 1-40 characters")
+        if not isinstance(item, str) or len(item) > 500:
+            raise invalid(f"{path}.{key}", "must be a string of at most 500 characters")
+    return dict(value)
+
+
+def requested_services_shape(path: str, value: Any) -> Any:
+    """Check the shape only; the catalog and accounts are checked by ``check_services``."""
+    if not isinstance(value, dict) or not value:
+        raise invalid(path, "at least one platform is required")
+    for platform, services in value.items():
+        if platform not in CATALOG:
+            raise bad_service(f"{path}.{platform}", "unknown platform")
+        if not isinstance(services, dict) or not services:
+            raise invalid(f"{path}.{platform}", "at least one service is required")
+        for service, entry in services.items():
+            _check_entry(f"{path}.{platform}.{service}", platform, service, entry)
+    return value
+
+
+def _check_entry(path: str, platform: str, service: str, entry: Any) -> None:
+    levels = CATALOG[platform].get(service)
+    if levels is None:
+        raise bad_service(path, "unknown service")
+    if not isinstance(entry, dict):
+        raise invalid(path, "must be an object")
+    unknown = sorted(set(entry) - {"accessLevel", "agencyAccountID"})
+    if unknown:
+        raise invalid(f"{path}.{unknown[0]}", "unknown field")
+    if not isinstance(entry.get("agencyAccountID"), str) or not entry["agencyAccountID"]:
+        raise invalid(f"{path}.agencyAccountID", "required, a string")
+    level = entry.get("accessLevel")
+    if levels and "accessLevel" not in entry:
+        raise invalid(f"{path}.accessLevel", "required")
+    if not levels and "accessLevel" in entry:
+        raise bad_service(f"{path}.accessLevel", "this service has no access levels")
+    if levels and level not in levels:
+        raise bad_service(f"{path}.accessLevel", f"unknown access level {level!r}")
+
+
+def check_services(
+    services: dict[str, Any],
+    accounts: Mapping[str, Mapping[str, Any]],
+    prospect: bool,
+) -> None:
+    """Accounts must exist on the same platform and not be expired; prospects read-only."""
+    for platform, entries in services.items():
+        for service, entry in entries.items():
+            account = accounts.get(entry["agencyAccountID"])
+            if account is None or account["platform"] != platform or account["expired"]:
+                raise ApiFailure(
+                    400,
+                    f"Connected agency account is missing or expired: {entry['agencyAccountID']}",
+                )
+            read_only = READ_ONLY_LEVELS.get((platform, service))
+            if prospect and read_only is not None and entry.get("accessLevel") != read_only:
+                raise ApiFailure(
+                    400,
+                    "Prospect clients may only request read-only access: "
+                    f"requestedServices.{platform}.{service}.accessLevel",
+                )
+
+
+# ------------------------------------------------------------ body schemas
+Schema = Mapping[str, tuple[bool, Check]]  # field -> (required, check)
+
+NEW_CLIENT: Schema = {
+    "name": (True, text(1, 200)),
+    "email": (True, email),
+    "company": (False, nullable(text(0, 200))),
+    "website": (False, nullable(http_url)),
+    "type": (False, one_of(*CLIENT_TYPES)),
+    "language": (False, one_of(*LANGUAGES)),
+    "metadata": (False, metadata),
+}
+CLIENT_CHANGES: Schema = {
+    "clientID": (True, identifier),
+    **{name: (False, check) for name, (_, check) in NEW_CLIENT.items()},
+}
+NEW_LINK: Schema = {
+    "clientID": (True, identifier),
+    "requestedServices": (True, requested_services_shape),
+    "intakeForm": (False, boolean),
+    "sendEmail": (False, boolean),
+    "thankYouMessage": (False, nullable(text(0, 1000))),
+    "redirectURL": (False, nullable(http_url)),
+}
+LINK_CHANGES: Schema = {
+    "linkID": (True, identifier),
+    **{name: (False, check) for name, (_, check) in NEW_LINK.items() if name != "clientID"},
+}
+CLIENT_REF: Schema = {"clientID": (True, identifier)}
+LINK_REF: Schema = {"linkID": (True, identifier)}
+LIST_QUERY: Schema = {
+    "limit": (False, limit),
+    "cursor": (False, nullable(identifier)),
+    "search": (False, nullable(text(0, 200))),
+    "type": (False, nullable(one_of(*CLIENT_TYPES))),
+}
+LINK_LIST_QUERY: Schema = {**LIST_QUERY, "clientID": (False, identifier)}
+
+
+def validate(body: Any, schema: Schema, *, at_least_one_change: bool = False) -> dict[str, Any]:
+    """Check ``body`` against ``schema``; return it as a dict or raise ``ApiFailure``."""
+    if not isinstance(body, dict):
+        raise ApiFailure(400, "Invalid JSON body")
+    for name in body:
+        if name not in schema:
+            raise invalid(name, "unknown field")
+    for name, (required, check) in schema.items():
+        if name in body:
+            check(name, body[name])
+        elif required:
+            raise invalid(name, "required")
+    if at_least_one_change and len(body) < 2:
+        raise invalid("body", "at least one field to change is required")
+    return body
