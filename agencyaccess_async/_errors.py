@@ -191,7 +191,7 @@ class InvalidRequestError(APIError):
     @property
     def path(self) -> str | None:
         """The offending field path, if the message names one."""
-        match = _PATH.match(self.msg)
+        match = _PATH.search(self.msg)
         return match.group(1) if match else None
 
 
@@ -264,7 +264,7 @@ class WaitTimeoutError(AgencyAccessError, TimeoutError):
 # so the SDK never depends on the server's exact words.
 _CAPABILITY = re.compile(r"capability\s+([\w:.-]+)")
 _PATH = re.compile(
-    r"(?:Invalid field|Requested service is invalid|[^:]*read-only access):\s*([^\s:]+)"
+    r"(?:^Invalid field\s+|Requested service is invalid:\s*|read-only access:\s*)([^\s:]+)"
 )
 _BAD_REQUEST_KINDS: tuple[tuple[str, type[InvalidRequestError]], ...] = (
     ("requested service is invalid", InvalidServiceError),

@@ -1,0 +1,170 @@
+"""Test helpers for your own test suite: a local emulator, its admin API, instant retries.
+
+With pytest and pytest-asyncio, add ``pytest_plugins = ["agencyaccess_async.testing"]``
+to your ``conftest.py`` and use the fixtures:
+
+- ``agencyaccess_emulator``: an emulator on a free loopback port, started in
+  the test's event loop; a ``RunningEmulator`` with ``base_url``, ``api_key``
+  (every capability) and ``admin`` (an ``EmulatorAdmin``);
+- ``agencyaccess_session``: a ``Session`` connected to it, closed afterwards.
+
+Both work without pytest too: ``async with run_emulator() as emu: ...``.
+``instant_retries()`` makes the SDK's backoff instant (server ``Retry-After``
+is still honoured), so retry tests run fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._retry import set_testing
+from ._session import Session
+from .emulator import EmulatorConfig, EmulatorServer
+
+__all__ = ["EmulatorAdmin", "RunningEmulator", "instant_retries", "run_emulator"]
+
+
+@contextlib.contextmanager
+def instant_retries() -> Iterator[None]:
+    """Make every retry backoff zero inside the ``with`` block."""
+    set_testing(True)
+    try:
+        yield
+    finally:
+        set_testing(False)
+
+
+class EmulatorAdmin:
+    """A small client of the emulator's ``/_emulator/`` admin API."""
+
+    def __init__(self, base_url: str, http: aiohttp.ClientSession) -> None:
+        self._base = base_url.rstrip("/") + "/_emulator/"
+        self._http = http
+
+    def __repr__(self) -> str:
+        return f"<EmulatorAdmin {self._base}>"
+
+    async def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with self._http.post(self._base + path, json=body or {}) as answer:
+            return _data(path, answer.status, await answer.json())
+
+    async def _get(self, path: str) -> Any:
+        async with self._http.get(self._base + path) as answer:
+            return _data(path, answer.status, await answer.json())
+
+    async def create_key(
+        self, capabilities: list[str] | None = None, key: str | None = None
+    ) -> str:
+        """Create an API key with these capabilities (default: all); return it."""
+        body: dict[str, Any] = {} if capabilities is None else {"capabilities": capabilities}
+        if key is not None:
+            body["key"] = key
+        return str((await self._post("keys", body))["key"])
+
+    async def revoke_key(self, key: str) -> None:
+        """Revoke an API key: its next call gets a 401."""
+        await self._post("keys/revoke", {"key": key})
+
+    async def add_account(
+        self, platform: str, account_id: str | None = None, *, expired: bool = False
+    ) -> str:
+        """Connect an agency account on ``platform``; return its id."""
+        body = {"platform": platform, "agencyAccountID": account_id, "expired": expired}
+        return str((await self._post("accounts", body))["agencyAccountID"])
+
+    async def set_intake_form(self, enabled: bool) -> None:
+        """Enable or disable the agency's intake form."""
+        await self._post("intake-form", {"enabled": enabled})
+
+    async def grant(
+        self, link_id: str, platform: str, service: str, status: str = "granted"
+    ) -> dict[str, Any]:
+        """Act as the client on the invite page: grant (or reject) one service of a link."""
+        body = {"linkID": link_id, "platform": platform, "service": service, "status": status}
+        result: dict[str, Any] = await self._post("links/grant", body)
+        return result
+
+    async def complete_intake(self, link_id: str) -> dict[str, Any]:
+        """Act as the client: fill in the intake form of a link."""
+        result: dict[str, Any] = await self._post("links/complete-intake", {"linkID": link_id})
+        return result
+
+    async def set_rate_limit(self, limit: int | None, window: float = 1.0) -> None:
+        """Allow ``limit`` requests per ``window`` seconds per key (``None``: unlimited)."""
+        await self._post("rate-limit", {"limit": limit, "window": window})
+
+    async def set_faults(self, **faults: Any) -> dict[str, Any]:
+        """Replace the injected faults, e.g. ``errorRates={"503": 0.2}, dropAfter=0.1``."""
+        result: dict[str, Any] = await self._post("faults", faults)
+        return result
+
+    async def reset(self) -> str:
+        """Forget every record and fault; return the seeded API key."""
+        return str((await self._post("reset"))["apiKey"])
+
+    async def counters(self) -> dict[str, Any]:
+        """Requests served by operation and status, and records held by type."""
+        result: dict[str, Any] = await self._get("counters")
+        return result
+
+    async def requests(self) -> list[dict[str, Any]]:
+        """The request log: arrival time, operation, status and request id of each request."""
+        result: list[dict[str, Any]] = await self._get("requests")
+        return result
+
+
+def _data(path: str, status: int, payload: Any) -> Any:
+    if status >= 400 or not isinstance(payload, dict) or payload.get("error"):
+        message = payload.get("msg") if isinstance(payload, dict) else payload
+        raise RuntimeError(f"emulator admin {path}: HTTP {status}: {message}")
+    return payload["data"]
+
+
+@attrs.frozen
+class RunningEmulator:
+    """A started emulator: where it listens, its full-capability key, and its admin API."""
+
+    base_url: str
+    api_key: str = attrs.field(repr=False)
+    admin: EmulatorAdmin
+    server: EmulatorServer
+
+    def session(self, **kwargs: Any) -> Session:
+        """A new ``Session`` pointed at this emulator (use it with ``async with``)."""
+        return Session(self.api_key, base_url=self.base_url, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def run_emulator(config: EmulatorConfig | None = None) -> AsyncIterator[RunningEmulator]:
+    """Start an emulator on a free loopback port for the duration of the block."""
+    async with EmulatorServer(config) as server, aiohttp.ClientSession() as http:
+        yield RunningEmulator(
+            server.base_url, server.api_key, EmulatorAdmin(server.base_url, http), server
+        )
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - the fixtures need pytest-asyncio
+    pass
+else:
+
+    @pytest_asyncio.fixture
+    async def agencyaccess_emulator() -> AsyncIterator[RunningEmulator]:
+        """An emulator on a free loopback port, in the test's event loop."""
+        async with run_emulator() as running:
+            yield running
+
+    @pytest_asyncio.fixture
+    async def agencyaccess_session(
+        agencyaccess_emulator: RunningEmulator,
+    ) -> AsyncIterator[Session]:
+        """A Session connected to ``agencyaccess_emulator``, with instant retries."""
+        with instant_retries():
+            async with agencyaccess_emulator.session() as session:
+                yield session

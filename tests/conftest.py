@@ -1,0 +1,29 @@
+"""Shared fixtures: the SDK's own pytest plugin (dogfooded), instant retries, sample data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agencyaccess_async import RequestedServices
+
+pytest_plugins = ["agencyaccess_async.testing"]
+
+
+@pytest.fixture(autouse=True)
+def _instant_backoff() -> Iterator[None]:
+    from agencyaccess_async.testing import instant_retries  # loaded by pytest_plugins
+
+    with instant_retries():
+        yield
+
+
+@pytest.fixture
+def services() -> RequestedServices:
+    return (
+        RequestedServices.build()
+        .add("google", "googleAds", access_level="standard", agency_account_id="acct_google_1")
+        .add("shopify", "storeCollaborator", agency_account_id="acct_shopify_1")
+        .build()
+    )

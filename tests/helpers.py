@@ -1,0 +1,71 @@
+"""Helpers shared by test modules: canned API answers and a recording handler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agencyaccess_async import Request, Response
+
+#: A distinctive key: tests scan every repr, log and error for it.
+SECRET_KEY = "sk_live_SECRET-KEY-7f3a9c-DO-NOT-LEAK"
+STAMP = "2026-11-28T05:00:00.000Z"
+
+
+def client_json(client_id: str = "cl_1", **extra: Any) -> dict[str, Any]:
+    return {
+        "clientID": client_id,
+        "name": "Acme",
+        "email": "ops@acme.test",
+        "company": None,
+        "website": None,
+        "type": "client",
+        "language": "en",
+        "metadata": {},
+        "createdAt": STAMP,
+        "updatedAt": STAMP,
+        **extra,
+    }
+
+
+def link_json(link_id: str = "ln_1", client_id: str = "cl_1", **extra: Any) -> dict[str, Any]:
+    return {
+        "linkID": link_id,
+        "clientID": client_id,
+        "inviteUrl": "https://app.agencyaccess.co/invite/tok",
+        "status": "pending",
+        "requestedServices": {
+            "google": {"googleAds": {"accessLevel": "standard", "agencyAccountID": "acct_google_1"}}
+        },
+        "grants": [
+            {
+                "platform": "google",
+                "service": "googleAds",
+                "accessLevel": "standard",
+                "agencyAccountID": "acct_google_1",
+                "status": "pending",
+                "grantedAt": None,
+            }
+        ],
+        "intakeForm": False,
+        "sendEmail": False,
+        "thankYouMessage": None,
+        "redirectURL": None,
+        "intakeFormStatus": "notRequested",
+        "source": None,
+        "createdAt": STAMP,
+        "updatedAt": STAMP,
+        **extra,
+    }
+
+
+def ok(data: Any, **envelope: Any) -> Response:
+    return Response.json({"error": False, "data": data, **envelope})
+
+
+def fail(status: int, msg: str, headers: dict[str, str] | None = None) -> Response:
+    return Response.json({"error": True, "msg": msg}, status=status, headers=headers)
+
+
+def body_of(request: Request) -> Any:
+    return json.loads(request.body)
