@@ -8,6 +8,7 @@ reached the server.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from ._errors import ConnectError, RemoteDisconnected, RequestTimeout, Transport
 from ._http import Request, Response, Timeout
 
 __all__ = ["AiohttpTransport"]
+
+# aiohttp warns about (and blocks the loop on) larger bytes bodies; stream those.
+_LARGE_BODY = 1024 * 1024
 
 
 class AiohttpTransport:
@@ -76,7 +80,7 @@ class AiohttpTransport:
             async with self._session.request(
                 request.method,
                 request.url,
-                data=request.body,
+                data=request.body if len(request.body) < _LARGE_BODY else io.BytesIO(request.body),
                 headers=request.headers,
                 timeout=timeout,
             ) as answer:

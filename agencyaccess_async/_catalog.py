@@ -1,9 +1,10 @@
 """The service catalog: platform -> service -> access levels, as plain data.
 
-This is the one copy of the contract's catalog table. The SDK's
-requested-services builder validates against it, and the emulator reads the
-same data (plain dicts and tuples only, so the emulator shares data with the
-SDK without sharing any of its models or converter).
+This is the one copy of the contract's catalog table, kept in the contract's
+own notation (``*`` marks the read-only level, ``(none)`` a service without
+levels) so that a correction is a one-line edit. The SDK's requested-services
+builder validates against it, and the emulator reads the same data (plain
+dicts and tuples only: it shares data with the SDK, never models).
 """
 
 from __future__ import annotations
@@ -12,72 +13,72 @@ from collections.abc import Mapping
 
 __all__ = ["CATALOG", "READ_ONLY_LEVELS", "Levels"]
 
-#: The access levels of one service, most powerful first; empty when the
+#: The access levels of one service, in the contract's order; empty when the
 #: service has none.
 Levels = tuple[str, ...]
 
-#: platform -> service -> access levels (empty tuple: the service has none).
-CATALOG: Mapping[str, Mapping[str, Levels]] = {
-    "google": {
-        "googleAds": ("admin", "standard", "readOnly", "emailOnly"),
-        "googleAdsMcc": ("admin", "standard", "readOnly"),
-        "googleAnalytics": ("administrator", "editor", "analyst", "viewer"),
-        "googleTagManager": ("publish", "approve", "edit", "read"),
-        "googleMerchantCenter": ("admin", "standard"),
-        "googleSearchConsole": ("owner", "full", "restricted"),
-        "googleBusinessProfile": ("owner", "manager"),
-        "youtubeStudio": ("manager", "editor", "viewer"),
-        "lookerStudio": ("editor", "viewer"),
-    },
-    "meta": {
-        "metaAds": ("admin", "advertiser", "analyst"),
-        "facebookPages": ("fullControl", "partialAccess"),
-        "facebookCatalog": ("admin", "advertiser"),
-        "metaPixels": ("admin", "advertiser"),
-        "instagram": ("fullControl", "partialAccess"),
-    },
-    "linkedin": {
-        "linkedinAds": ("accountManager", "campaignManager", "creativeManager", "viewer"),
-        "linkedinCompanyPage": ("superAdmin", "contentAdmin", "analyst"),
-    },
-    "tiktok": {"tiktokAds": ("admin", "operator", "analyst")},
-    "twitter": {
-        "twitterAds": ("adManager", "creativeManager", "campaignAnalyst"),
-        "twitterDelegate": (),
-    },
-    "pinterest": {"pinterestAds": ("admin", "campaignManager", "analyst")},
-    "microsoft": {
-        "microsoftAds": ("standard", "viewer"),
-        "microsoftClarity": ("admin", "member"),
-    },
-    "amazon": {"amazonAds": ("admin", "editor", "viewer")},
-    "snapchat": {
-        "snapchatAds": ("admin", "member"),
-        "snapchatBusiness": ("admin", "member"),
-    },
-    "reddit": {"redditAds": ("admin", "analyst")},
-    "apple": {"appleSearchAds": ("admin", "readOnly")},
-    "shopify": {"storeCollaborator": ()},
-    "hubspot": {"partner": ()},
-    "klaviyo": {"account": ("owner", "admin", "manager", "analyst")},
-    "mailchimp": {"dashboard": ("admin", "manager", "author", "viewer")},
-    "wordpress": {"site": ("administrator", "editor")},
-    "lightspeed": {"cSeries": ()},
-    "channable": {"dashboard": ()},
-    "cookiebot": {"account": ()},
-    "profitmetrics": {"partner": ()},
-    "hotjar": {"dashboard": ("admin", "user")},
-    "activecampaign": {"account": ("admin", "user")},
-    "wix": {"site": ("admin", "editor")},
-    "webflow": {"site": ("admin", "editor")},
-}
+_TABLE = """
+google         | googleAds              | admin, standard, readOnly*, emailOnly
+google         | googleAdsMcc           | admin, standard, readOnly*
+google         | googleAnalytics        | administrator, editor, analyst, viewer*
+google         | googleTagManager       | publish, approve, edit, read*
+google         | googleMerchantCenter   | admin, standard*
+google         | googleSearchConsole    | owner, full, restricted*
+google         | googleBusinessProfile  | owner, manager*
+google         | youtubeStudio          | manager, editor, viewer*
+google         | lookerStudio           | editor, viewer*
+meta           | metaAds                | admin, advertiser, analyst*
+meta           | facebookPages          | fullControl, partialAccess*
+meta           | facebookCatalog        | admin, advertiser*
+meta           | metaPixels             | admin, advertiser*
+meta           | instagram              | fullControl, partialAccess*
+linkedin       | linkedinAds            | accountManager, campaignManager, creativeManager, viewer*
+linkedin       | linkedinCompanyPage    | superAdmin, contentAdmin, analyst*
+tiktok         | tiktokAds              | admin, operator, analyst*
+twitter        | twitterAds             | adManager, creativeManager, campaignAnalyst*
+twitter        | twitterDelegate        | (none)
+pinterest      | pinterestAds           | admin, campaignManager, analyst*
+microsoft      | microsoftAds           | standard, viewer*
+microsoft      | microsoftClarity       | admin, member*
+amazon         | amazonAds              | admin, editor, viewer*
+snapchat       | snapchatAds            | admin, member*
+snapchat       | snapchatBusiness       | admin, member*
+reddit         | redditAds              | admin, analyst*
+apple          | appleSearchAds         | admin, readOnly*
+shopify        | storeCollaborator      | (none)
+hubspot        | partner                | (none)
+klaviyo        | account                | owner, admin, manager, analyst*
+mailchimp      | dashboard              | admin, manager, author, viewer*
+wordpress      | site                   | administrator, editor*
+lightspeed     | cSeries                | (none)
+channable      | dashboard              | (none)
+cookiebot      | account                | (none)
+profitmetrics  | partner                | (none)
+hotjar         | dashboard              | admin, user*
+activecampaign | account                | admin, user*
+wix            | site                   | admin, editor*
+webflow        | site                   | admin, editor*
+"""
 
-#: (platform, service) -> the read-only level (the one marked * in the
-#: contract), for every service that has levels. In this catalog it is always
-#: the last, least powerful level.
-READ_ONLY_LEVELS: Mapping[tuple[str, str], str] = {
-    (platform, service): levels[-1]
-    for platform, services in CATALOG.items()
-    for service, levels in services.items()
-    if levels
-}
+
+def _parse(table: str) -> tuple[dict[str, dict[str, Levels]], dict[tuple[str, str], str]]:
+    catalog: dict[str, dict[str, Levels]] = {}
+    read_only: dict[tuple[str, str], str] = {}
+    for line in table.strip().splitlines():
+        platform, service, levels_text = (cell.strip() for cell in line.split("|"))
+        names = [] if levels_text == "(none)" else [n.strip() for n in levels_text.split(",")]
+        catalog.setdefault(platform, {})[service] = tuple(n.rstrip("*") for n in names)
+        for name in names:
+            if name.endswith("*"):
+                read_only[(platform, service)] = name.rstrip("*")
+    return catalog, read_only
+
+
+_catalog, _read_only = _parse(_TABLE)
+
+#: platform -> service -> access levels (empty tuple: the service has none).
+CATALOG: Mapping[str, Mapping[str, Levels]] = _catalog
+
+#: (platform, service) -> the read-only level (marked * in the contract), for
+#: every service that has levels.
+READ_ONLY_LEVELS: Mapping[tuple[str, str], str] = _read_only
