@@ -155,12 +155,13 @@ class Emulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.rng = random.Random(config.random_seed)
+        self.api_key = config.api_key or "aa_test_" + secrets.token_urlsafe(18)
         self.reset()
 
     def reset(self) -> None:
-        """Forget every record, key, account and fault; seed again from the config."""
+        """Forget every record, key, account and fault; seed again (the seeded key stays)."""
         self.store = Store()
-        self.api_key = self.store.add_key(self.config.api_key, ALL_CAPABILITIES)
+        self.store.add_key(self.api_key, ALL_CAPABILITIES)
         if self.config.seed_accounts:
             self.store.seed_accounts()
         self.store.intake_form_enabled = self.config.intake_form_enabled
