@@ -1,0 +1,44 @@
+"""The ``agencyaccess-async`` command line: ``emulator`` and ``onboard``.
+
+Every failure the user can fix is one line on stderr and exit code 2; no
+tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ._common import UsageError
+from ._emulator import add_emulator_command
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="agencyaccess-async",
+        description="AgencyAccess from the command line: batch onboarding and a local emulator.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_emulator_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return its exit code (0 ok, 1 some rows failed, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except UsageError as error:
+        print(f"agencyaccess-async {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,64 @@
+"""``agencyaccess-async emulator``: run the local emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ._common import UsageError, is_loopback
+
+
+def add_emulator_command(commands: Any) -> None:
+    """Register the ``emulator`` subcommand."""
+    parser = commands.add_parser(
+        "emulator",
+        help="run a local AgencyAccess emulator",
+        description=(
+            "Serve the AgencyAccess API locally with a key holding every capability and one "
+            "connected agency account per platform (acct_<platform>_1, plus an expired "
+            "acct_google_expired). The admin API is under /_emulator/."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
+    parser.add_argument("--api-key", help="the API key to seed (default: a random one)")
+    parser.add_argument("--rate-limit", type=int, help="requests per second per key")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow binding an address other machines can reach (the admin API has no auth)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the emulator and serve until SIGINT or SIGTERM."""
+    from ..emulator import EmulatorConfig, serve
+
+    if not is_loopback(args.host) and not args.allow_non_loopback:
+        raise UsageError(
+            f"--host {args.host} is reachable from other machines; add --allow-non-loopback"
+        )
+    if args.rate_limit is not None and args.rate_limit < 1:
+        raise UsageError("--rate-limit must be a positive number of requests per second")
+    if args.latency_ms < 0:
+        raise UsageError("--latency-ms must not be negative")
+    if not is_loopback(args.host):
+        print(
+            f"warning: binding {args.host}: anyone who can reach it can use the admin API",
+            file=sys.stderr,
+        )
+    config = EmulatorConfig(
+        api_key=args.api_key,
+        rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms,
+        admin_from_anywhere=not is_loopback(args.host),
+    )
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+    return 0

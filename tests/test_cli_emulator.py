@@ -1,0 +1,48 @@
+"""The ``emulator`` command, run as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import agencyaccess_async as aa
+
+
+async def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:
+    """It prints the URL and a key that works, seeds accounts, and exits 0 on SIGINT."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0",
+        "--api-key", "cli-key", "--rate-limit", "1000",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = [(await asyncio.wait_for(process.stdout.readline(), 20)).decode() for _ in range(4)]
+    base_url = lines[1].strip().split("=", 1)[1]
+    assert lines[2].strip() == "export AGENCYACCESS_API_KEY=cli-key"
+    try:
+        async with aa.Session("cli-key", base_url=base_url) as session:
+            client = await session.clients.create(name="Acme", email="ops@acme.test")
+            services = {
+                "meta": {"metaAds": {"accessLevel": "analyst", "agencyAccountID": "acct_meta_1"}}
+            }
+            link = await session.links.create(client.client_id, services=services)
+            assert link.invite_url.startswith("https://")
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, stderr
+    assert b"emulator stopped" in stdout
+    assert b"Traceback" not in stderr
+
+
+def test_non_loopback_host_needs_explicit_flag() -> None:
+    """Binding a non-loopback address without --allow-non-loopback is a one-line usage error."""
+    result = subprocess.run(
+        [sys.executable, "-m", "agencyaccess_async", "emulator", "--host", "0.0.0.0"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--allow-non-loopback" in result.stderr
