@@ -96,8 +96,8 @@ def configure_converter(converter: cattrs.Converter) -> None:
       -> ``inviteUrl``, ``created_at`` -> ``createdAt``), except the contract's
       odd ones in ``WIRE_NAME_EXCEPTIONS``: ``clientID``, ``linkID``,
       ``redirectURL``, ``agencyAccountID``, ``accessPageID``.
-    - **Datetimes** are ISO 8601 in UTC with a ``Z`` suffix, both ways; a
-      naive datetime is taken as UTC.
+    - **Datetimes** are ISO 8601 in UTC with a ``Z`` suffix, both ways, written
+      with milliseconds (microseconds when finer); a naive datetime is UTC.
     - **Enums** go out as their values. Coming in, a value the SDK does not
       know yet is kept as a plain ``str`` (the field types are ``Enum | str``).
     - **Requests**: fields left ``UNSET`` are omitted from the body; ``None``
@@ -209,7 +209,9 @@ def _format_datetime(value: datetime) -> str:
         value = value.replace(tzinfo=timezone.utc)
     else:
         value = value.astimezone(timezone.utc)
-    return value.replace(tzinfo=None).isoformat() + "Z"
+    # Milliseconds, as JavaScript's toISOString writes them, unless finer precision is held.
+    precision = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
 
 
 CONVERTER = cattrs.Converter()

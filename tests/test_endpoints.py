@@ -1,0 +1,249 @@
+"""Tier 2: every endpoint through MockTransport — route, headers, body, result type, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import (
+    IDEMPOTENCY_METADATA_KEY,
+    APIError,
+    AuthenticationError,
+    CapabilityError,
+    Client,
+    ClientType,
+    DeletedClient,
+    DeletedLink,
+    InvalidRequestError,
+    Language,
+    Link,
+    LinkStatus,
+    MockTransport,
+    NotFoundError,
+    RateLimitError,
+    Request,
+    RequestedServices,
+    Response,
+    RetryPolicy,
+    ServerError,
+    Session,
+    WaitTimeoutError,
+)
+
+from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
+
+
+class FakeApi:
+    """A MockTransport handler answering each route with canned, contract-shaped data."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.pages: list[tuple[list[Any], str | None]] = []
+
+    def __call__(self, request: Request) -> Response:
+        route = request.url.path
+        body = body_of(request)
+        self.calls.append((route, body))
+        if route.endswith("/list"):
+            items, cursor = self.pages.pop(0)
+            return ok(items, nextCursor=cursor)
+        if route.endswith("/delete"):
+            return ok({**body, "deleted": True})
+        if route.startswith("/api/clients"):
+            return ok(
+                client_json(
+                    body.get("clientID", "cl_new"),
+                    **{k: v for k, v in body.items() if k != "clientID"},
+                )
+            )
+        return ok(link_json(body.get("linkID", "ln_new"), body.get("clientID", "cl_1")))
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+async def session(api: FakeApi) -> Any:
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=MockTransport(api)) as s:
+        yield s
+
+
+async def test_clients_create(session: Session, api: FakeApi) -> None:
+    """clients.create posts NewClient (with the idempotency key) and returns a Client."""
+    client = await session.clients.create(
+        name="Acme", email="ops@acme.test", type=ClientType.PROSPECT, language=Language.ES,
+        metadata={"crm": "42"}, idempotency_key="row-1",
+    )  # fmt: skip
+    assert isinstance(client, Client)
+    assert api.calls == [
+        (
+            "/api/clients/create",
+            {
+                "name": "Acme", "email": "ops@acme.test", "type": "prospect", "language": "es",
+                "metadata": {"crm": "42", IDEMPOTENCY_METADATA_KEY: "row-1"},
+            },
+        )
+    ]  # fmt: skip
+
+
+async def test_clients_retrieve_update_delete(session: Session, api: FakeApi) -> None:
+    """retrieve/update/delete post the id (and changes) to their routes."""
+    assert isinstance(await session.clients.retrieve("cl_1"), Client)
+    updated = await session.clients.update("cl_1", company=None, name="New")
+    assert isinstance(updated, Client)
+    deleted = await session.clients.delete("cl_1")
+    assert deleted == DeletedClient("cl_1", True)
+    assert api.calls == [
+        ("/api/clients/retrieve", {"clientID": "cl_1"}),
+        ("/api/clients/update", {"clientID": "cl_1", "name": "New", "company": None}),
+        ("/api/clients/delete", {"clientID": "cl_1"}),
+    ]
+
+
+async def test_links_create_with_builder_or_raw_json(
+    session: Session, api: FakeApi, services: RequestedServices
+) -> None:
+    """links.create accepts a RequestedServices or validated raw JSON."""
+    link = await session.links.create(
+        "cl_1", services=services, send_email=True, thank_you_message="Thanks"
+    )
+    assert isinstance(link, Link)
+    await session.links.create("cl_1", services=services.to_json())
+    assert api.calls[0] == (
+        "/api/links/create",
+        {
+            "clientID": "cl_1",
+            "requestedServices": services.to_json(),
+            "sendEmail": True,
+            "thankYouMessage": "Thanks",
+        },
+    )
+    assert api.calls[1][1] == {"clientID": "cl_1", "requestedServices": services.to_json()}
+    with pytest.raises(ValueError, match="did you mean 'googleAds'"):
+        await session.links.create(
+            "cl_1", services={"google": {"googleAd": {"agencyAccountID": "a"}}}
+        )
+    assert len(api.calls) == 2
+
+
+async def test_links_retrieve_update_delete(
+    session: Session, api: FakeApi, services: RequestedServices
+) -> None:
+    """Link retrieve/update/delete hit their routes with the contract's bodies."""
+    assert isinstance(await session.links.retrieve("ln_1"), Link)
+    await session.links.update("ln_1", services=services, redirect_url="https://a.test")
+    assert await session.links.delete("ln_1") == DeletedLink("ln_1", True)
+    assert [c[0] for c in api.calls] == [
+        "/api/links/retrieve",
+        "/api/links/update",
+        "/api/links/delete",
+    ]
+    assert api.calls[1][1] == {
+        "linkID": "ln_1",
+        "requestedServices": services.to_json(),
+        "redirectURL": "https://a.test",
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.clients.retrieve(""),
+        lambda s: s.clients.update("  ", name="x"),
+        lambda s: s.clients.delete(""),
+        lambda s: s.links.retrieve(""),
+        lambda s: s.links.create("", services={}),
+        lambda s: s.links.delete(""),
+        lambda s: s.links.update("", send_email=True),
+        lambda s: s.links.wait_until_granted(""),
+    ],
+)
+async def test_empty_id_is_value_error_before_io(session: Session, api: FakeApi, call: Any) -> None:
+    """An empty id raises ValueError and sends nothing."""
+    with pytest.raises(ValueError, match="non-empty"):
+        await call(session)
+    assert api.calls == []
+
+
+async def test_update_without_changes_is_value_error(session: Session, api: FakeApi) -> None:
+    """An update with nothing to change is refused locally."""
+    with pytest.raises(ValueError, match="at least one field"):
+        await session.clients.update("cl_1")
+    with pytest.raises(ValueError, match="at least one field"):
+        await session.links.update("ln_1")
+    assert api.calls == []
+
+
+async def test_list_follows_cursors_lazily(session: Session, api: FakeApi) -> None:
+    """async for follows nextCursor one page at a time, only as far as iterated."""
+    api.pages = [([client_json("cl_1"), client_json("cl_2")], "c1"), ([client_json("cl_3")], None)]
+    seen = []
+    async for client in session.clients.list(search="acme", limit=2):
+        seen.append(client.client_id)
+        if len(seen) == 1:
+            assert len(api.calls) == 1  # the second page is not fetched yet
+    assert seen == ["cl_1", "cl_2", "cl_3"]
+    assert api.calls == [
+        ("/api/clients/list", {"limit": 2, "search": "acme"}),
+        ("/api/clients/list", {"limit": 2, "cursor": "c1", "search": "acme"}),
+    ]
+
+
+async def test_list_single_page_and_links_filter(session: Session, api: FakeApi) -> None:
+    """page() fetches one page; links.list filters by client."""
+    api.pages = [([link_json()], "next")]
+    page = await session.links.list(client_id="cl_1").page()
+    assert [link.link_id for link in page] == ["ln_1"]
+    assert page.next_cursor == "next"
+    assert api.calls == [("/api/links/list", {"clientID": "cl_1"})]
+
+
+@pytest.mark.parametrize(
+    ("status", "msg", "cls"),
+    [
+        (400, "Invalid field email: bad", InvalidRequestError),
+        (401, "Missing or invalid API key", AuthenticationError),
+        (403, "API key lacks the capability clients:create", CapabilityError),
+        (404, "Not found: client cl_1", NotFoundError),
+        (429, "Rate limit exceeded", RateLimitError),
+        (500, "boom", ServerError),
+        (200, "a 200 with error true", APIError),
+    ],
+)
+async def test_each_error_class_through_an_endpoint(status: int, msg: str, cls: type) -> None:
+    """Endpoint calls raise the error class of the answer."""
+    transport = MockTransport(
+        lambda r: fail(status, msg, {"Retry-After": "0"} if status == 429 else None)
+    )
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=transport, retry=RetryPolicy.none()
+    ) as s:
+        with pytest.raises(cls) as info:
+            await s.clients.retrieve("cl_1")
+    assert info.value.operation == "clients.retrieve"
+
+
+async def test_wait_until_granted(
+    agencyaccess_emulator: Any, agencyaccess_session: Session, services: RequestedServices
+) -> None:
+    """wait_until_granted returns once every grant is in; times out with the last Link."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    with pytest.raises(WaitTimeoutError) as info:
+        await agencyaccess_session.links.wait_until_granted(
+            link.link_id, timeout=0.2, poll_interval=0.05
+        )
+    assert info.value.last_seen.status is LinkStatus.PENDING
+    await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
+    partial = await agencyaccess_session.links.wait_until_granted(
+        link.link_id, timeout=5, poll_interval=0.05, statuses=[LinkStatus.PARTIAL]
+    )
+    assert partial.status is LinkStatus.PARTIAL
+    await agencyaccess_emulator.admin.grant(link.link_id, "shopify", "storeCollaborator")
+    granted = await agencyaccess_session.links.wait_until_granted(
+        link.link_id, timeout=5, poll_interval=0.05
+    )
+    assert granted.status is LinkStatus.GRANTED

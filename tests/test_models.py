@@ -1,0 +1,208 @@
+"""Tier 1 and 4: golden wire bodies, decoding of contract-shaped answers, and round trips."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agencyaccess_async import (
+    UNSET,
+    AccessPageSource,
+    Client,
+    ClientType,
+    Grant,
+    GrantStatus,
+    IntakeFormStatus,
+    Language,
+    Link,
+    LinkStatus,
+    NewClient,
+    NewLink,
+    RequestedServices,
+    ServiceRequest,
+)
+from agencyaccess_async._converter import CONVERTER, wire_name
+from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery
+
+from .helpers import STAMP, client_json, link_json
+
+
+def test_wire_names_follow_the_contract() -> None:
+    """Odd wire names are exactly the contract's."""
+    assert [wire_name(n) for n in ("client_id", "link_id", "redirect_url", "invite_url")] == [
+        "clientID", "linkID", "redirectURL", "inviteUrl",
+    ]  # fmt: skip
+    assert wire_name("agency_account_id") == "agencyAccountID"
+    assert wire_name("thank_you_message") == "thankYouMessage"
+    assert wire_name("created_at") == "createdAt"
+
+
+def test_new_client_body_omits_unset_and_sends_none_as_null() -> None:
+    """Fields not given are left out; None is sent as null; enums as their values."""
+    body = CONVERTER.unstructure(
+        NewClient(name="Acme", email="a@b.co", company=None, type=ClientType.PROSPECT)
+    )
+    assert body == {"name": "Acme", "email": "a@b.co", "company": None, "type": "prospect"}
+
+
+def test_new_link_golden_body(services: RequestedServices) -> None:
+    """A NewLink serializes to exactly the contract's shape."""
+    body = CONVERTER.unstructure(
+        NewLink(
+            client_id="cl_1",
+            requested_services=services,
+            intake_form=True,
+            redirect_url="https://agency.test/done",
+        )
+    )
+    assert body == {
+        "clientID": "cl_1",
+        "requestedServices": {
+            "google": {
+                "googleAds": {"accessLevel": "standard", "agencyAccountID": "acct_google_1"}
+            },
+            "shopify": {"storeCollaborator": {"agencyAccountID": "acct_shopify_1"}},
+        },
+        "intakeForm": True,
+        "redirectURL": "https://agency.test/done",
+    }
+
+
+def test_update_and_query_bodies() -> None:
+    """Update and list bodies carry the id and only the fields given."""
+    assert CONVERTER.unstructure(ClientUpdate(client_id="cl_1", language=Language.NL)) == {
+        "clientID": "cl_1",
+        "language": "nl",
+    }
+    assert CONVERTER.unstructure(LinkUpdate(link_id="ln_1", thank_you_message=None)) == {
+        "linkID": "ln_1",
+        "thankYouMessage": None,
+    }
+    assert CONVERTER.unstructure(ListQuery(limit=10, client_id="cl_1")) == {
+        "limit": 10,
+        "clientID": "cl_1",
+    }
+
+
+def test_decode_client() -> None:
+    """A contract-shaped Client decodes to the model, timestamps in UTC."""
+    client = CONVERTER.structure(client_json(metadata={"crm": "7"}), Client)
+    assert client == Client(
+        client_id="cl_1",
+        name="Acme",
+        email="ops@acme.test",
+        created_at=datetime(2026, 11, 28, 5, tzinfo=timezone.utc),
+        updated_at=datetime(2026, 11, 28, 5, tzinfo=timezone.utc),
+        type=ClientType.CLIENT,
+        language=Language.EN,
+        metadata={"crm": "7"},
+    )
+
+
+def test_decode_link_with_grants_and_source() -> None:
+    """A contract-shaped Link decodes with grants, enums, source and services."""
+    payload = link_json(
+        source={"accessPageID": "ap_1", "name": "Onboarding page"}, status="partial"
+    )
+    payload["grants"][0].update(status="granted", grantedAt=STAMP)
+    link = CONVERTER.structure(payload, Link)
+    assert link.status is LinkStatus.PARTIAL
+    assert link.intake_form_status is IntakeFormStatus.NOT_REQUESTED
+    assert link.source == AccessPageSource("ap_1", "Onboarding page")
+    assert link.grants[0].status is GrantStatus.GRANTED
+    assert link.grants[0].granted_at == datetime(2026, 11, 28, 5, tzinfo=timezone.utc)
+    assert link.requested_services.entries == (
+        ServiceRequest("google", "googleAds", "acct_google_1", "standard"),
+    )
+
+
+def test_unknown_fields_and_enum_values_are_kept() -> None:
+    """A newer server's fields land in extra and new enum values stay strings; nothing fails."""
+    payload = link_json(status="expired", priority="high", intakeFormStatus="skipped")
+    payload["grants"][0]["status"] = "revoked"
+    payload["grants"][0]["scope"] = ["x"]
+    link = CONVERTER.structure(payload, Link)
+    assert link.status == "expired"
+    assert link.intake_form_status == "skipped"
+    assert link.extra == {"priority": "high"}
+    assert link.grants[0].status == "revoked"
+    assert link.grants[0].extra == {"scope": ["x"]}
+    assert CONVERTER.unstructure(link) == payload  # and nothing is lost on the way back
+    client = CONVERTER.structure(client_json(type="agency", tier="gold"), Client)
+    assert (client.type, client.extra) == ("agency", {"tier": "gold"})
+
+
+def test_reprs_are_short_and_informative() -> None:
+    """Notebook reprs show ids and key fields, and cut long values."""
+    client = CONVERTER.structure(client_json(name="A" * 80), Client)
+    assert repr(client).startswith("Client(client_id='cl_1', name='AAAA")
+    assert "…" in repr(client) and len(repr(client)) < 160
+    link = CONVERTER.structure(link_json(), Link)
+    assert repr(link).startswith(
+        "Link(link_id='ln_1', client_id='cl_1', status='pending', granted=0/1"
+    )
+
+
+# ------------------------------------------------------------ property tests
+
+text = st.text(min_size=1, max_size=30)
+stamps = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+)
+enum_or_new = lambda enum: st.sampled_from(list(enum)) | st.sampled_from(["brandNew", "other"])  # noqa: E731
+extras = st.dictionaries(
+    st.sampled_from(["zeta", "newField", "x_y"]), st.integers() | text, max_size=2
+)
+
+
+def _services() -> st.SearchStrategy[RequestedServices]:
+    entry = st.builds(ServiceRequest, text, text, text, st.none() | text)
+    return st.lists(entry, min_size=1, max_size=5, unique_by=lambda e: (e.platform, e.service)).map(
+        lambda entries: RequestedServices(tuple(sorted(entries, key=lambda e: e.platform)))
+    )
+
+
+clients = st.builds(
+    Client,
+    client_id=text, name=text, email=text, created_at=stamps, updated_at=stamps,
+    company=st.none() | text, website=st.none() | text,
+    type=enum_or_new(ClientType), language=enum_or_new(Language),
+    metadata=st.dictionaries(text, text, max_size=3), extra=extras,
+)  # fmt: skip
+grants = st.builds(
+    Grant, text, text, text, enum_or_new(GrantStatus), st.none() | text, st.none() | stamps, extras
+)
+links = st.builds(
+    Link,
+    link_id=text, client_id=text, invite_url=text, status=enum_or_new(LinkStatus),
+    requested_services=_services(), created_at=stamps, updated_at=stamps,
+    grants=st.lists(grants, max_size=3).map(tuple), intake_form=st.booleans(),
+    send_email=st.booleans(), thank_you_message=st.none() | text, redirect_url=st.none() | text,
+    intake_form_status=enum_or_new(IntakeFormStatus),
+    source=st.none() | st.builds(AccessPageSource, text, text, extras), extra=extras,
+)  # fmt: skip
+
+
+@given(clients)
+def test_client_round_trip(client: Client) -> None:
+    """Client -> wire -> Client is the identity."""
+    assert CONVERTER.structure(CONVERTER.unstructure(client), Client) == client
+
+
+@given(links)
+def test_link_round_trip(link: Link) -> None:
+    """Link -> wire -> Link is the identity."""
+    wire: Any = CONVERTER.unstructure(link)
+    assert CONVERTER.structure(wire, Link) == link
+
+
+@given(st.builds(NewClient, name=text, email=text, company=st.just(UNSET) | st.none() | text))
+def test_new_client_never_sends_unset(new: NewClient) -> None:
+    """No UNSET value ever reaches the wire."""
+    body = CONVERTER.unstructure(new)
+    assert "UNSET" not in repr(body)
+    assert set(body) <= {wire_name(f.name) for f in attrs.fields(NewClient)}
