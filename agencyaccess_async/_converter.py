@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar, Union
+from typing import Any, Optional, TypeVar, Union
 
 import attrs
 import cattrs
@@ -110,6 +110,12 @@ def configure_converter(converter: cattrs.Converter) -> None:
     """
     converter.register_unstructure_hook(datetime, _format_datetime)
     converter.register_structure_hook(datetime, lambda value, _: _parse_datetime(value))
+    # The commonest optional types, without cattrs' generic Optional dispatch.
+    converter.register_structure_hook(
+        Optional[datetime],  # noqa: UP045
+        lambda value, _: None if value is None else _parse_datetime(value),
+    )
+    converter.register_structure_hook(Optional[str], _optional_str)  # noqa: UP045
     converter.register_unstructure_hook(RequestedServices, RequestedServices.to_json)
     converter.register_structure_hook(
         RequestedServices, lambda value, _: RequestedServices.from_json(value, validate=False)
@@ -145,7 +151,7 @@ def _register_open_model(converter: cattrs.Converter, cls: type[Any]) -> None:
     unstructure = make_dict_unstructure_fn(cls, converter, **_renames(cls, skip=("extra",)))
 
     def structure_open(value: Any, _: Any) -> Any:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict) and not isinstance(value, Mapping):
             raise TypeError(
                 f"expected a JSON object for {cls.__name__}, got {type(value).__name__}"
             )
@@ -175,6 +181,14 @@ def _open_enum_hook(enum_cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
         return members.get(value, value)
 
     return structure
+
+
+def _optional_str(value: Any, _: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, (dict, list)):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return str(value)
 
 
 def _enum_value(value: enum.Enum) -> Any:
@@ -214,5 +228,7 @@ def _format_datetime(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
 
 
-CONVERTER = cattrs.Converter()
+# detailed_validation=False: generated hooks without per-field error
+# bookkeeping, several times faster; a bad answer still fails (as DecodeError).
+CONVERTER = cattrs.Converter(detailed_validation=False)
 configure_converter(CONVERTER)

@@ -86,11 +86,11 @@ class RequestedServices:
         ``validate=False`` only the shape is read, for services this SDK's
         catalog does not know yet.
         """
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict) and not isinstance(raw, Mapping):
             raise ValueError(f"requestedServices: expected an object, got {type(raw).__name__}")
         entries = []
         for platform, services in raw.items():
-            if not isinstance(services, Mapping):
+            if not isinstance(services, dict) and not isinstance(services, Mapping):
                 raise ValueError(f"{platform}: expected an object of services")
             if validate and not services:
                 raise ValueError(f"{platform}: at least one service is required")
@@ -185,11 +185,10 @@ class ServicesBuilder:
 
 def _read_entry(platform: str, service: str, entry: Any, *, validate: bool) -> ServiceRequest:
     path = f"{platform}.{service}"
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict) and not isinstance(entry, Mapping):
         raise ValueError(f"{path}: expected an object with agencyAccountID")
-    unknown = set(entry) - _ENTRY_KEYS
-    if validate and unknown:
-        raise ValueError(f"{path}.{sorted(unknown)[0]}: unknown field")
+    if validate and not _ENTRY_KEYS.issuperset(entry):
+        raise ValueError(f"{path}.{sorted(set(entry) - _ENTRY_KEYS)[0]}: unknown field")
     account = entry.get("agencyAccountID")
     level = entry.get("accessLevel")
     if not isinstance(account, str):
