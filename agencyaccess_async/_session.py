@@ -506,9 +506,10 @@ class Session:
         *,
         reconciled: bool = False,
     ) -> _Outcome:
+        server_id = response.request_id if response is not None else None
         info = ResponseInfo(
             request.operation,
-            request.request_id or "",
+            server_id or request.request_id or "",
             response.status if response is not None else None,
             response.headers if response is not None else {},
             attempts,

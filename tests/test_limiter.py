@@ -1,0 +1,104 @@
+"""Tier 2: the Session-wide limiter — configured pacing, the server-window mirror, the probe."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from agencyaccess_async import MockTransport, Request, Response, Session
+
+from .helpers import SECRET_KEY, client_json, fail, ok
+
+
+class WindowServer:
+    """A MockTransport handler with a fixed-window limit, like the hosted API's."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.start = 0.0
+        self.count = 0
+        self.statuses: list[int] = []
+        self.in_flight = self.peak = 0
+
+    async def __call__(self, request: Request) -> Response:
+        now = time.monotonic()
+        if now >= self.start + self.window:
+            self.start, self.count = now, 0
+        self.count += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(0.002)
+        self.in_flight -= 1
+        reset = self.start + self.window - time.monotonic()
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.count)),
+            "X-RateLimit-Reset": f"{max(0.0, reset):.3f}",
+        }
+        if self.count > self.limit:
+            self.statuses.append(429)
+            return fail(429, "Rate limit exceeded", {**headers, "Retry-After": "1"})
+        self.statuses.append(200)
+        return Response.json({"error": False, "data": client_json()}, headers=headers)
+
+
+async def test_mirror_of_the_server_window_avoids_429s() -> None:
+    """Learning the limit from headers, the Session never exceeds a window: no 429s."""
+    server = WindowServer(limit=10, window=0.2)
+    transport = MockTransport(server)
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=transport, max_concurrency=16
+    ) as s:
+        await asyncio.gather(*(s.clients.retrieve("cl_1") for _ in range(45)))
+    assert server.statuses.count(429) == 0
+    assert len(server.statuses) == 45
+
+
+async def test_first_request_goes_alone_until_the_limit_is_known() -> None:
+    """No start-up burst: the first request is a probe; the rest wait for its answer."""
+    server = WindowServer(limit=1000, window=1.0)
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(server), max_concurrency=8
+    ) as s:
+        first = asyncio.ensure_future(s.clients.retrieve("cl_1"))
+        others = [asyncio.ensure_future(s.clients.retrieve("cl_1")) for _ in range(7)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert server.in_flight == 1
+        await asyncio.gather(first, *others)
+    assert server.peak > 1  # after the probe, requests run concurrently
+
+
+async def test_configured_rate_spaces_requests_from_the_start() -> None:
+    """rate_limit=20 spaces requests 50 ms apart, the first ones included."""
+    sent: list[float] = []
+
+    def handler(request: Request) -> Response:
+        sent.append(time.monotonic())
+        return ok(client_json())
+
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(handler), rate_limit=20
+    ) as s:
+        await asyncio.gather(*(s.clients.retrieve("cl_1") for _ in range(6)))
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 0.045
+
+
+async def test_a_cancelled_probe_does_not_block_the_session() -> None:
+    """If the first request is cancelled while waiting, the others still go."""
+    async with Session(
+        SECRET_KEY,
+        base_url="https://api.test",
+        transport=MockTransport(lambda r: ok(client_json())),
+        rate_limit=5,
+    ) as s:
+        s._limiter._next_slot = asyncio.get_running_loop().time() + 10  # the probe will wait long
+        probe = asyncio.ensure_future(s.clients.retrieve("cl_1"))
+        await asyncio.sleep(0.01)
+        probe.cancel()
+        s._limiter._next_slot = 0.0
+        client = await asyncio.wait_for(s.clients.retrieve("cl_1"), 2)
+    assert client.client_id == "cl_1"
+    assert s.stats.requests == 1

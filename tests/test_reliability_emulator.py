@@ -1,0 +1,133 @@
+"""Tier 3: reliability over a real socket against the emulator's fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import (
+    AgencyAccessError,
+    Client,
+    Hooks,
+    RetryPolicy,
+    ServerError,
+    Session,
+)
+from agencyaccess_async.emulator import EmulatorConfig
+from agencyaccess_async.testing import RunningEmulator, run_emulator
+
+from .helpers import SECRET_KEY
+
+
+@pytest.mark.slow
+async def test_two_thousand_creates_through_503s_drops_and_rate_limit() -> None:
+    """2,000 creates at concurrency 64 through 20% 503s, 10% drops after processing and a
+    50 req/s limit: exactly 2,000 clients exist, every call answered, 429s <= 1%."""
+    total = 2000
+    async with run_emulator(EmulatorConfig(random_seed=7)) as emulator:
+        await emulator.admin.set_rate_limit(50, window=1.0)
+        await emulator.admin.set_faults(
+            errorRates={"503": 0.2}, dropAfter=0.1, routes=["clients.create"]
+        )
+        policy = RetryPolicy(attempts=20, deadline=300)
+        async with emulator.session(max_concurrency=64, retry=policy) as session:
+
+            async def create(i: int) -> Client | AgencyAccessError:
+                try:
+                    return await session.clients.create(
+                        name=f"Client {i}", email=f"c{i}@example.test"
+                    )
+                except AgencyAccessError as error:
+                    return error
+
+            results = await asyncio.gather(*(create(i) for i in range(total)))
+            stats = session.stats
+        counters = await emulator.admin.counters()
+    failures = [r for r in results if not isinstance(r, Client)]
+    assert failures == []
+    assert len({r.client_id for r in results if isinstance(r, Client)}) == total
+    assert counters["records"]["clients"] == total
+    requests_made = counters["total"]
+    too_many = sum(by_status.get("429", 0) for by_status in counters["requests"].values())
+    assert too_many <= 0.01 * requests_made, (too_many, requests_made)
+    assert stats.reconciled > 0  # the drops really happened and were reconciled
+    print(
+        f"requests={requests_made} 429s={too_many} retries={stats.retries} reconciled={stats.reconciled}"
+    )
+
+
+async def test_a_429_holds_every_task_for_retry_after(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """A 429 with Retry-After: 2 seen by one of 32 tasks: no task sends in those 2 s."""
+    admin = agencyaccess_emulator.admin
+    async with agencyaccess_emulator.session(max_concurrency=32) as session:
+        await session.clients.list(limit=1).page()  # learn the (unlimited) rate first
+        await admin.set_faults(force429={"count": 1, "retryAfter": 2})
+        await asyncio.gather(*(session.clients.list(limit=1).page() for _ in range(64)))
+    log = [entry for entry in await admin.requests() if entry["operation"] == "clients.list"]
+    limited = [entry for entry in log if entry["status"] == 429]
+    assert len(limited) == 1
+    t429 = limited[0]["t"]
+    tolerance = 0.1  # requests already on the wire when the 429 was sent
+    inside = [e for e in log if t429 + tolerance < e["t"] < t429 + 2 - tolerance]
+    assert inside == []
+    after = [e for e in log if e["t"] >= t429 + 2 - tolerance]
+    assert len(after) >= 1
+
+
+async def test_deadline_against_an_always_503_server(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """A call against a server that always answers 503 gives up by its deadline with the attempt count."""
+    await agencyaccess_emulator.admin.set_faults(errorRates={"503": 1.0}, retryAfter503=0.2)
+    policy = RetryPolicy(attempts=1000, deadline=1.0)
+    async with agencyaccess_emulator.session(retry=policy) as session:
+        started = time.perf_counter()
+        with pytest.raises(ServerError) as info:
+            await session.clients.retrieve("cl_1")
+    assert time.perf_counter() - started < 1.5
+    assert info.value.attempts >= 3
+    assert info.value.status == 503
+
+
+async def test_key_appears_nowhere_with_debug_logging_and_all_hooks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A distinctive key never shows in logs, hook events, errors or reprs, even under faults."""
+    events: list[Any] = []
+    hooks = Hooks()
+    for hook_list in (
+        hooks.on_request,
+        hooks.on_response,
+        hooks.on_retry,
+        hooks.on_rate_limit_wait,
+    ):
+        hook_list.append(events.append)
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    async with run_emulator(EmulatorConfig(api_key=SECRET_KEY)) as emulator:
+        await emulator.admin.set_faults(errorRates={"502": 0.3}, dropAfter=0.2)
+        await emulator.admin.set_rate_limit(20)
+        async with Session(
+            SECRET_KEY, base_url=emulator.base_url, hooks=hooks, log_bodies=True
+        ) as session:
+            for i in range(10):
+                try:
+                    texts.append(
+                        repr(await session.clients.create(name=f"C{i}", email=f"c{i}@x.test"))
+                    )
+                except AgencyAccessError as error:
+                    texts += [str(error), repr(error)]
+            try:
+                await session.clients.retrieve("cl_missing")
+            except AgencyAccessError as error:
+                texts += [str(error), repr(error), repr(vars(error))]
+            texts += [repr(session), repr(session.stats)]
+    texts += [caplog.text] + [repr(e) for e in events]
+    assert events
+    assert all(SECRET_KEY not in text for text in texts)

@@ -1,0 +1,316 @@
+"""Tier 2: what is resent, what is reconciled, deadlines, hooks, logging — through MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import (
+    IDEMPOTENCY_METADATA_KEY,
+    ConnectError,
+    DeletedClient,
+    Hooks,
+    InvalidRequestError,
+    MockTransport,
+    OutcomeUnknownError,
+    RemoteDisconnected,
+    Request,
+    RequestTimeout,
+    Response,
+    RetryPolicy,
+    ServerError,
+    Session,
+)
+from agencyaccess_async._retry import Action, decide
+from agencyaccess_async._routes import Kind
+
+from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
+
+
+class Script:
+    """Answers each request of a route from a list of scripted outcomes (Response or exception)."""
+
+    def __init__(self, **routes: list[Any]) -> None:
+        self.routes = {
+            f"/api/{name.replace('_', '/')}": list(steps) for name, steps in routes.items()
+        }
+        self.log: list[tuple[str, Any]] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.log.append((request.url.path, body_of(request)))
+        step = self.routes[request.url.path].pop(0)
+        if callable(step):
+            step = step(request)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.log]
+
+
+def session_for(script: Callable[[Request], Response], **kwargs: Any) -> Session:
+    return Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(script), **kwargs
+    )
+
+
+def dropped() -> RemoteDisconnected:
+    return RemoteDisconnected("connection dropped")
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "action"),
+    [
+        (Kind.CREATE, ConnectError("refused"), Action.RETRY),
+        (Kind.CREATE, RequestTimeout("pool", kind="pool"), Action.RETRY),
+        (Kind.CREATE, RequestTimeout("read", kind="read"), Action.RECONCILE),
+        (Kind.CREATE, RemoteDisconnected("dropped"), Action.RECONCILE),
+        (Kind.CREATE, ServerError("x", status=502), Action.RECONCILE),
+        (Kind.CREATE, ServerError("x", status=503, retry_after=1), Action.RETRY),
+        (Kind.CREATE, ServerError("x", status=503), Action.RECONCILE),
+        (Kind.READ, RemoteDisconnected("dropped"), Action.RETRY),
+        (Kind.UPDATE, ServerError("x", status=500), Action.RETRY),
+        (Kind.DELETE, RequestTimeout("read", kind="read"), Action.RETRY),
+        (Kind.READ, InvalidRequestError("bad", status=400), Action.FAIL),
+    ],
+)
+def test_decide_is_the_one_place(kind: Kind, error: Exception, action: Action) -> None:
+    """decide() maps operation kind and error to resend, reconcile or fail."""
+    assert decide(kind, error) is action
+
+
+async def test_reads_are_retried_on_5xx_and_drops() -> None:
+    """A retrieve is resent after a 500 and a dropped connection."""
+    script = Script(clients_retrieve=[fail(500, "boom"), dropped(), ok(client_json())])
+    async with session_for(script) as session:
+        with session.capture_responses() as responses:
+            client = await session.clients.retrieve("cl_1")
+    assert client.client_id == "cl_1"
+    assert responses[0].attempts == 3
+    assert responses[0].status == 200
+    assert session.stats.retries == 2
+
+
+async def test_client_errors_are_not_retried() -> None:
+    """A 400 is final: one request."""
+    script = Script(clients_retrieve=[fail(400, "Invalid field clientID: bad")])
+    async with session_for(script) as session:
+        with pytest.raises(InvalidRequestError) as info:
+            await session.clients.retrieve("cl_1")
+    assert info.value.attempts == 1
+    assert len(script.log) == 1
+
+
+async def test_create_that_never_reached_is_resent() -> None:
+    """A connect error on a create is safe to resend as is."""
+    script = Script(clients_create=[ConnectError("refused"), ok(client_json("cl_9"))])
+    async with session_for(script) as session:
+        client = await session.clients.create(name="Acme", email="a@b.co")
+    assert client.client_id == "cl_9"
+    assert script.paths() == ["/api/clients/create", "/api/clients/create"]
+    assert script.log[0][1] == script.log[1][1]  # the same body, the same idempotency key
+
+
+async def test_unanswered_create_is_reconciled_not_resent() -> None:
+    """A create dropped after sending is looked up by its key; found, it is not created again."""
+    found = []
+
+    def lookup(request: Request) -> Response:
+        key = body_of(request)["search"]
+        found.append(key)
+        return ok(
+            [
+                client_json("cl_other"),
+                client_json("cl_made", metadata={IDEMPOTENCY_METADATA_KEY: key}),
+            ],
+            nextCursor=None,
+        )
+
+    script = Script(clients_create=[dropped()], clients_list=[lookup])
+    async with session_for(script) as session:
+        with session.capture_responses() as responses:
+            client = await session.clients.create(name="Acme", email="a@b.co")
+    assert client.client_id == "cl_made"
+    assert script.paths() == ["/api/clients/create", "/api/clients/list"]
+    assert script.log[0][1]["metadata"][IDEMPOTENCY_METADATA_KEY] == found[0]
+    assert responses[-1].reconciled is True
+    assert session.stats.reconciled == 1
+
+
+async def test_reconciliation_that_finds_nothing_creates_again() -> None:
+    """A 502 on a create, then an empty lookup: the create is resent once."""
+    script = Script(
+        clients_create=[fail(502, "bad gateway"), ok(client_json("cl_2"))],
+        clients_list=[ok([], nextCursor=None)],
+    )
+    async with session_for(script) as session:
+        client = await session.clients.create(name="Acme", email="a@b.co")
+    assert client.client_id == "cl_2"
+    assert script.paths() == ["/api/clients/create", "/api/clients/list", "/api/clients/create"]
+
+
+async def test_reconciliation_that_cannot_decide_says_outcome_unknown() -> None:
+    """If the lookup fails too, the error says the outcome is unknown and keeps the key."""
+    script = Script(
+        clients_create=[dropped()], clients_list=[InvalidRequestError("nope", status=400)]
+    )
+    async with session_for(script) as session:
+        with pytest.raises(OutcomeUnknownError) as info:
+            await session.clients.create(name="Acme", email="a@b.co", idempotency_key="row-17")
+    assert info.value.idempotency_key == "row-17"
+    assert isinstance(info.value.last_error, RemoteDisconnected)
+    assert "outcome unknown" in str(info.value)
+    assert len([p for p in script.paths() if p.endswith("create")]) == 1
+
+
+async def test_unanswered_link_create_is_matched_by_client_and_services(services: Any) -> None:
+    """A dropped links.create finds the link with the same client and services."""
+    wire_services = services.to_json()
+    match = link_json(
+        "ln_made",
+        requestedServices=wire_services,
+        createdAt=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+    )
+    old = link_json("ln_old", requestedServices=wire_services, createdAt="2020-01-01T00:00:00.000Z")
+    other = link_json("ln_other")
+    script = Script(links_create=[dropped()], links_list=[ok([old, other, match], nextCursor=None)])
+    async with session_for(script) as session:
+        link = await session.links.create("cl_1", services=services)
+    assert link.link_id == "ln_made"
+    assert script.log[1] == ("/api/links/list", {"clientID": "cl_1", "limit": 100})
+
+
+async def test_delete_not_found_after_an_unanswered_attempt_is_done() -> None:
+    """A delete whose first answer was lost and whose resend finds nothing is done."""
+    script = Script(clients_delete=[dropped(), fail(404, "Not found: client cl_1")])
+    async with session_for(script) as session:
+        deleted = await session.clients.delete("cl_1")
+    assert deleted == DeletedClient("cl_1", True)
+
+
+async def test_delete_not_found_at_first_attempt_is_an_error() -> None:
+    """A plain 404 on the first delete is still an error."""
+    script = Script(clients_delete=[fail(404, "Not found: client cl_1")])
+    async with session_for(script) as session:
+        with pytest.raises(Exception, match="Not found"):
+            await session.clients.delete("cl_1")
+
+
+async def test_attempts_bound_and_per_call_policy() -> None:
+    """A call makes at most `attempts` requests; a per-call policy overrides the Session's."""
+    script = Script(clients_retrieve=[fail(500, "boom")] * 10)
+    async with session_for(script, retry=RetryPolicy(attempts=4)) as session:
+        with pytest.raises(ServerError) as info:
+            await session.clients.retrieve("cl_1")
+        assert info.value.attempts == 4
+        with pytest.raises(ServerError) as info:
+            await session.clients.retrieve("cl_1", retry=RetryPolicy(attempts=2))
+        assert info.value.attempts == 2
+
+
+async def test_deadline_bounds_a_call_that_always_fails() -> None:
+    """Against a server that always answers 503, a call gives up by its deadline."""
+    script = Script(clients_retrieve=[fail(503, "unavailable", {"Retry-After": "0.1"})] * 100)
+    policy = RetryPolicy(attempts=100, deadline=0.5)
+    async with session_for(script, retry=policy) as session:
+        started = time.perf_counter()
+        with pytest.raises(ServerError) as info:
+            await session.clients.retrieve("cl_1")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5 + 0.3
+    assert 3 <= info.value.attempts <= 6
+
+
+async def test_429_pauses_the_whole_session() -> None:
+    """A 429 with Retry-After holds every task, not only the one that got it."""
+    sent: list[float] = []
+    first = True
+
+    def handler(request: Request) -> Response:
+        nonlocal first
+        sent.append(time.monotonic())
+        if first:
+            first = False
+            return fail(429, "Rate limit exceeded", {"Retry-After": "0.5"})
+        return ok(client_json())
+
+    async with session_for(handler, max_concurrency=1) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(session.clients.retrieve("cl_1") for _ in range(5)))
+    assert len(sent) == 6
+    assert all(t - started >= 0.45 for t in sent[1:])
+    assert session.stats.rate_limited == 1
+
+
+async def test_hooks_and_logs_never_carry_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    """With DEBUG logging and every hook subscribed, the key appears nowhere; bodies stay out."""
+    events: list[Any] = []
+    hooks = Hooks()
+    for hook_list in (
+        hooks.on_request,
+        hooks.on_response,
+        hooks.on_retry,
+        hooks.on_rate_limit_wait,
+    ):
+        hook_list.append(events.append)
+    script = Script(
+        clients_create=[dropped()],
+        clients_list=[ok([], nextCursor=None)],
+        clients_retrieve=[
+            fail(429, "Rate limit exceeded", {"Retry-After": "0"}),
+            ok(client_json(email="secret@pii.test")),
+        ],
+    )
+    script.routes["/api/clients/create"].append(ok(client_json()))
+    caplog.set_level(logging.DEBUG, logger="agencyaccess_async")
+    async with session_for(script, hooks=hooks) as session:
+        await session.clients.create(name="Acme", email="secret@pii.test")
+        await session.clients.retrieve("cl_1")
+    kinds = {type(e).__name__ for e in events}
+    assert {"RequestEvent", "ResponseEvent", "RetryEvent"} <= kinds
+    text = caplog.text + "".join(repr(e) for e in events)
+    assert SECRET_KEY not in text
+    assert "secret@pii.test" not in caplog.text  # bodies are off by default
+    assert "/api/clients/create" in caplog.text and "attempt=1" in caplog.text
+
+
+async def test_log_bodies_when_enabled(caplog: pytest.LogCaptureFixture) -> None:
+    """log_bodies=True adds request and response bodies to DEBUG lines, never the key."""
+    caplog.set_level(logging.DEBUG, logger="agencyaccess_async")
+    async with session_for(
+        Script(clients_retrieve=[ok(client_json(email="x@pii.test"))]), log_bodies=True
+    ) as session:
+        await session.clients.retrieve("cl_1")
+    assert "x@pii.test" in caplog.text
+    assert SECRET_KEY not in caplog.text
+
+
+async def test_a_failing_hook_does_not_break_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    """Exceptions from hooks are logged, not raised."""
+    hooks = Hooks(on_request=[lambda e: 1 / 0])
+    async with session_for(Script(clients_retrieve=[ok(client_json())]), hooks=hooks) as session:
+        assert (await session.clients.retrieve("cl_1")).client_id == "cl_1"
+    assert "hook" in caplog.text
+
+
+async def test_capture_responses_gives_status_headers_request_id_attempts_elapsed() -> None:
+    """capture_responses() records the HTTP exchange of each call in the block."""
+    answer = Response.json(
+        {"error": False, "data": client_json()}, headers={"X-Request-ID": "srv-7", "X-Extra": "1"}
+    )
+    script = Script(clients_retrieve=[fail(500, "x"), answer, ok(client_json())])
+    async with session_for(script) as session:
+        with session.capture_responses() as responses:
+            await session.clients.retrieve("cl_1")
+        await session.clients.retrieve("cl_1")  # outside the block: not captured
+    (info,) = responses
+    assert (info.operation, info.status, info.attempts) == ("clients.retrieve", 200, 2)
+    assert info.headers["X-Extra"] == "1"
+    assert info.request_id == "srv-7"
+    assert info.elapsed >= 0
