@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from ._converter import CONVERTER
 from ._errors import WaitTimeoutError
 from ._http import Timeout
 from ._models import (
@@ -35,7 +36,7 @@ from ._models import (
     Page,
     Unset,
 )
-from ._reconcile import IDEMPOTENCY_METADATA_KEY
+from ._reconcile import IDEMPOTENCY_METADATA_KEY, find_client
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices
@@ -187,6 +188,16 @@ class Clients(_Resource):
             ROUTES["clients.create"], new, timeout=timeout, retry=retry
         )
         return client
+
+    async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
+        """The client created with this idempotency key (see ``create``), or None.
+
+        Useful after an ``OutcomeUnknownError``: its ``idempotency_key`` finds
+        the record if the create did happen.
+        """
+        payload = {"metadata": {IDEMPOTENCY_METADATA_KEY: _require_id(idempotency_key, "key")}}
+        found = await find_client(self._session, payload, 0.0, self._session.retry)
+        return None if found is None else CONVERTER.structure(found, Client)
 
     async def retrieve(
         self, client_id: str, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None

@@ -29,6 +29,11 @@ __all__ = ["Limiter"]
 
 # Extra wait past a reset, for the request to reach the server after it.
 _RESET_MARGIN = 0.005
+# Requests sent alone at the start, at most, waiting for an answer that tells
+# the limit (an answer can be lost, or a server may never send the headers).
+_PROBES = 3
+# A server reset this much later than ours means the server started a new window.
+_NEW_WINDOW = 0.05
 
 
 class Limiter:
@@ -57,6 +62,8 @@ class Limiter:
         self._window = 0.0
         self._in_flight = 0
         self._probe: asyncio.Future[None] | None = None
+        self._probes_left = _PROBES
+        self._probe_task: asyncio.Task[object] | None = None
         self._learned = False
 
     async def acquire(self, pool_timeout: float | None = None) -> None:
@@ -76,7 +83,8 @@ class Limiter:
             await self._admit()
         except BaseException:
             self._semaphore.release()
-            self._end_probe()  # a cancelled probe must not hold everyone back
+            if self._probe_task is asyncio.current_task():
+                self._next_probe()  # a cancelled probe must not hold everyone back
             raise
         self._in_flight += 1
 
@@ -84,16 +92,26 @@ class Limiter:
         """Give the slot back, learning from the answer's rate-limit headers if any."""
         self._in_flight -= 1
         self._semaphore.release()
-        if headers is not None:
-            self._observe(headers)
-        self._end_probe()
+        learned = headers is not None and self._observe(headers)
+        if not self._learned and self._probe is not None:
+            self._probes_left -= 1
+            if learned or self._probes_left <= 0:
+                self._end_probe()
+            else:
+                self._next_probe()
 
     def _end_probe(self) -> None:
-        """The probe is back (with or without headers) or gone: let everyone go."""
+        """The limit is known, or the server will not say: let everyone go."""
         if not self._learned and self._probe is not None:
             self._learned = True
             if not self._probe.done():
                 self._probe.set_result(None)
+
+    def _next_probe(self) -> None:
+        """The probe came back without the limit (a dropped answer): let one more go alone."""
+        probe, self._probe, self._probe_task = self._probe, None, None
+        if probe is not None and not probe.done():
+            probe.set_result(None)
 
     def pause(self, seconds: float) -> None:
         """Hold every request of the Session for ``seconds`` (after a 429)."""
@@ -129,35 +147,39 @@ class Limiter:
                 await self._sleep(slot - now, "pacing")
 
     async def _wait_for_probe(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._learned:
-            return
-        if self._probe is None:
-            self._probe = loop.create_future()  # this request is the probe
-            return
-        await asyncio.shield(self._probe)
+        while not self._learned:
+            if self._probe is None:
+                self._probe = loop.create_future()  # this request is the probe
+                self._probe_task = asyncio.current_task()
+                return
+            await asyncio.shield(self._probe)
 
     async def _sleep(self, delay: float, reason: str) -> None:
         if self._on_wait is not None:
             self._on_wait(delay, reason)
         await asyncio.sleep(delay)
 
-    def _observe(self, headers: Mapping[str, str]) -> None:
+    def _observe(self, headers: Mapping[str, str]) -> bool:
+        """Update the window mirror from an answer; ``True`` if it advertised the limit."""
         limit = _number(headers.get("X-RateLimit-Limit"))
         remaining = _number(headers.get("X-RateLimit-Remaining"))
         reset = _number(headers.get("X-RateLimit-Reset"))
         if limit is None or remaining is None or reset is None or limit < 1:
-            return
+            return False
         now = asyncio.get_running_loop().time()
         server_reset_at = now + reset
         # Requests still in flight were not counted by the server yet.
         estimate = int(remaining) - self._in_flight
-        if self._limit is None or server_reset_at > self._reset_at + 0.05:
+        if self._limit is None or server_reset_at > self._reset_at + _NEW_WINDOW:
             self._remaining = estimate  # a new window began on the server
-            self._reset_at = server_reset_at
         else:
             self._remaining = min(self._remaining, estimate)
+        # The server's clock decides when its window ends: never reset earlier
+        # than it says, even when our own guess of the window's start was early.
+        self._reset_at = max(self._reset_at, server_reset_at)
         self._limit = int(limit)
         self._window = max(self._window, reset)
+        return True
 
 
 def _number(value: str | None) -> float | None:

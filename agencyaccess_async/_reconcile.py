@@ -17,7 +17,7 @@ raises when it cannot tell (the Session then raises ``OutcomeUnknownError``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,34 +53,42 @@ def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
 
 
 async def find_client(
-    session: Session, payload: Mapping[str, Any], started_wall: float, policy: RetryPolicy
+    session: Session, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
 ) -> Mapping[str, Any] | None:
-    """The client whose metadata holds this create's idempotency key, if it exists."""
+    """Find the client whose metadata holds this create's idempotency key, if it exists."""
     key = idempotency_key("clients.create", payload)
     if not key:
         raise CannotReconcile("the create carried no idempotency key")
-    query = {"search": key, "limit": _PAGE}
-    outcome = await session._execute(ROUTES["clients.list"], query, retry=policy)
-    for item in outcome.envelope["data"]:
-        if isinstance(item, Mapping) and _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key:
+    async for item in _scan(session, "clients.list", {"search": key}, policy):
+        if _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key:
             return item
     return None
 
 
 async def find_link(
-    session: Session, payload: Mapping[str, Any], started_wall: float, policy: RetryPolicy
+    session: Session, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
 ) -> Mapping[str, Any] | None:
-    """The newest link of the client matching this create's body, made since the call began."""
-    query: dict[str, Any] = {"clientID": payload["clientID"], "limit": _PAGE}
+    """Find the newest link of the client matching this create's body, made since not_before."""
     found = None
+    async for item in _scan(session, "links.list", {"clientID": payload["clientID"]}, policy):
+        if _same_link(item, payload, not_before):
+            found = item  # pages come in creation order: the last match is the newest
+    return found
+
+
+async def _scan(
+    session: Session, operation: str, query: dict[str, Any], policy: RetryPolicy
+) -> AsyncIterator[Mapping[str, Any]]:
+    """Every record of a list call, following cursors, as raw wire objects."""
+    query = {**query, "limit": _PAGE}
     while True:
-        outcome = await session._execute(ROUTES["links.list"], query, retry=policy)
+        outcome = await session._execute(ROUTES[operation], query, retry=policy)
         for item in outcome.envelope["data"]:
-            if _same_link(item, payload, started_wall - CLOCK_SKEW):
-                found = item  # pages come in creation order: the last match is the newest
+            if isinstance(item, Mapping):
+                yield item
         cursor = outcome.envelope.get("nextCursor")
         if not cursor:
-            return found
+            return
         query["cursor"] = cursor
 
 
@@ -89,9 +97,7 @@ def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return metadata if isinstance(metadata, Mapping) else {}
 
 
-def _same_link(item: Any, payload: Mapping[str, Any], not_before: float) -> bool:
-    if not isinstance(item, Mapping):
-        return False
+def _same_link(item: Mapping[str, Any], payload: Mapping[str, Any], not_before: float) -> bool:
     if item.get("requestedServices") != payload["requestedServices"]:
         return False
     if any(key in payload and item.get(key) != payload[key] for key in _LINK_OPTIONS):

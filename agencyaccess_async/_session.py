@@ -138,6 +138,7 @@ class Session:
         hooks: Hooks | None = None,
         log_bodies: bool = False,
     ) -> None:
+        from ._bulk import Bulk
         from ._endpoints import Clients, Links
 
         self._api_key = api_key if api_key is not None else os.environ.get("AGENCYACCESS_API_KEY")
@@ -157,6 +158,7 @@ class Session:
         self._closed = False
         self.clients = Clients(self)
         self.links = Links(self)
+        self.bulk = Bulk(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._loop else "not started")
@@ -398,7 +400,7 @@ class Session:
         lookup_policy = attrs.evolve(policy, deadline=time_left)
         try:
             found: Mapping[str, Any] | None = await finder(
-                self, payload, started_wall, lookup_policy
+                self, payload, started_wall - _reconcile.CLOCK_SKEW, lookup_policy
             )
         except AgencyAccessError as lookup_error:
             raise self._unknown(

@@ -102,3 +102,24 @@ async def test_a_cancelled_probe_does_not_block_the_session() -> None:
         client = await asyncio.wait_for(s.clients.retrieve("cl_1"), 2)
     assert client.client_id == "cl_1"
     assert s.stats.requests == 1
+
+
+async def test_probes_continue_until_an_answer_tells_the_limit() -> None:
+    """Answers without rate headers keep requests alone for a few probes, then all go."""
+    in_flight = 0
+    peaks: list[int] = []
+
+    async def handler(request: Request) -> Response:
+        nonlocal in_flight
+        in_flight += 1
+        peaks.append(in_flight)
+        await asyncio.sleep(0.005)
+        in_flight -= 1
+        return ok(client_json())  # no X-RateLimit-* headers
+
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(handler), max_concurrency=8
+    ) as s:
+        await asyncio.gather(*(s.clients.retrieve("cl_1") for _ in range(20)))
+    assert peaks[:3] == [1, 1, 1]
+    assert max(peaks) > 1

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from ._common import UsageError
 from ._emulator import add_emulator_command
+from ._onboard import add_onboard_command
 
 __all__ = ["main"]
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_onboard_command(commands)
     add_emulator_command(commands)
     return parser
 

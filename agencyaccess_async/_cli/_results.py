@@ -1,0 +1,98 @@
+"""Writing the onboard results file: every input row, plus what became of it.
+
+The file is built from the input CSV and the journal (the journal is the
+truth: it holds rows finished by earlier runs too), written to a temporary
+file beside the target and renamed over it, so it is never half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import attrs
+
+from .._journal import Journal
+from .._services import RequestedServices
+from ._rows import ClientsCsv, Row, RowError, to_new_client
+
+RESULT_COLUMNS = ["client_id", "link_id", "invite_url", "status", "error"]
+_STATUS = {"done": "onboarded", "failed": "failed", "invalid": "invalid"}
+_SHOWN = 10
+
+
+@attrs.define
+class Counts:
+    """Row numbers by status, for the closing summary."""
+
+    rows: dict[str, list[int]] = attrs.field(factory=dict)
+
+    def add(self, status: str, number: int) -> None:
+        self.rows.setdefault(status, []).append(number)
+
+    @property
+    def all_ok(self) -> bool:
+        """Whether every row was onboarded."""
+        return set(self.rows) <= {"onboarded"}
+
+    def summary(self, out: Path, interrupted: bool) -> str:
+        """One line: how many rows were onboarded, which were not, where the results are."""
+        total = sum(len(numbers) for numbers in self.rows.values())
+        parts = [f"{len(self.rows.get('onboarded', []))} of {total} rows onboarded"]
+        for status in ("invalid", "failed", "interrupted", "not_started"):
+            numbers = self.rows.get(status)
+            if numbers:
+                shown = ", ".join(map(str, numbers[:_SHOWN])) + (
+                    ", …" if len(numbers) > _SHOWN else ""
+                )
+                parts.append(f"{len(numbers)} {status.replace('_', ' ')} (rows {shown})")
+        line = "onboard: " + "; ".join(parts) + f"; results in {out}"
+        if interrupted or "interrupted" in self.rows or "not_started" in self.rows:
+            line += "; run the same command again to finish"
+        return line
+
+
+def write_results(
+    table: ClientsCsv, out: Path, journal_path: Path, services: RequestedServices
+) -> Counts:
+    """Write ``out`` atomically from the input rows and the journal; return the counts."""
+    counts = Counts()
+    header = [c for c in table.header if c not in RESULT_COLUMNS]
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    journal = Journal(journal_path, None) if journal_path.exists() else None
+    try:
+        with temporary.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, delimiter=table.delimiter)
+            writer.writerow(header + RESULT_COLUMNS)
+            for row in table.rows():
+                outcome = _outcome(row, journal, services)
+                counts.add(outcome[3], row.number)
+                writer.writerow([row.cells.get(c, "") for c in header] + outcome)
+        os.replace(temporary, out)
+    finally:
+        if journal is not None:
+            journal.close()
+        temporary.unlink(missing_ok=True)
+    return counts
+
+
+def _outcome(row: Row, journal: Journal | None, services: RequestedServices) -> list[str]:
+    """client_id, link_id, invite_url, status, error of one row."""
+    try:
+        to_new_client(row, services)
+    except RowError as error:
+        return ["", "", "", "invalid", f"row {row.number}: {error}"]
+    saved = journal.get(row.key) if journal is not None else None
+    if saved is None:
+        return ["", "", "", "not_started", ""]
+    if saved.index != row.number:
+        return ["", "", "", "invalid", f"row {row.number}: duplicate of row {saved.index}"]
+    status = _STATUS.get(saved.state, "interrupted")
+    return [
+        saved.client_id or "",
+        saved.link_id or "",
+        saved.invite_url or "",
+        status,
+        saved.error or "",
+    ]

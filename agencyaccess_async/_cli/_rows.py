@@ -1,0 +1,189 @@
+"""Reading the clients CSV: columns, row validation, and stable row keys.
+
+Columns: ``name`` and ``email`` (required); ``company``, ``website``,
+``type``, ``language``, ``external_id`` (optional); ``metadata.<key>`` for
+each metadata entry. Other columns are carried to the results file untouched
+and not sent. Rows are checked here against the contract's rules, so a bad
+row is reported with its number and never sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import attrs
+
+from .._bulk import row_key
+from .._models import UNSET, ClientType, Language, NewClient
+from .._services import RequestedServices
+from ._common import UsageError
+
+REQUIRED = ("name", "email")
+OPTIONAL = ("company", "website", "type", "language", "external_id")
+METADATA_PREFIX = "metadata."
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DELIMITERS = (";", "\t", "|")
+
+
+class RowError(ValueError):
+    """A row that breaks a rule; the message names the column."""
+
+
+@attrs.frozen
+class Row:
+    """One data row: its spreadsheet row number (the header is row 1) and its cells."""
+
+    number: int
+    cells: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        """``external_id`` when present, else a hash of the row's cells."""
+        external = self.cells.get("external_id", "").strip()
+        return f"ext:{external}" if external else row_key(self.cells)
+
+
+class ClientsCsv:
+    """A clients CSV file, read lazily (twice at most: once to check, once to use)."""
+
+    def __init__(self, path: str, delimiter: str) -> None:
+        self.path = Path(path)
+        self.delimiter = delimiter
+        self.header = self._read_header()
+        self.extra_columns = [
+            c for c in self.header
+            if c not in REQUIRED + OPTIONAL and not c.startswith(METADATA_PREFIX)
+        ]  # fmt: skip
+
+    def _open(self) -> Any:
+        try:
+            return self.path.open(newline="", encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise UsageError(f"{self.path}: no such file") from None
+        except IsADirectoryError:
+            raise UsageError(f"{self.path}: is a directory, not a CSV file") from None
+        except OSError as error:
+            raise UsageError(f"{self.path}: cannot read it ({error.strerror})") from None
+
+    def _read_header(self) -> list[str]:
+        with self._open() as handle:
+            try:
+                header = next(csv.reader(handle, delimiter=self.delimiter), None)
+            except UnicodeDecodeError:
+                raise UsageError(f"{self.path}: not UTF-8 text (is it a CSV file?)") from None
+            except csv.Error as error:
+                raise UsageError(f"{self.path}: not a readable CSV file ({error})") from None
+        if not header or not any(cell.strip() for cell in header):
+            raise UsageError(
+                f"{self.path}: the file is empty; expected a header row with name,email"
+            )
+        header = [cell.strip() for cell in header]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise UsageError(self._missing_message(header, missing))
+        duplicated = sorted({c for c in header if header.count(c) > 1})
+        if duplicated:
+            raise UsageError(f"{self.path}: column {duplicated[0]!r} appears twice in the header")
+        return header
+
+    def _missing_message(self, header: list[str], missing: list[str]) -> str:
+        joined = self.delimiter.join(header)
+        for other in _DELIMITERS:
+            if other != self.delimiter and all(c in joined for c in REQUIRED) and other in joined:
+                shown = "\\t" if other == "\t" else other
+                return (
+                    f"{self.path}: no {missing[0]!r} column; the header looks "
+                    f"{shown!r}-separated: use --delimiter '{shown}'"
+                )
+        return f"{self.path}: no {missing[0]!r} column (the header is: {', '.join(header)})"
+
+    def rows(self) -> Iterator[Row]:
+        """Every data row, with its row number; an unreadable file is a UsageError."""
+        with self._open() as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            number = 1
+            try:
+                next(reader)
+                for number, cells in enumerate(reader, start=2):
+                    if not any(cell.strip() for cell in cells):
+                        continue  # blank lines are not rows
+                    if len(cells) != len(self.header):
+                        problem = f"{len(cells)} fields, the header has {len(self.header)}"
+                        yield Row(number, {"__error__": problem})
+                        continue
+                    yield Row(number, dict(zip(self.header, cells, strict=True)))
+            except UnicodeDecodeError:
+                raise UsageError(f"{self.path}: not UTF-8 text after row {number}") from None
+            except csv.Error as error:
+                raise UsageError(f"{self.path}: unreadable at row {number + 1} ({error})") from None
+
+
+def to_new_client(row: Row, services: RequestedServices) -> NewClient:
+    """The row as a NewClient; a ``RowError`` naming the column if it breaks a rule."""
+    cells = row.cells
+    if "__error__" in cells:
+        raise RowError(cells["__error__"])
+    name = cells["name"].strip()
+    email = cells["email"].strip()
+    if not 1 <= len(name) <= 200:
+        raise RowError("name: required, at most 200 characters")
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise RowError(
+            f"email: {email!r} is not a valid e-mail address" if email else "email: required"
+        )
+    company = cells.get("company", "").strip()
+    if len(company) > 200:
+        raise RowError("company: at most 200 characters")
+    website = cells.get("website", "").strip()
+    if website and (
+        urlparse(website).scheme not in ("http", "https") or not urlparse(website).netloc
+    ):
+        raise RowError(f"website: {website!r} is not an http(s) URL")
+    kind = _choice(cells, "type", ClientType)
+    language = _choice(cells, "language", Language)
+    if kind is ClientType.PROSPECT:
+        try:
+            services.check_prospect()
+        except ValueError as error:
+            raise RowError(f"type: prospect, but {error}") from None
+    return NewClient(
+        name=name,
+        email=email,
+        company=company or UNSET,
+        website=website or UNSET,
+        type=kind,
+        language=language,
+        metadata=_metadata(cells),
+    )
+
+
+def _choice(cells: dict[str, str], column: str, enum: Any) -> Any:
+    value = cells.get(column, "").strip()
+    if not value:
+        return UNSET
+    try:
+        return enum(value.lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise RowError(f"{column}: {value!r} is not one of {allowed}") from None
+
+
+def _metadata(cells: dict[str, str]) -> dict[str, str] | Any:
+    metadata = {
+        column[len(METADATA_PREFIX) :]: value.strip()
+        for column, value in cells.items()
+        if column.startswith(METADATA_PREFIX) and value.strip()
+    }
+    if len(metadata) > 49:  # one key is kept for the SDK's idempotency key
+        raise RowError("metadata: at most 49 metadata.* columns may be filled")
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 40:
+            raise RowError(f"metadata.{key}: metadata keys are 1-40 characters")
+        if len(value) > 500:
+            raise RowError(f"metadata.{key}: at most 500 characters")
+    return metadata or UNSET

@@ -1,0 +1,243 @@
+"""Bulk helpers: bounded lazy fan-out, per-item results, cancellation, the journal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import (
+    Client,
+    MockTransport,
+    NewClient,
+    Request,
+    RequestedServices,
+    Response,
+    RetryPolicy,
+    Session,
+)
+from agencyaccess_async._bulk import BulkProgress, OnboardItem
+from agencyaccess_async.testing import RunningEmulator
+
+from .helpers import SECRET_KEY, body_of, client_json, fail, ok
+
+
+def new_clients(n: int) -> list[NewClient]:
+    return [NewClient(name=f"Client {i}", email=f"c{i}@example.test") for i in range(n)]
+
+
+def mock_session(handler: Any, **kwargs: Any) -> Session:
+    return Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(handler), **kwargs
+    )
+
+
+async def test_results_stream_per_item_and_failures_do_not_stop_others() -> None:
+    """Every item yields one result; a failing item is reported and the rest go on."""
+
+    def handler(request: Request) -> Response:
+        name = body_of(request)["name"]
+        if name.endswith("3"):
+            return fail(400, "Invalid field email: must be a valid e-mail address")
+        return ok(client_json(name=name))
+
+    async with mock_session(handler) as session:
+        run = session.bulk.create_clients(new_clients(20), concurrency=4)
+        results = await run.collect()
+    assert sorted(r.index for r in results) == list(range(20))
+    failed = [r for r in results if not r.ok]
+    assert [r.index for r in failed] == [3, 13]
+    assert all(isinstance(r.value, Client) for r in results if r.ok)
+    assert run.summary.outcomes == {"created": 18, "failed": 2}
+    assert run.summary.requests == 20
+    assert run.summary.failed == 2
+
+
+async def test_async_iterables_are_consumed_lazily_with_bounded_workers() -> None:
+    """An async source is pulled only as workers free up: never a task per item."""
+    pulled = 0
+    in_flight = peak = 0
+
+    async def source() -> AsyncIterator[NewClient]:
+        nonlocal pulled
+        for new in new_clients(200):
+            pulled += 1
+            yield new
+
+    async def handler(request: Request) -> Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return ok(client_json())
+
+    async with mock_session(handler, max_concurrency=64) as session:
+        run = session.bulk.create_clients(source(), concurrency=5)
+        first = await run.__aiter__().__anext__()
+        assert first.ok
+        assert pulled <= 5 * 3 + 1  # workers plus the bounded result queue
+    assert peak <= 5
+
+
+async def test_progress_callback_reports_done_failed_total_rate() -> None:
+    """The progress callback sees done, failed, the total and a rate."""
+    seen: list[BulkProgress] = []
+    async with mock_session(lambda r: ok(client_json())) as session:
+        await session.bulk.create_clients(new_clients(10), total=10, progress=seen.append).run()
+    assert [p.done for p in seen] == list(range(1, 11))
+    assert seen[-1].total == 10
+    assert seen[-1].failed == 0
+    assert seen[-1].rate > 0
+
+
+async def test_cancellation_stops_workers_and_keeps_what_finished() -> None:
+    """Cancelling a run stops its workers promptly; the summary keeps the finished items."""
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.05)
+        return ok(client_json())
+
+    async with mock_session(slow) as session:
+        run = session.bulk.create_clients(new_clients(1000), concurrency=8)
+        task = asyncio.ensure_future(run.run())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert run.summary.interrupted
+        assert 0 < run.summary.total < 1000
+        await asyncio.sleep(0.1)
+        requests_after_cancel = session.stats.requests
+        await asyncio.sleep(0.1)
+        assert session.stats.requests == requests_after_cancel  # nothing left running
+
+
+async def test_a_run_is_iterated_once() -> None:
+    """Iterating a BulkRun twice is an error, not a silent re-run."""
+    async with mock_session(lambda r: ok(client_json())) as session:
+        run = session.bulk.create_clients(new_clients(2))
+        await run.run()
+        with pytest.raises(RuntimeError, match="only once"):
+            await run.run()
+
+
+async def test_create_links_in_bulk(
+    agencyaccess_session: Session, services: RequestedServices
+) -> None:
+    """create_links creates one link per NewLink."""
+    from agencyaccess_async import NewLink
+
+    client = await agencyaccess_session.clients.create(name="A", email="a@b.co")
+    links = [NewLink(client_id=client.client_id, requested_services=services) for _ in range(5)]
+    results = await agencyaccess_session.bulk.create_links(links).collect()
+    assert all(r.ok for r in results)
+    assert len({r.value.link_id for r in results if r.value}) == 5
+
+
+async def test_onboard_with_journal_skips_finished_rows(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+    tmp_path: Path,
+) -> None:
+    """A second run with the same journal skips every finished row and creates nothing."""
+    journal = tmp_path / "job.journal"
+    rows = [OnboardItem(new, key=f"row-{i}") for i, new in enumerate(new_clients(30))]
+    first = await agencyaccess_session.bulk.onboard(
+        rows, services=services, journal=journal
+    ).collect()
+    assert all(r.ok and r.value and r.value.invite_url for r in first)
+    requests_before = agencyaccess_session.stats.requests
+    second = await agencyaccess_session.bulk.onboard(
+        rows, services=services, journal=journal
+    ).collect()
+    assert agencyaccess_session.stats.requests == requests_before
+    assert {r.outcome for r in second} == {"skipped"}
+    assert {r.value.link_id for r in second if r.value} == {
+        r.value.link_id for r in first if r.value
+    }
+    counters = await agencyaccess_emulator.admin.counters()
+    assert counters["records"] == {"clients": 30, "links": 30}
+
+
+async def test_onboard_through_drops_makes_one_client_and_link_per_row(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """With 30% of creates dropped after processing, each row still gets exactly one of each."""
+    await agencyaccess_emulator.admin.set_faults(
+        dropAfter=0.3, routes=["clients.create", "links.create"]
+    )
+    rows = new_clients(60)
+    results = await agencyaccess_session.bulk.onboard(
+        rows, services=services, concurrency=8
+    ).collect()
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    counters = await agencyaccess_emulator.admin.counters()
+    assert counters["records"] == {"clients": 60, "links": 60}
+    assert counters["requests"]["clients.create"].get("dropped_after", 0) > 0
+
+
+async def test_onboard_retry_failed(
+    agencyaccess_emulator: RunningEmulator, services: RequestedServices, tmp_path: Path
+) -> None:
+    """Failed rows are reported on a re-run, and retried (without new clients) when asked."""
+    journal = tmp_path / "job.journal"
+    rows = [OnboardItem(new, key=f"k{i}") for i, new in enumerate(new_clients(6))]
+    weak_key = await agencyaccess_emulator.admin.create_key(["clients:create", "clients:retrieve"])
+    async with Session(
+        weak_key, base_url=agencyaccess_emulator.base_url, retry=RetryPolicy.none()
+    ) as weak:
+        first = await weak.bulk.onboard(rows, services=services, journal=journal).collect()
+    assert {r.outcome for r in first} == {"failed"}
+    assert all(r.value and r.value.client_id for r in first)  # the clients were made
+    async with agencyaccess_emulator.session() as session:
+        reported = await session.bulk.onboard(rows, services=services, journal=journal).collect()
+        assert {r.outcome for r in reported} == {"failed"}
+        retried = await session.bulk.onboard(
+            rows, services=services, journal=journal, retry_failed=True
+        ).collect()
+    assert {r.outcome for r in retried} == {"created"}
+    assert {r.value.client_id for r in retried if r.value} == {
+        r.value.client_id for r in first if r.value
+    }
+    counters = await agencyaccess_emulator.admin.counters()
+    assert counters["records"] == {"clients": 6, "links": 6}
+
+
+async def test_duplicate_rows_are_reported_not_skipped(
+    agencyaccess_session: Session, services: RequestedServices, tmp_path: Path
+) -> None:
+    """Two rows with the same key: the second is reported invalid, naming the first."""
+    new = new_clients(1)[0]
+    rows = [OnboardItem(new, key="same", row=2), OnboardItem(new, key="same", row=9)]
+    results = await agencyaccess_session.bulk.onboard(
+        rows, services=services, journal=tmp_path / "j", concurrency=1
+    ).collect()
+    by_row = {r.index: r for r in results}
+    assert by_row[0].ok
+    assert by_row[1].outcome == "invalid"
+    assert "duplicate of row 2" in str(by_row[1].error)
+
+
+async def test_journal_of_another_job_is_refused(
+    agencyaccess_session: Session, services: RequestedServices, tmp_path: Path
+) -> None:
+    """Reusing a journal with other services raises JournalMismatch before any request."""
+    from agencyaccess_async._journal import JournalMismatch
+
+    journal = tmp_path / "job.journal"
+    await agencyaccess_session.bulk.onboard(
+        new_clients(1), services=services, journal=journal
+    ).run()
+    requests = agencyaccess_session.stats.requests
+    with pytest.raises(JournalMismatch):
+        agencyaccess_session.bulk.onboard(
+            new_clients(1), services=services.read_only(), journal=journal
+        )
+    assert agencyaccess_session.stats.requests == requests
