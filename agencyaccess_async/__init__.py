@@ -12,6 +12,15 @@
 """
 
 from ._aiohttp_transport import AiohttpTransport
+from ._bulk import (
+    Bulk,
+    BulkProgress,
+    BulkRun,
+    BulkSummary,
+    ItemResult,
+    Onboarded,
+    OnboardItem,
+)
 from ._catalog import CATALOG
 from ._endpoints import Clients, Links, Paginator
 from ._errors import (
@@ -72,6 +81,10 @@ __all__ = [
     "AgencyAccountError",
     "AiohttpTransport",
     "AuthenticationError",
+    "Bulk",
+    "BulkProgress",
+    "BulkRun",
+    "BulkSummary",
     "CATALOG",
     "CapabilityError",
     "Client",
@@ -90,6 +103,7 @@ __all__ = [
     "IntakeFormStatus",
     "InvalidRequestError",
     "InvalidServiceError",
+    "ItemResult",
     "Language",
     "Link",
     "LinkStatus",
@@ -98,6 +112,8 @@ __all__ = [
     "NewClient",
     "NewLink",
     "NotFoundError",
+    "OnboardItem",
+    "Onboarded",
     "OutcomeUnknownError",
     "Page",
     "Paginator",

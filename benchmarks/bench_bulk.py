@@ -1,0 +1,142 @@
+"""Bulk onboarding throughput and memory: rows/s and peak RSS.
+
+Runs each case in a fresh process so that peak RSS belongs to that case:
+100,000 and 10,000 rows through a fast in-memory transport (to see whether
+memory stays flat as rows grow), and 20,000 rows against the emulator
+running in another process. Goal: peak RSS <= 150 MB at 100,000 rows, and
+within 10% between 10,000 and 100,000.
+
+    python benchmarks/bench_bulk.py [--mock-rows 10000 100000] [--emulator-rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from agencyaccess_async import (
+    MockTransport,
+    NewClient,
+    Request,
+    RequestedServices,
+    Response,
+    Session,
+)
+from agencyaccess_async._bulk import OnboardItem
+
+STAMP = "2026-11-28T05:00:00.000Z"
+SERVICES = (
+    RequestedServices.build()
+    .add("google", "googleAds", access_level="standard", agency_account_id="acct_google_1")
+    .add("meta", "metaAds", access_level="admin", agency_account_id="acct_meta_1")
+    .build()
+)
+
+
+def rows(n: int) -> Iterator[OnboardItem]:
+    for i in range(n):
+        yield OnboardItem(NewClient(name=f"Client {i}", email=f"c{i}@example.test"), key=f"row-{i}")
+
+
+def fast_api() -> MockTransport:
+    """An in-memory API answering creates instantly with contract-shaped bodies."""
+    ids = itertools.count()
+
+    def handler(request: Request) -> Response:
+        body = json.loads(request.body)
+        n = next(ids)
+        if request.url.path.endswith("/clients/create"):
+            data = {"clientID": f"cl_{n}", "name": body["name"], "email": body["email"], "company": None,
+                    "website": None, "type": "client", "language": "en", "metadata": body.get("metadata", {}),
+                    "createdAt": STAMP, "updatedAt": STAMP}  # fmt: skip
+        else:
+            data = {"linkID": f"ln_{n}", "clientID": body["clientID"], "inviteUrl": f"https://app.test/i/{n}",
+                    "status": "pending", "requestedServices": body["requestedServices"], "grants": [],
+                    "intakeForm": False, "sendEmail": False, "thankYouMessage": None, "redirectURL": None,
+                    "intakeFormStatus": "notRequested", "source": None, "createdAt": STAMP, "updatedAt": STAMP}  # fmt: skip
+        return Response.json({"error": False, "data": data})
+
+    return MockTransport(handler, record=False)
+
+
+async def child(kind: str, n: int, base_url: str | None, key: str | None) -> dict[str, float]:
+    if kind == "mock":
+        session = Session(
+            "bench-key", base_url="https://api.test", transport=fast_api(), max_concurrency=64
+        )
+    else:
+        session = Session(key, base_url=base_url, max_concurrency=64)
+    with tempfile.TemporaryDirectory() as folder:
+        journal = Path(folder, "bench.journal") if kind == "emulator+journal" else None
+        async with session:
+            started = time.perf_counter()
+            run = session.bulk.onboard(rows(n), services=SERVICES, concurrency=64, journal=journal)
+            summary = await run.run()
+            elapsed = time.perf_counter() - started
+        assert summary.outcomes.get("created") == n, summary
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": n,
+        "rows_per_s": n / elapsed,
+        "peak_rss_mb": peak_mb,
+        "requests": summary.requests,
+    }
+
+
+def run_child(kind: str, n: int, base_url: str = "", key: str = "") -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", kind, str(n), base_url, key]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mock-rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--emulator-rows", type=int, default=20_000)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, n, base_url, key = args.child
+        print(json.dumps(asyncio.run(child(kind, int(n), base_url or None, key or None))))
+        return
+    print(f"{'case':<28} {'rows':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+    mock = {}
+    for n in args.mock_rows:
+        mock[n] = result = run_child("mock", n)
+        print(
+            f"{'in-memory transport':<28} {n:>8} {result['rows_per_s']:>9.0f} {result['peak_rss_mb']:>12.1f}"
+        )
+    if len(mock) >= 2:
+        small, large = mock[min(mock)], mock[max(mock)]
+        growth = large["peak_rss_mb"] / small["peak_rss_mb"] - 1
+        print(f"RSS growth {min(mock)} -> {max(mock)} rows: {growth:+.1%} (goal within ±10%)")
+    if args.emulator_rows:
+        emulator = subprocess.Popen(
+            [sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0", "--api-key", "bench"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert emulator.stdout is not None
+            base_url = emulator.stdout.readline().split()[-1]
+            for kind in ("emulator", "emulator+journal"):
+                result = run_child(kind, args.emulator_rows, base_url, "bench")
+                label = f"{kind} (other process)"
+                print(
+                    f"{label:<28} {args.emulator_rows:>8} {result['rows_per_s']:>9.0f} {result['peak_rss_mb']:>12.1f}"
+                )
+        finally:
+            emulator.terminate()
+            emulator.wait()
+
+
+if __name__ == "__main__":
+    main()

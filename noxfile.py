@@ -1,0 +1,62 @@
+"""Developer sessions: tests on every supported Python, lint, type check, benchmarks.
+
+Python versions come from the classifiers in pyproject.toml, so adding a
+version there adds it here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nox
+import tomllib
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYPROJECT = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())
+PYTHONS = [
+    match.group(1)
+    for classifier in PYPROJECT["project"]["classifiers"]
+    if (match := re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", classifier))
+]
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pass pytest arguments after --)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def speedups(session: nox.Session) -> None:
+    """Run the codec and model tests with the speedups extra (orjson) installed."""
+    session.install("-e", ".[test,speedups]")
+    tests = ["tests/test_models.py", "tests/test_codec.py"]
+    session.run("python", "-m", "pytest", *tests, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "agencyaccess_async")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark, figures printed (see benchmarks/README.md)."""
+    session.install("-e", ".[bench]")
+    for script in sorted(Path("benchmarks").glob("bench_*.py")):
+        session.log(f"== {script}")
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,51 @@
+"""The public surface: a sorted, complete __all__, and an import that stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import agencyaccess_async
+
+
+def test_all_is_sorted_and_importable() -> None:
+    """__all__ is sorted, has no duplicates, and every name exists."""
+    names = agencyaccess_async.__all__
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+    assert [n for n in names if not hasattr(agencyaccess_async, n)] == []
+
+
+# Helpers and request bodies the endpoint methods build for the caller.
+INTERNAL = {
+    "row_key", "emit", "logger", "set_testing", "decide", "Action", "error_for_status",
+    "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery",
+}  # fmt: skip
+
+
+def test_every_public_class_and_function_is_exported() -> None:
+    """Each public name defined in the private modules reaches __all__ (or is deliberately internal)."""
+    exported = set(agencyaccess_async.__all__)
+    for module_name in (
+        "_errors",
+        "_models",
+        "_http",
+        "_transport",
+        "_session",
+        "_bulk",
+        "_services",
+        "_retry",
+        "_hooks",
+    ):
+        module = sys.modules[f"agencyaccess_async.{module_name}"]
+        missing = set(getattr(module, "__all__", [])) - exported - INTERNAL
+        assert missing == set(), (module_name, missing)
+
+
+def test_import_does_not_load_the_emulator_or_cli() -> None:
+    """import agencyaccess_async leaves the emulator, CLI and aiohttp.web unloaded."""
+    code = "import sys, agencyaccess_async; print(sorted(m for m in sys.modules if m.startswith(('agencyaccess_async.emulator', 'agencyaccess_async._cli', 'aiohttp.web'))))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
