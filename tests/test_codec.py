@@ -31,7 +31,7 @@ def codec(request: pytest.FixtureRequest) -> Iterator[str]:
     "value",
     [
         {"a": 1, "b": [True, False, None], "c": "text"},
-        {"unicode": "Café – 東京 – 🚀", "escape": 'quote " and \\ backslash \n newline'},
+        {"unicode": "Café \u2013 東京 \u2013 🚀", "escape": 'quote " and \\ backslash \n newline'},
         {"nested": {"deep": [{"x": 1.5}, {"y": -2}]}, "empty": {}, "list": []},
     ],
 )
