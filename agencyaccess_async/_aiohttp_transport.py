@@ -1,7 +1,7 @@
 """The default transport: one pooled ``aiohttp.ClientSession``.
 
 aiohttp's exceptions are translated to the SDK's in exactly one place,
-``_translate_errors``, which also decides whether a failed request may have
+``_translate``, which also decides whether a failed request may have
 reached the server.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -65,7 +63,8 @@ class AiohttpTransport:
                 skip_auto_headers=("User-Agent",),
             )
         self._session = session
-        self._timeouts: dict[Timeout | None, aiohttp.ClientTimeout] = {}
+        self._last_timeout: Timeout | None = None
+        self._last_client_timeout = self._client_timeout(None)
 
     def __repr__(self) -> str:
         state = "closed" if self._session.closed else "open"
@@ -74,25 +73,32 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send one request; raise a ``TransportError`` if no answer comes back."""
-        timeout = self._timeouts.get(request.timeout) or self._client_timeout(request.timeout)
+        timeout = request.timeout
+        if timeout is self._last_timeout:
+            client_timeout = self._last_client_timeout
+        else:
+            client_timeout = self._client_timeout(timeout)
+        body = request.body
         started = time.perf_counter()
-        with _translate_errors(request):
+        try:
             async with self._session.request(
                 request.method,
                 request.url,
-                data=request.body if len(request.body) < _LARGE_BODY else io.BytesIO(request.body),
+                data=body if len(body) < _LARGE_BODY else io.BytesIO(body),
                 headers=request.headers,
-                timeout=timeout,
+                timeout=client_timeout,
             ) as answer:
-                body = await answer.read()
-        return Response(answer.status, answer.headers, body, time.perf_counter() - started)
+                content = await answer.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _translate(exc, request) from exc
+        return Response(answer.status, answer.headers, content, time.perf_counter() - started)
 
     def _client_timeout(self, timeout: Timeout | None) -> aiohttp.ClientTimeout:
         value = timeout or Timeout()
         client_timeout = aiohttp.ClientTimeout(
             total=value.total, sock_connect=value.connect, sock_read=value.read
         )
-        self._timeouts[timeout] = client_timeout
+        self._last_timeout, self._last_client_timeout = timeout, client_timeout
         return client_timeout
 
     async def aclose(self) -> None:
@@ -112,23 +118,22 @@ class AiohttpTransport:
         await self.aclose()
 
 
-@contextmanager
-def _translate_errors(request: Request) -> Iterator[None]:
-    """Map aiohttp's exceptions to the SDK's, saying whether the request may have arrived."""
+def _translate(exc: BaseException, request: Request) -> TransportError:
+    """Map one of aiohttp's exceptions to the SDK's, saying whether the request may have arrived.
+
+    This is the only place that knows aiohttp's exception types.
+    """
     context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise RequestTimeout("connect timeout", kind="connect", **context) from exc
-    except aiohttp.SocketTimeoutError as exc:
-        raise RequestTimeout("read timeout", kind="read", **context) from exc
-    except asyncio.TimeoutError as exc:
-        raise RequestTimeout("total timeout", kind="total", **context) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"cannot connect: {exc.os_error}", **context) from exc
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-        raise RemoteDisconnected(f"connection dropped: {exc}", **context) from exc
-    except aiohttp.ClientOSError as exc:
-        raise RemoteDisconnected(f"connection error: {exc}", **context) from exc
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"{type(exc).__name__}: {exc}", **context) from exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return RequestTimeout("connect timeout", kind="connect", **context)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return RequestTimeout("read timeout", kind="read", **context)
+    if isinstance(exc, asyncio.TimeoutError):
+        return RequestTimeout("total timeout", kind="total", **context)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(f"cannot connect: {exc.os_error}", **context)
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return RemoteDisconnected(f"connection dropped: {exc}", **context)
+    if isinstance(exc, aiohttp.ClientOSError):
+        return RemoteDisconnected(f"connection error: {exc}", **context)
+    return TransportError(f"{type(exc).__name__}: {exc}", **context)

@@ -21,6 +21,7 @@ rate only.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Callable, Mapping
 
 from ._errors import RequestTimeout
@@ -50,7 +51,8 @@ class Limiter:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self.max_concurrency = max_concurrency
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._slots = max_concurrency
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._interval = 1.0 / rate if rate else 0.0
         self._next_slot = 0.0
         self._on_wait = on_wait
@@ -66,23 +68,30 @@ class Limiter:
         self._probe_task: asyncio.Task[object] | None = None
         self._learned = False
 
+    def try_acquire(self) -> bool:
+        """Take a slot at once when nothing needs waiting (the common case), else False.
+
+        The fast path of ``acquire``: no coroutine, no suspension.
+        """
+        if (
+            self._slots > 0
+            and not self._slot_waiters
+            and self._learned
+            and not self._interval
+            and not self._hold(asyncio.get_running_loop().time())[0]
+        ):
+            self._slots -= 1
+            self._in_flight += 1
+            return True
+        return False
+
     async def acquire(self, pool_timeout: float | None = None) -> None:
         """Wait for a concurrency slot and the pacing; ``release()`` must follow."""
-        if pool_timeout is None:
-            await self._semaphore.acquire()
-        else:
-            try:
-                await asyncio.wait_for(self._semaphore.acquire(), pool_timeout)
-            except asyncio.TimeoutError:
-                raise RequestTimeout(
-                    "no free slot within the pool timeout",
-                    kind="pool",
-                    may_have_reached_server=False,
-                ) from None
+        await self._take_slot(pool_timeout)
         try:
             await self._admit()
         except BaseException:
-            self._semaphore.release()
+            self._give_slot()
             if self._probe_task is asyncio.current_task():
                 self._next_probe()  # a cancelled probe must not hold everyone back
             raise
@@ -91,7 +100,7 @@ class Limiter:
     def release(self, headers: Mapping[str, str] | None = None) -> None:
         """Give the slot back, learning from the answer's rate-limit headers if any."""
         self._in_flight -= 1
-        self._semaphore.release()
+        self._give_slot()
         learned = headers is not None and self._observe(headers)
         if not self._learned and self._probe is not None:
             self._probes_left -= 1
@@ -99,6 +108,37 @@ class Limiter:
                 self._end_probe()
             else:
                 self._next_probe()
+
+    async def _take_slot(self, pool_timeout: float | None) -> None:
+        """Take one of the ``max_concurrency`` slots, first come first served."""
+        if self._slots > 0 and not self._slot_waiters:
+            self._slots -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, pool_timeout)
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self._give_slot()  # a slot was handed over as we left: pass it on
+            else:
+                self._slot_waiters.remove(waiter)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise RequestTimeout(
+                    "no free slot within the pool timeout",
+                    kind="pool",
+                    may_have_reached_server=False,
+                ) from None
+            raise
+
+    def _give_slot(self) -> None:
+        """Hand the slot to the longest waiter, or put it back."""
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._slots += 1
 
     def _end_probe(self) -> None:
         """The limit is known, or the server will not say: let everyone go."""
@@ -128,23 +168,32 @@ class Limiter:
         await self._wait_for_probe(loop)
         while True:
             now = loop.time()
-            if self._paused_until > now:
-                await self._sleep(self._paused_until - now, "paused after a 429")
-                continue
-            if self._limit is not None:
-                if now >= self._reset_at:
-                    self._remaining = self._limit
-                    self._reset_at = now + self._window
-                if self._remaining <= 0:
-                    await self._sleep(self._reset_at - now + _RESET_MARGIN, "window used up")
-                    continue
-                self._remaining -= 1
-            break
+            wait, reason = self._hold(now)
+            if not wait:
+                break
+            await self._sleep(wait, reason)
         if self._interval:
             slot = max(now, self._next_slot)
             self._next_slot = slot + self._interval
             if slot > now:
                 await self._sleep(slot - now, "pacing")
+
+    def _hold(self, now: float) -> tuple[float, str]:
+        """Seconds to hold a request, and why; 0 means admitted (a window slot is spent)."""
+        if self._paused_until > now:
+            return self._paused_until - now, "paused after a 429"
+        if self._limit is not None:
+            if now >= self._reset_at:
+                self._remaining = self._limit
+                self._reset_at = now + self._window
+            if self._remaining <= 0:
+                return self._reset_at - now + _RESET_MARGIN, "window used up"
+            self._remaining -= 1
+        return 0.0, ""
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def _wait_for_probe(self, loop: asyncio.AbstractEventLoop) -> None:
         while not self._learned:

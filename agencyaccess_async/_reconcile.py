@@ -82,11 +82,11 @@ async def _scan(
     """Every record of a list call, following cursors, as raw wire objects."""
     query = {**query, "limit": _PAGE}
     while True:
-        outcome = await session._execute(ROUTES[operation], query, retry=policy)
-        for item in outcome.envelope["data"]:
+        envelope = (await session._execute(ROUTES[operation], query, retry=policy))[0]
+        for item in envelope["data"]:
             if isinstance(item, Mapping):
                 yield item
-        cursor = outcome.envelope.get("nextCursor")
+        cursor = envelope.get("nextCursor")
         if not cursor:
             return
         query["cursor"] = cursor

@@ -1,9 +1,10 @@
-"""The Session: owns the transport, the limiter and the retry loop of every call.
+"""The Session: owns the transport, the limiter and the configuration of every call.
 
 Data flows one way: an endpoint method names a route and hands over a
-request model; the Session turns it into wire JSON, sends it through the
-limiter and the transport, applies the envelope rules, and retries,
-reconciles or raises as ``_retry.decide`` says.
+request model; the Session turns it into wire JSON and a ``Request``, and a
+``Call`` (``_call.py``) sends it through the limiter and the transport,
+retrying or reconciling as ``_retry.decide`` says; the Session decodes the
+answer's ``data`` into the route's model.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import os
 import platform
-import time
-import uuid
+import secrets
 import warnings
 from collections.abc import Iterator, Mapping
 from types import TracebackType
@@ -24,31 +25,15 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from . import _reconcile
+from ._call import Call, Outcome
 from ._converter import CONVERTER
-from ._errors import (
-    AgencyAccessError,
-    DecodeError,
-    NotFoundError,
-    OutcomeUnknownError,
-    RateLimitError,
-    SessionError,
-    TransportError,
-)
-from ._hooks import (
-    Hooks,
-    RateLimitWaitEvent,
-    RequestEvent,
-    ResponseEvent,
-    RetryEvent,
-    emit,
-    logger,
-)
-from ._http import Request, Response, Timeout, build_request, parse_response
+from ._errors import DecodeError, SessionError
+from ._hooks import Hooks, RateLimitWaitEvent, emit, logger
+from ._http import Request, Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
-from ._retry import Action, RetryPolicy, decide
-from ._routes import ROUTES, Kind, Route
+from ._retry import RetryPolicy
+from ._routes import ROUTES, Route
 from ._transport import Transport
 from ._version import __version__
 
@@ -88,12 +73,6 @@ class SessionStats:
     retries: int = 0
     rate_limited: int = 0
     reconciled: int = 0
-
-
-@attrs.frozen
-class _Outcome:
-    envelope: Mapping[str, Any]
-    info: ResponseInfo
 
 
 _captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
@@ -156,6 +135,10 @@ class Session:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._headers: dict[str, str] = {}
         self._closed = False
+        # Request ids: random per Session, then a counter (cheaper than a UUID per call).
+        self._id_prefix = secrets.token_hex(6) + "-"
+        self._request_numbers = itertools.count(1)
+        self._transport_for_call: Transport
         self.clients = Clients(self)
         self.links = Links(self)
         self.bulk = Bulk(self)
@@ -239,6 +222,7 @@ class Session:
                 "this Session belongs to another event loop; create one Session per loop"
             )
         assert self._transport is not None
+        self._transport_for_call = self._transport
         return self._transport
 
     async def _call(
@@ -250,21 +234,21 @@ class Session:
         retry: RetryPolicy | None = None,
     ) -> Any:
         """Send ``body`` (a request model) to ``route`` and return the decoded ``data``."""
-        outcome = await self._execute(
+        envelope, response, _, _ = await self._execute(
             route, CONVERTER.unstructure(body), timeout=timeout, retry=retry
         )
         try:
             if route.paged:
                 items: tuple[Any, ...] = tuple(
-                    CONVERTER.structure(item, route.data) for item in outcome.envelope["data"]
+                    CONVERTER.structure(item, route.data) for item in envelope["data"]
                 )
-                return Page(items, outcome.envelope.get("nextCursor"))
-            return CONVERTER.structure(outcome.envelope["data"], route.data)
+                return Page(items, envelope.get("nextCursor"))
+            return CONVERTER.structure(envelope["data"], route.data)
         except Exception as exc:
             raise DecodeError(
                 f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
                 operation=route.operation,
-                request_id=outcome.info.request_id,
+                request_id=response.request_id if response is not None else None,
             ) from exc
 
     async def _execute(
@@ -274,256 +258,36 @@ class Session:
         *,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
-    ) -> _Outcome:
-        """Send one call with retries; return its envelope, or raise its final error."""
-        transport = self._bind()
-        policy = retry or self.retry
+    ) -> Outcome:
+        """Send one call (``payload`` in wire form) with retries; return its outcome."""
+        self._bind()
         request = build_request(
             route.operation,
             self._urls[route.operation],
             payload,
             headers=self._headers,
-            request_id=uuid.uuid4().hex,
+            request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
             timeout=timeout or self.timeout,
         )
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        started_wall = time.time()
-        deadline = started + policy.deadline
-        attempt = 0
-        maybe_done = False  # an earlier attempt may have been processed
-        while True:
-            attempt += 1
-            response: Response | None = None
-            try:
-                response = await self._attempt(transport, request, attempt)
-                envelope = parse_response(response, operation=route.operation)
-                return self._finish(request, response, envelope, attempt, started)
-            except AgencyAccessError as error:
-                if maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
-                    # The earlier, unanswered delete did it.
-                    data = {**payload, "deleted": True}
-                    return self._finish(
-                        request, response, {"error": False, "data": data}, attempt, started
-                    )
-                action = decide(route.kind, error)
-                wait = self._plan_retry(error, action, policy, attempt, deadline - loop.time())
-                if wait is None and action is Action.RECONCILE:
-                    key = _reconcile.idempotency_key(route.operation, payload)
-                    raise self._unknown(
-                        route, key, error, attempt, "no time left to look it up"
-                    ) from error
-                if wait is None:
-                    error.attempts = attempt
-                    raise
-                emit_retry = self.hooks.on_retry
-                if emit_retry:
-                    emit(
-                        emit_retry,
-                        RetryEvent(
-                            route.operation,
-                            request.request_id or "",
-                            attempt,
-                            wait,
-                            action.value,
-                            repr(error),
-                        ),
-                    )
-                logger.info(
-                    "%s attempt %d failed (%s); %s in %.2fs",
-                    route.operation,
-                    attempt,
-                    type(error).__name__,
-                    action.value,
-                    wait,
-                )
-                self.stats.retries += 1
-                await asyncio.sleep(wait)
-                if action is Action.RECONCILE:
-                    found = await self._reconcile(
-                        route, payload, error, attempt, policy, deadline, started_wall
-                    )
-                    if found is not None:
-                        return self._finish(
-                            request,
-                            None,
-                            {"error": False, "data": found},
-                            attempt,
-                            started,
-                            reconciled=True,
-                        )
-                if isinstance(error, TransportError):
-                    maybe_done = maybe_done or error.may_have_reached_server
-                else:
-                    maybe_done = True
-
-    def _plan_retry(
-        self,
-        error: AgencyAccessError,
-        action: Action,
-        policy: RetryPolicy,
-        attempt: int,
-        time_left: float,
-    ) -> float | None:
-        """Seconds to wait before trying again, or ``None`` if this error is final."""
-        if action is Action.FAIL:
-            return None
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimitError):
-            self.stats.rate_limited += 1
-            self._limiter.pause(retry_after if retry_after is not None else policy.backoff(attempt))
-            retry_after = None  # the limiter now holds every task, this one included
-        reconciling = action is Action.RECONCILE
-        if attempt >= policy.attempts and not reconciling:
-            return None
-        wait = policy.backoff(attempt, retry_after)
-        if wait >= time_left:
-            return None
-        return wait
-
-    async def _reconcile(
-        self,
-        route: Route,
-        payload: Mapping[str, Any],
-        error: AgencyAccessError,
-        attempt: int,
-        policy: RetryPolicy,
-        deadline: float,
-        started_wall: float,
-    ) -> Mapping[str, Any] | None:
-        """Find the record an unanswered create may have made; raise if that cannot be told."""
-        finder = _reconcile.FINDERS.get(route.operation)
-        key = _reconcile.idempotency_key(route.operation, payload)
-        time_left = deadline - asyncio.get_running_loop().time()
-        if finder is None or time_left <= 0:
-            raise self._unknown(route, key, error, attempt, "no way to look the record up")
-        lookup_policy = attrs.evolve(policy, deadline=time_left)
-        try:
-            found: Mapping[str, Any] | None = await finder(
-                self, payload, started_wall - _reconcile.CLOCK_SKEW, lookup_policy
-            )
-        except AgencyAccessError as lookup_error:
-            raise self._unknown(
-                route, key, error, attempt, f"the lookup failed: {lookup_error}"
-            ) from lookup_error
-        if found is not None:
-            self.stats.reconciled += 1
-            return found
-        if attempt >= policy.attempts:
-            error.attempts = attempt
-            raise error  # provably not created: a plain failure
-        return None
-
-    def _unknown(
-        self,
-        route: Route,
-        key: str | None,
-        error: AgencyAccessError,
-        attempt: int,
-        why: str,
-    ) -> OutcomeUnknownError:
-        unknown = OutcomeUnknownError(
-            f"{route.operation}: outcome unknown after {attempt} attempt(s) ({error!s}); {why}",
-            operation=route.operation,
-            idempotency_key=key,
-            last_error=error,
-        )
-        unknown.attempts = attempt
-        unknown.__cause__ = error
-        return unknown
-
-    async def _attempt(self, transport: Transport, request: Request, attempt: int) -> Response:
-        await self._limiter.acquire(
-            self.timeout.pool if request.timeout is None else request.timeout.pool
-        )
-        self.stats.requests += 1
-        if self.hooks.on_request:
-            emit(
-                self.hooks.on_request,
-                RequestEvent(
-                    request.operation,
-                    request.method,
-                    request.url.path,
-                    request.request_id or "",
-                    attempt,
-                ),
-            )
-        started = time.perf_counter()
-        try:
-            response = await transport.send(request)
-        except BaseException as exc:
-            self._limiter.release(None)
-            if isinstance(exc, TransportError):
-                self._after_attempt(request, attempt, None, time.perf_counter() - started, exc)
-            raise
-        self._limiter.release(response.headers)
-        self._after_attempt(request, attempt, response, response.elapsed, None)
-        return response
-
-    def _after_attempt(
-        self,
-        request: Request,
-        attempt: int,
-        response: Response | None,
-        elapsed: float,
-        error: BaseException | None,
-    ) -> None:
-        status = response.status if response is not None else None
-        if self.hooks.on_response:
-            emit(
-                self.hooks.on_response,
-                ResponseEvent(
-                    request.operation,
-                    request.request_id or "",
-                    attempt,
-                    status,
-                    elapsed,
-                    repr(error) if error else None,
-                ),
-            )
-        if logger.isEnabledFor(10):
-            logger.debug(
-                "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
-                request.method,
-                request.url.path,
-                status if status is not None else type(error).__name__,
-                attempt,
-                elapsed,
-                request.request_id,
-                self._bodies(request, response) if self.log_bodies else "",
-            )
-
-    @staticmethod
-    def _bodies(request: Request, response: Response | None) -> str:
-        answer = response.body.decode("utf-8", "replace") if response is not None else ""
-        return f" request_body={request.body.decode('utf-8', 'replace')} response_body={answer}"
-
-    def _finish(
-        self,
-        request: Request,
-        response: Response | None,
-        envelope: Mapping[str, Any],
-        attempts: int,
-        started: float,
-        *,
-        reconciled: bool = False,
-    ) -> _Outcome:
-        server_id = response.request_id if response is not None else None
-        info = ResponseInfo(
-            request.operation,
-            server_id or request.request_id or "",
-            response.status if response is not None else None,
-            response.headers if response is not None else {},
-            attempts,
-            asyncio.get_running_loop().time() - started,
-            reconciled,
-        )
+        outcome = await Call(self, route, payload, request, retry or self.retry).run()
         captured = _captured.get()
         if captured is not None:
-            captured.append(info)
-        return _Outcome(envelope, info)
+            captured.append(_response_info(request, outcome))
+        return outcome
 
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _response_info(request: Request, outcome: Outcome) -> ResponseInfo:
+    _, response, attempts, elapsed = outcome
+    if response is None:  # the record was found by reconciliation
+        return ResponseInfo(
+            request.operation, request.request_id or "", None, {}, attempts, elapsed, True
+        )
+    request_id = response.request_id or request.request_id or ""
+    return ResponseInfo(
+        request.operation, request_id, response.status, response.headers, attempts, elapsed
+    )

@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import time
 
+import pytest
+
 from agencyaccess_async import MockTransport, Request, Response, Session
 
 from .helpers import SECRET_KEY, client_json, fail, ok
@@ -123,3 +125,27 @@ async def test_probes_continue_until_an_answer_tells_the_limit() -> None:
         await asyncio.gather(*(s.clients.retrieve("cl_1") for _ in range(20)))
     assert peaks[:3] == [1, 1, 1]
     assert max(peaks) > 1
+
+
+async def test_pool_timeout_when_every_slot_stays_busy() -> None:
+    """Waiting longer than Timeout.pool for a slot is a RequestTimeout of kind pool; slots survive it."""
+    from agencyaccess_async import RequestTimeout, RetryPolicy, Timeout
+
+    release = asyncio.Event()
+
+    async def handler(request: Request) -> Response:
+        await release.wait()
+        return ok(client_json())
+
+    transport = MockTransport(handler)
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport, max_concurrency=1,
+                       timeout=Timeout(pool=0.05), retry=RetryPolicy.none()) as s:  # fmt: skip
+        busy = asyncio.ensure_future(s.clients.retrieve("cl_1"))
+        await asyncio.sleep(0.01)
+        with pytest.raises(RequestTimeout) as info:
+            await s.clients.retrieve("cl_1")
+        assert info.value.kind == "pool"
+        assert info.value.may_have_reached_server is False
+        release.set()
+        await busy
+        assert (await s.clients.retrieve("cl_1")).client_id == "cl_1"  # the slot came back

@@ -1,0 +1,225 @@
+"""One API call: its attempts, and what happens after each failed one.
+
+``Call.run`` sends the request through the Session's limiter and transport,
+applies the envelope rules, and on failure does what ``_retry.decide`` says:
+wait and resend, reconcile an unanswered create (look the record up before
+creating again), or give up with the error, its attempt count attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import _reconcile
+from ._errors import (
+    AgencyAccessError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    TransportError,
+)
+from ._hooks import RequestEvent, ResponseEvent, RetryEvent, emit, logger
+from ._http import Request, Response, parse_response
+from ._retry import Action, RetryPolicy, decide
+from ._routes import Kind, Route
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Call", "Outcome"]
+
+_DEBUG = 10
+
+#: (envelope, last response or None when reconciled, attempts made, seconds taken)
+Outcome = tuple[Mapping[str, Any], "Response | None", int, float]
+
+
+class Call:
+    """The attempts of one call, retried within its policy's attempts and deadline."""
+
+    __slots__ = ("_deadline", "_loop", "_maybe_done", "_started", "attempt", "payload",
+                 "policy", "request", "route", "session")  # fmt: skip
+
+    def __init__(
+        self,
+        session: Session,
+        route: Route,
+        payload: Mapping[str, Any],
+        request: Request,
+        policy: RetryPolicy,
+    ) -> None:
+        self.session = session
+        self.route = route
+        self.payload = payload
+        self.request = request
+        self.policy = policy
+        self.attempt = 0
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+        self._deadline = self._started + policy.deadline
+        self._maybe_done = False  # an earlier attempt may have been processed
+
+    async def run(self) -> Outcome:
+        """Attempt until success, or raise the final error."""
+        while True:
+            self.attempt += 1
+            response: Response | None = None
+            try:
+                response = await self._send()
+                envelope = parse_response(response, operation=self.route.operation)
+                return envelope, response, self.attempt, self._loop.time() - self._started
+            except AgencyAccessError as error:
+                recovered = await self._recover(error, response)
+                if recovered is not None:
+                    return recovered
+
+    async def _send(self) -> Response:
+        session, request = self.session, self.request
+        limiter = session._limiter
+        if not limiter.try_acquire():
+            await limiter.acquire(request.timeout.pool if request.timeout else None)
+        session.stats.requests += 1
+        hooks = session.hooks
+        if hooks.on_request:
+            event = RequestEvent(request.operation, request.method, request.url.path,
+                                 request.request_id or "", self.attempt)  # fmt: skip
+            emit(hooks.on_request, event)
+        started = time.perf_counter()
+        try:
+            response = await session._transport_for_call.send(request)
+        except BaseException as exc:
+            limiter.release(None)
+            if isinstance(exc, TransportError):
+                self._report(None, time.perf_counter() - started, exc)
+            raise
+        limiter.release(response.headers)
+        if hooks.on_response or logger.isEnabledFor(_DEBUG):
+            self._report(response, response.elapsed, None)
+        return response
+
+    def _report(
+        self, response: Response | None, elapsed: float, error: BaseException | None
+    ) -> None:
+        """Tell hooks and the DEBUG log how an attempt ended (never headers: they hold the key)."""
+        request = self.request
+        status = response.status if response is not None else None
+        if self.session.hooks.on_response:
+            event = ResponseEvent(request.operation, request.request_id or "", self.attempt,
+                                  status, elapsed, repr(error) if error else None)  # fmt: skip
+            emit(self.session.hooks.on_response, event)
+        if logger.isEnabledFor(_DEBUG):
+            bodies = ""
+            if self.session.log_bodies:
+                answer = response.body if response is not None else b""
+                bodies = f" request_body={_text(request.body)} response_body={_text(answer)}"
+            logger.debug(
+                "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
+                request.method, request.url.path,
+                status if status is not None else type(error).__name__,
+                self.attempt, elapsed, request.request_id, bodies,
+            )  # fmt: skip
+
+    async def _recover(self, error: AgencyAccessError, response: Response | None) -> Outcome | None:
+        """After a failed attempt: an outcome if the call is done, None to try again; or raise."""
+        route = self.route
+        if self._maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
+            # The earlier, unanswered delete did it.
+            return self._done({**self.payload, "deleted": True}, response)
+        action = decide(route.kind, error)
+        wait = self._wait_before_retry(error, action)
+        if wait is None:
+            if action is Action.RECONCILE:
+                raise self._unknown(error, "no time left to look it up") from error
+            error.attempts = self.attempt
+            raise error
+        self._announce_retry(error, action, wait)
+        await asyncio.sleep(wait)
+        if action is Action.RECONCILE:
+            found = await self._reconcile(error)
+            if found is not None:
+                return self._done(found, None)
+        self._maybe_done = (
+            self._maybe_done
+            or not isinstance(error, TransportError)
+            or (error.may_have_reached_server)
+        )
+        return None
+
+    def _done(self, data: Any, response: Response | None) -> Outcome:
+        return (
+            {"error": False, "data": data},
+            response,
+            self.attempt,
+            self._loop.time() - self._started,
+        )
+
+    def _wait_before_retry(self, error: AgencyAccessError, action: Action) -> float | None:
+        """Seconds to wait before trying again, or None if this error is final."""
+        if action is Action.FAIL:
+            return None
+        policy = self.policy
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(error, RateLimitError):
+            self.session.stats.rate_limited += 1
+            pause = retry_after if retry_after is not None else policy.backoff(self.attempt)
+            self.session._limiter.pause(pause)
+            retry_after = None  # the limiter now holds every task, this one included
+        if self.attempt >= policy.attempts and action is not Action.RECONCILE:
+            return None
+        wait = policy.backoff(self.attempt, retry_after)
+        return None if wait >= self._deadline - self._loop.time() else wait
+
+    def _announce_retry(self, error: AgencyAccessError, action: Action, wait: float) -> None:
+        session = self.session
+        session.stats.retries += 1
+        if session.hooks.on_retry:
+            event = RetryEvent(self.route.operation, self.request.request_id or "", self.attempt,
+                               wait, action.value, repr(error))  # fmt: skip
+            emit(session.hooks.on_retry, event)
+        logger.info(
+            "%s attempt %d failed (%s); %s in %.2fs",
+            self.route.operation, self.attempt, type(error).__name__, action.value, wait,
+        )  # fmt: skip
+
+    async def _reconcile(self, error: AgencyAccessError) -> Mapping[str, Any] | None:
+        """Find the record an unanswered create may have made; raise if that cannot be told."""
+        finder = _reconcile.FINDERS.get(self.route.operation)
+        time_left = self._deadline - self._loop.time()
+        if finder is None or time_left <= 0:
+            raise self._unknown(error, "no way to look the record up")
+        started_wall = time.time() - (self._loop.time() - self._started)
+        lookup_policy = attrs.evolve(self.policy, deadline=time_left)
+        try:
+            found: Mapping[str, Any] | None = await finder(
+                self.session, self.payload, started_wall - _reconcile.CLOCK_SKEW, lookup_policy
+            )
+        except AgencyAccessError as lookup_error:
+            raise self._unknown(error, f"the lookup failed: {lookup_error}") from lookup_error
+        if found is not None:
+            self.session.stats.reconciled += 1
+            return found
+        if self.attempt >= self.policy.attempts:
+            error.attempts = self.attempt
+            raise error  # provably not created: a plain failure
+        return None
+
+    def _unknown(self, error: AgencyAccessError, why: str) -> OutcomeUnknownError:
+        operation = self.route.operation
+        unknown = OutcomeUnknownError(
+            f"{operation}: outcome unknown after {self.attempt} attempt(s) ({error!s}); {why}",
+            operation=operation,
+            idempotency_key=_reconcile.idempotency_key(operation, self.payload),
+            last_error=error,
+        )
+        unknown.attempts = self.attempt
+        unknown.__cause__ = error
+        return unknown
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
