@@ -57,10 +57,9 @@ class AiohttpTransport:
                 ttl_dns_cache=ttl_dns_cache,
                 use_dns_cache=ttl_dns_cache is not None,
             )
+            # No session-wide timeout: each request carries its own.
             session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=None),
-                skip_auto_headers=("User-Agent",),
+                connector=connector, timeout=aiohttp.ClientTimeout(total=None)
             )
         self._session = session
         self._last_timeout: Timeout | None = None

@@ -37,13 +37,16 @@ _EXCERPT = 200
 class Timeout:
     """Time limits for one HTTP attempt, in seconds (``None``: no limit).
 
-    ``connect`` bounds opening a connection, ``read`` the wait for the answer
-    once the request is sent, ``total`` the whole attempt. ``pool`` bounds the
-    wait for a free slot of the Session's concurrency limit.
+    ``connect`` bounds opening a connection, ``read`` each wait for data of
+    the answer once the request is sent, ``total`` the whole attempt. ``pool``
+    bounds the wait for a free slot of the Session's concurrency limit.
+
+    ``read`` is off by default: ``total`` already bounds a stalled answer, and
+    a read timeout costs a timer per received chunk on every request.
     """
 
     connect: float | None = 10.0
-    read: float | None = 30.0
+    read: float | None = None
     total: float | None = 60.0
     pool: float | None = None
 

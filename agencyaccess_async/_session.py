@@ -209,7 +209,6 @@ class Session:
             self._headers = {
                 "X-Auth": self._api_key,
                 "Content-Type": "application/json",
-                "Accept": "application/json",
                 "User-Agent": USER_AGENT,
             }
             if self._transport is None:

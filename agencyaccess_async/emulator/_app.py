@@ -176,6 +176,7 @@ class Emulator:
 
     # ------------------------------------------------------------ public API
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer one public request, applying limits and faults in a deployment's order."""
         arrived = time.time()
         request_id = request.headers.get("X-Request-ID") or "req_" + secrets.token_hex(8)
         headers = {"X-Request-ID": request_id}
@@ -298,6 +299,7 @@ class Emulator:
 
     # ------------------------------------------------------------ counters
     def counters_json(self) -> dict[str, Any]:
+        """Requests served by operation and status, and records held by type."""
         by_operation: dict[str, dict[str, int]] = {}
         for (operation, status), count in sorted(self.counters.items()):
             by_operation.setdefault(operation, {})[status] = count

@@ -1,0 +1,174 @@
+"""Documentation that runs: every README code block, every example, every public docstring."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agencyaccess_async as aa
+from agencyaccess_async.testing import RunningEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def _env(emulator: RunningEmulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    env.update(AGENCYACCESS_API_KEY=emulator.api_key, AGENCYACCESS_BASE_URL=emulator.base_url)
+    return env
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_second() -> None:
+    """The README's first two shell lines install and run the main job and the tests; CI runs the latter."""
+    commands = [line for line in README.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert len(commands) == 2
+    assert "agencyaccess-async onboard examples/clients.csv" in commands[0]
+    assert "pytest" in commands[1]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize(
+    "block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
+)
+async def test_readme_python_blocks_run(
+    block: str, agencyaccess_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Each Python block of the README runs against the emulator: scripts as scripts, snippets in a loop."""
+    if "asyncio.run(" in block:
+        script = tmp_path / "block.py"
+        script.write_text(block)
+        # Not subprocess.run: the emulator serves from this very event loop.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), env=_env(agencyaccess_emulator),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, stderr.decode()
+        return
+    async with agencyaccess_emulator.session() as session:
+        services = (
+            aa.RequestedServices.build()
+            .add("google", "googleAds", access_level="standard", agency_account_id="acct_google_1")
+            .build()
+        )
+        namespace: dict[str, Any] = {
+            "aa": aa, "session": session, "services": services,
+            "crm_export": [(f"crm-{i}", f"Client {i}", f"c{i}@example.test") for i in range(5)],
+        }  # fmt: skip
+        code = compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        result = eval(code, namespace)
+        if inspect.isawaitable(result):
+            await result
+        for name, value in list(namespace.items()):
+            if name.startswith("test_") and inspect.iscoroutinefunction(value):
+                await value(agencyaccess_emulator, session)
+
+
+async def test_webapp_example(
+    agencyaccess_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web backend example onboards a sign-up and maps SDK errors to HTTP answers."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import webapp
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    for key, value in _env(agencyaccess_emulator).items():
+        if key.startswith("AGENCYACCESS_"):
+            monkeypatch.setenv(key, value)
+    async with TestClient(TestServer(webapp.make_app())) as http:
+        created = await http.post("/signup", json={"name": "Acme", "email": "ops@acme.example"})
+        assert created.status == 201
+        assert (await created.json())["inviteUrl"].startswith("https://")
+        refused = await http.post("/signup", json={"name": "Acme", "email": "nope"})
+        assert refused.status == 422
+        assert (await refused.json())["field"] == "email"
+        await agencyaccess_emulator.admin.set_faults(
+            errorRates={"502": 1.0}, routes=["clients.create"]
+        )
+        unavailable = await http.post("/signup", json={"name": "Acme", "email": "ops@acme.example"})
+        assert unavailable.status == 502
+    counters = await agencyaccess_emulator.admin.counters()
+    assert counters["records"] == {"clients": 1, "links": 1}
+
+
+def test_notebook_example() -> None:
+    """The notebook-style script runs end to end and shows the reprs and the bulk summary."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "notebook.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Client(client_id='cl_" in result.stdout
+    assert (
+        "RequestedServices(google.googleAnalytics=viewer, shopify.storeCollaborator)"
+        in result.stdout
+    )
+    assert "200/200 onboarded" in result.stdout
+
+
+def test_user_suite_example() -> None:
+    """The example of a user's own test suite passes with the SDK's pytest plugin."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "agencyaccess_async.testing", "-p", "no:cacheprovider",
+         str(ROOT / "examples" / "test_user_suite.py")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+PUBLIC_MODULES = [
+    aa,
+    __import__("agencyaccess_async.testing", fromlist=["x"]),
+    __import__("agencyaccess_async.emulator", fromlist=["x"]),
+]
+
+
+def _public_objects() -> list[tuple[str, Any]]:
+    objects = []
+    for module in PUBLIC_MODULES:
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                objects.append((f"{module.__name__}.{name}", value))
+                if inspect.isclass(value):
+                    for attr, member in vars(value).items():
+                        if not attr.startswith("_") and (
+                            inspect.isfunction(member)
+                            or isinstance(member, (property, classmethod, staticmethod))
+                        ):
+                            objects.append((f"{module.__name__}.{name}.{attr}", member))
+    return objects
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    """Every public class, function, method and property has a docstring starting with a summary line."""
+    missing = []
+    for name, value in _public_objects():
+        target = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+        doc = inspect.getdoc(target)
+        if not doc or not doc.splitlines()[0].strip():
+            missing.append(name)
+    assert missing == []
+
+
+def test_changelog_keeps_an_unreleased_section() -> None:
+    """CHANGELOG.md follows Keep a Changelog with an Unreleased section."""
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in text
+    assert "keepachangelog.com" in text
