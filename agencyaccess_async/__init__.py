@@ -11,16 +11,9 @@
 ...         print(link.invite_url)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._aiohttp_transport import AiohttpTransport
-from ._bulk import (
-    Bulk,
-    BulkProgress,
-    BulkRun,
-    BulkSummary,
-    ItemResult,
-    Onboarded,
-    OnboardItem,
-)
 from ._catalog import CATALOG
 from ._endpoints import Clients, Links, Paginator
 from ._errors import (
@@ -73,6 +66,43 @@ from ._services import RequestedServices, ServiceRequest, ServicesBuilder
 from ._session import DEFAULT_BASE_URL, ResponseInfo, Session, SessionStats
 from ._transport import MockTransport, Transport
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._bulk import (
+        Bulk,
+        BulkProgress,
+        BulkRun,
+        BulkSummary,
+        ItemResult,
+        Onboarded,
+        OnboardItem,
+    )
+
+# Imported on first use, to keep ``import agencyaccess_async`` light.
+_LAZY = {
+    name: "._bulk"
+    for name in (
+        "Bulk",
+        "BulkProgress",
+        "BulkRun",
+        "BulkSummary",
+        "ItemResult",
+        "OnboardItem",
+        "Onboarded",
+    )
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the bulk helpers' names when first used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "APIError",

@@ -125,13 +125,19 @@ def configure_converter(converter: cattrs.Converter) -> None:
         converter.register_structure_hook(Union[enum_cls, str], hook)  # noqa: UP007
         converter.register_structure_hook(enum_cls, hook)
         converter.register_unstructure_hook(enum_cls, _enum_value)
-    for cls in REQUEST_MODELS:
-        converter.register_unstructure_hook(
-            cls,
-            make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **_renames(cls)),
-        )
-    for cls in RESPONSE_MODELS:
-        _register_open_model(converter, cls)
+    # Hooks are generated when a model is first used (factories), not at import.
+    converter.register_unstructure_hook_factory(
+        lambda cls: cls in REQUEST_MODELS,
+        lambda cls: make_dict_unstructure_fn(
+            cls, converter, _cattrs_omit_if_default=True, **_renames(cls)
+        ),
+    )
+    converter.register_structure_hook_factory(
+        lambda cls: cls in RESPONSE_MODELS, lambda cls: _open_structure_hook(converter, cls)
+    )
+    converter.register_unstructure_hook_factory(
+        lambda cls: cls in RESPONSE_MODELS, lambda cls: _open_unstructure_hook(converter, cls)
+    )
 
 
 def _renames(cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -144,11 +150,10 @@ def _renames(cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return overrides
 
 
-def _register_open_model(converter: cattrs.Converter, cls: type[Any]) -> None:
-    """Structure and unstructure ``cls`` keeping unknown wire fields in ``extra``."""
+def _open_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """Structure ``cls`` keeping the wire fields it does not know in ``extra``."""
     known = frozenset(wire_name(f.name) for f in attrs.fields(cls) if f.name != "extra")
     structure = make_dict_structure_fn(cls, converter, **_renames(cls, skip=("extra",)))
-    unstructure = make_dict_unstructure_fn(cls, converter, **_renames(cls, skip=("extra",)))
 
     def structure_open(value: Any, _: Any) -> Any:
         if not isinstance(value, dict) and not isinstance(value, Mapping):
@@ -162,14 +167,20 @@ def _register_open_model(converter: cattrs.Converter, cls: type[Any]) -> None:
                 object.__setattr__(obj, "extra", extra)
         return obj
 
+    return structure_open
+
+
+def _open_unstructure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callable[[Any], Any]:
+    """Unstructure ``cls`` writing ``extra`` back beside the known fields."""
+    unstructure = make_dict_unstructure_fn(cls, converter, **_renames(cls, skip=("extra",)))
+
     def unstructure_open(obj: Any) -> dict[str, Any]:
         wire = unstructure(obj)
         if obj.extra:
             wire.update(obj.extra)
         return wire
 
-    converter.register_structure_hook(cls, structure_open)
-    converter.register_unstructure_hook(cls, unstructure_open)
+    return unstructure_open
 
 
 def _open_enum_hook(enum_cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:

@@ -13,7 +13,6 @@ microseconds per commit.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -71,6 +70,8 @@ class Journal:
     """
 
     def __init__(self, path: str | Path, fingerprint: str | None) -> None:
+        import sqlite3  # only journaled runs pay for it
+
         self.path = Path(path)
         self.run = uuid.uuid4().hex[:12]
         self._db = sqlite3.connect(self.path, isolation_level=None)

@@ -9,7 +9,6 @@ instead: the hosted catalog may have grown since this SDK was released.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -219,6 +218,8 @@ def _check_entry(entry: ServiceRequest) -> None:
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
+    import difflib  # only on the error path
+
     options = list(choices)
     by_case = [c for c in options if c.lower() == name.lower()]
     close = by_case or difflib.get_close_matches(name, options, n=1, cutoff=0.6)

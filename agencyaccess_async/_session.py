@@ -14,12 +14,12 @@ import contextlib
 import contextvars
 import itertools
 import os
-import platform
 import secrets
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import attrs
@@ -37,6 +37,9 @@ from ._routes import ROUTES, Route
 from ._transport import Transport
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._bulk import Bulk
+
 __all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats"]
 
 T = TypeVar("T")
@@ -44,7 +47,7 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.agencyaccess.co"
 USER_AGENT = (
     f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{platform.python_version()}"
+    f"python/{'.'.join(map(str, sys.version_info[:3]))}"
 )
 
 
@@ -117,7 +120,6 @@ class Session:
         hooks: Hooks | None = None,
         log_bodies: bool = False,
     ) -> None:
-        from ._bulk import Bulk
         from ._endpoints import Clients, Links
 
         self._api_key = api_key if api_key is not None else os.environ.get("AGENCYACCESS_API_KEY")
@@ -141,7 +143,7 @@ class Session:
         self._transport_for_call: Transport
         self.clients = Clients(self)
         self.links = Links(self)
-        self.bulk = Bulk(self)
+        self._bulk: Bulk | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._loop else "not started")
@@ -149,6 +151,15 @@ class Session:
             f"<Session {self.base_url} {state}, max_concurrency={self._limiter.max_concurrency}, "
             f"requests={self.stats.requests}>"
         )
+
+    @property
+    def bulk(self) -> Bulk:
+        """Bulk operations: ``create_clients``, ``create_links`` and ``onboard``."""
+        if self._bulk is None:
+            from ._bulk import Bulk  # imported on first use: it brings sqlite3 and more
+
+            self._bulk = Bulk(self)
+        return self._bulk
 
     @property
     def max_concurrency(self) -> int:

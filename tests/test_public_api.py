@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -37,14 +38,14 @@ def test_every_public_class_and_function_is_exported() -> None:
         "_retry",
         "_hooks",
     ):
-        module = sys.modules[f"agencyaccess_async.{module_name}"]
+        module = importlib.import_module(f"agencyaccess_async.{module_name}")
         missing = set(getattr(module, "__all__", [])) - exported - INTERNAL
         assert missing == set(), (module_name, missing)
 
 
 def test_import_does_not_load_the_emulator_or_cli() -> None:
     """import agencyaccess_async leaves the emulator, CLI and aiohttp.web unloaded."""
-    code = "import sys, agencyaccess_async; print(sorted(m for m in sys.modules if m.startswith(('agencyaccess_async.emulator', 'agencyaccess_async._cli', 'aiohttp.web'))))"
+    code = "import sys, agencyaccess_async; print(sorted(m for m in sys.modules if m.startswith(('agencyaccess_async.emulator', 'agencyaccess_async._cli', 'agencyaccess_async._bulk', 'sqlite3', 'aiohttp.web'))))"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
