@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from ._errors import ConnectError, RemoteDisconnected, RequestTimeout, TransportError
 from ._http import Request, Response, Timeout
+from ._transport import ClosingContext
 
 __all__ = ["AiohttpTransport"]
 
@@ -24,7 +24,7 @@ __all__ = ["AiohttpTransport"]
 _LARGE_BODY = 1024 * 1024
 
 
-class AiohttpTransport:
+class AiohttpTransport(ClosingContext):
     """Sends requests over one ``aiohttp.ClientSession`` with a bounded connection pool.
 
     Args:
@@ -104,17 +104,6 @@ class AiohttpTransport:
         """Close the ``ClientSession`` if this transport created it."""
         if self._owns_session and not self._session.closed:
             await self._session.close()
-
-    async def __aenter__(self) -> AiohttpTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _translate(exc: BaseException, request: Request) -> TransportError:

@@ -227,9 +227,15 @@ class BulkRun(Generic[T]):
                 await queue.put(result)
 
         async def supervise() -> None:
+            workers = [asyncio.ensure_future(worker()) for _ in range(self._concurrency)]
             try:
-                await asyncio.gather(*(worker() for _ in range(self._concurrency)))
+                await asyncio.gather(*workers)
             finally:
+                # On a failure (of the item source, say) or a cancellation, stop
+                # every worker: gather leaves the siblings of a failed task running.
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
                 await queue.put(_END)
 
         supervisor = asyncio.ensure_future(supervise())

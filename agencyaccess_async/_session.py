@@ -18,7 +18,6 @@ import secrets
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
@@ -34,7 +33,7 @@ from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
-from ._transport import Transport
+from ._transport import ClosingContext, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -83,7 +82,7 @@ _captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.Conte
 )
 
 
-class Session:
+class Session(ClosingContext):
     """An async client of the AgencyAccess API. Use it as ``async with Session() as s:``.
 
     Args:
@@ -169,14 +168,6 @@ class Session:
     async def __aenter__(self) -> Session:
         self._bind()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the transport if the Session created it; calling it again does nothing."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from ._http import Request, Response
 
-__all__ = ["MockTransport", "Transport"]
+__all__ = ["ClosingContext", "MockTransport", "Transport"]
 
 
 @runtime_checkable
@@ -44,7 +47,25 @@ class Transport(Protocol):
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
 
 
-class MockTransport:
+class ClosingContext:
+    """``async with`` support for anything with an ``aclose()``: exiting closes it."""
+
+    async def aclose(self) -> None:
+        """Release what the object holds."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class MockTransport(ClosingContext):
     """A transport that answers every request with ``handler(request)``, and logs them.
 
     The handler may be sync or async, returns a ``Response`` (see
@@ -77,14 +98,3 @@ class MockTransport:
     async def aclose(self) -> None:
         """Mark the transport closed."""
         self.closed = True
-
-    async def __aenter__(self) -> MockTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -241,3 +241,22 @@ async def test_journal_of_another_job_is_refused(
             new_clients(1), services=services.read_only(), journal=journal
         )
     assert agencyaccess_session.stats.requests == requests
+
+
+async def test_a_failing_item_source_stops_every_worker() -> None:
+    """If the item source raises, the run raises it and leaves no worker running."""
+
+    def source():  # type: ignore[no-untyped-def]
+        yield from new_clients(5)
+        raise OSError("the CSV went away")
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.01)
+        return ok(client_json())
+
+    async with mock_session(slow) as session:
+        run = session.bulk.create_clients(source(), concurrency=3)
+        with pytest.raises(OSError, match="went away"):
+            await run.run()
+        await asyncio.sleep(0.05)
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
