@@ -112,6 +112,11 @@ class EmulatorAdmin:
         result: dict[str, Any] = await self._get("counters")
         return result
 
+    async def state(self) -> dict[str, Any]:
+        """Connected accounts, the rate limit, and whether the intake form is enabled."""
+        result: dict[str, Any] = await self._get("state")
+        return result
+
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: arrival time, operation, status and request id of each request."""
         result: list[dict[str, Any]] = await self._get("requests")

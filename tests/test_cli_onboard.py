@@ -72,6 +72,7 @@ def test_happy_path_with_the_embedded_emulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "embedded emulator" in result.stderr
+    assert "the invite URL of row 2, to send to that client: https://" in result.stderr
     rows = read_results(out)
     assert len(rows) == 25
     assert all(r["status"] == "onboarded" and r["invite_url"].startswith("https://") for r in rows)

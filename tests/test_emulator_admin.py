@@ -391,3 +391,18 @@ async def test_the_documented_curl_example_works(agencyaccess_emulator: RunningE
     payload = json.loads(stdout)
     assert payload["error"] is False
     assert payload["data"]["inviteUrl"].startswith("https://")
+
+
+async def test_state_shows_accounts_rate_limit_and_intake_form(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """GET /_emulator/state reports connected accounts, the rate limit and the intake form."""
+    admin = agencyaccess_emulator.admin
+    await admin.set_rate_limit(7, window=2)
+    await admin.set_intake_form(True)
+    state = await admin.state()
+    assert state["rateLimit"] == {"limit": 7, "window": 2.0}
+    assert state["intakeFormEnabled"] is True
+    accounts = {a["agencyAccountID"]: a for a in state["accounts"]}
+    assert accounts["acct_google_expired"]["expired"] is True
+    assert len([a for a in accounts if a.endswith("_1")]) == 24

@@ -27,9 +27,12 @@ class Counts:
     """Row numbers by status, for the closing summary."""
 
     rows: dict[str, list[int]] = attrs.field(factory=dict)
+    first_invite: tuple[int, str] | None = None
 
-    def add(self, status: str, number: int) -> None:
+    def add(self, status: str, number: int, invite_url: str = "") -> None:
         self.rows.setdefault(status, []).append(number)
+        if invite_url and self.first_invite is None:
+            self.first_invite = (number, invite_url)
 
     @property
     def all_ok(self) -> bool:
@@ -37,7 +40,7 @@ class Counts:
         return set(self.rows) <= {"onboarded"}
 
     def summary(self, out: Path, interrupted: bool) -> str:
-        """One line: how many rows were onboarded, which were not, where the results are."""
+        """How many rows were onboarded, which were not, where the results are."""
         total = sum(len(numbers) for numbers in self.rows.values())
         parts = [f"{len(self.rows.get('onboarded', []))} of {total} rows onboarded"]
         for status in ("invalid", "failed", "interrupted", "not_started"):
@@ -50,6 +53,9 @@ class Counts:
         line = "onboard: " + "; ".join(parts) + f"; results in {out}"
         if interrupted or "interrupted" in self.rows or "not_started" in self.rows:
             line += "; run the same command again to finish"
+        if self.first_invite is not None:
+            number, url = self.first_invite
+            line += f"\nonboard: the invite URL of row {number}, to send to that client: {url}"
         return line
 
 
@@ -67,7 +73,7 @@ def write_results(
             writer.writerow(header + RESULT_COLUMNS)
             for row in table.rows():
                 outcome = _outcome(row, journal, services)
-                counts.add(outcome[3], row.number)
+                counts.add(outcome[3], row.number, outcome[2])
                 writer.writerow([row.cells.get(c, "") for c in header] + outcome)
         os.replace(temporary, out)
     finally:
