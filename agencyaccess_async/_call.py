@@ -30,6 +30,7 @@ from ._routes import Kind, Route
 
 if TYPE_CHECKING:
     from ._session import Session
+    from ._transport import Transport
 
 __all__ = ["Call", "Outcome"]
 
@@ -43,17 +44,19 @@ class Call:
     """The attempts of one call, retried within its policy's attempts and deadline."""
 
     __slots__ = ("_deadline", "_loop", "_maybe_done", "_started", "attempt", "payload",
-                 "policy", "request", "route", "session")  # fmt: skip
+                 "policy", "request", "route", "session", "transport")  # fmt: skip
 
     def __init__(
         self,
         session: Session,
+        transport: Transport,
         route: Route,
         payload: Mapping[str, Any],
         request: Request,
         policy: RetryPolicy,
     ) -> None:
         self.session = session
+        self.transport = transport
         self.route = route
         self.payload = payload
         self.request = request
@@ -79,7 +82,7 @@ class Call:
                     return recovered
 
     async def _send(self) -> Response:
-        session, request = self.session, self.request
+        session, request = self.session, self._request_within_deadline()
         limiter = session._limiter
         if not limiter.try_acquire():
             await limiter.acquire(request.timeout.pool if request.timeout else None)
@@ -91,7 +94,7 @@ class Call:
             emit(hooks.on_request, event)
         started = time.perf_counter()
         try:
-            response = await session._transport_for_call.send(request)
+            response = await self.transport.send(request)
         except BaseException as exc:
             limiter.release(None)
             if isinstance(exc, TransportError):
@@ -101,6 +104,14 @@ class Call:
         if hooks.on_response or logger.isEnabledFor(_DEBUG):
             self._report(response, response.elapsed, None)
         return response
+
+    def _request_within_deadline(self) -> Request:
+        """The request, its total timeout cut so that the attempt ends by the call's deadline."""
+        request, timeout = self.request, self.request.timeout
+        left = self._deadline - self._loop.time()
+        if timeout is None or (timeout.total is not None and timeout.total <= left):
+            return request  # the common case: no new objects
+        return attrs.evolve(request, timeout=attrs.evolve(timeout, total=max(left, 0.001)))
 
     def _report(
         self, response: Response | None, elapsed: float, error: BaseException | None

@@ -121,7 +121,7 @@ class Limiter:
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self._give_slot()  # a slot was handed over as we left: pass it on
-            else:
+            elif waiter in self._slot_waiters:  # _give_slot may have dropped it already
                 self._slot_waiters.remove(waiter)
             if isinstance(exc, asyncio.TimeoutError):
                 raise RequestTimeout(

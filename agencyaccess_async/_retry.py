@@ -46,6 +46,9 @@ class Action(enum.Enum):
 class RetryPolicy:
     """How hard one call tries: at most ``attempts`` requests within ``deadline`` seconds.
 
+    The deadline bounds the whole call: an attempt still running when it comes
+    is cut short (its total timeout is reduced to the time left).
+
     Waits between attempts grow exponentially from ``backoff_initial`` to
     ``backoff_max`` with full jitter (a random wait between 0 and the cap), so
     many tasks failing together do not come back together. A server's
@@ -54,7 +57,7 @@ class RetryPolicy:
     """
 
     attempts: int = attrs.field(default=6, validator=attrs.validators.ge(1))
-    deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    deadline: float = attrs.field(default=120.0, validator=attrs.validators.gt(0))
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
 

@@ -139,7 +139,6 @@ class Session(ClosingContext):
         # Request ids: random per Session, then a counter (cheaper than a UUID per call).
         self._id_prefix = secrets.token_hex(6) + "-"
         self._request_numbers = itertools.count(1)
-        self._transport_for_call: Transport
         self.clients = Clients(self)
         self.links = Links(self)
         self._bulk: Bulk | None = None
@@ -178,8 +177,9 @@ class Session(ClosingContext):
             await self._transport.aclose()
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        # Only a warning: no work may be scheduled from a finalizer.
-        if not self._closed and self._loop is not None and self._owns_transport:
+        # Only a warning: no work may be scheduled from a finalizer. (getattr: an
+        # __init__ that raised leaves the attributes unset.)
+        if not getattr(self, "_closed", True) and self._loop is not None and self._owns_transport:
             _warn(f"unclosed {self!r}; use 'async with' or await aclose()", ResourceWarning, 2)
 
     @contextlib.contextmanager
@@ -223,7 +223,6 @@ class Session(ClosingContext):
                 "this Session belongs to another event loop; create one Session per loop"
             )
         assert self._transport is not None
-        self._transport_for_call = self._transport
         return self._transport
 
     async def _call(
@@ -261,7 +260,7 @@ class Session(ClosingContext):
         retry: RetryPolicy | None = None,
     ) -> Outcome:
         """Send one call (``payload`` in wire form) with retries; return its outcome."""
-        self._bind()
+        transport = self._bind()
         request = build_request(
             route.operation,
             self._urls[route.operation],
@@ -270,7 +269,7 @@ class Session(ClosingContext):
             request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
             timeout=timeout or self.timeout,
         )
-        outcome = await Call(self, route, payload, request, retry or self.retry).run()
+        outcome = await Call(self, transport, route, payload, request, retry or self.retry).run()
         captured = _captured.get()
         if captured is not None:
             captured.append(_response_info(request, outcome))

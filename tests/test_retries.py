@@ -314,3 +314,20 @@ async def test_capture_responses_gives_status_headers_request_id_attempts_elapse
     assert info.headers["X-Extra"] == "1"
     assert info.request_id == "srv-7"
     assert info.elapsed >= 0
+
+
+async def test_deadline_cuts_a_slow_attempt_short() -> None:
+    """An attempt still running at the call's deadline gets only the time left as its total timeout."""
+    seen: list[Any] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.timeout)
+        return fail(500, "boom")
+
+    from agencyaccess_async import Timeout
+
+    policy = RetryPolicy(attempts=3, deadline=5.0)
+    async with session_for(handler, retry=policy, timeout=Timeout(total=60)) as session:
+        with pytest.raises(ServerError):
+            await session.clients.retrieve("cl_1")
+    assert all(t.total <= 5.0 for t in seen)

@@ -181,3 +181,12 @@ async def test_decodes_to_models() -> None:
     async with session:
         client = await session.clients.retrieve("cl_7")
     assert isinstance(client, Client) and client.client_id == "cl_7"
+
+
+def test_invalid_settings_fail_clearly_and_leave_no_finalizer_noise() -> None:
+    """A bad max_concurrency or rate is a ValueError at construction, and __del__ stays quiet."""
+    with pytest.raises(ValueError, match="max_concurrency"):
+        Session(SECRET_KEY, max_concurrency=0)
+    with pytest.raises(ValueError, match="rate"):
+        Session(SECRET_KEY, rate_limit=-1)
+    gc.collect()
