@@ -41,7 +41,9 @@ async def test_onboarding_survives_flaky_network(
     agencyaccess_emulator: RunningEmulator, agencyaccess_session: aa.Session
 ) -> None:
     """Half the creates are processed but their answer is lost: still exactly one client and link."""
-    await agencyaccess_emulator.admin.set_faults(dropAfter=0.5, routes=["clients.create", "links.create"])
+    await agencyaccess_emulator.admin.set_faults(
+        dropAfter=0.5, routes=["clients.create", "links.create"]
+    )
     await onboard_customer(agencyaccess_session, "Acme", "ops@acme.example")
     counters = await agencyaccess_emulator.admin.counters()
     assert counters["records"] == {"clients": 1, "links": 1}

@@ -24,8 +24,10 @@ from typing import Any
 import attrs
 
 from .._bulk import BulkProgress, OnboardItem
+from .._errors import APIError, AuthenticationError, DecodeError, TransportError
 from .._journal import JournalMismatch
 from .._models import UNSET
+from .._retry import RetryPolicy
 from .._services import RequestedServices
 from .._session import Session
 from ._common import UsageError
@@ -140,6 +142,7 @@ async def _onboard(
             api_key, base_url=base_url, max_concurrency=args.concurrency, rate_limit=args.rate_limit
         )
         async with session:
+            await _check_access(session)
             try:
                 run = session.bulk.onboard(
                     _items(table, services, invalid),
@@ -166,6 +169,18 @@ async def _onboard(
     if interrupted:
         raise KeyboardInterrupt
     return 0 if counts.all_ok else 1
+
+
+async def _check_access(session: Session) -> None:
+    """One cheap call first, so a wrong key or URL is one line, not a failure on every row."""
+    try:
+        await session.clients.list(limit=1, retry=RetryPolicy(attempts=2, deadline=15)).page()
+    except AuthenticationError:
+        raise UsageError(f"{session.base_url} refused the API key (401)") from None
+    except TransportError as error:
+        raise UsageError(f"cannot reach {session.base_url}: {error.message}") from None
+    except (APIError, DecodeError):
+        pass  # e.g. a key without clients:retrieve: the rows will say what they can
 
 
 def _items(
