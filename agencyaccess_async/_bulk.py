@@ -15,11 +15,17 @@ flight instead of creating them twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -48,7 +54,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-I = TypeVar("I")  # noqa: E741
 
 _END = object()
 
@@ -151,6 +156,9 @@ class BulkRun(Generic[T]):
 
     >>> async for result in session.bulk.create_clients(rows):  # doctest: +SKIP
     ...     print(result.index, result.value or result.error)
+
+    To stop early, leave an ``async with run:`` block (or ``await run.aclose()``):
+    that cancels the workers at once instead of when the iterator is collected.
     """
 
     def __init__(
@@ -173,17 +181,28 @@ class BulkRun(Generic[T]):
         self._total = total
         self._progress = progress
         self._on_close = on_close
-        self._started = False
+        self._iterator: AsyncGenerator[ItemResult[T], None] | None = None
         self.summary = BulkSummary()
 
     def __repr__(self) -> str:
         return f"<BulkRun {self.summary.outcomes} concurrency={self._concurrency}>"
 
     def __aiter__(self) -> AsyncIterator[ItemResult[T]]:
-        if self._started:
+        if self._iterator is not None:
             raise RuntimeError("a BulkRun can be iterated only once")
-        self._started = True
-        return self._results()
+        iterator = self._iterator = self._results()
+        return iterator
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel its workers and keep what finished (in ``summary``)."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+    async def __aenter__(self) -> BulkRun[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def run(self) -> BulkSummary:
         """Process every item, keeping no per-item results; return the summary."""
@@ -195,7 +214,7 @@ class BulkRun(Generic[T]):
         """Process every item and return all results (in completion order)."""
         return [result async for result in self]
 
-    async def _results(self) -> AsyncIterator[ItemResult[T]]:
+    async def _results(self) -> AsyncGenerator[ItemResult[T], None]:
         stats_before = attrs.evolve(self._session.stats)
         started = time.monotonic()
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self._concurrency * 2)
@@ -248,8 +267,7 @@ class BulkRun(Generic[T]):
             raise
         finally:
             supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
+            await asyncio.gather(supervisor, return_exceptions=True)
             self._finish(stats_before, time.monotonic() - started)
 
     def _finish(self, before: Any, elapsed: float) -> None:

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Optional, TypeVar, Union
+from typing import Any, Optional, Union
 
 import attrs
 import cattrs
@@ -42,7 +42,6 @@ from ._services import RequestedServices
 
 __all__ = ["CONVERTER", "configure_converter", "wire_name"]
 
-T = TypeVar("T")
 
 #: Wire names that plain camelCase does not produce.
 WIRE_NAME_EXCEPTIONS: Mapping[str, str] = {

@@ -68,9 +68,6 @@ class RateLimitWaitEvent:
     reason: str
 
 
-Callback = Callable[[Any], object]
-
-
 @attrs.define
 class Hooks:
     """Lists of callbacks, one list per event type; append to subscribe.

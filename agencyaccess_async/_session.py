@@ -18,7 +18,7 @@ import secrets
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats"]
 
-T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.agencyaccess.co"
 USER_AGENT = (

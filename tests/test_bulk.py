@@ -260,3 +260,22 @@ async def test_a_failing_item_source_stops_every_worker() -> None:
             await run.run()
         await asyncio.sleep(0.05)
         assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_leaving_early_stops_the_workers_at_once() -> None:
+    """Breaking out inside `async with run:` cancels the workers; nothing more is sent."""
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.01)
+        return ok(client_json())
+
+    async with mock_session(slow) as session:
+        async with session.bulk.create_clients(new_clients(500), concurrency=4) as run:
+            async for result in run:
+                if result.index >= 3:
+                    break
+        sent = session.stats.requests
+        await asyncio.sleep(0.1)
+        assert session.stats.requests == sent
+        assert run.summary.interrupted
+        assert sent < 20
