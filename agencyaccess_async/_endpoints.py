@@ -89,7 +89,7 @@ class Paginator(Generic[T]):
 
     async def page(self, cursor: str | None = None) -> Page[T]:
         """Fetch one page: the first, or the one ``cursor`` points at."""
-        query = self._query if cursor is None else _with_cursor(self._query, cursor)
+        query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
         page: Page[T] = await self._session._call(
             self._route, query, timeout=self._timeout, retry=self._retry
         )
@@ -118,10 +118,6 @@ class Paginator(Generic[T]):
             if limit is not None and len(records) >= limit:
                 break
         return records
-
-
-def _with_cursor(query: ListQuery, cursor: str) -> ListQuery:
-    return attrs.evolve(query, cursor=cursor)
 
 
 class _Resource:

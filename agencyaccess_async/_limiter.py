@@ -210,10 +210,13 @@ class Limiter:
 
     def _observe(self, headers: Mapping[str, str]) -> bool:
         """Update the window mirror from an answer; ``True`` if it advertised the limit."""
-        limit = _number(headers.get("X-RateLimit-Limit"))
-        remaining = _number(headers.get("X-RateLimit-Remaining"))
-        reset = _number(headers.get("X-RateLimit-Reset"))
-        if limit is None or remaining is None or reset is None or limit < 1:
+        try:  # one try for all three: this runs on every answer
+            limit = float(headers["X-RateLimit-Limit"])
+            remaining = float(headers["X-RateLimit-Remaining"])
+            reset = float(headers["X-RateLimit-Reset"])
+        except (KeyError, ValueError):
+            return False
+        if limit < 1:
             return False
         now = asyncio.get_running_loop().time()
         server_reset_at = now + reset
@@ -229,12 +232,3 @@ class Limiter:
         self._limit = int(limit)
         self._window = max(self._window, reset)
         return True
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
