@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
-from agencyaccess_async import Request, Response
+from agencyaccess_async import Hooks, Request, Response
 
 #: A distinctive key: tests scan every repr, log and error for it.
 SECRET_KEY = "sk_live_SECRET-KEY-7f3a9c-DO-NOT-LEAK"
@@ -69,3 +70,23 @@ def fail(status: int, msg: str, headers: dict[str, str] | None = None) -> Respon
 
 def body_of(request: Request) -> Any:
     return json.loads(request.body)
+
+
+def subscribe_to_everything(hooks: Hooks) -> list[Any]:
+    """Subscribe one list to every hook of ``hooks``; return the list of events."""
+    events: list[Any] = []
+    for hook_list in (
+        hooks.on_request,
+        hooks.on_response,
+        hooks.on_retry,
+        hooks.on_rate_limit_wait,
+    ):
+        hook_list.append(events.append)
+    return events
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -21,7 +20,7 @@ from agencyaccess_async import (
     Timeout,
 )
 
-from .helpers import SECRET_KEY, client_json
+from .helpers import SECRET_KEY, client_json, closed_port
 
 
 async def _echo(request: web.Request) -> web.Response:
@@ -83,9 +82,7 @@ async def test_session_end_to_end_over_loopback(server: str) -> None:
 
 async def test_connection_refused_is_connect_error_that_never_reached() -> None:
     """A refused connection is a ConnectError: the request provably never reached a server."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     async with AiohttpTransport() as transport:
         with pytest.raises(ConnectError) as info:
             await transport.send(_request(f"http://127.0.0.1:{port}/echo"))

@@ -303,7 +303,7 @@ def test_interrupted_run_completes_on_rerun_without_duplicates(
 
 def test_wrong_key_or_unreachable_url_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
     """A refused key or an unreachable URL is one line and exit 2, before any row is sent."""
-    import socket
+    from .helpers import closed_port
 
     clients = write_csv(tmp_path / "clients.csv", clean_rows(3))
     args = [
@@ -316,9 +316,7 @@ def test_wrong_key_or_unreachable_url_is_one_line(emulator: Emulator, tmp_path: 
     ]
     refused = run_cli(*args, "--base-url", emulator.base_url, env=emulator.env("not-a-key"))
     assert_one_line_error(refused, "refused the API key (401)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     unreachable = run_cli(*args, "--base-url", f"http://127.0.0.1:{port}", env=emulator.env())
     assert_one_line_error(unreachable, f"cannot reach http://127.0.0.1:{port}")
     assert emulator.admin("counters")["records"]["clients"] == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,7 @@ from agencyaccess_async import (
 from agencyaccess_async.emulator import EmulatorConfig
 from agencyaccess_async.testing import RunningEmulator, run_emulator
 
-from .helpers import SECRET_KEY
+from .helpers import SECRET_KEY, subscribe_to_everything
 
 
 @pytest.mark.slow
@@ -99,15 +98,8 @@ async def test_key_appears_nowhere_with_debug_logging_and_all_hooks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A distinctive key never shows in logs, hook events, errors or reprs, even under faults."""
-    events: list[Any] = []
     hooks = Hooks()
-    for hook_list in (
-        hooks.on_request,
-        hooks.on_response,
-        hooks.on_retry,
-        hooks.on_rate_limit_wait,
-    ):
-        hook_list.append(events.append)
+    events = subscribe_to_everything(hooks)
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     async with run_emulator(EmulatorConfig(api_key=SECRET_KEY)) as emulator:

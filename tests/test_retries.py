@@ -29,7 +29,7 @@ from agencyaccess_async import (
 from agencyaccess_async._retry import Action, decide
 from agencyaccess_async._routes import Kind
 
-from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
+from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok, subscribe_to_everything
 
 
 class Script:
@@ -250,15 +250,8 @@ async def test_429_pauses_the_whole_session() -> None:
 
 async def test_hooks_and_logs_never_carry_the_key(caplog: pytest.LogCaptureFixture) -> None:
     """With DEBUG logging and every hook subscribed, the key appears nowhere; bodies stay out."""
-    events: list[Any] = []
     hooks = Hooks()
-    for hook_list in (
-        hooks.on_request,
-        hooks.on_response,
-        hooks.on_retry,
-        hooks.on_rate_limit_wait,
-    ):
-        hook_list.append(events.append)
+    events = subscribe_to_everything(hooks)
     script = Script(
         clients_create=[dropped()],
         clients_list=[ok([], nextCursor=None)],
