@@ -32,6 +32,7 @@ from ._errors import (
     ProspectAccessError,
     ProtocolError,
     RateLimitError,
+    RedirectError,
     RemoteDisconnected,
     RequestTimeout,
     ServerError,
@@ -40,7 +41,17 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._hooks import Hooks, RateLimitWaitEvent, RequestEvent, ResponseEvent, RetryEvent
-from ._http import Request, Response, Timeout, build_request, parse_response, parse_retry_after
+from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_SERVER_WAIT,
+    Request,
+    Response,
+    Timeout,
+    build_request,
+    parse_response,
+    parse_retry_after,
+)
+from ._limiter import Limiter
 from ._models import (
     UNSET,
     AccessPageSource,
@@ -77,6 +88,7 @@ if TYPE_CHECKING:
         Onboarded,
         OnboardItem,
     )
+    from ._journal import JournalError, JournalLocked, JournalMismatch
 
 # Imported on first use, to keep ``import agencyaccess_async`` light.
 _LAZY = {
@@ -90,7 +102,7 @@ _LAZY = {
         "OnboardItem",
         "Onboarded",
     )
-}
+} | {name: "._journal" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
 
 
 def __getattr__(name: str) -> Any:
@@ -122,6 +134,7 @@ __all__ = [
     "Clients",
     "ConnectError",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DecodeError",
     "DeletedClient",
     "DeletedLink",
@@ -134,10 +147,15 @@ __all__ = [
     "InvalidRequestError",
     "InvalidServiceError",
     "ItemResult",
+    "JournalError",
+    "JournalLocked",
+    "JournalMismatch",
     "Language",
+    "Limiter",
     "Link",
     "LinkStatus",
     "Links",
+    "MAX_SERVER_WAIT",
     "MockTransport",
     "NewClient",
     "NewLink",
@@ -152,6 +170,7 @@ __all__ = [
     "ROUTES",
     "RateLimitError",
     "RateLimitWaitEvent",
+    "RedirectError",
     "RemoteDisconnected",
     "Request",
     "RequestEvent",

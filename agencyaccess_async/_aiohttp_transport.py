@@ -3,6 +3,15 @@
 aiohttp's exceptions are translated to the SDK's in exactly one place,
 ``_translate``, which also decides whether a failed request may have
 reached the server.
+
+Two promises hold here, whatever the server does:
+
+- redirects are never followed, so the ``X-Auth`` header and the body never
+  go to a host the caller did not name (``parse_response`` turns a 3xx into
+  a ``RedirectError`` naming the target host);
+- an answer body is read up to ``max_response_bytes`` (counted after
+  decompression, enforced while reading): past that the connection is
+  closed and the call fails with a ``ProtocolError``.
 """
 
 from __future__ import annotations
@@ -14,8 +23,14 @@ from typing import Any
 
 import aiohttp
 
-from ._errors import ConnectError, RemoteDisconnected, RequestTimeout, TransportError
-from ._http import Request, Response, Timeout
+from ._errors import (
+    ConnectError,
+    ProtocolError,
+    RemoteDisconnected,
+    RequestTimeout,
+    TransportError,
+)
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
 from ._transport import ClosingContext
 
 __all__ = ["AiohttpTransport"]
@@ -34,6 +49,7 @@ class AiohttpTransport(ClosingContext):
         limit_per_host: the most connections to one host (0: no extra bound).
         keepalive_timeout: seconds an idle connection is kept for reuse.
         ttl_dns_cache: seconds a DNS answer is cached.
+        max_response_bytes: the largest answer body read (after decompression).
 
     Create it inside a running event loop (the Session does that lazily).
 
@@ -47,7 +63,11 @@ class AiohttpTransport(ClosingContext):
         limit_per_host: int = 0,
         keepalive_timeout: float = 30.0,
         ttl_dns_cache: int | None = 300,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be positive")
+        self._max_response_bytes = max_response_bytes
         self._owns_session = session is None
         if session is None:
             connector = aiohttp.TCPConnector(
@@ -86,11 +106,41 @@ class AiohttpTransport(ClosingContext):
                 data=body if len(body) < _LARGE_BODY else io.BytesIO(body),
                 headers=request.headers,
                 timeout=client_timeout,
+                allow_redirects=False,
             ) as answer:
-                content = await answer.read()
+                content = await self._read(answer, request)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _translate(exc, request) from exc
         return Response(answer.status, answer.headers, content, time.perf_counter() - started)
+
+    async def _read(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
+        """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``."""
+        cap = self._max_response_bytes
+        length = answer.content_length
+        if length is not None and length > cap:
+            raise self._too_large(answer, request, f" of {length} bytes")
+        if length is not None and "Content-Encoding" not in answer.headers:
+            return await answer.read()  # the common case: the parser stops at the length
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await answer.content.readany():
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(answer, request, "")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(
+        self, answer: aiohttp.ClientResponse, request: Request, how: str
+    ) -> ProtocolError:
+        answer.close()  # drop the connection: the rest of the body is never read
+        return ProtocolError(
+            f"HTTP {answer.status} answer{how} is over max_response_bytes="
+            f"{self._max_response_bytes}; the rest was not read",
+            status=answer.status,
+            operation=request.operation,
+            request_id=request.request_id,
+        )
 
     def _client_timeout(self, timeout: Timeout | None) -> aiohttp.ClientTimeout:
         value = timeout or Timeout()

@@ -76,16 +76,30 @@ class Call:
                 response = await self._send()
                 envelope = parse_response(response, operation=self.route.operation)
                 return envelope, response, self.attempt, self._loop.time() - self._started
+            except _Refused as refused:
+                refused.error.attempts = self.attempt - 1
+                refused.error.operation = self.route.operation
+                raise refused.error from None
             except AgencyAccessError as error:
                 recovered = await self._recover(error, response)
                 if recovered is not None:
                     return recovered
 
     async def _send(self) -> Response:
-        session, request = self.session, self._request_within_deadline()
+        session = self.session
         limiter = session._limiter
         if not limiter.try_acquire():
-            await limiter.acquire(request.timeout.pool if request.timeout else None)
+            timeout = self.request.timeout
+            # The limiter's wait counts against the attempt's total timeout and
+            # the call's deadline, like a wait for a pooled connection.
+            budget = self._deadline - self._loop.time()
+            if timeout is not None and timeout.total is not None:
+                budget = min(budget, timeout.total)
+            try:
+                await limiter.acquire(timeout.pool if timeout else None, max(budget, 0.0))
+            except RateLimitError as error:
+                raise _Refused(error) from None
+        request = self._request_within_deadline()
         session.stats.requests += 1
         hooks = session.hooks
         if hooks.on_request:
@@ -179,6 +193,8 @@ class Call:
             self.session.stats.rate_limited += 1
             pause = retry_after if retry_after is not None else policy.backoff(self.attempt)
             self.session._limiter.pause(pause)
+            if pause >= self._deadline - self._loop.time():
+                return None  # the pause outlasts this call: fail now, retry_after says when
             retry_after = None  # the limiter now holds every task, this one included
         if self.attempt >= policy.attempts and action is not Action.RECONCILE:
             return None
@@ -230,6 +246,14 @@ class Call:
         unknown.attempts = self.attempt
         unknown.__cause__ = error
         return unknown
+
+
+class _Refused(Exception):
+    """Carries an error that ends the call before its attempt was sent (no retry)."""
+
+    def __init__(self, error: RateLimitError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _text(body: bytes) -> str:

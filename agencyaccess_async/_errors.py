@@ -29,6 +29,7 @@ __all__ = [
     "ProspectAccessError",
     "ProtocolError",
     "RateLimitError",
+    "RedirectError",
     "RemoteDisconnected",
     "RequestTimeout",
     "ServerError",
@@ -130,7 +131,8 @@ class APIError(AgencyAccessError):
     """The API answered with ``{"error": true}`` or a non-2xx status.
 
     ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one
-    (always on a 429, sometimes on a 503).
+    (always on a 429, sometimes on a 503). ``status`` is 0 when the SDK itself
+    refused the request before sending it (a field that cannot be sent).
     """
 
     def __init__(
@@ -209,6 +211,19 @@ class IntakeFormNotEnabledError(InvalidRequestError):
 
 class ProspectAccessError(InvalidRequestError):
     """400: a prospect client may only be asked for read-only access."""
+
+
+class RedirectError(APIError):
+    """3xx: the server redirected; the SDK never follows, so the API key stays with its host.
+
+    ``location_host`` is the host the redirect pointed at (``None`` for a
+    path on the same host). If the new address is right, make it the
+    Session's ``base_url``.
+    """
+
+    def __init__(self, msg: str, *, location_host: str | None = None, **kwargs: Any) -> None:
+        super().__init__(msg, **kwargs)
+        self.location_host = location_host
 
 
 class RateLimitError(APIError):

@@ -19,9 +19,18 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
-from ._errors import ProtocolError, ServerError, error_for_status
+from ._errors import (
+    InvalidRequestError,
+    ProtocolError,
+    RedirectError,
+    ServerError,
+    error_for_status,
+)
+from ._hooks import logger
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_SERVER_WAIT",
     "Request",
     "Response",
     "Timeout",
@@ -31,6 +40,13 @@ __all__ = [
 ]
 
 _EXCERPT = 200
+#: The longest wait a server may ask for (``Retry-After``, a rate-limit reset):
+#: a longer one is capped to this and logged, so one odd header cannot stall a
+#: Session for hours.
+MAX_SERVER_WAIT = 900.0
+#: The largest answer body a transport reads by default (after decompression).
+#: The API's answers are a few KiB; a list page of 100 records, well under 1 MiB.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 @attrs.frozen
@@ -128,9 +144,55 @@ def build_request(
     ``headers`` are the Session's fixed headers (auth, content type, user
     agent); the request id is added per call and kept across its retries.
     """
+    try:
+        body = _json.dumps(payload)
+    except (TypeError, ValueError) as exc:  # incl. UnicodeEncodeError, orjson's JSONEncodeError
+        raise _unsendable(operation, payload, exc) from None
     all_headers = dict(headers)
     all_headers["X-Request-ID"] = request_id
-    return Request("POST", url, all_headers, _json.dumps(payload), operation, timeout)
+    return Request("POST", url, all_headers, body, operation, timeout)
+
+
+def _unsendable(operation: str, payload: Any, exc: Exception) -> InvalidRequestError:
+    """The error for a payload that cannot be written as UTF-8 JSON, naming the bad field."""
+    found = _first_unsendable(payload, "")
+    path, why = found if found is not None else ("body", str(exc))
+    return InvalidRequestError(
+        f"Invalid field {path or 'body'}: {why}; nothing was sent",
+        status=0,
+        operation=operation,
+    )
+
+
+def _first_unsendable(value: Any, path: str) -> tuple[str, str] | None:
+    """The wire path of the first value JSON cannot carry, and why; None if all are fine."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return path, f"character {exc.start} is a lone surrogate, which UTF-8 cannot carry"
+        return None
+    if isinstance(value, float) and value - value != 0:
+        return path, f"{value} is not a finite number"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return path, f"key {key!r} is not a string"
+            found = _first_unsendable(key, path) or _first_unsendable(
+                item, f"{path}.{key}" if path else key
+            )
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _first_unsendable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if value is None or isinstance(value, (bool, int, float)):
+        return None
+    return path, f"a {type(value).__name__} cannot be sent as JSON"
 
 
 def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]:
@@ -142,6 +204,8 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
     """
     status = response.status
     request_id = response.request_id
+    if 300 <= status < 400:
+        raise _redirect_error(response, operation)
     envelope = _decode_envelope(response)
     if envelope is None or not isinstance(envelope.get("error"), bool):
         excerpt = _excerpt(response.body)
@@ -199,6 +263,24 @@ def _api_error(response: Response, envelope: Mapping[str, Any], operation: str) 
     )
 
 
+def _redirect_error(response: Response, operation: str) -> RedirectError:
+    """A redirect, named by its status and target host only (a query may hold a token)."""
+    location = response.headers.get("Location", "")
+    try:
+        host = URL(location).host if location else None
+    except ValueError:
+        host = None
+    target = f"to host {host}" if host else "to another path" if location else "without a Location"
+    return RedirectError(
+        f"HTTP {response.status} redirect {target}, not followed (the API key is sent only to "
+        "the base URL); if the new address is right, make it the Session's base_url",
+        status=response.status,
+        operation=operation,
+        request_id=response.request_id,
+        location_host=host,
+    )
+
+
 def _excerpt(body: bytes) -> str:
     return body[:_EXCERPT].decode("utf-8", "replace")
 
@@ -206,18 +288,23 @@ def _excerpt(body: bytes) -> str:
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
 
-    Returns ``None`` when absent or unreadable, never a negative number.
+    Returns ``None`` when absent or unreadable, never a negative number, and
+    never more than ``MAX_SERVER_WAIT`` (a longer wait is logged and capped).
     """
     if value is None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
         return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    if seconds > MAX_SERVER_WAIT:
+        logger.warning("Retry-After of %ss is absurd; waiting %ss at most", value, MAX_SERVER_WAIT)
+        return MAX_SERVER_WAIT
+    return max(0.0, seconds)

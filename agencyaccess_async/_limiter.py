@@ -12,6 +12,15 @@ Three brakes, all shared by every task of a Session:
    before the server has to say so. Until the first answer tells the limit,
    one request goes alone. A 429 pauses every task until ``Retry-After``.
 
+Every wait is bounded by the caller's time budget: a request that would have
+to wait past it (a long pause, a window reset far away, pacing) is refused at
+once with a ``RateLimitError`` whose ``retry_after`` says how long it would
+have waited, and the other tasks keep their own budgets. A server that asks
+for an absurd wait (a reset beyond ``MAX_SERVER_WAIT``) is capped and logged.
+
+The clock and the sleep are injectable, so pacing and deadlines are tested
+on virtual time rather than on a busy machine's wall clock.
+
 Measured against the emulator (benchmarks/bench_ratelimit.py) the mirror
 alone reaches the advertised rate with no 429s; pacing below the advertised
 rate on top of it only cost throughput, so pacing applies to a configured
@@ -22,9 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
-from ._errors import RequestTimeout
+from ._errors import RateLimitError, RequestTimeout
+from ._hooks import logger
+from ._http import MAX_SERVER_WAIT
 
 __all__ = ["Limiter"]
 
@@ -35,6 +47,31 @@ _RESET_MARGIN = 0.005
 _PROBES = 3
 # A server reset this much later than ours means the server started a new window.
 _NEW_WINDOW = 0.05
+_FOREVER = float("inf")
+
+
+async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
+    """Wait until ``future`` is done or ``timeout`` passes; whether it is done.
+
+    ``asyncio.wait`` rather than ``wait_for``: before Python 3.12, ``wait_for``
+    can swallow a cancellation that arrives as the future completes, and a
+    task that ignores its cancellation hangs whoever is shutting it down.
+    The future itself is never cancelled here (others may share it).
+    """
+    if timeout is None:
+        await asyncio.shield(future)
+        return True
+    await asyncio.wait((future,), timeout=max(timeout, 0.0))
+    return future.done()
+
+
+def _too_long(wait: float, reason: str) -> RateLimitError:
+    """The error of a request refused because its rate-limit wait would outlast its deadline."""
+    return RateLimitError(
+        f"rate limit: {reason} would hold this request {wait:.3g}s, past its deadline",
+        status=429,
+        retry_after=wait,
+    )
 
 
 class Limiter:
@@ -45,6 +82,9 @@ class Limiter:
         max_concurrency: int,
         rate: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -55,7 +95,9 @@ class Limiter:
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._interval = 1.0 / rate if rate else 0.0
         self._next_slot = 0.0
-        self._on_wait = on_wait
+        self.on_wait = on_wait
+        self._clock = clock
+        self._sleep_for = sleep
         self._paused_until = 0.0
         # The mirror of the server's window; None until an answer advertises it.
         self._limit: int | None = None
@@ -78,18 +120,27 @@ class Limiter:
             and not self._slot_waiters
             and self._learned
             and not self._interval
-            and not self._hold(asyncio.get_running_loop().time())[0]
+            and not self._hold(self._clock())[0]
         ):
             self._slots -= 1
             self._in_flight += 1
             return True
         return False
 
-    async def acquire(self, pool_timeout: float | None = None) -> None:
-        """Wait for a concurrency slot and the pacing; ``release()`` must follow."""
+    async def acquire(self, pool_timeout: float | None = None, budget: float | None = None) -> None:
+        """Wait for a concurrency slot and the pacing; ``release()`` must follow.
+
+        ``budget`` is how many seconds the caller can spend here at most: a
+        wait for the rate limit that would outlast it raises ``RateLimitError``
+        at once (``retry_after`` is the wait), and the wait for a slot or for the
+        probe's answer ends with a pool ``RequestTimeout`` when it runs out.
+        """
+        deadline = self._clock() + budget if budget is not None else _FOREVER
+        if budget is not None:
+            pool_timeout = budget if pool_timeout is None else min(pool_timeout, budget)
         await self._take_slot(pool_timeout)
         try:
-            await self._admit()
+            await self._admit(deadline)
         except BaseException:
             self._give_slot()
             if self._probe_task is asyncio.current_task():
@@ -117,18 +168,19 @@ class Limiter:
         waiter = asyncio.get_running_loop().create_future()
         self._slot_waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, pool_timeout)
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled():
-                self._give_slot()  # a slot was handed over as we left: pass it on
-            elif waiter in self._slot_waiters:  # _give_slot may have dropped it already
-                self._slot_waiters.remove(waiter)
-            if isinstance(exc, asyncio.TimeoutError):
+            if not await _wait(waiter, pool_timeout):
                 raise RequestTimeout(
                     "no free slot within the pool timeout",
                     kind="pool",
                     may_have_reached_server=False,
-                ) from None
+                )
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._give_slot()  # a slot was handed over as we left: pass it on
+            else:
+                waiter.cancel()
+                if waiter in self._slot_waiters:  # _give_slot may have dropped it already
+                    self._slot_waiters.remove(waiter)
             raise
 
     def _give_slot(self) -> None:
@@ -155,28 +207,28 @@ class Limiter:
 
     def pause(self, seconds: float) -> None:
         """Hold every request of the Session for ``seconds`` (after a 429)."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
+        until = self._clock() + min(seconds, MAX_SERVER_WAIT)
         if until > self._paused_until:
             self._paused_until = until
         if self._limit is not None:
             self._remaining = 0
             self._reset_at = max(self._reset_at, until)
 
-    async def _admit(self) -> None:
-        loop = asyncio.get_running_loop()
-        await self._wait_for_probe(loop)
+    async def _admit(self, deadline: float) -> None:
+        await self._wait_for_probe(deadline)
         while True:
-            now = loop.time()
+            now = self._clock()
             wait, reason = self._hold(now)
             if not wait:
                 break
-            await self._sleep(wait, reason)
+            await self._sleep(wait, reason, now, deadline)
         if self._interval:
             slot = max(now, self._next_slot)
+            if slot > deadline:
+                raise _too_long(slot - now, "pacing at the configured rate")
             self._next_slot = slot + self._interval
             if slot > now:
-                await self._sleep(slot - now, "pacing")
+                await self._sleep(slot - now, "pacing", now, deadline)
 
     def _hold(self, now: float) -> tuple[float, str]:
         """Seconds to hold a request, and why; 0 means admitted (a window slot is spent)."""
@@ -191,22 +243,27 @@ class Limiter:
             self._remaining -= 1
         return 0.0, ""
 
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()
-
-    async def _wait_for_probe(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _wait_for_probe(self, deadline: float) -> None:
         while not self._learned:
             if self._probe is None:
-                self._probe = loop.create_future()  # this request is the probe
+                self._probe = asyncio.get_running_loop().create_future()  # this one is the probe
                 self._probe_task = asyncio.current_task()
                 return
-            await asyncio.shield(self._probe)
+            left = None if deadline == _FOREVER else deadline - self._clock()
+            if not await _wait(self._probe, left):
+                raise RequestTimeout(
+                    "the first request, which tells the rate limit, did not come back in time",
+                    kind="pool",
+                    may_have_reached_server=False,
+                )
 
-    async def _sleep(self, delay: float, reason: str) -> None:
-        if self._on_wait is not None:
-            self._on_wait(delay, reason)
-        await asyncio.sleep(delay)
+    async def _sleep(self, delay: float, reason: str, now: float, deadline: float) -> None:
+        """Wait ``delay`` seconds for the rate limit; refuse at once if that passes ``deadline``."""
+        if now + delay > deadline:
+            raise _too_long(delay, reason)
+        if self.on_wait is not None:
+            self.on_wait(delay, reason)
+        await self._sleep_for(delay)
 
     def _observe(self, headers: Mapping[str, str]) -> bool:
         """Update the window mirror from an answer; ``True`` if it advertised the limit."""
@@ -216,9 +273,14 @@ class Limiter:
             reset = float(headers["X-RateLimit-Reset"])
         except (KeyError, ValueError):
             return False
-        if limit < 1:
+        if limit < 1 or reset != reset:  # NaN
             return False
-        now = asyncio.get_running_loop().time()
+        if reset > MAX_SERVER_WAIT:
+            logger.warning(
+                "X-RateLimit-Reset of %ss is absurd; waiting %ss at most", reset, MAX_SERVER_WAIT
+            )
+            reset = MAX_SERVER_WAIT
+        now = self._clock()
         server_reset_at = now + reset
         # Requests still in flight were not counted by the server yet.
         estimate = int(remaining) - self._in_flight

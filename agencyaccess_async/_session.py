@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hashlib
 import itertools
 import os
 import secrets
@@ -28,7 +29,7 @@ from ._call import Call, Outcome
 from ._converter import CONVERTER
 from ._errors import DecodeError, SessionError
 from ._hooks import Hooks, RateLimitWaitEvent, emit, logger
-from ._http import Request, Timeout, build_request
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
@@ -94,6 +95,11 @@ class Session(ClosingContext):
         max_concurrency: the most requests in flight at once.
         rate_limit: requests per second to stay under (``None``: learn it from
             the server's ``X-RateLimit-*`` headers).
+        limiter: a ``Limiter`` to use instead of one built from
+            ``max_concurrency`` and ``rate_limit`` (to share one budget, or to
+            test pacing on a virtual clock).
+        max_response_bytes: the largest answer body the default transport
+            reads (after decompression); a larger one is a ``ProtocolError``.
         timeout: the default ``Timeout`` of each attempt; calls may override it.
         retry: the default ``RetryPolicy``; calls may override it.
         hooks: event callbacks (``Hooks``) for metrics and tracing.
@@ -113,14 +119,18 @@ class Session(ClosingContext):
         transport: Transport | None = None,
         max_concurrency: int = 32,
         rate_limit: float | None = None,
+        limiter: Limiter | None = None,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
         hooks: Hooks | None = None,
         log_bodies: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         from ._endpoints import Clients, Links
 
-        self._api_key = api_key if api_key is not None else os.environ.get("AGENCYACCESS_API_KEY")
+        self._api_key = _clean_key(
+            api_key if api_key is not None else os.environ.get("AGENCYACCESS_API_KEY")
+        )
         base = base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = URL(str(base).rstrip("/"))
         self._urls = {op: URL(str(self.base_url) + r.path) for op, r in ROUTES.items()}
@@ -131,7 +141,12 @@ class Session(ClosingContext):
         self.hooks = hooks or Hooks()
         self.log_bodies = log_bodies
         self.stats = SessionStats()
-        self._limiter = Limiter(max_concurrency, rate_limit, on_wait=self._on_rate_limit_wait)
+        self.max_response_bytes = max_response_bytes
+        if limiter is None:
+            limiter = Limiter(max_concurrency, rate_limit)
+        if limiter.on_wait is None:
+            limiter.on_wait = self._on_rate_limit_wait
+        self._limiter = limiter
         self._loop: asyncio.AbstractEventLoop | None = None
         self._headers: dict[str, str] = {}
         self._closed = False
@@ -162,6 +177,16 @@ class Session(ClosingContext):
     def max_concurrency(self) -> int:
         """The most requests this Session has in flight at once."""
         return self._limiter.max_concurrency
+
+    @property
+    def key_fingerprint(self) -> str:
+        """A short hash of the API key: tells keys apart, never reveals one (safe to store).
+
+        A bulk journal records it, so that a journal written with one key is
+        not taken as done with another.
+        """
+        digest = hashlib.sha256(b"agencyaccess-key\n" + (self._api_key or "").encode())
+        return digest.hexdigest()[:16]
 
     async def __aenter__(self) -> Session:
         self._bind()
@@ -215,7 +240,10 @@ class Session(ClosingContext):
             if self._transport is None:
                 from ._aiohttp_transport import AiohttpTransport
 
-                self._transport = AiohttpTransport(limit=max(100, self.max_concurrency))
+                self._transport = AiohttpTransport(
+                    limit=max(100, self.max_concurrency),
+                    max_response_bytes=self.max_response_bytes,
+                )
             self._loop = loop
         elif self._loop is not loop:
             raise SessionError(
@@ -278,6 +306,26 @@ class Session(ClosingContext):
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _clean_key(key: str | None) -> str | None:
+    """The API key without surrounding whitespace; a ``SessionError`` if it cannot be a header.
+
+    A key read from a file or a ``.env`` often ends with a newline: that is
+    stripped. A control or non-ASCII character inside it would be refused by
+    the HTTP library as header injection; it is refused here, at construction,
+    with a message that never shows the key.
+    """
+    if key is None:
+        return None
+    key = key.strip()
+    for position, char in enumerate(key):
+        if not " " <= char <= "~":
+            raise SessionError(
+                f"the API key has a control or non-ASCII character at position {position}; "
+                "check how it was copied"
+            )
+    return key
 
 
 def _response_info(request: Request, outcome: Outcome) -> ResponseInfo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 import pytest
@@ -70,22 +69,6 @@ async def test_first_request_goes_alone_until_the_limit_is_known() -> None:
         assert server.in_flight == 1
         await asyncio.gather(first, *others)
     assert server.peak > 1  # after the probe, requests run concurrently
-
-
-async def test_configured_rate_spaces_requests_from_the_start() -> None:
-    """rate_limit=20 spaces requests 50 ms apart, the first ones included."""
-    sent: list[float] = []
-
-    def handler(request: Request) -> Response:
-        sent.append(time.monotonic())
-        return ok(client_json())
-
-    async with Session(
-        SECRET_KEY, base_url="https://api.test", transport=MockTransport(handler), rate_limit=20
-    ) as s:
-        await asyncio.gather(*(s.clients.retrieve("cl_1") for _ in range(6)))
-    gaps = [b - a for a, b in itertools.pairwise(sent)]
-    assert min(gaps) >= 0.045
 
 
 async def test_a_cancelled_probe_does_not_block_the_session() -> None:

@@ -1,0 +1,145 @@
+"""Tier 3: promises at the edges, over real loopback sockets: no redirect is followed, bodies are capped."""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from agencyaccess_async import ProtocolError, RedirectError, RetryPolicy, Session
+
+from .helpers import SECRET_KEY, client_json
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def serve(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """A purpose-written server on a free loopback port; yields its base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_to_another_host_never_receives_the_key_or_body(status: int) -> None:
+    """A 3xx is a RedirectError naming the target host (never its query); the other host gets nothing."""
+    seen_by_other: list[tuple[dict[str, str], bytes]] = []
+
+    async def other(request: web.Request) -> web.Response:
+        seen_by_other.append((dict(request.headers), await request.read()))
+        return web.json_response({"error": False, "data": client_json()})
+
+    async with serve(other, host="localhost") as other_url:
+
+        async def redirecting(request: web.Request) -> web.Response:
+            location = f"{other_url}{request.path}?token=QUERY-SECRET"
+            return web.Response(status=status, headers={"Location": location})
+
+        async with serve(redirecting) as api_url, Session(SECRET_KEY, base_url=api_url) as session:
+            with pytest.raises(RedirectError) as info:
+                await session.clients.create(name="Acme", email="ops@acme.test")
+    error = info.value
+    assert error.status == status
+    assert error.location_host == "localhost"
+    assert "localhost" in str(error)
+    assert "QUERY-SECRET" not in str(error) + repr(error)
+    assert error.attempts == 1  # final: a redirect is not retried
+    assert seen_by_other == []
+
+
+async def test_a_redirect_on_the_same_host_is_not_followed_either() -> None:
+    """Even a same-host redirect stops the call: the base URL is wrong and should be fixed."""
+    calls: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.Response(status=308, headers={"Location": "/v2" + request.path})
+
+    async with serve(handler) as url, Session(SECRET_KEY, base_url=url) as session:
+        with pytest.raises(RedirectError) as info:
+            await session.clients.retrieve("cl_1")
+    assert info.value.location_host is None  # a path on the same host
+    assert "another path" in str(info.value)
+    assert calls == ["/api/clients/retrieve"]
+
+
+async def _stream_forever(response: web.StreamResponse, request: web.Request) -> None:
+    """Write 64 KiB chunks until the client hangs up (bounded: 64 MiB at most)."""
+    await response.prepare(request)
+    chunk = b" " * 65536
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        for _ in range(1024):
+            await response.write(chunk)
+
+
+async def test_an_announced_huge_body_is_refused_before_reading_it() -> None:
+    """A Content-Length over max_response_bytes fails at once with a ProtocolError."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 10 * 1024**3
+        await _stream_forever(response, request)
+        return response
+
+    async with (
+        serve(handler) as url,
+        Session(
+            SECRET_KEY, base_url=url, max_response_bytes=1 << 20, retry=RetryPolicy.none()
+        ) as s,
+    ):
+        with pytest.raises(ProtocolError, match="max_response_bytes"):
+            await s.clients.retrieve("cl_1")
+
+
+async def test_a_chunked_body_is_cut_off_at_the_cap() -> None:
+    """Without a Content-Length, the cap is enforced while reading."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await _stream_forever(response, request)
+        return response
+
+    async with (
+        serve(handler) as url,
+        Session(
+            SECRET_KEY, base_url=url, max_response_bytes=1 << 20, retry=RetryPolicy.none()
+        ) as s,
+    ):
+        with pytest.raises(ProtocolError, match="max_response_bytes"):
+            await s.clients.retrieve("cl_1")
+
+
+async def test_a_compressed_bomb_is_measured_after_decompression() -> None:
+    """A small gzip body that expands past the cap fails; a normal gzip answer still works."""
+    bomb = zlib.compress(b" " * (64 << 20), 9)  # 64 MiB of spaces, ~64 KiB compressed
+    assert len(bomb) < 1 << 20
+    normal = zlib.compress(b'{"error": false, "data": %s}' % web.json_response(client_json()).body)
+
+    async def handler(request: web.Request) -> web.Response:
+        body = normal if request.path.endswith("retrieve") else bomb
+        return web.Response(
+            body=body, headers={"Content-Type": "application/json", "Content-Encoding": "deflate"}
+        )
+
+    async with (
+        serve(handler) as url,
+        Session(
+            SECRET_KEY, base_url=url, max_response_bytes=1 << 20, retry=RetryPolicy.none()
+        ) as s,
+    ):
+        assert (await s.clients.retrieve("cl_1")).client_id == "cl_1"
+        with pytest.raises(ProtocolError, match="max_response_bytes"):
+            await s.clients.update("cl_1", name="New")
