@@ -320,12 +320,19 @@ class Bulk:
         progress: ProgressCallback | None = None,
         key: Callable[[NewClient], str] | None = None,
     ) -> BulkRun[Client]:
-        """Create many clients; each carries an idempotency key derived from ``key(item)``."""
+        """Create many clients; each carries an idempotency key derived from ``key(item)``.
+
+        With ``key``, each item is looked up by its key first, and a client
+        already made with it (by an earlier run, say) is returned instead of
+        a new one: re-running the same cell creates nothing twice.
+        """
 
         async def process(index: int, new: NewClient) -> ItemResult[Client]:
             item_key = key(new) if key else row_key(CONVERTER.unstructure(new))
             try:
-                client = await self._session.clients._create(new, _idempotency_key(item_key))
+                client = await self._session.clients._create(
+                    new, _idempotency_key(item_key), lookup_first=key is not None
+                )
             except (AgencyAccessError, ValueError) as error:
                 return ItemResult(index, item_key, error=error, outcome="failed")
             return ItemResult(index, item_key, client)
@@ -363,6 +370,8 @@ class Bulk:
         thank_you_message: str | Unset | None = Unset.UNSET,
         redirect_url: str | Unset | None = Unset.UNSET,
         journal: str | Path | None = None,
+        replace_journal: bool = False,
+        key_rotated: bool = False,
         retry_failed: bool = False,
         concurrency: int | None = None,
         total: int | None = None,
@@ -370,10 +379,23 @@ class Bulk:
     ) -> BulkRun[Onboarded]:
         """Create a client and an access request for each row.
 
-        With ``journal``, rows finished by an earlier run with the same journal
-        are skipped (``outcome == "skipped"``), rows that were in flight are
-        reconciled (never created twice), and rows that failed are reported
-        again, or retried when ``retry_failed`` is true.
+        Rows with a ``key`` of their own (``OnboardItem(key=...)``) are looked
+        up before they are created when there is no journal, so running the
+        same rows again creates nothing twice. With ``journal``, rows finished
+        by an earlier run with the same journal are skipped
+        (``outcome == "skipped"``), rows that were in flight are reconciled
+        (never created twice), and rows that failed are reported again, or
+        retried when ``retry_failed`` is true.
+
+        Raises:
+            JournalLocked: another process is running with this journal.
+            JournalMismatch: the journal belongs to another job, or was written
+                against another base URL or with another API key.
+                ``replace_journal=True`` sets such a journal aside (renamed)
+                and starts a new one; ``key_rotated=True`` accepts a journal of
+                another key of the same account (the key was rolled).
+            JournalError: the file is not a journal.
+
         """
         options = {
             "send_email": send_email,
@@ -382,7 +404,16 @@ class Bulk:
             "redirect_url": redirect_url,
         }
         fingerprint = row_key([services.to_json(), {k: repr(v) for k, v in options.items()}])
-        opened = Journal(journal, fingerprint) if journal is not None else None
+        opened = None
+        if journal is not None:
+            opened = Journal(
+                journal,
+                fingerprint,
+                base_url=str(self._session.base_url),
+                key_hash=self._session.key_fingerprint,
+                key_rotated=key_rotated,
+                replace=replace_journal,
+            )
         onboarder = _Onboarder(self._session, services, options, opened, retry_failed)
         return self._run(
             rows,
@@ -439,9 +470,10 @@ class _Onboarder:
             earlier = self._from_journal(index, position, saved)
             if earlier is not None:
                 return earlier
-        # A row the journal has seen before may have been created already:
-        # every create of it is then preceded by a lookup.
-        resuming = saved is not None
+        # A row the journal has seen before may have been created already, and
+        # so may a row with a key of its own when there is no journal to ask
+        # (a re-run notebook cell): every create of it is preceded by a lookup.
+        resuming = saved is not None or (self._journal is None and item.key is not None)
         state = saved or JournalRow(key, position, self._run_id, "new", _idempotency_key(key))
         state.index, state.run, state.error = position, self._run_id, None
         try:

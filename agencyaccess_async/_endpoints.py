@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from ._converter import CONVERTER
-from ._errors import WaitTimeoutError
+from ._errors import InvalidRequestError, WaitTimeoutError
 from ._http import Timeout
 from ._models import (
     UNSET,
@@ -149,8 +149,15 @@ class Clients(_Resource):
 
         The SDK stores ``idempotency_key`` (a fresh UUID unless given) in the
         record's metadata, so that a create whose answer was lost is found
-        again instead of being made twice. Pass a stable key (e.g. your own
-        customer id) to make a re-run of the same creation idempotent too.
+        again instead of being made twice.
+
+        Pass a stable key (e.g. your own customer id) to make a re-run of the
+        same creation idempotent too: the SDK then first looks the key up (one
+        ``clients/list`` call) and returns the client already made with it,
+        if any, without creating another. The key takes one of the 50
+        metadata entries; with all 50 used by ``metadata``, a given key is
+        refused, and a generated one is left out (reconciliation is then
+        impossible, so a lost answer is an ``OutcomeUnknownError``).
 
         Raises:
             InvalidRequestError: a field was refused (``path`` names it).
@@ -166,20 +173,39 @@ class Clients(_Resource):
             language=language,
             metadata=metadata,
         )
-        return await self._create(new, idempotency_key, timeout=timeout, retry=retry)
+        return await self._create(
+            new,
+            idempotency_key,
+            lookup_first=idempotency_key is not None,
+            timeout=timeout,
+            retry=retry,
+        )
 
     async def _create(
         self,
         new: NewClient,
         idempotency_key: str | None,
         *,
+        lookup_first: bool = False,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
     ) -> Client:
+        """Create ``new`` carrying ``idempotency_key``; with ``lookup_first``, return a match."""
         metadata = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
         if len(metadata) < _MAX_METADATA_KEYS:
             metadata[IDEMPOTENCY_METADATA_KEY] = idempotency_key or uuid.uuid4().hex
             new = attrs.evolve(new, metadata=metadata)
+        elif idempotency_key is not None:
+            raise InvalidRequestError(
+                f"Invalid field metadata: it has {len(metadata)} entries, the most a client may "
+                "have, so the idempotency key has no room; drop one entry or the key",
+                status=0,
+                operation="clients.create",
+            )
+        if lookup_first and idempotency_key is not None:
+            found = await self.find_by_idempotency_key(idempotency_key)
+            if found is not None:
+                return found
         client: Client = await self._session._call(
             ROUTES["clients.create"], new, timeout=timeout, retry=retry
         )

@@ -9,18 +9,38 @@ have happened and reconciles them instead of creating twice.
 WAL mode with ``synchronous=NORMAL``: every commit survives the process
 being killed (only an OS crash can lose the last ones), at a few tens of
 microseconds per commit.
+
+A journal is never fooled:
+
+- one writer at a time: opening it for a job takes an exclusive lock on a
+  sidecar file (``PATH.lock``, holding the owner's pid), so a second process
+  on the same journal is refused with ``JournalLocked`` instead of creating
+  every row again beside the first;
+- one job and one target: it records a fingerprint of the job (services and
+  options), the base URL and a hash of the API key (never the key), so a
+  journal of a dry run against the emulator is not taken as "done" against
+  the real API (``JournalMismatch``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import attrs
 
-__all__ = ["Journal", "JournalMismatch", "JournalRow"]
+from ._errors import AgencyAccessError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["Journal", "JournalError", "JournalLocked", "JournalMismatch", "JournalRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -42,8 +62,28 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-class JournalMismatch(ValueError):
-    """The journal was written for a different job (other services or options)."""
+class JournalError(AgencyAccessError):
+    """A journal cannot be used: locked, of another job or target, or not a journal at all."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class JournalLocked(JournalError):
+    """Another process is writing this journal; ``pid`` is that process, when known."""
+
+    def __init__(self, message: str, *, path: Path, pid: int | None) -> None:
+        super().__init__(message, path=path)
+        self.pid = pid
+
+
+class JournalMismatch(JournalError, ValueError):
+    """The journal is another job's or target's: ``what`` is ``job``, ``base_url`` or ``key``."""
+
+    def __init__(self, message: str, *, path: Path, what: str) -> None:
+        super().__init__(message, path=path)
+        self.what = what
 
 
 @attrs.define
@@ -64,39 +104,82 @@ class JournalRow:
 class Journal:
     """A SQLite file holding every row's state; one per job.
 
-    ``fingerprint`` identifies the job (e.g. a hash of the requested
-    services): reopening a journal with another fingerprint raises
-    ``JournalMismatch`` rather than mixing two jobs.
+    Opened for a job (``fingerprint`` given), it takes the journal's lock
+    (``JournalLocked`` if another process holds it) and checks that the
+    journal belongs to this job (a hash of the requested services and
+    options), this ``base_url`` and this ``key_hash`` (``Session.key_fingerprint``).
+    A journal of another job or base URL raises ``JournalMismatch``, or, with
+    ``replace=True``, is set aside (renamed, never deleted) for a new one. A
+    journal of another key raises ``JournalMismatch`` too, unless
+    ``key_rotated=True`` says the key was rolled for the same account: the
+    new key's hash is then recorded. Opened with ``fingerprint=None``, it
+    only reads.
     """
 
-    def __init__(self, path: str | Path, fingerprint: str | None) -> None:
-        import sqlite3  # only journaled runs pay for it
-
+    def __init__(
+        self,
+        path: str | Path,
+        fingerprint: str | None,
+        *,
+        base_url: str | None = None,
+        key_hash: str | None = None,
+        key_rotated: bool = False,
+        replace: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.run = uuid.uuid4().hex[:12]
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._lock: IO[str] | None = None
+        if fingerprint is not None:
+            self._lock = _lock(self.path)
+        wanted = {"fingerprint": fingerprint, "base_url": base_url, "key": key_hash}
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            if fingerprint is not None:  # None: open to read, whatever the job
-                self._claim(fingerprint)
-        except (sqlite3.DatabaseError, JournalMismatch):
-            self._db.close()
+            self._db = _connect(self.path)
+            if fingerprint is None:
+                return
+            try:
+                self._claim(wanted, key_rotated)
+            except JournalMismatch:
+                if not replace:
+                    raise
+                self._db.close()
+                set_aside(self.path)
+                self._db = _connect(self.path)
+                self._claim(wanted, key_rotated)
+        except BaseException:
+            self.close()
             raise
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"
 
-    def _claim(self, fingerprint: str) -> None:
-        found = self._db.execute("SELECT v FROM meta WHERE k = 'fingerprint'").fetchone()
-        if found is None:
-            self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-        elif found[0] != fingerprint:
+    def _claim(self, wanted: dict[str, str | None], key_rotated: bool) -> None:
+        """Record the job and target in a new journal; refuse a journal of another."""
+        saved = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+
+        def differs(name: str) -> bool:
+            return wanted[name] is not None and saved.get(name, wanted[name]) != wanted[name]
+
+        if differs("fingerprint"):
             raise JournalMismatch(
-                f"{self.path} belongs to another job (other services or options); "
-                "use a new journal file"
+                f"{self.path} belongs to another job (other services or options)",
+                path=self.path,
+                what="job",
             )
+        if differs("base_url"):
+            raise JournalMismatch(
+                f"{self.path} was written against {saved['base_url']}, not {wanted['base_url']}",
+                path=self.path,
+                what="base_url",
+            )
+        if differs("key") and not key_rotated:
+            raise JournalMismatch(
+                f"{self.path} was written with another API key",
+                path=self.path,
+                what="key",
+            )
+        for name, value in wanted.items():
+            if value is not None and saved.get(name) != value:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def get(self, key: str) -> JournalRow | None:
         """The row's saved state, if any."""
@@ -113,10 +196,6 @@ class Journal:
             (*attrs.astuple(row), time.time()),
         )
 
-    def counts(self) -> dict[str, int]:
-        """Rows by state."""
-        return dict(self._db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())
-
     def rows(self) -> Iterator[JournalRow]:
         """Every row, in input order."""
         cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM rows ORDER BY idx")
@@ -124,5 +203,72 @@ class Journal:
             yield JournalRow(*found)
 
     def close(self) -> None:
-        """Close the database (checkpointing the WAL)."""
-        self._db.close()
+        """Close the database (checkpointing the WAL) and release the lock."""
+        with contextlib.suppress(AttributeError):  # __init__ may have failed before connecting
+            self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (or create) the journal database; a file that is not one is a ``JournalError``."""
+    import sqlite3  # only journaled runs pay for it
+
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as error:
+        raise JournalError(f"{path}: cannot open the journal ({error})", path=path) from None
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as error:
+        db.close()
+        raise JournalError(f"{path}: not a journal file ({error})", path=path) from None
+    return db
+
+
+def _lock(path: Path) -> IO[str] | None:
+    """Take the journal's exclusive lock, or raise ``JournalLocked`` naming its holder.
+
+    An ``fcntl`` lock on ``PATH.lock``: the OS releases it when the holder
+    exits, however it exits, so a killed run never leaves a stale lock. (On a
+    system without ``fcntl`` no lock is taken.)
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        handle = lock_path.open("a+", encoding="ascii")
+    except OSError as error:
+        raise JournalError(f"{lock_path}: cannot create ({error.strerror})", path=path) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        pid = int(holder) if holder.isdigit() else None
+        who = f"process {pid}" if pid else "another process"
+        raise JournalLocked(
+            f"{path} is in use by {who}; wait for it to finish", path=path, pid=pid
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a journal (and its WAL files) to ``PATH.replaced-<time>``; return the new name."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.replaced-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, aside.with_name(aside.name + suffix))
+    return aside

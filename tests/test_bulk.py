@@ -20,6 +20,7 @@ from agencyaccess_async import (
     Session,
 )
 from agencyaccess_async._bulk import BulkProgress, OnboardItem
+from agencyaccess_async._journal import JournalMismatch
 from agencyaccess_async.testing import RunningEmulator
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, ok
@@ -197,7 +198,12 @@ async def test_onboard_retry_failed(
     assert {r.outcome for r in first} == {"failed"}
     assert all(r.value and r.value.client_id for r in first)  # the clients were made
     async with agencyaccess_emulator.session() as session:
-        reported = await session.bulk.onboard(rows, services=services, journal=journal).collect()
+        with pytest.raises(JournalMismatch) as refused:
+            session.bulk.onboard(rows, services=services, journal=journal)
+        assert refused.value.what == "key"
+        reported = await session.bulk.onboard(
+            rows, services=services, journal=journal, key_rotated=True
+        ).collect()
         assert {r.outcome for r in reported} == {"failed"}
         retried = await session.bulk.onboard(
             rows, services=services, journal=journal, retry_failed=True

@@ -41,9 +41,13 @@ def test_readme_has_the_two_commands_and_ci_runs_the_second() -> None:
     "block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
 )
 async def test_readme_python_blocks_run(
-    block: str, agencyaccess_emulator: RunningEmulator, tmp_path: Path
+    block: str,
+    agencyaccess_emulator: RunningEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each Python block of the README runs against the emulator: scripts as scripts, snippets in a loop."""
+    monkeypatch.chdir(tmp_path)  # files a block writes (a journal) stay with this test
     if "asyncio.run(" in block:
         script = tmp_path / "block.py"
         script.write_text(block)

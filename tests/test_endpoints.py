@@ -72,13 +72,15 @@ async def session(api: FakeApi) -> Any:
 
 
 async def test_clients_create(session: Session, api: FakeApi) -> None:
-    """clients.create posts NewClient (with the idempotency key) and returns a Client."""
+    """clients.create looks a given idempotency key up, then posts NewClient carrying it."""
+    api.pages = [([], None)]  # nothing made with that key yet
     client = await session.clients.create(
         name="Acme", email="ops@acme.test", type=ClientType.PROSPECT, language=Language.ES,
         metadata={"crm": "42"}, idempotency_key="row-1",
     )  # fmt: skip
     assert isinstance(client, Client)
     assert api.calls == [
+        ("/api/clients/list", {"search": "row-1", "limit": 100}),
         (
             "/api/clients/create",
             {

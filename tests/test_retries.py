@@ -158,7 +158,8 @@ async def test_reconciliation_that_finds_nothing_creates_again() -> None:
 async def test_reconciliation_that_cannot_decide_says_outcome_unknown() -> None:
     """If the lookup fails too, the error says the outcome is unknown and keeps the key."""
     script = Script(
-        clients_create=[dropped()], clients_list=[InvalidRequestError("nope", status=400)]
+        clients_create=[dropped()],
+        clients_list=[ok([], nextCursor=None), InvalidRequestError("nope", status=400)],
     )
     async with session_for(script) as session:
         with pytest.raises(OutcomeUnknownError) as info:
