@@ -8,6 +8,8 @@ import pytest
 
 from agencyaccess_async import RequestedServices
 
+from .cli_helpers import Emulator, running_emulator
+
 pytest_plugins = ["agencyaccess_async.testing"]
 
 
@@ -27,3 +29,10 @@ def services() -> RequestedServices:
         .add("shopify", "storeCollaborator", agency_account_id="acct_shopify_1")
         .build()
     )
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A standalone emulator process, for tests that run the CLI against it."""
+    with running_emulator() as running:
+        yield running

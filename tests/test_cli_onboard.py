@@ -2,61 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-import attrs
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-CLI = [sys.executable, "-m", "agencyaccess_async"]
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=300, env=environment, cwd=cwd
-    )
-
-
-def read_results(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def clean_rows(n: int) -> list[dict[str, str]]:
-    return [
-        {"external_id": f"ext-{i}", "name": f"Client {i}", "email": f"c{i}@example.test"}
-        for i in range(n)
-    ]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    for needle in needles:
-        assert needle in result.stderr
-
+from .cli_helpers import (
+    EXAMPLES,
+    Emulator,
+    assert_one_line_error,
+    clean_rows,
+    read_results,
+    run_cli,
+    start_cli,
+    wait_for_clients,
+    write_csv,
+)
 
 # ------------------------------------------------------------ embedded emulator
 
@@ -177,41 +138,6 @@ def test_semicolon_files_work_with_the_delimiter_flag(tmp_path: Path) -> None:
 # ------------------------------------------------------------ a standalone emulator
 
 
-@attrs.frozen
-class Emulator:
-    base_url: str
-    key: str
-    process: Any
-
-    def env(self, key: str | None = None) -> dict[str, str]:
-        return {"AGENCYACCESS_API_KEY": key or self.key}
-
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        return asyncio.run(_admin(self.base_url, path, body))
-
-
-async def _admin(base_url: str, path: str, body: dict[str, Any] | None) -> Any:
-    async with aiohttp.ClientSession() as http:
-        method = http.post if body is not None else http.get
-        async with method(f"{base_url}/_emulator/{path}", json=body) as answer:
-            return (await answer.json())["data"]
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    process = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--api-key", "cli-test-key"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    base_url = process.stdout.readline().strip().rsplit(" ", 1)[1]
-    try:
-        yield Emulator(base_url, "cli-test-key", process)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
-
-
 def test_retry_failed(emulator: Emulator, tmp_path: Path) -> None:
     """Rows failed by a key without links:create are reported again, then retried with --retry-failed."""
     clients = write_csv(tmp_path / "clients.csv", clean_rows(8))
@@ -232,30 +158,15 @@ def test_retry_failed(emulator: Emulator, tmp_path: Path) -> None:
     assert "8 failed" in first.stderr
     assert {r["status"] for r in read_results(out)} == {"failed"}
     assert "links:create" in read_results(out)[0]["error"]
-    again = run_cli(*args, env=emulator.env())
+    refused = run_cli(*args, env=emulator.env())
+    assert refused.returncode == 2  # another key: the journal is not taken as proof
+    assert "--key-rotated" in refused.stderr
+    again = run_cli(*args, "--key-rotated", env=emulator.env())
     assert again.returncode == 1  # failed rows are reported, not retried, without the flag
     retried = run_cli(*args, "--retry-failed", env=emulator.env())
     assert retried.returncode == 0, retried.stderr
     assert {r["status"] for r in read_results(out)} == {"onboarded"}
     assert emulator.admin("counters")["records"] == {"clients": 8, "links": 8}
-
-
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    environment.update(env)
-    return subprocess.Popen(
-        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
-    )
-
-
-def _wait_for_clients(emulator: Emulator, at_least: int, process: subprocess.Popen[str]) -> None:
-    import time
-
-    deadline = time.monotonic() + 120
-    while emulator.admin("counters")["records"]["clients"] < at_least:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -278,8 +189,8 @@ def test_interrupted_run_completes_on_rerun_without_duplicates(
     )
     args = ["onboard", str(clients), "--services", str(EXAMPLES / "services.json"), "--out", str(out),
             "--base-url", emulator.base_url, "--concurrency", "32"]  # fmt: skip
-    process = _start(args, emulator.env())
-    _wait_for_clients(emulator, 1500, process)
+    process = start_cli(args, emulator.env())
+    wait_for_clients(emulator, 1500, process)
     if how == "sigint":
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=10)  # stops within seconds

@@ -7,6 +7,7 @@ tracebacks for bad input.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,8 @@ from ._emulator import add_emulator_command
 from ._onboard import add_onboard_command
 
 __all__ = ["main"]
+
+_STOPPED_BY = {128 + signal.SIGINT: "SIGINT", 128 + signal.SIGTERM: "SIGTERM"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return its exit code (0 ok, 1 some rows failed, 2 usage error)."""
+    """Run the CLI; return its exit code.
+
+    0 ok, 1 some rows failed, 2 usage error, 130 / 143 stopped by SIGINT / SIGTERM.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -40,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"agencyaccess-async {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # before the command's own handler was installed
+        code = 128 + signal.SIGINT
+    if code in _STOPPED_BY:
+        print(f"interrupted ({_STOPPED_BY[code]})", file=sys.stderr)
     return code

@@ -15,17 +15,16 @@ import asyncio
 import contextlib
 import json
 import os
-import sqlite3
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .._bulk import BulkProgress, OnboardItem
+from .._bulk import BulkProgress, BulkRun, OnboardItem
 from .._errors import APIError, AuthenticationError, DecodeError, TransportError
-from .._journal import JournalMismatch
+from .._journal import JournalError, JournalLocked, JournalMismatch
 from .._models import UNSET
 from .._retry import RetryPolicy
 from .._services import RequestedServices
@@ -34,6 +33,7 @@ from ._common import UsageError
 from ._progress import ProgressDisplay
 from ._results import write_results
 from ._rows import ClientsCsv, RowError, to_new_client
+from ._signals import run_until_signal
 
 
 def add_onboard_command(commands: Any) -> None:
@@ -74,6 +74,28 @@ def add_onboard_command(commands: Any) -> None:
         "--retry-failed", action="store_true", help="retry rows that failed in an earlier run"
     )
     parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is using the journal, wait for it instead of exiting",
+    )
+    parser.add_argument(
+        "--fresh-journal",
+        action="store_true",
+        help="set aside (rename) a journal of another job, server or key and start a new one",
+    )
+    parser.add_argument(
+        "--key-rotated",
+        action="store_true",
+        help="the journal was written with an earlier key of the same account: accept it",
+    )
+    parser.add_argument(
+        "--no-escape-formulas",
+        dest="escape_formulas",
+        action="store_false",
+        help="write results cells starting with = + - @ as they are (by default they get a "
+        "leading ' so that a spreadsheet does not run them)",
+    )
+    parser.add_argument(
         "--send-email", action="store_true", help="have AgencyAccess e-mail each invite"
     )
     parser.add_argument("--delimiter", default=",", help="CSV delimiter (default ',')")
@@ -81,7 +103,7 @@ def add_onboard_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the inputs, then onboard; returns 0, 1 (some rows failed) or 130 (interrupted)."""
+    """Check the inputs, then onboard; returns 0, 1 (some rows failed), 130 or 143 (stopped)."""
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.rate_limit is not None and args.rate_limit <= 0:
@@ -91,10 +113,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--delimiter must be one character")
     services = _load_services(args.services)
     table = ClientsCsv(args.csv, delimiter)
-    total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     journal = Path(args.journal) if args.journal else out.with_name(out.name + ".journal")
-    return asyncio.run(_onboard(args, table, services, total, out, journal))
+    _check_writable(out, "--out")
+    _check_writable(journal, "--journal")
+    total = sum(1 for _ in table.rows())  # also proves the whole file is readable
+    return run_until_signal(_onboard(args, table, services, total, out, journal))
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Refuse, before any row is sent, a file that could not be written at the end."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
 
 
 def _load_services(path: str) -> RequestedServices:
@@ -106,6 +141,8 @@ def _load_services(path: str) -> RequestedServices:
         raise UsageError(f"{path}: cannot read it ({error})") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path}: not JSON (line {error.lineno}: {error.msg})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to be requested services") from None
     if isinstance(raw, dict) and set(raw) == {"requestedServices"}:
         raw = raw["requestedServices"]
     try:
@@ -143,32 +180,65 @@ async def _onboard(
         )
         async with session:
             await _check_access(session)
-            try:
-                run = session.bulk.onboard(
+
+            def start() -> BulkRun[Any]:
+                return session.bulk.onboard(
                     _items(table, services, invalid),
                     services=services,
                     send_email=True if args.send_email else UNSET,
                     journal=journal,
+                    replace_journal=args.fresh_journal,
+                    key_rotated=args.key_rotated,
                     retry_failed=args.retry_failed,
                     concurrency=args.concurrency,
                     total=total,
                     progress=lambda p: display(invalid.shift(p)),
                 )
-            except JournalMismatch as error:
-                raise UsageError(str(error)) from None
-            except sqlite3.DatabaseError as error:
-                raise UsageError(f"{journal}: not a journal file ({error})") from None
+
+            run = await _open_journal(start, journal, wait=args.wait)
             try:
                 await run.run()
             except asyncio.CancelledError:
                 interrupted = True
+                raise  # run_until_signal turns it into exit code 130 or 143
             finally:
                 display.finish()
-                counts = write_results(table, out, journal, services)
-    print(counts.summary(out, interrupted), file=sys.stderr)
-    if interrupted:
-        raise KeyboardInterrupt
+                counts = write_results(
+                    table, out, journal, services, escape_formulas=args.escape_formulas
+                )
+                print(counts.summary(out, interrupted), file=sys.stderr)
     return 0 if counts.all_ok else 1
+
+
+_WAIT_POLL = 0.5
+_MISMATCH_HINT = {
+    "job": "other services or options: use another --journal, or --fresh-journal",
+    "base_url": "a journal of another server is not proof of anything here: use "
+    "--fresh-journal (the old one is renamed, not deleted)",
+    "key": "if the key was rolled for the same account, pass --key-rotated; if it is "
+    "another account, use --fresh-journal",
+}
+
+
+async def _open_journal(
+    start: Callable[[], BulkRun[Any]], journal: Path, *, wait: bool
+) -> BulkRun[Any]:
+    """Start the run on its journal; a journal problem is one line, or a wait with ``--wait``."""
+    announced = False
+    while True:
+        try:
+            return start()
+        except JournalLocked as error:
+            if not wait:
+                raise UsageError(f"{error} (or pass --wait)") from None
+            if not announced:
+                print(f"onboard: {error}; waiting (--wait)", file=sys.stderr, flush=True)
+                announced = True
+            await asyncio.sleep(_WAIT_POLL)
+        except JournalMismatch as error:
+            raise UsageError(f"{error}; {_MISMATCH_HINT[error.what]}") from None
+        except JournalError as error:
+            raise UsageError(str(error)) from None
 
 
 async def _check_access(session: Session) -> None:

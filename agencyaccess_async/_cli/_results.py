@@ -3,6 +3,10 @@
 The file is built from the input CSV and the journal (the journal is the
 truth: it holds rows finished by earlier runs too), written to a temporary
 file beside the target and renamed over it, so it is never half-written.
+
+Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) get a leading ``'``, as OWASP
+advises against CSV injection; the values sent to the API are not touched.
 """
 
 from __future__ import annotations
@@ -60,9 +64,15 @@ class Counts:
 
 
 def write_results(
-    table: ClientsCsv, out: Path, journal_path: Path, services: RequestedServices
+    table: ClientsCsv,
+    out: Path,
+    journal_path: Path,
+    services: RequestedServices,
+    *,
+    escape_formulas: bool = True,
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts."""
+    cell = _escape_formula if escape_formulas else str
     counts = Counts()
     header = [c for c in table.header if c not in RESULT_COLUMNS]
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -74,13 +84,22 @@ def write_results(
             for row in table.rows():
                 outcome = _outcome(row, journal, services)
                 counts.add(outcome[3], row.number, outcome[2])
-                writer.writerow([row.cells.get(c, "") for c in header] + outcome)
+                cells = [row.cells.get(c, "") for c in header] + outcome
+                writer.writerow([cell(value) for value in cells])
         os.replace(temporary, out)
     finally:
         if journal is not None:
             journal.close()
         temporary.unlink(missing_ok=True)
     return counts
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_formula(value: str) -> str:
+    """The cell as a spreadsheet shows it but never runs it: a leading ' before a formula."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _outcome(row: Row, journal: Journal | None, services: RequestedServices) -> list[str]:

@@ -27,6 +27,11 @@ REQUIRED = ("name", "email")
 OPTIONAL = ("company", "website", "type", "language", "external_id")
 METADATA_PREFIX = "metadata."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The longest cell a row may have; the longest field of the contract is 1,000
+#: characters, so a longer cell is a mistake (a stray quote swallowing lines).
+MAX_CELL = 10_000
+#: What the csv module may read in one cell before failing the whole file.
+_FIELD_SIZE_LIMIT = 1 << 30
 _DELIMITERS = (";", "\t", "|")
 
 
@@ -36,10 +41,15 @@ class RowError(ValueError):
 
 @attrs.frozen
 class Row:
-    """One data row: its spreadsheet row number (the header is row 1) and its cells."""
+    """One data row: its spreadsheet row number (the header is row 1) and its cells.
+
+    ``problem`` says what makes the row unreadable (a wrong number of fields,
+    an over-long cell); the cells are kept anyway, for the results file.
+    """
 
     number: int
     cells: dict[str, str]
+    problem: str | None = None
 
     @property
     def key(self) -> str:
@@ -102,8 +112,22 @@ class ClientsCsv:
                 )
         return f"{self.path}: no {missing[0]!r} column (the header is: {', '.join(header)})"
 
+    def _row(self, number: int, cells: list[str]) -> Row:
+        """The row of these cells, with the problem that keeps it from being sent, if any."""
+        by_column = dict(zip(self.header, cells, strict=False))
+        if len(cells) != len(self.header):
+            problem = f"{len(cells)} fields, the header has {len(self.header)}"
+            return Row(number, by_column, problem)
+        for column, value in by_column.items():
+            if len(value) > MAX_CELL:
+                return Row(
+                    number, by_column, f"{column}: {len(value)} characters, at most {MAX_CELL}"
+                )
+        return Row(number, by_column)
+
     def rows(self) -> Iterator[Row]:
         """Every data row, with its row number; an unreadable file is a UsageError."""
+        csv.field_size_limit(_FIELD_SIZE_LIMIT)  # over-long cells are per-row errors, not fatal
         with self._open() as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             number = 1
@@ -112,11 +136,7 @@ class ClientsCsv:
                 for number, cells in enumerate(reader, start=2):
                     if not any(cell.strip() for cell in cells):
                         continue  # blank lines are not rows
-                    if len(cells) != len(self.header):
-                        problem = f"{len(cells)} fields, the header has {len(self.header)}"
-                        yield Row(number, {"__error__": problem})
-                        continue
-                    yield Row(number, dict(zip(self.header, cells, strict=True)))
+                    yield self._row(number, cells)
             except UnicodeDecodeError:
                 raise UsageError(f"{self.path}: not UTF-8 text after row {number}") from None
             except csv.Error as error:
@@ -126,15 +146,15 @@ class ClientsCsv:
 def to_new_client(row: Row, services: RequestedServices) -> NewClient:
     """The row as a NewClient; a ``RowError`` naming the column if it breaks a rule."""
     cells = row.cells
-    if "__error__" in cells:
-        raise RowError(cells["__error__"])
+    if row.problem is not None:
+        raise RowError(row.problem)
     name = cells["name"].strip()
     email = cells["email"].strip()
     if not 1 <= len(name) <= 200:
         raise RowError("name: required, at most 200 characters")
     if not _EMAIL.match(email) or len(email) > 320:
         raise RowError(
-            f"email: {email!r} is not a valid e-mail address" if email else "email: required"
+            f"email: {_shown(email)} is not a valid e-mail address" if email else "email: required"
         )
     company = cells.get("company", "").strip()
     if len(company) > 200:
@@ -143,7 +163,7 @@ def to_new_client(row: Row, services: RequestedServices) -> NewClient:
     if website and (
         urlparse(website).scheme not in ("http", "https") or not urlparse(website).netloc
     ):
-        raise RowError(f"website: {website!r} is not an http(s) URL")
+        raise RowError(f"website: {_shown(website)} is not an http(s) URL")
     kind = _choice(cells, "type", ClientType)
     language = _choice(cells, "language", Language)
     if kind is ClientType.PROSPECT:
@@ -170,7 +190,7 @@ def _choice(cells: dict[str, str], column: str, enum: Any) -> Any:
         return enum(value.lower())
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise RowError(f"{column}: {value!r} is not one of {allowed}") from None
+        raise RowError(f"{column}: {_shown(value)} is not one of {allowed}") from None
 
 
 def _metadata(cells: dict[str, str]) -> dict[str, str] | Any:
@@ -187,3 +207,8 @@ def _metadata(cells: dict[str, str]) -> dict[str, str] | Any:
         if len(value) > 500:
             raise RowError(f"metadata.{key}: at most 500 characters")
     return metadata or UNSET
+
+
+def _shown(value: str, most: int = 60) -> str:
+    """A cell quoted for a message, cut short so that one bad cell cannot flood it."""
+    return repr(value if len(value) <= most else value[:most] + "…")

@@ -1,0 +1,112 @@
+"""Helpers for tests that run the CLI as a process: run it, read its files, drive an emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CLI = [sys.executable, "-m", "agencyaccess_async"]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=300, env=environment, cwd=cwd
+    )
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(1 << 30)  # results may carry a huge (refused) cell
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def clean_rows(n: int) -> list[dict[str, str]]:
+    return [
+        {"external_id": f"ext-{i}", "name": f"Client {i}", "email": f"c{i}@example.test"}
+        for i in range(n)
+    ]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+@attrs.frozen
+class Emulator:
+    base_url: str
+    key: str
+    process: Any
+
+    def env(self, key: str | None = None) -> dict[str, str]:
+        return {"AGENCYACCESS_API_KEY": key or self.key}
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return asyncio.run(_admin(self.base_url, path, body))
+
+
+async def _admin(base_url: str, path: str, body: dict[str, Any] | None) -> Any:
+    async with aiohttp.ClientSession() as http:
+        method = http.post if body is not None else http.get
+        async with method(f"{base_url}/_emulator/{path}", json=body) as answer:
+            return (await answer.json())["data"]
+
+
+def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    environment.update(env)
+    return subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    )
+
+
+def wait_for_clients(emulator: Emulator, at_least: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while emulator.admin("counters")["records"]["clients"] < at_least:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running_emulator(*options: str) -> Iterator[Emulator]:
+    """A standalone emulator process (``agencyaccess-async emulator``), stopped afterwards."""
+    process = subprocess.Popen(
+        [*CLI, "emulator", "--port", "0", "--api-key", "cli-test-key", *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    base_url = process.stdout.readline().strip().rsplit(" ", 1)[1]
+    try:
+        yield Emulator(base_url, "cli-test-key", process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)

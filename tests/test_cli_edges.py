@@ -1,0 +1,192 @@
+"""The onboard command at its edges, run as real processes: locks, signals, targets, hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from agencyaccess_async import Session
+
+from .cli_helpers import (
+    EXAMPLES,
+    Emulator,
+    assert_one_line_error,
+    clean_rows,
+    read_results,
+    run_cli,
+    start_cli,
+    wait_for_clients,
+    write_csv,
+)
+
+
+def onboard_args(csv_path: Path, out: Path, emulator: Emulator | None, *extra: str) -> list[str]:
+    args = ["onboard", str(csv_path), "--services", str(EXAMPLES / "services.json")]
+    args += ["--out", str(out), *extra]
+    if emulator is not None:
+        args += ["--base-url", emulator.base_url]
+    return args
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_journal_is_refused_then_sigterm_stops_the_first(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Process 2 exits 2 naming process 1; SIGTERM stops process 1 with 143 and its results."""
+    total = 400
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
+    out = tmp_path / "results.csv"
+    emulator.admin("faults", {"latencyMs": 20})
+    args = onboard_args(clients, out, emulator, "--concurrency", "4")
+    first = start_cli(args, emulator.env())
+    wait_for_clients(emulator, 10, first)
+    second = run_cli(*args, env=emulator.env())
+    assert_one_line_error(second, f"in use by process {first.pid}", "--wait")
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=30)
+    assert first.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    partial = read_results(out)
+    assert len(partial) == total
+    assert 0 < sum(r["status"] == "onboarded" for r in partial) < total
+    emulator.admin("faults", {"latencyMs": 0})
+    rerun = run_cli(*args, env=emulator.env())
+    assert rerun.returncode == 0, rerun.stderr
+    assert emulator.admin("counters")["records"] == {"clients": total, "links": total}
+
+
+@pytest.mark.slow
+def test_wait_lets_a_second_process_finish_after_the_first_without_duplicates(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """With --wait the second process waits for the lock, then finds every row done."""
+    total = 60
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
+    out = tmp_path / "results.csv"
+    emulator.admin("faults", {"latencyMs": 20})
+    args = onboard_args(clients, out, emulator, "--concurrency", "2")
+    first = start_cli(args, emulator.env())
+    wait_for_clients(emulator, 2, first)
+    second = start_cli([*args, "--wait"], emulator.env())
+    _, first_err = first.communicate(timeout=120)
+    _, second_err = second.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 0, second_err
+    assert "waiting (--wait)" in second_err
+    assert emulator.admin("counters")["records"] == {"clients": total, "links": total}
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_shutdown_still_leaves_the_results_file(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Two SIGINTs in a row: exit 130, and the results file has every row."""
+    total = 400
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
+    out = tmp_path / "results.csv"
+    emulator.admin("faults", {"latencyMs": 20})
+    process = start_cli(onboard_args(clients, out, emulator, "--concurrency", "8"), emulator.env())
+    wait_for_clients(emulator, 10, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert len(read_results(out)) == total
+
+
+def test_a_journal_of_another_server_is_not_taken_as_done(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A dry run's journal (embedded emulator) is refused against another server; --fresh-journal sets it aside."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(5))
+    out = tmp_path / "results.csv"
+    dry = run_cli(*onboard_args(clients, out, None))
+    assert dry.returncode == 0, dry.stderr
+    real = run_cli(*onboard_args(clients, out, emulator), env=emulator.env())
+    assert_one_line_error(real, "was written against http://127.0.0.1:", "--fresh-journal")
+    assert emulator.admin("counters")["records"] == {"clients": 0, "links": 0}
+    fresh = run_cli(*onboard_args(clients, out, emulator, "--fresh-journal"), env=emulator.env())
+    assert fresh.returncode == 0, fresh.stderr
+    assert emulator.admin("counters")["records"] == {"clients": 5, "links": 5}
+    assert len(list(tmp_path.glob("results.csv.journal.replaced-*"))) == 1
+
+
+def test_formula_cells_are_neutralised_in_results_but_sent_unchanged(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Cells starting with = + - @ get a leading ' in the results; the API gets the original."""
+    rows = [
+        {
+            "external_id": "a",
+            "name": '=HYPERLINK("http://x")',
+            "email": "a@example.test",
+            "notes": "+1",
+        },
+        {"external_id": "b", "name": "-Dash Co", "email": "b@example.test", "notes": "@SUM(A1)"},
+        {"external_id": "c", "name": "Plain", "email": "c@example.test", "notes": "\tTab"},
+    ]
+    clients = write_csv(tmp_path / "clients.csv", rows)
+    out = tmp_path / "results.csv"
+    result = run_cli(*onboard_args(clients, out, emulator), env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    written = read_results(out)
+    assert [r["name"] for r in written] == ['\'=HYPERLINK("http://x")', "'-Dash Co", "Plain"]
+    assert [r["notes"] for r in written] == ["'+1", "'@SUM(A1)", "'\tTab"]
+    names = asyncio.run(_client_names(emulator))
+    assert names == {'=HYPERLINK("http://x")', "-Dash Co", "Plain"}
+    raw = run_cli(
+        *onboard_args(clients, tmp_path / "raw.csv", emulator, "--no-escape-formulas"),
+        env=emulator.env(),
+    )
+    assert raw.returncode == 0, raw.stderr
+    assert read_results(tmp_path / "raw.csv")[0]["name"] == '=HYPERLINK("http://x")'
+
+
+async def _client_names(emulator: Emulator) -> set[str]:
+    async with Session(emulator.key, base_url=emulator.base_url) as session:
+        return {client.name async for client in session.clients.list()}
+
+
+def test_a_deeply_nested_services_file_is_one_line(tmp_path: Path) -> None:
+    """100,000 levels of nesting: exit 2 with one line, no traceback."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(1))
+    services = tmp_path / "services.json"
+    services.write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cli("onboard", str(clients), "--services", str(services))
+    assert_one_line_error(result, "nested too deeply")
+
+
+def test_out_in_a_missing_folder_is_refused_before_any_row_is_sent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """--out in a folder that does not exist: exit 2 at once, nothing created."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    result = run_cli(
+        *onboard_args(clients, tmp_path / "missing" / "results.csv", emulator), env=emulator.env()
+    )
+    assert_one_line_error(result, "does not exist")
+    assert emulator.admin("counters")["records"] == {"clients": 0, "links": 0}
+
+
+def test_a_huge_cell_is_a_row_error_naming_row_and_column(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A 10 MB cell makes its row invalid (row and column named); the other rows go on."""
+    rows = [{**row, "notes": ""} for row in clean_rows(3)]
+    rows[1]["notes"] = "x" * 10_000_000
+    clients = write_csv(tmp_path / "clients.csv", rows)
+    out = tmp_path / "results.csv"
+    result = run_cli(*onboard_args(clients, out, emulator), env=emulator.env())
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    written = read_results(out)
+    assert [r["status"] for r in written] == ["onboarded", "invalid", "onboarded"]
+    assert written[1]["error"].startswith("row 3: notes: 10000000 characters")
+    assert len(written[1]["notes"]) == 10_000_000  # the cell itself is kept
+    assert emulator.admin("counters")["records"] == {"clients": 2, "links": 2}
