@@ -40,7 +40,7 @@ from ._models import (
 )
 from ._services import RequestedServices
 
-__all__ = ["CONVERTER", "configure_converter", "wire_name"]
+__all__ = ["CONVERTER", "configure_converter", "parse_datetime", "wire_name"]
 
 
 #: Wire names that plain camelCase does not produce.
@@ -108,11 +108,11 @@ def configure_converter(converter: cattrs.Converter) -> None:
       wire, read leniently (no catalog check) from responses.
     """
     converter.register_unstructure_hook(datetime, _format_datetime)
-    converter.register_structure_hook(datetime, lambda value, _: _parse_datetime(value))
+    converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     # The commonest optional types, without cattrs' generic Optional dispatch.
     converter.register_structure_hook(
         Optional[datetime],  # noqa: UP045
-        lambda value, _: None if value is None else _parse_datetime(value),
+        lambda value, _: None if value is None else parse_datetime(value),
     )
     converter.register_structure_hook(Optional[str], _optional_str)  # noqa: UP045
     converter.register_unstructure_hook(RequestedServices, RequestedServices.to_json)
@@ -210,15 +210,18 @@ _FRACTION = re.compile(r"\.(\d+)")
 _MODERN_ISOFORMAT = sys.version_info >= (3, 11)
 
 
-def _parse_datetime(value: Any) -> datetime:
+def parse_datetime(value: Any) -> datetime:
+    """An aware UTC datetime from an ISO 8601 string (``Z`` or an offset), on every Python."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 string, got {value!r}")
+    if value.endswith("z"):  # RFC 3339 allows it; fromisoformat does not
+        value = value[:-1] + "Z"
     if _MODERN_ISOFORMAT:
         parsed = datetime.fromisoformat(value)
-    else:  # pragma: no cover - Python 3.10
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    else:  # Python 3.10: no "Z", and only 3 or 6 fraction digits
+        text = value[:-1] + "+00:00" if value.endswith("Z") else value
         text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
         parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:

@@ -18,9 +18,9 @@ raises when it cannot tell (the Session then raises ``OutcomeUnknownError``).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ._converter import parse_datetime
 from ._errors import AgencyAccessError
 from ._retry import RetryPolicy
 from ._routes import ROUTES
@@ -103,8 +103,8 @@ def _same_link(item: Mapping[str, Any], payload: Mapping[str, Any], not_before: 
     if any(key in payload and item.get(key) != payload[key] for key in _LINK_OPTIONS):
         return False
     try:
-        created = datetime.fromisoformat(str(item.get("createdAt")).replace("Z", "+00:00"))
-    except ValueError:
+        created = parse_datetime(item.get("createdAt"))
+    except (TypeError, ValueError):
         return False
     return created.timestamp() >= not_before
 

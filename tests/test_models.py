@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -206,3 +208,32 @@ def test_new_client_never_sends_unset(new: NewClient) -> None:
     body = CONVERTER.unstructure(new)
     assert "UNSET" not in repr(body)
     assert set(body) <= {wire_name(f.name) for f in attrs.fields(NewClient)}
+
+
+@pytest.mark.parametrize("modern", [True, False], ids=["fromisoformat", "3.10-fallback"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T05:00:00Z", datetime(2026, 11, 28, 5, tzinfo=timezone.utc)),
+        ("2026-11-28T05:00:00.1z", datetime(2026, 11, 28, 5, 0, 0, 100000, tzinfo=timezone.utc)),
+        ("2026-11-28T05:00:00.123Z", datetime(2026, 11, 28, 5, 0, 0, 123000, tzinfo=timezone.utc)),
+        (
+            "2026-11-28T05:00:00.1234567Z",
+            datetime(2026, 11, 28, 5, 0, 0, 123456, tzinfo=timezone.utc),
+        ),
+        ("2026-11-28T06:00:00+01:00", datetime(2026, 11, 28, 5, tzinfo=timezone.utc)),
+        ("2026-11-28T05:00:00", datetime(2026, 11, 28, 5, tzinfo=timezone.utc)),
+    ],
+)
+def test_timestamps_parse_alike_on_every_python(
+    monkeypatch: pytest.MonkeyPatch, modern: bool, text: str, expected: datetime
+) -> None:
+    """Both the 3.11+ path and the 3.10 fallback read Z, 1-9 fraction digits and offsets as UTC."""
+    from agencyaccess_async import _converter
+
+    if modern and sys.version_info < (3, 11):
+        pytest.skip("3.10's fromisoformat is the fallback's reason to exist")
+    monkeypatch.setattr(_converter, "_MODERN_ISOFORMAT", modern)
+    parsed = _converter.parse_datetime(text)
+    assert parsed == expected
+    assert parsed.tzinfo is timezone.utc
