@@ -25,6 +25,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Mapping,
 )
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -37,7 +38,7 @@ from ._errors import AgencyAccessError
 from ._journal import Journal, JournalRow
 from ._models import Client, Link, NewClient, NewLink, Unset
 from ._routes import ROUTES
-from ._services import RequestedServices
+from ._services import RequestedServices, advise
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -91,7 +92,7 @@ class OnboardItem:
     client: NewClient
     key: str | None = None
     row: int | None = None
-    services: RequestedServices | None = None
+    services: RequestedServices | Mapping[str, Any] | None = None
 
 
 @attrs.frozen
@@ -364,7 +365,7 @@ class Bulk:
         self,
         rows: Iterable[OnboardItem | NewClient] | AsyncIterable[OnboardItem | NewClient],
         *,
-        services: RequestedServices,
+        services: RequestedServices | Mapping[str, Any],
         send_email: bool | Unset = Unset.UNSET,
         intake_form: bool | Unset = Unset.UNSET,
         thank_you_message: str | Unset | None = Unset.UNSET,
@@ -403,7 +404,10 @@ class Bulk:
             "thank_you_message": thank_you_message,
             "redirect_url": redirect_url,
         }
-        fingerprint = row_key([services.to_json(), {k: repr(v) for k, v in options.items()}])
+        if not isinstance(services, RequestedServices):
+            advise(services, strict=self._session.strict_services)  # sent as given
+        wire = services.to_json() if isinstance(services, RequestedServices) else services
+        fingerprint = row_key([wire, {k: repr(v) for k, v in options.items()}])
         opened = None
         if journal is not None:
             opened = Journal(
@@ -450,7 +454,7 @@ class _Onboarder:
     def __init__(
         self,
         session: Session,
-        services: RequestedServices,
+        services: RequestedServices | Mapping[str, Any],
         options: dict[str, Any],
         journal: Journal | None,
         retry_failed: bool,
@@ -486,7 +490,7 @@ class _Onboarder:
             return ItemResult(index, key, value, error, "failed")
         state.state, state.link_id, state.invite_url = "done", link.link_id, link.invite_url
         self._save(state)
-        value = Onboarded(link.client_id, link.link_id, link.invite_url, client, link)
+        value = Onboarded(state.client_id or "", link.link_id, link.invite_url, client, link)
         return ItemResult(index, key, value)
 
     @property

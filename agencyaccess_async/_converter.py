@@ -69,6 +69,11 @@ RESPONSE_MODELS: tuple[type, ...] = (
     DeletedClient,
     DeletedLink,
 )
+#: Other wire names a response may use for a field (first the contract's, then these).
+ALIASES: Mapping[type, Mapping[str, str]] = {
+    Client: {"id": "clientID"},
+    Link: {"id": "linkID"},
+}
 OPEN_ENUMS: tuple[type[enum.Enum], ...] = (
     ClientType,
     Language,
@@ -95,15 +100,19 @@ def configure_converter(converter: cattrs.Converter) -> None:
       -> ``inviteUrl``, ``created_at`` -> ``createdAt``), except the contract's
       odd ones in ``WIRE_NAME_EXCEPTIONS``: ``clientID``, ``linkID``,
       ``redirectURL``, ``agencyAccountID``, ``accessPageID``.
-    - **Datetimes** are ISO 8601 in UTC with a ``Z`` suffix, both ways, written
-      with milliseconds (microseconds when finer); a naive datetime is UTC.
-    - **Enums** go out as their values. Coming in, a value the SDK does not
+    - **Datetimes** are ISO 8601 in UTC with a ``Z`` suffix, written with
+      milliseconds (microseconds when finer); a naive datetime is UTC. Read,
+      they may also be epoch seconds or milliseconds (numbers or digits).
+    - **Enums** go out as their values. Coming in, values match in any case
+      (``"Prospect"`` is ``ClientType.PROSPECT``), and a value the SDK does not
       know yet is kept as a plain ``str`` (the field types are ``Enum | str``).
     - **Requests**: fields left ``UNSET`` are omitted from the body; ``None``
       is sent as ``null`` (it clears the field in an update).
-    - **Responses**: fields the model does not know are kept in the model's
-      ``extra`` mapping, and written back out when the model is unstructured,
-      so model -> wire -> model is the identity.
+    - **Responses** are read liberally: only fields without a default (a
+      record's id) are required; ``null`` counts as absent; ``ALIASES`` gives
+      other names for a field (``id`` for ``clientID``/``linkID``). Fields the
+      model does not know are kept in ``extra``, and written back out when the
+      model is unstructured, so model -> wire -> model is the identity.
     - **RequestedServices** use the nested platform -> service object of the
       wire, read leniently (no catalog check) from responses.
     """
@@ -117,11 +126,13 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(Optional[str], _optional_str)  # noqa: UP045
     converter.register_unstructure_hook(RequestedServices, RequestedServices.to_json)
     converter.register_structure_hook(
-        RequestedServices, lambda value, _: RequestedServices.from_json(value, validate=False)
+        RequestedServices,
+        lambda value, _: RequestedServices.from_json(value or {}, validate=False),
     )
     for enum_cls in OPEN_ENUMS:
         hook = _open_enum_hook(enum_cls)
         converter.register_structure_hook(Union[enum_cls, str], hook)  # noqa: UP007
+        converter.register_structure_hook(Union[enum_cls, str, None], hook)  # noqa: UP007
         converter.register_structure_hook(enum_cls, hook)
         converter.register_unstructure_hook(enum_cls, _enum_value)
     # Hooks are generated when a model is first used (factories), not at import.
@@ -150,8 +161,10 @@ def _renames(cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def _open_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
-    """Structure ``cls`` keeping the wire fields it does not know in ``extra``."""
+    """Structure ``cls`` liberally, keeping the wire fields it does not know in ``extra``."""
+    aliases = ALIASES.get(cls, {})
     known = frozenset(wire_name(f.name) for f in attrs.fields(cls) if f.name != "extra")
+    known |= frozenset(aliases)
     structure = make_dict_structure_fn(cls, converter, **_renames(cls, skip=("extra",)))
 
     def structure_open(value: Any, _: Any) -> Any:
@@ -159,7 +172,13 @@ def _open_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callabl
             raise TypeError(
                 f"expected a JSON object for {cls.__name__}, got {type(value).__name__}"
             )
-        obj = structure(value, cls)
+        present = value
+        if None in value.values():  # null is absent: the field's default applies
+            present = {k: v for k, v in value.items() if v is not None}
+        for alias, name in aliases.items():
+            if name not in present and alias in present:
+                present = {**present, name: present[alias]}
+        obj = structure(present, cls)
         if len(value) > len(known) or not known.issuperset(value):
             extra = {k: v for k, v in value.items() if k not in known}
             if extra:
@@ -184,11 +203,14 @@ def _open_unstructure_hook(converter: cattrs.Converter, cls: type[Any]) -> Calla
 
 def _open_enum_hook(enum_cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     members = enum_cls._value2member_map_
+    by_folded = {str(value).casefold(): member for value, member in members.items()}
 
     def structure(value: Any, _: Any) -> Any:
+        if value is None:
+            return None
         if not isinstance(value, str):
             raise TypeError(f"expected a string for {enum_cls.__name__}, got {value!r}")
-        return members.get(value, value)
+        return members.get(value) or by_folded.get(value.casefold(), value)
 
     return structure
 
@@ -208,14 +230,24 @@ def _enum_value(value: enum.Enum) -> Any:
 _FRACTION = re.compile(r"\.(\d+)")
 # From 3.11 fromisoformat reads "Z" and any number of fraction digits itself.
 _MODERN_ISOFORMAT = sys.version_info >= (3, 11)
+_EPOCH_MILLISECONDS = 10**11
 
 
 def parse_datetime(value: Any) -> datetime:
-    """An aware UTC datetime from an ISO 8601 string (``Z`` or an offset), on every Python."""
+    """An aware UTC datetime from ISO 8601 (``Z`` or an offset) or epoch seconds/milliseconds.
+
+    Epoch numbers of 10^11 and more are milliseconds (10^11 seconds is the
+    year 5138); digit strings count as numbers. The same on every Python.
+    """
     if isinstance(value, datetime):
         return value
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS else value
+        return datetime.fromtimestamp(seconds, timezone.utc)
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, got {value!r}")
+        raise TypeError(f"expected an ISO 8601 string or epoch number, got {value!r}")
     if value.endswith("z"):  # RFC 3339 allows it; fromisoformat does not
         value = value[:-1] + "Z"
     if _MODERN_ISOFORMAT:

@@ -2,7 +2,9 @@
 
 Each method builds a request model and names its row of the route table; the
 Session does the rest. Ids are positional, everything else keyword-only, and
-an empty id is a ``ValueError`` before any I/O.
+an empty id is a ``ValueError`` before any I/O. Every method takes
+``extra_body={...}``, merged into the JSON body last, for fields the SDK does
+not model yet (the guide calls its optional fields "common", not all).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from ._models import (
 from ._reconcile import IDEMPOTENCY_METADATA_KEY, find_client
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
-from ._services import RequestedServices
+from ._services import RequestedServices, advise
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -56,10 +58,14 @@ def _require_id(value: str, name: str) -> str:
     return value
 
 
-def _as_services(services: RequestedServices | Mapping[str, Any]) -> RequestedServices:
+def _as_services(
+    services: RequestedServices | Mapping[str, Any], strict: bool
+) -> RequestedServices | Mapping[str, Any]:
+    """What goes out as ``requestedServices``: a raw mapping unchanged, once advised on."""
     if isinstance(services, RequestedServices):
         return services
-    return RequestedServices.from_json(services)
+    advise(services, strict=strict)
+    return services
 
 
 class Paginator(Generic[T]):
@@ -77,12 +83,14 @@ class Paginator(Generic[T]):
         query: ListQuery,
         timeout: Timeout | None,
         retry: RetryPolicy | None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         self._session = session
         self._route = route
         self._query = query
         self._timeout = timeout
         self._retry = retry
+        self._extra_body = extra_body
 
     def __repr__(self) -> str:
         return f"<Paginator {self._route.operation} {self._query!r}>"
@@ -91,7 +99,11 @@ class Paginator(Generic[T]):
         """Fetch one page: the first, or the one ``cursor`` points at."""
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
         page: Page[T] = await self._session._call(
-            self._route, query, timeout=self._timeout, retry=self._retry
+            self._route,
+            query,
+            timeout=self._timeout,
+            retry=self._retry,
+            extra_body=self._extra_body,
         )
         return page
 
@@ -144,6 +156,7 @@ class Clients(_Resource):
         idempotency_key: str | None = None,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Client:
         """Create a client record.
 
@@ -179,6 +192,7 @@ class Clients(_Resource):
             lookup_first=idempotency_key is not None,
             timeout=timeout,
             retry=retry,
+            extra_body=extra_body,
         )
 
     async def _create(
@@ -189,6 +203,7 @@ class Clients(_Resource):
         lookup_first: bool = False,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Client:
         """Create ``new`` carrying ``idempotency_key``; with ``lookup_first``, return a match."""
         metadata = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
@@ -207,7 +222,7 @@ class Clients(_Resource):
             if found is not None:
                 return found
         client: Client = await self._session._call(
-            ROUTES["clients.create"], new, timeout=timeout, retry=retry
+            ROUTES["clients.create"], new, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return client
 
@@ -222,12 +237,17 @@ class Clients(_Resource):
         return None if found is None else CONVERTER.structure(found, Client)
 
     async def retrieve(
-        self, client_id: str, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+        self,
+        client_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Client:
         """Fetch one client record by id."""
         body = ClientRef(_require_id(client_id, "client_id"))
         client: Client = await self._session._call(
-            ROUTES["clients.retrieve"], body, timeout=timeout, retry=retry
+            ROUTES["clients.retrieve"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return client
 
@@ -244,6 +264,7 @@ class Clients(_Resource):
         metadata: Mapping[str, str] | Unset = UNSET,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Client:
         """Change some fields of a client (``None`` clears an optional field)."""
         body = ClientUpdate(
@@ -259,17 +280,22 @@ class Clients(_Resource):
         if body == ClientUpdate(client_id=client_id):
             raise ValueError("clients.update needs at least one field to change")
         client: Client = await self._session._call(
-            ROUTES["clients.update"], body, timeout=timeout, retry=retry
+            ROUTES["clients.update"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return client
 
     async def delete(
-        self, client_id: str, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+        self,
+        client_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""
         body = ClientRef(_require_id(client_id, "client_id"))
         deleted: DeletedClient = await self._session._call(
-            ROUTES["clients.delete"], body, timeout=timeout, retry=retry
+            ROUTES["clients.delete"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return deleted
 
@@ -281,6 +307,7 @@ class Clients(_Resource):
         limit: int | Unset = UNSET,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Paginator[Client]:
         """Client records in creation order: ``async for client in session.clients.list():``.
 
@@ -289,7 +316,7 @@ class Clients(_Resource):
         ``limit`` is the page size (1-100).
         """
         query = ListQuery(search=search, type=type, limit=limit)
-        return Paginator(self._session, ROUTES["clients.list"], query, timeout, retry)
+        return Paginator(self._session, ROUTES["clients.list"], query, timeout, retry, extra_body)
 
 
 class Links(_Resource):
@@ -306,32 +333,40 @@ class Links(_Resource):
         redirect_url: str | Unset | None = UNSET,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Link:
         """Create an access request for a client; its ``invite_url`` goes to the client.
 
         ``services`` is a ``RequestedServices`` (see ``RequestedServices.build()``)
-        or the raw wire object, which is validated against the catalog first.
+        or the dashboard's raw JSON, which is sent exactly as given: what the
+        SDK's catalog does not know is logged once as a warning, not refused
+        (refused with ``Session(strict_services=True)``).
         """
         body = NewLink(
             client_id=_require_id(client_id, "client_id"),
-            requested_services=_as_services(services),
+            requested_services=_as_services(services, self._session.strict_services),
             intake_form=intake_form,
             send_email=send_email,
             thank_you_message=thank_you_message,
             redirect_url=redirect_url,
         )
         link: Link = await self._session._call(
-            ROUTES["links.create"], body, timeout=timeout, retry=retry
+            ROUTES["links.create"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return link
 
     async def retrieve(
-        self, link_id: str, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+        self,
+        link_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Link:
         """Fetch one access request, with the current status of each grant."""
         body = LinkRef(_require_id(link_id, "link_id"))
         link: Link = await self._session._call(
-            ROUTES["links.retrieve"], body, timeout=timeout, retry=retry
+            ROUTES["links.retrieve"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return link
 
@@ -346,11 +381,16 @@ class Links(_Resource):
         redirect_url: str | Unset | None = UNSET,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Link:
         """Change an access request; services that stay keep their grant status."""
         body = LinkUpdate(
             link_id=_require_id(link_id, "link_id"),
-            requested_services=UNSET if isinstance(services, Unset) else _as_services(services),
+            requested_services=(
+                UNSET
+                if isinstance(services, Unset)
+                else _as_services(services, self._session.strict_services)
+            ),
             intake_form=intake_form,
             send_email=send_email,
             thank_you_message=thank_you_message,
@@ -359,17 +399,22 @@ class Links(_Resource):
         if body == LinkUpdate(link_id=link_id):
             raise ValueError("links.update needs at least one field to change")
         link: Link = await self._session._call(
-            ROUTES["links.update"], body, timeout=timeout, retry=retry
+            ROUTES["links.update"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return link
 
     async def delete(
-        self, link_id: str, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+        self,
+        link_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> DeletedLink:
         """Delete an access request."""
         body = LinkRef(_require_id(link_id, "link_id"))
         deleted: DeletedLink = await self._session._call(
-            ROUTES["links.delete"], body, timeout=timeout, retry=retry
+            ROUTES["links.delete"], body, timeout=timeout, retry=retry, extra_body=extra_body
         )
         return deleted
 
@@ -382,12 +427,13 @@ class Links(_Resource):
         limit: int | Unset = UNSET,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Paginator[Link]:
         """Access requests in creation order, optionally of one client only."""
         if not isinstance(client_id, Unset):
             _require_id(client_id, "client_id")
         query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
-        return Paginator(self._session, ROUTES["links.list"], query, timeout, retry)
+        return Paginator(self._session, ROUTES["links.list"], query, timeout, retry, extra_body)
 
     async def wait_until_granted(
         self,

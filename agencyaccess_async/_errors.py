@@ -155,8 +155,9 @@ class APIError(AgencyAccessError):
 
     def __str__(self) -> str:
         where = f"{self.operation}: " if self.operation else ""
+        status = f"HTTP {self.status}: " if self.status else ""  # 0: refused before sending
         rid = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{where}HTTP {self.status}: {self.msg}{rid}"
+        return f"{where}{status}{self.msg}{rid}"
 
     def __repr__(self) -> str:
         return (
@@ -197,8 +198,12 @@ class InvalidRequestError(APIError):
         return match.group(1) if match else None
 
 
-class InvalidServiceError(InvalidRequestError):
-    """400: an unknown platform, service or access level was requested."""
+class InvalidServiceError(InvalidRequestError, ValueError):
+    """An unknown platform, service or access level: refused by the API (400), or by the builder.
+
+    The builder raises it before anything is sent (``status`` 0); it is also a
+    ``ValueError``, as the builder's errors always were.
+    """
 
 
 class AgencyAccountError(InvalidRequestError):
@@ -235,12 +240,24 @@ class ServerError(APIError):
 
 
 class DecodeError(AgencyAccessError):
-    """A successful answer whose ``data`` the SDK's models cannot read."""
+    """A successful answer whose ``data`` the SDK's models cannot read.
 
-    def __init__(self, message: str, *, operation: str = "", request_id: str | None = None):
+    ``data`` is the answer's raw ``data``: after a create, the record was made,
+    and its id is there (``error.data["linkID"]``), so nothing is lost.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        request_id: str | None = None,
+        data: Any = None,
+    ):
         super().__init__(message)
         self.operation = operation
         self.request_id = request_id
+        self.data = data
 
 
 class OutcomeUnknownError(AgencyAccessError):
@@ -273,18 +290,25 @@ class WaitTimeoutError(AgencyAccessError, TimeoutError):
         self.last_seen = last_seen
 
 
-# The messages below are the contract's error table. They only refine the
-# class that the status already chose (or, for a 200 with "error": true, give
-# a best guess): a message that matches nothing still yields a usable class,
-# so the SDK never depends on the server's exact words.
-_CAPABILITY = re.compile(r"capability\s+([\w:.-]+)")
+# The public guide names six causes of failure in its own words. Those words
+# choose the class whatever the HTTP status (200 included), except that a 5xx
+# stays a ServerError and a 429 a RateLimitError (what may be retried depends
+# on them). Other messages, from the contract's error table, only refine the
+# class the status chose: a message that matches nothing still yields a usable
+# class, so the SDK never depends on the server's exact words.
+GUIDE_CAUSES: tuple[tuple[str, type[APIError]], ...] = (
+    ("missing or invalid api key", AuthenticationError),
+    ("key does not have the required capability", CapabilityError),
+    ("client does not exist", NotFoundError),
+    ("requested service is invalid", InvalidServiceError),
+    ("connected agency account is missing or expired", AgencyAccountError),
+    ("intake form is requested but not enabled", IntakeFormNotEnabledError),
+)
+_CAPABILITY = re.compile(r"capability[.:]?\s+([\w:.-]+)")
 _PATH = re.compile(
-    r"(?:^Invalid field\s+|Requested service is invalid:\s*|read-only access:\s*)([^\s:]+)"
+    r"(?:^Invalid field\s+|Requested service is invalid[.:]\s*|read-only access:\s*)([^\s:]+)"
 )
 _BAD_REQUEST_KINDS: tuple[tuple[str, type[InvalidRequestError]], ...] = (
-    ("requested service is invalid", InvalidServiceError),
-    ("connected agency account", AgencyAccountError),
-    ("intake form", IntakeFormNotEnabledError),
     ("read-only access", ProspectAccessError),
 )
 _GUESS_FROM_MESSAGE: tuple[tuple[str, type[APIError]], ...] = (
@@ -292,7 +316,7 @@ _GUESS_FROM_MESSAGE: tuple[tuple[str, type[APIError]], ...] = (
     ("invalid field", InvalidRequestError),
     ("invalid json", InvalidRequestError),
     ("too large", InvalidRequestError),
-    ("api key lacks", CapabilityError),
+    ("capability", CapabilityError),
     ("api key", AuthenticationError),
     ("not found", NotFoundError),
     ("rate limit", RateLimitError),
@@ -311,12 +335,19 @@ _BY_STATUS: dict[int, type[APIError]] = {
 def error_for_status(status: int, msg: str, *, has_retry_after: bool = False) -> type[APIError]:
     """Pick the error class for an API failure from its status and message.
 
-    A 2xx with ``"error": true`` (an older deployment, a proxy) has no useful
-    status: a ``Retry-After`` header makes it a rate-limit error, otherwise the
-    message gives a best guess, and plain ``APIError`` when nothing matches.
+    The guide's six causes (``GUIDE_CAUSES``) decide first, at any status but
+    5xx and 429. A 2xx with ``"error": true`` (an older deployment, a proxy)
+    has no useful status: a ``Retry-After`` header makes it a rate-limit error,
+    otherwise the message gives a best guess, and plain ``APIError`` when
+    nothing matches.
     """
     if status >= 500:
         return ServerError
+    if status == 429:
+        return RateLimitError
+    cause = _first_match(msg, GUIDE_CAUSES)
+    if cause is not None:
+        return cause
     if status < 300:
         if has_retry_after:
             return RateLimitError

@@ -5,6 +5,10 @@ use ``UNSET`` for "not given", so that the converter omits those fields from
 the body and ``None`` can still mean "clear this field". Response models keep
 fields the SDK does not know yet in ``extra`` and enum values it does not
 know as plain strings, so a newer server never breaks an older SDK.
+
+Response models are liberal: the public guide fixes little of a record, so
+only what the SDK cannot work without is required (a record's id); every
+other field is ``None`` (or empty) when an answer leaves it out.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def _short(value: str, keep: int = 40) -> str:
     return value if len(value) <= keep else value[:keep] + "…"
 
 
-def _enum_text(value: enum.Enum | str) -> str:
+def _enum_text(value: enum.Enum | str | None) -> str | None:
     return value.value if isinstance(value, enum.Enum) else value
 
 
@@ -142,7 +146,7 @@ class NewLink:
     """The body of ``links/create``: an access request for one client."""
 
     client_id: str
-    requested_services: RequestedServices
+    requested_services: RequestedServices | Mapping[str, Any]
     intake_form: bool | Unset = UNSET
     send_email: bool | Unset = UNSET
     thank_you_message: str | Unset | None = UNSET
@@ -154,7 +158,7 @@ class LinkUpdate:
     """The body of ``links/update``: the id and the fields to change."""
 
     link_id: str
-    requested_services: RequestedServices | Unset = UNSET
+    requested_services: RequestedServices | Mapping[str, Any] | Unset = UNSET
     intake_form: bool | Unset = UNSET
     send_email: bool | Unset = UNSET
     thank_you_message: str | Unset | None = UNSET
@@ -191,23 +195,26 @@ class ListQuery:
 
 @attrs.frozen(repr=False)
 class Client:
-    """A client record. ``extra`` holds fields this SDK version does not know."""
+    """A client record. ``extra`` holds fields this SDK version does not know.
+
+    Only ``client_id`` is sure to be there (read from ``clientID`` or ``id``).
+    """
 
     client_id: str
-    name: str
-    email: str
-    created_at: datetime
-    updated_at: datetime
+    name: str | None = None
+    email: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     company: str | None = None
     website: str | None = None
-    type: ClientType | str = ClientType.CLIENT
-    language: Language | str = Language.EN
+    type: ClientType | str | None = None
+    language: Language | str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         return (
-            f"Client(client_id={self.client_id!r}, name={_short(self.name)!r}, "
+            f"Client(client_id={self.client_id!r}, name={_short(self.name or '')!r}, "
             f"email={self.email!r}, type={_enum_text(self.type)!r})"
         )
 
@@ -216,8 +223,8 @@ class Client:
 class AccessPageSource:
     """The reusable access page a link came from."""
 
-    access_page_id: str
-    name: str
+    access_page_id: str | None = None
+    name: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -225,10 +232,10 @@ class AccessPageSource:
 class Grant:
     """The state of one requested service of a link."""
 
-    platform: str
-    service: str
-    agency_account_id: str
-    status: GrantStatus | str
+    platform: str | None = None
+    service: str | None = None
+    agency_account_id: str | None = None
+    status: GrantStatus | str | None = None
     access_level: str | None = None
     granted_at: datetime | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
@@ -236,15 +243,20 @@ class Grant:
 
 @attrs.frozen(repr=False)
 class Link:
-    """An access request: the invite URL and the grant status of each requested service."""
+    """An access request: the invite URL and the grant status of each requested service.
+
+    Only ``link_id`` is sure to be there (read from ``linkID`` or ``id``); a
+    link returned by ``links.create`` always has its ``invite_url`` too (read
+    from the record, or from beside it in the answer).
+    """
 
     link_id: str
-    client_id: str
-    invite_url: str
-    status: LinkStatus | str
-    requested_services: RequestedServices
-    created_at: datetime
-    updated_at: datetime
+    client_id: str | None = None
+    invite_url: str | None = None
+    status: LinkStatus | str | None = None
+    requested_services: RequestedServices = attrs.field(factory=lambda: RequestedServices(()))
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     grants: tuple[Grant, ...] = ()
     intake_form: bool = False
     send_email: bool = False
@@ -259,25 +271,25 @@ class Link:
         return (
             f"Link(link_id={self.link_id!r}, client_id={self.client_id!r}, "
             f"status={_enum_text(self.status)!r}, granted={granted}/{len(self.grants)}, "
-            f"invite_url={_short(self.invite_url)!r})"
+            f"invite_url={_short(self.invite_url or '')!r})"
         )
 
 
 @attrs.frozen
 class DeletedClient:
-    """The answer of ``clients/delete``."""
+    """The answer of ``clients/delete`` (a success means deleted, whatever it says)."""
 
-    client_id: str
-    deleted: bool
+    client_id: str | None = None
+    deleted: bool = True
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
 class DeletedLink:
-    """The answer of ``links/delete``."""
+    """The answer of ``links/delete`` (a success means deleted, whatever it says)."""
 
-    link_id: str
-    deleted: bool
+    link_id: str | None = None
+    deleted: bool = True
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 

@@ -42,6 +42,10 @@ class Route:
     """One operation of the API.
 
     ``data`` is the model of the answer's ``data`` (of each item, when ``paged``).
+    ``beside_data`` names fields an answer may put beside ``data`` rather than
+    in it (the guide says only that a created link's answer "includes the
+    created request data and inviteUrl"); ``requires`` names fields the SDK
+    cannot do without, checked after that.
     """
 
     operation: str
@@ -51,7 +55,11 @@ class Route:
     body: type
     data: type
     paged: bool = False
+    beside_data: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
+
+_INVITE_URL = ("inviteUrl",)
 
 _ROWS = (
     Route(
@@ -79,10 +87,35 @@ _ROWS = (
         ClientRef,
         DeletedClient,
     ),
-    Route("links.create", "/api/links/create", "links:create", Kind.CREATE, NewLink, Link),
+    Route(
+        "links.create",
+        "/api/links/create",
+        "links:create",
+        Kind.CREATE,
+        NewLink,
+        Link,
+        beside_data=_INVITE_URL,
+        requires=_INVITE_URL,
+    ),
     Route("links.list", "/api/links/list", "links:retrieve", Kind.READ, ListQuery, Link, True),
-    Route("links.retrieve", "/api/links/retrieve", "links:retrieve", Kind.READ, LinkRef, Link),
-    Route("links.update", "/api/links/update", "links:edit", Kind.UPDATE, LinkUpdate, Link),
+    Route(
+        "links.retrieve",
+        "/api/links/retrieve",
+        "links:retrieve",
+        Kind.READ,
+        LinkRef,
+        Link,
+        beside_data=_INVITE_URL,
+    ),
+    Route(
+        "links.update",
+        "/api/links/update",
+        "links:edit",
+        Kind.UPDATE,
+        LinkUpdate,
+        Link,
+        beside_data=_INVITE_URL,
+    ),
     Route("links.delete", "/api/links/delete", "links:delete", Kind.DELETE, LinkRef, DeletedLink),
 )
 

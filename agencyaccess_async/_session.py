@@ -33,7 +33,7 @@ from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
-from ._routes import ROUTES, Route
+from ._routes import ROUTES, Kind, Route
 from ._transport import ClosingContext, Transport
 from ._version import __version__
 
@@ -100,6 +100,12 @@ class Session(ClosingContext):
             test pacing on a virtual clock).
         max_response_bytes: the largest answer body the default transport
             reads (after decompression); a larger one is a ``ProtocolError``.
+        strict_services: refuse requested services the SDK's catalog does not
+            know (``InvalidServiceError``) instead of logging a warning and
+            sending them as given.
+        routes: paths to use instead of the route table's, by operation
+            (``{"links.retrieve": "/api/links/get"}``): where our model of the
+            API guessed wrong, a one-line fix rather than a new release.
         timeout: the default ``Timeout`` of each attempt; calls may override it.
         retry: the default ``RetryPolicy``; calls may override it.
         hooks: event callbacks (``Hooks``) for metrics and tracing.
@@ -125,6 +131,8 @@ class Session(ClosingContext):
         hooks: Hooks | None = None,
         log_bodies: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        routes: Mapping[str, str] | None = None,
+        strict_services: bool = False,
     ) -> None:
         from ._endpoints import Clients, Links
 
@@ -133,7 +141,14 @@ class Session(ClosingContext):
         )
         base = base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = URL(str(base).rstrip("/"))
-        self._urls = {op: URL(str(self.base_url) + r.path) for op, r in ROUTES.items()}
+        unknown = set(routes or {}) - set(ROUTES)
+        if unknown:
+            raise SessionError(
+                f"routes: no operation {sorted(unknown)[0]!r}; the operations are "
+                + ", ".join(ROUTES)
+            )
+        paths = {op: (routes or {}).get(op, route.path) for op, route in ROUTES.items()}
+        self._urls = {op: self._url(path) for op, path in paths.items()}
         self._transport = transport
         self._owns_transport = transport is None
         self.timeout = timeout or Timeout()
@@ -142,6 +157,7 @@ class Session(ClosingContext):
         self.log_bodies = log_bodies
         self.stats = SessionStats()
         self.max_response_bytes = max_response_bytes
+        self.strict_services = strict_services
         if limiter is None:
             limiter = Limiter(max_concurrency, rate_limit)
         if limiter.on_wait is None:
@@ -177,6 +193,48 @@ class Session(ClosingContext):
     def max_concurrency(self) -> int:
         """The most requests this Session has in flight at once."""
         return self._limiter.max_concurrency
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key. Assign a new one to rotate it: the next request uses it.
+
+        The pool, the limiter and the loop binding stay as they are, so a
+        long-lived Session survives a key roll (the old key stops at once).
+        """
+        return self._api_key
+
+    @api_key.setter
+    def api_key(self, key: str) -> None:
+        cleaned = _clean_key(key)
+        if not cleaned:
+            raise SessionError("the new API key is empty")
+        self._api_key = cleaned
+        if self._headers:
+            self._headers = {**self._headers, "X-Auth": cleaned}
+
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = False,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """POST ``body`` to a route the SDK does not know; return the answer's ``data`` as JSON.
+
+        The same headers, limiter, deadline, envelope checks and error classes
+        as every other call. Retries resend only what provably never reached
+        the server (and 429s), unless ``idempotent=True`` says a resend is
+        harmless; an unanswered non-idempotent call is an
+        ``OutcomeUnknownError``.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        kind = Kind.UPDATE if idempotent else Kind.CREATE
+        route = Route(f"POST {path}", path, "", kind, dict, dict)
+        envelope = (await self._execute(route, dict(body or {}), timeout=timeout, retry=retry))[0]
+        return envelope["data"]
 
     @property
     def key_fingerprint(self) -> str:
@@ -259,23 +317,32 @@ class Session(ClosingContext):
         *,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send ``body`` (a request model) to ``route`` and return the decoded ``data``."""
-        envelope, response, _, _ = await self._execute(
-            route, CONVERTER.unstructure(body), timeout=timeout, retry=retry
-        )
+        """Send ``body`` (a request model) to ``route`` and return the decoded ``data``.
+
+        ``extra_body`` is merged into the wire body last: fields the SDK does
+        not model yet go out as given.
+        """
+        payload = CONVERTER.unstructure(body)
+        if extra_body:
+            payload = {**payload, **extra_body}
+        envelope, response, _, _ = await self._execute(route, payload, timeout=timeout, retry=retry)
+        data = envelope["data"]
         try:
             if route.paged:
                 items: tuple[Any, ...] = tuple(
-                    CONVERTER.structure(item, route.data) for item in envelope["data"]
+                    CONVERTER.structure(item, route.data) for item in data
                 )
                 return Page(items, envelope.get("nextCursor"))
-            return CONVERTER.structure(envelope["data"], route.data)
+            data = _lift(route, envelope)
+            return CONVERTER.structure(data, route.data)
         except Exception as exc:
             raise DecodeError(
                 f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
                 operation=route.operation,
                 request_id=response.request_id if response is not None else None,
+                data=data,
             ) from exc
 
     async def _execute(
@@ -288,9 +355,10 @@ class Session(ClosingContext):
     ) -> Outcome:
         """Send one call (``payload`` in wire form) with retries; return its outcome."""
         transport = self._bind()
+        url = self._urls.get(route.operation) or self._url(route.path)
         request = build_request(
             route.operation,
-            self._urls[route.operation],
+            url,
             payload,
             headers=self._headers,
             request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
@@ -302,10 +370,27 @@ class Session(ClosingContext):
             captured.append(_response_info(request, outcome))
         return outcome
 
+    def _url(self, path: str) -> URL:
+        return URL(str(self.base_url) + path)
+
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _lift(route: Route, envelope: Mapping[str, Any]) -> Any:
+    """The answer's ``data``, with the route's fields found beside it moved in; checked."""
+    data = envelope["data"]
+    if not isinstance(data, dict):
+        return data
+    lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
+    if lifted:
+        data = {**data, **{k: envelope[k] for k in lifted}}
+    missing = [k for k in route.requires if not data.get(k)]
+    if missing:
+        raise ValueError(f"{missing[0]} is missing, inside data and beside it")
+    return data
 
 
 def _clean_key(key: str | None) -> str | None:

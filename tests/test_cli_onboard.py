@@ -81,15 +81,39 @@ def test_bad_rows_are_reported_with_row_numbers_and_not_sent(tmp_path: Path) -> 
 def test_bad_services_file_is_one_line_exit_2(
     tmp_path: Path, services: str, needles: list[str]
 ) -> None:
-    """A bad services file is one line naming the path, exit 2, nothing sent, no results file."""
+    """With --strict-services a bad services file is one line naming the path, exit 2, nothing sent."""
     path = tmp_path / "services.json"
     path.write_text(services)
     out = tmp_path / "results.csv"
     result = run_cli(
-        "onboard", str(EXAMPLES / "clients.csv"), "--services", str(path), "--out", str(out)
-    )
+        "onboard", str(EXAMPLES / "clients.csv"), "--services", str(path), "--out", str(out),
+        "--strict-services",
+    )  # fmt: skip
     assert_one_line_error(result, *needles)
     assert not out.exists()
+
+
+def test_services_the_catalog_does_not_know_are_a_warning_and_sent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Without --strict-services an unknown service is one warning line; the API then decides."""
+    path = tmp_path / "services.json"
+    path.write_text(
+        '{"google": {"googleAd": {"accessLevel": "admin", "agencyAccountID": "acct_google_1"}}}'
+    )
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    out = tmp_path / "results.csv"
+    result = run_cli(
+        "onboard", str(clients), "--services", str(path), "--out", str(out),
+        "--base-url", emulator.base_url, env=emulator.env(),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "did you mean 'googleAds'" in warnings[0]
+    rows = read_results(out)
+    assert {r["status"] for r in rows} == {"failed"}
+    assert "Requested service is invalid" in rows[0]["error"]  # the API's own refusal
 
 
 def test_file_problems_are_one_line_exit_2(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ async def test_errors_as_200(raw: Raw, agencyaccess_emulator: RunningEmulator) -
     await agencyaccess_emulator.admin.set_faults(errorsAs200=True)
     answer = await raw.post("/api/clients/retrieve", {"clientID": "cl_nope"})
     assert answer.status == 200
-    assert answer.json == {"error": True, "msg": "Not found: client cl_nope"}
+    assert answer.json == {"error": True, "msg": "Client does not exist. cl_nope"}
 
 
 async def test_force_429(raw: Raw, agencyaccess_emulator: RunningEmulator) -> None:

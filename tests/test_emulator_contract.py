@@ -79,14 +79,14 @@ async def test_400_list_limit_out_of_range(raw: Raw) -> None:
 @pytest.mark.parametrize(
     ("services", "msg"),
     [
-        ({"gogle": {}}, "Requested service is invalid: requestedServices.gogle: unknown platform"),
+        ({"gogle": {}}, "Requested service is invalid. requestedServices.gogle: unknown platform"),
         (
             {"google": {"googleAd": {"accessLevel": "admin", "agencyAccountID": "acct_google_1"}}},
-            "Requested service is invalid: requestedServices.google.googleAd: unknown service",
+            "Requested service is invalid. requestedServices.google.googleAd: unknown service",
         ),
         (
             {"google": {"googleAds": {"accessLevel": "owner", "agencyAccountID": "acct_google_1"}}},
-            "Requested service is invalid: requestedServices.google.googleAds.accessLevel: unknown access level 'owner'",
+            "Requested service is invalid. requestedServices.google.googleAds.accessLevel: unknown access level 'owner'",
         ),
         (
             {
@@ -97,7 +97,7 @@ async def test_400_list_limit_out_of_range(raw: Raw) -> None:
                     }
                 }
             },
-            "Requested service is invalid: requestedServices.shopify.storeCollaborator.accessLevel: this service has no access levels",
+            "Requested service is invalid. requestedServices.shopify.storeCollaborator.accessLevel: this service has no access levels",
         ),
         ({}, "Invalid field requestedServices: at least one platform is required"),
         (
@@ -133,7 +133,7 @@ async def test_400_agency_account_missing_expired_or_other_platform(raw: Raw, ac
     )
     assert (answer.status, answer.msg) == (
         400,
-        f"Connected agency account is missing or expired: {account}",
+        f"Connected agency account is missing or expired. {account}",
     )
 
 
@@ -144,7 +144,7 @@ async def test_400_intake_form_not_enabled_then_enabled(
     client = await raw.client()
     body = {"clientID": client["clientID"], "requestedServices": GOOGLE_ADS, "intakeForm": True}
     answer = await raw.post("/api/links/create", body)
-    assert (answer.status, answer.msg) == (400, "Intake form is requested but not enabled")
+    assert (answer.status, answer.msg) == (400, "Intake form is requested but not enabled.")
     await agencyaccess_emulator.admin.set_intake_form(True)
     link = (await raw.post("/api/links/create", body)).data
     assert link["intakeFormStatus"] == "pending"
@@ -177,7 +177,7 @@ async def test_401_without_or_with_unknown_key(raw: Raw) -> None:
     """No X-Auth header, or an unknown key, is 401."""
     for key in (None, "aa_unknown"):
         answer = await raw.post("/api/clients/list", {}, key=key)
-        assert (answer.status, answer.msg) == (401, "Missing or invalid API key")
+        assert (answer.status, answer.msg) == (401, "Missing or invalid API key.")
 
 
 async def test_403_names_the_missing_capability(
@@ -187,7 +187,10 @@ async def test_403_names_the_missing_capability(
     key = await agencyaccess_emulator.admin.create_key(["clients:retrieve"])
     assert (await raw.post("/api/clients/list", {}, key=key)).status == 200
     answer = await raw.post("/api/clients/create", {"name": "A", "email": "a@b.co"}, key=key)
-    assert (answer.status, answer.msg) == (403, "API key lacks the capability clients:create")
+    assert (answer.status, answer.msg) == (
+        403,
+        "Key does not have the required capability. clients:create",
+    )
 
 
 async def test_revoked_key_is_401(raw: Raw, agencyaccess_emulator: RunningEmulator) -> None:
@@ -201,7 +204,7 @@ async def test_404_unknown_route_client_and_link(raw: Raw) -> None:
     """Unknown routes, clients and access requests are 404 with the envelope."""
     assert (await raw.post("/api/clients/frobnicate", {})).status == 404
     client = await raw.post("/api/clients/retrieve", {"clientID": "cl_nope"})
-    assert (client.status, client.msg) == (404, "Not found: client cl_nope")
+    assert (client.status, client.msg) == (404, "Client does not exist. cl_nope")
     link = await raw.post("/api/links/retrieve", {"linkID": "ln_nope"})
     assert (link.status, link.msg) == (404, "Not found: access request ln_nope")
     orphan = await raw.post(

@@ -16,6 +16,7 @@ from agencyaccess_async import (
     DeletedClient,
     DeletedLink,
     InvalidRequestError,
+    InvalidServiceError,
     Language,
     Link,
     LinkStatus,
@@ -108,7 +109,7 @@ async def test_clients_retrieve_update_delete(session: Session, api: FakeApi) ->
 async def test_links_create_with_builder_or_raw_json(
     session: Session, api: FakeApi, services: RequestedServices
 ) -> None:
-    """links.create accepts a RequestedServices or validated raw JSON."""
+    """links.create sends a RequestedServices, or the dashboard's raw JSON exactly as given."""
     link = await session.links.create(
         "cl_1", services=services, send_email=True, thank_you_message="Thanks"
     )
@@ -124,11 +125,15 @@ async def test_links_create_with_builder_or_raw_json(
         },
     )
     assert api.calls[1][1] == {"clientID": "cl_1", "requestedServices": services.to_json()}
-    with pytest.raises(ValueError, match="did you mean 'googleAds'"):
-        await session.links.create(
-            "cl_1", services={"google": {"googleAd": {"agencyAccountID": "a"}}}
-        )
-    assert len(api.calls) == 2
+    unknown = {"google": {"googleAd": {"agencyAccountID": "a", "agencyAccountName": "Ours"}}}
+    await session.links.create("cl_1", services=unknown)  # advice, not refusal: the API decides
+    assert api.calls[2][1]["requestedServices"] == unknown
+    strict = Session(SECRET_KEY, base_url="https://api.test", transport=MockTransport(api),
+                     strict_services=True)  # fmt: skip
+    async with strict:
+        with pytest.raises(InvalidServiceError, match="did you mean 'googleAds'"):
+            await strict.links.create("cl_1", services=unknown)
+    assert len(api.calls) == 3
 
 
 async def test_links_retrieve_update_delete(
@@ -207,9 +212,9 @@ async def test_list_single_page_and_links_filter(session: Session, api: FakeApi)
     ("status", "msg", "cls"),
     [
         (400, "Invalid field email: bad", InvalidRequestError),
-        (401, "Missing or invalid API key", AuthenticationError),
-        (403, "API key lacks the capability clients:create", CapabilityError),
-        (404, "Not found: client cl_1", NotFoundError),
+        (401, "Missing or invalid API key.", AuthenticationError),
+        (403, "Key does not have the required capability. clients:create", CapabilityError),
+        (404, "Client does not exist. cl_1", NotFoundError),
         (429, "Rate limit exceeded", RateLimitError),
         (500, "boom", ServerError),
         (200, "a 200 with error true", APIError),

@@ -103,14 +103,14 @@ def test_missing_error_flag_is_a_protocol_error() -> None:
     ("status", "msg", "cls"),
     [
         (400, "Invalid field email: must be a valid e-mail address", InvalidRequestError),
-        (400, "Requested service is invalid: requestedServices.google: x", InvalidServiceError),
-        (400, "Connected agency account is missing or expired: acct_1", AgencyAccountError),
-        (400, "Intake form is requested but not enabled", IntakeFormNotEnabledError),
+        (400, "Requested service is invalid. requestedServices.google: x", InvalidServiceError),
+        (400, "Connected agency account is missing or expired. acct_1", AgencyAccountError),
+        (400, "Intake form is requested but not enabled.", IntakeFormNotEnabledError),
         (400, "Prospect clients may only request read-only access: a.b", ProspectAccessError),
         (400, "Some future wording", InvalidRequestError),
-        (401, "Missing or invalid API key", AuthenticationError),
-        (403, "API key lacks the capability links:create", CapabilityError),
-        (404, "Not found: client cl_1", NotFoundError),
+        (401, "Missing or invalid API key.", AuthenticationError),
+        (403, "Key does not have the required capability. links:create", CapabilityError),
+        (404, "Client does not exist. cl_1", NotFoundError),
         (413, "Request body too large", InvalidRequestError),
         (422, "Unprocessable", InvalidRequestError),
         (429, "Rate limit exceeded", RateLimitError),
@@ -131,7 +131,7 @@ def test_error_details_path_capability_and_retry_after() -> None:
     invalid = _error(400, "Invalid field requestedServices.google.googleAds.accessLevel: required")
     assert isinstance(invalid, InvalidRequestError)
     assert invalid.path == "requestedServices.google.googleAds.accessLevel"
-    capability = _error(403, "API key lacks the capability clients:delete")
+    capability = _error(403, "Key does not have the required capability. clients:delete")
     assert isinstance(capability, CapabilityError)
     assert capability.capability == "clients:delete"
     limited = _error(429, "Rate limit exceeded", {"Retry-After": "2"})
@@ -142,8 +142,8 @@ def test_error_details_path_capability_and_retry_after() -> None:
 def test_errors_as_200_are_classified_from_headers_and_message() -> None:
     """A 200 with error true and Retry-After is a RateLimitError; otherwise a best guess."""
     assert isinstance(_error(200, "Rate limit exceeded", {"Retry-After": "1"}), RateLimitError)
-    assert isinstance(_error(200, "Not found: client cl_9"), NotFoundError)
-    assert isinstance(_error(200, "Missing or invalid API key"), AuthenticationError)
+    assert isinstance(_error(200, "Client does not exist. cl_9"), NotFoundError)
+    assert isinstance(_error(200, "Missing or invalid API key."), AuthenticationError)
     assert type(_error(200, "Something unheard of")) is APIError
 
 

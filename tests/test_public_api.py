@@ -19,7 +19,7 @@ def test_all_is_sorted_and_importable() -> None:
 
 # Helpers and request bodies the endpoint methods build for the caller.
 INTERNAL = {
-    "row_key", "emit", "logger", "set_testing", "decide", "Action", "error_for_status",
+    "row_key", "emit", "logger", "advise", "set_testing", "decide", "Action", "error_for_status",
     "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery", "ClosingContext",
 }  # fmt: skip
 

@@ -17,6 +17,7 @@ from agencyaccess_async import (
     Hooks,
     InvalidRequestError,
     MockTransport,
+    NotFoundError,
     OutcomeUnknownError,
     RemoteDisconnected,
     Request,
@@ -189,7 +190,7 @@ async def test_unanswered_link_create_is_matched_by_client_and_services(services
 
 async def test_delete_not_found_after_an_unanswered_attempt_is_done() -> None:
     """A delete whose first answer was lost and whose resend finds nothing is done."""
-    script = Script(clients_delete=[dropped(), fail(404, "Not found: client cl_1")])
+    script = Script(clients_delete=[dropped(), fail(404, "Client does not exist. cl_1")])
     async with session_for(script) as session:
         deleted = await session.clients.delete("cl_1")
     assert deleted == DeletedClient("cl_1", True)
@@ -197,9 +198,9 @@ async def test_delete_not_found_after_an_unanswered_attempt_is_done() -> None:
 
 async def test_delete_not_found_at_first_attempt_is_an_error() -> None:
     """A plain 404 on the first delete is still an error."""
-    script = Script(clients_delete=[fail(404, "Not found: client cl_1")])
+    script = Script(clients_delete=[fail(404, "Client does not exist. cl_1")])
     async with session_for(script) as session:
-        with pytest.raises(Exception, match="Not found"):
+        with pytest.raises(NotFoundError, match="does not exist"):
             await session.clients.delete("cl_1")
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agencyaccess_async import CATALOG, RequestedServices
+from agencyaccess_async import CATALOG, InvalidServiceError, RequestedServices
 from agencyaccess_async._catalog import READ_ONLY_LEVELS
 
 
@@ -56,12 +56,23 @@ def test_builder_builds_the_wire_object(services: RequestedServices) -> None:
 def test_typos_name_the_path_and_suggest(
     platform: str, service: str, level: str | None, account: str, path: str, hint: str
 ) -> None:
-    """Each mistake is a ValueError naming its path, with the closest valid name."""
+    """Each mistake is an InvalidServiceError (a ValueError) naming its path, with the closest name."""
     builder = RequestedServices.build()
     with pytest.raises(ValueError) as info:
         builder.add(platform, service, access_level=level, agency_account_id=account)
-    assert str(info.value).startswith(path + ":")
+    assert isinstance(info.value, InvalidServiceError)
+    assert info.value.path == path
     assert hint in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("platform", "service", "hint"),
+    [("facebook", "metaAds", "'meta'"), ("google", "ga4", "'googleAnalytics'")],
+)
+def test_common_names_are_suggested(platform: str, service: str, hint: str) -> None:
+    """The builder's hint knows the names people reach for (facebook, ga4)."""
+    with pytest.raises(InvalidServiceError, match=f"did you mean {hint}"):
+        RequestedServices.build().add(platform, service, agency_account_id="a")
 
 
 def test_empty_and_duplicate_services_are_refused() -> None:
@@ -74,17 +85,23 @@ def test_empty_and_duplicate_services_are_refused() -> None:
 
 
 def test_from_json_validates_and_names_paths() -> None:
-    """Raw dashboard JSON is validated with the same paths."""
-    with pytest.raises(ValueError, match=r"^meta.metaAds.accessLevel: unknown level 'owner'"):
+    """Raw dashboard JSON is validated with the same paths; extra entry keys are kept."""
+    with pytest.raises(
+        ValueError, match=r"^Requested service is invalid. meta.metaAds.accessLevel: unknown level"
+    ):
         RequestedServices.from_json(
             {"meta": {"metaAds": {"accessLevel": "owner", "agencyAccountID": "a"}}}
         )
-    with pytest.raises(ValueError, match=r"^meta.metaAds.colour: unknown field"):
+    with pytest.raises(ValueError, match="agencyAccountID, not agencyAccountId"):
         RequestedServices.from_json(
-            {"meta": {"metaAds": {"accessLevel": "admin", "agencyAccountID": "a", "colour": 1}}}
+            {"meta": {"metaAds": {"accessLevel": "admin", "agencyAccountId": "a"}}}
         )
-    with pytest.raises(ValueError, match="agencyAccountID"):
-        RequestedServices.from_json({"meta": {"metaAds": {"accessLevel": "admin"}}})
+    raw = {
+        "meta": {
+            "metaAds": {"agencyAccountID": "a", "accessLevel": "admin", "agencyAccountName": "Ours"}
+        }
+    }
+    assert RequestedServices.from_json(raw).to_json() == raw
 
 
 def test_lenient_decoding_accepts_services_the_sdk_does_not_know() -> None:
@@ -96,7 +113,7 @@ def test_lenient_decoding_accepts_services_the_sdk_does_not_know() -> None:
 def test_prospect_check_and_read_only_copy(services: RequestedServices) -> None:
     """check_prospect names the first non-read-only level; read_only() fixes them all."""
     with pytest.raises(
-        ValueError, match=r"^google.googleAds.accessLevel: prospects may only request 'readOnly'"
+        ValueError, match=r"google.googleAds.accessLevel: prospects may only request 'readOnly'"
     ):
         services.check_prospect()
     read_only = services.read_only()

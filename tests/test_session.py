@@ -148,14 +148,14 @@ async def test_per_call_timeout_overrides_session_default() -> None:
 async def test_api_errors_carry_operation_status_msg_request_id_and_attempts() -> None:
     """An API error names the operation, status, message, request id and attempts."""
     session, _ = make_session(
-        lambda r: fail(404, "Not found: client cl_9", {"X-Request-ID": "srv-1"})
+        lambda r: fail(404, "Client does not exist. cl_9", {"X-Request-ID": "srv-1"})
     )
     async with session:
         with pytest.raises(APIError) as info:
             await session.clients.retrieve("cl_9")
     error = info.value
     assert (error.operation, error.status, error.request_id) == ("clients.retrieve", 404, "srv-1")
-    assert error.msg == "Not found: client cl_9"
+    assert error.msg == "Client does not exist. cl_9"
     assert error.attempts == 1
 
 

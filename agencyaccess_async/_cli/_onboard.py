@@ -14,20 +14,28 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from .._bulk import BulkProgress, BulkRun, OnboardItem
-from .._errors import APIError, AuthenticationError, DecodeError, TransportError
+from .._errors import (
+    APIError,
+    AuthenticationError,
+    DecodeError,
+    InvalidServiceError,
+    TransportError,
+)
+from .._hooks import logger
 from .._journal import JournalError, JournalLocked, JournalMismatch
 from .._models import UNSET
 from .._retry import RetryPolicy
-from .._services import RequestedServices
+from .._services import RequestedServices, advise
 from .._session import Session
 from ._common import UsageError
 from ._progress import ProgressDisplay
@@ -99,6 +107,12 @@ def add_onboard_command(commands: Any) -> None:
         "--send-email", action="store_true", help="have AgencyAccess e-mail each invite"
     )
     parser.add_argument("--delimiter", default=",", help="CSV delimiter (default ',')")
+    parser.add_argument(
+        "--strict-services",
+        action="store_true",
+        help="refuse services the SDK's catalog does not know (default: warn, and send them "
+        "as the file has them)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -111,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     if len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")
-    services = _load_services(args.services)
+    _show_warnings()
+    services = _load_services(args.services, strict=args.strict_services)
     table = ClientsCsv(args.csv, delimiter)
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     journal = Path(args.journal) if args.journal else out.with_name(out.name + ".journal")
@@ -119,6 +134,14 @@ def run(args: argparse.Namespace) -> int:
     _check_writable(journal, "--journal")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     return run_until_signal(_onboard(args, table, services, total, out, journal))
+
+
+def _show_warnings() -> None:
+    """The SDK's warnings (a service the catalog does not know, a capped wait) as one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("onboard: warning: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.WARNING))
 
 
 def _check_writable(path: Path, option: str) -> None:
@@ -132,7 +155,8 @@ def _check_writable(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: is a directory")
 
 
-def _load_services(path: str) -> RequestedServices:
+def _load_services(path: str, *, strict: bool) -> Mapping[str, Any]:
+    """The services file's JSON, to send as it is; checked against the catalog as advice."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -146,9 +170,11 @@ def _load_services(path: str) -> RequestedServices:
     if isinstance(raw, dict) and set(raw) == {"requestedServices"}:
         raw = raw["requestedServices"]
     try:
-        return RequestedServices.from_json(raw)
-    except ValueError as error:
-        raise UsageError(f"{path}: {error}") from None
+        advise(raw, strict=strict)
+        RequestedServices.from_json(raw, validate=False)  # the shape the rows are checked with
+    except InvalidServiceError as error:
+        raise UsageError(f"{path}: {error.msg}") from None
+    return cast("Mapping[str, Any]", raw)
 
 
 class _InvalidRows:
@@ -166,24 +192,29 @@ class _InvalidRows:
 async def _onboard(
     args: argparse.Namespace,
     table: ClientsCsv,
-    services: RequestedServices,
+    services: Mapping[str, Any],
     total: int,
     out: Path,
     journal: Path,
 ) -> int:
+    rules = RequestedServices.from_json(services, validate=False)  # for checking rows
     invalid = _InvalidRows()
     display = ProgressDisplay(sys.stderr, total)
     interrupted = False
     async with _target(args.base_url) as (base_url, api_key):
         session = Session(
-            api_key, base_url=base_url, max_concurrency=args.concurrency, rate_limit=args.rate_limit
+            api_key,
+            base_url=base_url,
+            max_concurrency=args.concurrency,
+            rate_limit=args.rate_limit,
+            strict_services=args.strict_services,
         )
         async with session:
             await _check_access(session)
 
             def start() -> BulkRun[Any]:
                 return session.bulk.onboard(
-                    _items(table, services, invalid),
+                    _items(table, rules, invalid),
                     services=services,
                     send_email=True if args.send_email else UNSET,
                     journal=journal,
@@ -204,7 +235,7 @@ async def _onboard(
             finally:
                 display.finish()
                 counts = write_results(
-                    table, out, journal, services, escape_formulas=args.escape_formulas
+                    table, out, journal, rules, escape_formulas=args.escape_formulas
                 )
                 print(counts.summary(out, interrupted), file=sys.stderr)
     return 0 if counts.all_ok else 1

@@ -192,7 +192,7 @@ class Emulator:
                 raise ApiFailure(413, "Request body too large")
             capabilities = self.store.keys.get(key) if key else None
             if capabilities is None:
-                raise ApiFailure(401, "Missing or invalid API key")
+                raise ApiFailure(401, "Missing or invalid API key.")
             assert key is not None
             headers.update(self._count_against_limit(key))
             faults = self.faults if self._faults_apply(operation) else None
@@ -200,7 +200,7 @@ class Emulator:
                 status = "dropped_before"
                 return web.Response()
             if route[1] not in capabilities:
-                raise ApiFailure(403, f"API key lacks the capability {route[1]}")
+                raise ApiFailure(403, f"Key does not have the required capability. {route[1]}")
             data, extra = route[2](self.store, self._parse(raw))
             payload = {"error": False, "data": data, **extra}
             if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:

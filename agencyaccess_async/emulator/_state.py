@@ -138,7 +138,7 @@ class Store:
     def client(self, client_id: str) -> dict[str, Any]:
         client = self.clients.by_id.get(client_id)
         if client is None:
-            raise ApiFailure(404, f"Not found: client {client_id}")
+            raise ApiFailure(404, f"Client does not exist. {client_id}")
         return client
 
     def update_client(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +264,7 @@ class Store:
     def _check_link(self, services: dict[str, Any], client: dict[str, Any], intake: bool) -> None:
         check_services(services, self.accounts, prospect=client["type"] == "prospect")
         if intake and not self.intake_form_enabled:
-            raise ApiFailure(400, "Intake form is requested but not enabled")
+            raise ApiFailure(400, "Intake form is requested but not enabled.")
 
 
 def link_status(grants: list[dict[str, Any]]) -> str:

@@ -35,7 +35,7 @@ def invalid(path: str, reason: str) -> ApiFailure:
 
 
 def bad_service(path: str, reason: str) -> ApiFailure:
-    return ApiFailure(400, f"Requested service is invalid: {path}: {reason}")
+    return ApiFailure(400, f"Requested service is invalid. {path}: {reason}")
 
 
 # ------------------------------------------------------------ field checks
@@ -161,7 +161,7 @@ def check_services(
             if account is None or account["platform"] != platform or account["expired"]:
                 raise ApiFailure(
                     400,
-                    f"Connected agency account is missing or expired: {entry['agencyAccountID']}",
+                    f"Connected agency account is missing or expired. {entry['agencyAccountID']}",
                 )
             read_only = READ_ONLY_LEVELS.get((platform, service))
             if prospect and read_only is not None and entry.get("accessLevel") != read_only:
