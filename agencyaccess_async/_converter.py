@@ -69,10 +69,12 @@ RESPONSE_MODELS: tuple[type, ...] = (
     DeletedClient,
     DeletedLink,
 )
-#: Other wire names a response may use for a field (first the contract's, then these).
+#: Other wire names a response may use for a field, read when the contract's is absent
+#: (``created`` in epoch milliseconds is what the service's Zapier payloads carry).
+_TIMESTAMP_ALIASES = {"created": "createdAt", "updated": "updatedAt"}
 ALIASES: Mapping[type, Mapping[str, str]] = {
-    Client: {"id": "clientID"},
-    Link: {"id": "linkID"},
+    Client: {"id": "clientID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
+    Link: {"id": "linkID", "linkId": "linkID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
 }
 OPEN_ENUMS: tuple[type[enum.Enum], ...] = (
     ClientType,

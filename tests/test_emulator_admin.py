@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -406,3 +408,25 @@ async def test_state_shows_accounts_rate_limit_and_intake_form(
     accounts = {a["agencyAccountID"]: a for a in state["accounts"]}
     assert accounts["acct_google_expired"]["expired"] is True
     assert len([a for a in accounts if a.endswith("_1")]) == 24
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_the_guides_curl_example_gets_the_documented_error_shape(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """The guide's example, as the README quotes it, answers {"error": true, "msg": <the guide's words>}."""
+    readme = README.read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```bash\n")[1:]]
+    example = next(b for b in blocks if '"clientID":"client-id"' in b)
+    expected = json.loads(example.rsplit("# ", 1)[1])
+    environment = {**os.environ, "AGENCYACCESS_BASE_URL": agencyaccess_emulator.base_url}
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-c", example.replace("curl ", "curl -sS ", 1), stdout=subprocess.PIPE,
+        env=environment,
+    )  # fmt: skip
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0
+    assert json.loads(stdout) == expected == {"error": True, "msg": "Missing or invalid API key."}
