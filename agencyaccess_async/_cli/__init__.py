@@ -1,4 +1,4 @@
-"""The ``agencyaccess-async`` command line: ``emulator`` and ``onboard``.
+"""The ``agencyaccess-async`` command line: ``onboard``, ``emulator`` and ``doctor``.
 
 Every failure the user can fix is one line on stderr and exit code 2; no
 tracebacks for bad input.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ._common import UsageError
+from ._doctor import add_doctor_command
 from ._emulator import add_emulator_command
 from ._onboard import add_onboard_command
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_onboard_command(commands)
     add_emulator_command(commands)
+    add_doctor_command(commands)
     return parser
 
 
