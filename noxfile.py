@@ -39,6 +39,17 @@ def speedups(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """A long schemathesis run against the emulator (AGENCYACCESS_FUZZ_EXAMPLES, default 1000)."""
+    session.install("-e", ".[test]")
+    examples = session.env.get("AGENCYACCESS_FUZZ_EXAMPLES", "1000")
+    session.run(
+        "python", "-m", "pytest", "tests/test_emulator_hardening.py", "-k", "schemathesis",
+        env={"AGENCYACCESS_FUZZ_EXAMPLES": examples},
+    )  # fmt: skip
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")

@@ -6,7 +6,7 @@ otherwise. Bodies and answers use the API's envelope.
 
 from __future__ import annotations
 
-import json
+import math
 from importlib import resources
 from typing import Any
 
@@ -62,8 +62,16 @@ class _Admin:
             except ApiFailure as failure:
                 payload = {"error": True, "msg": failure.msg}
                 return web.json_response(payload, status=failure.status)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the stack
                 return web.json_response({"error": True, "msg": "Invalid JSON body"}, status=400)
+            except web.HTTPRequestEntityTooLarge:
+                return web.json_response(
+                    {"error": True, "msg": "Request body too large"}, status=413
+                )
+            except (TypeError, AttributeError, KeyError) as error:
+                # A value of a type no check expected: the caller's mistake, said as such.
+                msg = f"Invalid field: a value has the wrong type ({error})"
+                return web.json_response({"error": True, "msg": msg}, status=400)
 
         return endpoint
 
@@ -119,7 +127,11 @@ class _Admin:
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise invalid("limit", "a positive integer or null")
-        if isinstance(window, bool) or not isinstance(window, (int, float)) or window <= 0:
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, (int, float))
+            or not 0 < window < math.inf
+        ):
             raise invalid("window", "a positive number of seconds")
         self.emulator.rate_limit = limit
         self.emulator.rate_window = float(window)
@@ -178,7 +190,7 @@ def _seconds(body: dict[str, Any], name: str, default: float | None) -> float | 
     value = body.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise invalid(name, "a non-negative number")
     return float(value)
 
@@ -204,7 +216,9 @@ def _faults_from_json(body: dict[str, Any], default_latency: float) -> Faults:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise invalid("force429.count", "a non-negative integer")
     routes = body.get("routes")
-    if routes is not None and not isinstance(routes, list):
+    if routes is not None and (
+        not isinstance(routes, list) or not all(isinstance(r, str) for r in routes)
+    ):
         raise invalid("routes", 'a list of operations like ["clients.create"], or null')
     return Faults(
         latency_ms=_seconds(body, "latencyMs", default_latency) or 0.0,

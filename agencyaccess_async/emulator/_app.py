@@ -42,6 +42,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
 
 MAX_BODY = 1024 * 1024
+#: orjson refuses a lone surrogate while parsing; the stdlib parser keeps it, and
+#: a record holding one could never be written back out.
+_CHECK_SURROGATES = _loads is json.loads
 UNLIMITED = 1_000_000
 _HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
@@ -180,16 +183,18 @@ class Emulator:
         arrived = time.time()
         request_id = request.headers.get("X-Request-ID") or "req_" + secrets.token_hex(8)
         headers = {"X-Request-ID": request_id}
-        route = ROUTES.get(request.path) if request.method == "POST" else None
+        route = ROUTES.get(request.path)
         operation = route[0] if route else request.path
         key = request.headers.get("X-Auth")
         status: int | str = 200
         try:
             if route is None:
                 raise ApiFailure(404, f"Not found: route {request.method} {request.path}")
-            raw = await request.read()
-            if len(raw) > MAX_BODY:
-                raise ApiFailure(413, "Request body too large")
+            if request.method != "POST":
+                raise ApiFailure(
+                    405, f"Method not allowed: {request.method}; use POST", {"Allow": "POST"}
+                )
+            raw = await _read_body(request)
             capabilities = self.store.keys.get(key) if key else None
             if capabilities is None:
                 raise ApiFailure(401, "Missing or invalid API key.")
@@ -201,6 +206,8 @@ class Emulator:
                 return web.Response()
             if route[1] not in capabilities:
                 raise ApiFailure(403, f"Key does not have the required capability. {route[1]}")
+            if request.content_type != "application/json":
+                raise ApiFailure(415, "Content-Type must be application/json")
             data, extra = route[2](self.store, self._parse(raw))
             payload = {"error": False, "data": data, **extra}
             if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:
@@ -223,9 +230,12 @@ class Emulator:
 
     def _parse(self, raw: bytes) -> Any:
         try:
-            return _loads(raw)
-        except ValueError:
+            body = _loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
             raise ApiFailure(400, "Invalid JSON body") from None
+        if _CHECK_SURROGATES:
+            v.check_text(body)
+        return body
 
     def _failure(
         self, failure: ApiFailure, headers: dict[str, str], key: str | None
@@ -308,6 +318,20 @@ class Emulator:
             "total": sum(self.counters.values()),
             "records": {"clients": len(self.store.clients), "links": len(self.store.links)},
         }
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The body, read up to ``MAX_BODY``: a larger one is a 413 in the envelope, never buffered."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiFailure(413, "Request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiFailure(413, "Request body too large")
+    return b"".join(chunks)
 
 
 class _Injected(Exception):

@@ -80,7 +80,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, number = base64.urlsafe_b64decode(padded).decode().partition(":")
-        if kind != "seq":
+        if kind != "seq" or not (number.isascii() and number.isdigit()):
             raise ValueError(cursor)
         return int(number)
     except ValueError:

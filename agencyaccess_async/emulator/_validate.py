@@ -97,9 +97,27 @@ def identifier(path: str, value: Any) -> Any:
 
 
 def limit(path: str, value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 39.0 is the integer 39
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
         raise invalid(path, "must be an integer from 1 to 100")
     return value
+
+
+def check_text(value: Any, path: str = "body") -> None:
+    """Refuse a string that cannot be written back as UTF-8 (a lone surrogate), naming its path."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid(path, "not valid Unicode (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, path)
+            check_text(item, f"{path}.{key}" if path != "body" else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, f"{path}[{index}]")
 
 
 def metadata(path: str, value: Any) -> Any:
@@ -135,9 +153,7 @@ def _check_entry(path: str, platform: str, service: str, entry: Any) -> None:
         raise bad_service(path, "unknown service")
     if not isinstance(entry, dict):
         raise invalid(path, "must be an object")
-    unknown = sorted(set(entry) - {"accessLevel", "agencyAccountID"})
-    if unknown:
-        raise invalid(f"{path}.{unknown[0]}", "unknown field")
+    # Other keys of an entry (the dashboard's agencyAccountName) are ignored.
     if not isinstance(entry.get("agencyAccountID"), str) or not entry["agencyAccountID"]:
         raise invalid(f"{path}.agencyAccountID", "required, a string")
     level = entry.get("accessLevel")
@@ -220,7 +236,7 @@ def validate(body: Any, schema: Schema, *, at_least_one_change: bool = False) ->
             raise invalid(name, "unknown field")
     for name, (required, check) in schema.items():
         if name in body:
-            check(name, body[name])
+            body[name] = check(name, body[name])
         elif required:
             raise invalid(name, "required")
     if at_least_one_change and len(body) < 2:
