@@ -277,7 +277,7 @@ class Clients(_Resource):
             language=language,
             metadata=metadata,
         )
-        if body == ClientUpdate(client_id=client_id):
+        if body == ClientUpdate(client_id=client_id) and not extra_body:
             raise ValueError("clients.update needs at least one field to change")
         client: Client = await self._session._call(
             ROUTES["clients.update"], body, timeout=timeout, retry=retry, extra_body=extra_body
@@ -396,7 +396,7 @@ class Links(_Resource):
             thank_you_message=thank_you_message,
             redirect_url=redirect_url,
         )
-        if body == LinkUpdate(link_id=link_id):
+        if body == LinkUpdate(link_id=link_id) and not extra_body:
             raise ValueError("links.update needs at least one field to change")
         link: Link = await self._session._call(
             ROUTES["links.update"], body, timeout=timeout, retry=retry, extra_body=extra_body

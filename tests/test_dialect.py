@@ -175,3 +175,16 @@ def test_timestamps_read_as_iso_or_epoch_seconds_or_milliseconds(stamp: object) 
 
     client = CONVERTER.structure({"id": "c1", "createdAt": stamp}, Client)
     assert client.created_at == datetime(2026, 11, 28, 5, tzinfo=timezone.utc)
+
+
+async def test_an_update_with_only_extra_body_is_sent(
+    dialect: tuple[DialectServer, Session],
+) -> None:
+    """extra_body alone is a change: update() sends it instead of refusing an empty update."""
+    server, session = dialect
+    client = await session.clients.create(name="Acme", email="ops@acme.test")
+    await session.clients.update(client.client_id, extra_body={"name": "Renamed"})
+    assert server.bodies[-1] == (
+        "/api/clients/update",
+        {"clientID": client.client_id, "name": "Renamed"},
+    )
