@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._aiohttp_transport import AiohttpTransport
 from ._catalog import CATALOG
-from ._endpoints import Clients, Links, Paginator
+from ._clients import Clients
 from ._errors import (
     AgencyAccessError,
     AgencyAccountError,
@@ -51,7 +51,9 @@ from ._http import (
     parse_response,
     parse_retry_after,
 )
+from ._idempotency import IDEMPOTENCY_METADATA_KEY
 from ._limiter import Limiter
+from ._links import Links
 from ._models import (
     UNSET,
     AccessPageSource,
@@ -70,7 +72,7 @@ from ._models import (
     Page,
     Unset,
 )
-from ._reconcile import IDEMPOTENCY_METADATA_KEY
+from ._paginator import Paginator
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices, ServiceRequest, ServicesBuilder
@@ -85,10 +87,12 @@ if TYPE_CHECKING:
         BulkRun,
         BulkSummary,
         ItemResult,
+        JournalError,
+        JournalLocked,
+        JournalMismatch,
         Onboarded,
         OnboardItem,
     )
-    from ._journal import JournalError, JournalLocked, JournalMismatch
 
 # Imported on first use, to keep ``import agencyaccess_async`` light.
 _LAZY = {
@@ -102,7 +106,7 @@ _LAZY = {
         "OnboardItem",
         "Onboarded",
     )
-} | {name: "._journal" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
+} | {name: "._bulk" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
 
 
 def __getattr__(name: str) -> Any:

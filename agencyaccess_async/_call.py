@@ -1,9 +1,12 @@
 """One API call: its attempts, and what happens after each failed one.
 
-``Call.run`` sends the request through the Session's limiter and transport,
+``Call.run`` sends the request through the limiter and the transport,
 applies the envelope rules, and on failure does what ``_retry.decide`` says:
 wait and resend, reconcile an unanswered create (look the record up before
 creating again), or give up with the error, its attempt count attached.
+
+A Call knows its ``CallContext`` only: a limiter, hooks, counters, whether to
+log bodies, and ``envelope`` to look a record up. The Requester is one.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
-from . import _reconcile
+from . import _idempotency
 from ._errors import (
     AgencyAccessError,
     NotFoundError,
@@ -23,39 +26,62 @@ from ._errors import (
     RateLimitError,
     TransportError,
 )
-from ._hooks import RequestEvent, ResponseEvent, RetryEvent, emit, logger
+from ._hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, SessionStats, emit, logger
 from ._http import Request, Response, parse_response
+from ._limiter import Limiter
 from ._retry import Action, RetryPolicy, decide
 from ._routes import Kind, Route
+from ._transport import Transport
 
-if TYPE_CHECKING:
-    from ._session import Session
-    from ._transport import Transport
-
-__all__ = ["Call", "Outcome"]
+__all__ = ["Call", "CallContext", "CallResult"]
 
 _DEBUG = 10
 
-#: (envelope, last response or None when reconciled, attempts made, seconds taken)
-Outcome = tuple[Mapping[str, Any], "Response | None", int, float]
+
+class CallContext(Protocol):
+    """What a Call needs from whoever runs it (the Requester): narrow on purpose."""
+
+    limiter: Limiter
+    hooks: Hooks
+    stats: SessionStats
+    log_bodies: bool
+
+    async def envelope(
+        self, route: Route[Any, Any], payload: Mapping[str, Any], retry: RetryPolicy
+    ) -> Mapping[str, Any]:
+        """Send one lookup and return its envelope."""
+        ...
+
+
+@attrs.frozen
+class CallResult:
+    """How a call ended well: the envelope, the last response, attempts made, seconds taken.
+
+    ``response`` is ``None`` when the record was found by reconciliation.
+    """
+
+    envelope: Mapping[str, Any]
+    response: Response | None
+    attempts: int
+    elapsed: float
 
 
 class Call:
     """The attempts of one call, retried within its policy's attempts and deadline."""
 
-    __slots__ = ("_deadline", "_loop", "_maybe_done", "_started", "attempt", "payload",
-                 "policy", "request", "route", "session", "transport")  # fmt: skip
+    __slots__ = ("_deadline", "_loop", "_maybe_done", "_started", "attempt", "context",
+                 "payload", "policy", "request", "route", "transport")  # fmt: skip
 
     def __init__(
         self,
-        session: Session,
+        context: CallContext,
         transport: Transport,
-        route: Route,
+        route: Route[Any, Any],
         payload: Mapping[str, Any],
         request: Request,
         policy: RetryPolicy,
     ) -> None:
-        self.session = session
+        self.context = context
         self.transport = transport
         self.route = route
         self.payload = payload
@@ -67,7 +93,7 @@ class Call:
         self._deadline = self._started + policy.deadline
         self._maybe_done = False  # an earlier attempt may have been processed
 
-    async def run(self) -> Outcome:
+    async def run(self) -> CallResult:
         """Attempt until success, or raise the final error."""
         while True:
             self.attempt += 1
@@ -75,7 +101,9 @@ class Call:
             try:
                 response = await self._send()
                 envelope = parse_response(response, operation=self.route.operation)
-                return envelope, response, self.attempt, self._loop.time() - self._started
+                return CallResult(
+                    envelope, response, self.attempt, self._loop.time() - self._started
+                )
             except _Refused as refused:
                 refused.error.attempts = self.attempt - 1
                 refused.error.operation = self.route.operation
@@ -86,8 +114,8 @@ class Call:
                     return recovered
 
     async def _send(self) -> Response:
-        session = self.session
-        limiter = session._limiter
+        context = self.context
+        limiter = context.limiter
         if not limiter.try_acquire():
             timeout = self.request.timeout
             # The limiter's wait counts against the attempt's total timeout and
@@ -100,8 +128,8 @@ class Call:
             except RateLimitError as error:
                 raise _Refused(error) from None
         request = self._request_within_deadline()
-        session.stats.requests += 1
-        hooks = session.hooks
+        context.stats.requests += 1
+        hooks = context.hooks
         if hooks.on_request:
             event = RequestEvent(request.operation, request.method, request.url.path,
                                  request.request_id or "", self.attempt)  # fmt: skip
@@ -133,13 +161,14 @@ class Call:
         """Tell hooks and the DEBUG log how an attempt ended (never headers: they hold the key)."""
         request = self.request
         status = response.status if response is not None else None
-        if self.session.hooks.on_response:
+        hooks = self.context.hooks
+        if hooks.on_response:
             event = ResponseEvent(request.operation, request.request_id or "", self.attempt,
                                   status, elapsed, repr(error) if error else None)  # fmt: skip
-            emit(self.session.hooks.on_response, event)
+            emit(hooks.on_response, event)
         if logger.isEnabledFor(_DEBUG):
             bodies = ""
-            if self.session.log_bodies:
+            if self.context.log_bodies:
                 answer = response.body if response is not None else b""
                 bodies = f" request_body={_text(request.body)} response_body={_text(answer)}"
             logger.debug(
@@ -149,7 +178,9 @@ class Call:
                 self.attempt, elapsed, request.request_id, bodies,
             )  # fmt: skip
 
-    async def _recover(self, error: AgencyAccessError, response: Response | None) -> Outcome | None:
+    async def _recover(
+        self, error: AgencyAccessError, response: Response | None
+    ) -> CallResult | None:
         """After a failed attempt: an outcome if the call is done, None to try again; or raise."""
         route = self.route
         if self._maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
@@ -175,13 +206,9 @@ class Call:
         )
         return None
 
-    def _done(self, data: Any, response: Response | None) -> Outcome:
-        return (
-            {"error": False, "data": data},
-            response,
-            self.attempt,
-            self._loop.time() - self._started,
-        )
+    def _done(self, data: Any, response: Response | None) -> CallResult:
+        elapsed = self._loop.time() - self._started
+        return CallResult({"error": False, "data": data}, response, self.attempt, elapsed)
 
     def _wait_before_retry(self, error: AgencyAccessError, action: Action) -> float | None:
         """Seconds to wait before trying again, or None if this error is final."""
@@ -190,9 +217,9 @@ class Call:
         policy = self.policy
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, RateLimitError):
-            self.session.stats.rate_limited += 1
+            self.context.stats.rate_limited += 1
             pause = retry_after if retry_after is not None else policy.backoff(self.attempt)
-            self.session._limiter.pause(pause)
+            self.context.limiter.pause(pause)
             if pause >= self._deadline - self._loop.time():
                 return None  # the pause outlasts this call: fail now, retry_after says when
             retry_after = None  # the limiter now holds every task, this one included
@@ -202,12 +229,12 @@ class Call:
         return None if wait >= self._deadline - self._loop.time() else wait
 
     def _announce_retry(self, error: AgencyAccessError, action: Action, wait: float) -> None:
-        session = self.session
-        session.stats.retries += 1
-        if session.hooks.on_retry:
+        context = self.context
+        context.stats.retries += 1
+        if context.hooks.on_retry:
             event = RetryEvent(self.route.operation, self.request.request_id or "", self.attempt,
                                wait, action.value, repr(error))  # fmt: skip
-            emit(session.hooks.on_retry, event)
+            emit(context.hooks.on_retry, event)
         logger.info(
             "%s attempt %d failed (%s); %s in %.2fs",
             self.route.operation, self.attempt, type(error).__name__, action.value, wait,
@@ -215,7 +242,7 @@ class Call:
 
     async def _reconcile(self, error: AgencyAccessError) -> Mapping[str, Any] | None:
         """Find the record an unanswered create may have made; raise if that cannot be told."""
-        finder = _reconcile.FINDERS.get(self.route.operation)
+        finder = _idempotency.FINDERS.get(self.route.operation)
         time_left = self._deadline - self._loop.time()
         if finder is None or time_left <= 0:
             raise self._unknown(error, "no way to look the record up")
@@ -223,12 +250,15 @@ class Call:
         lookup_policy = attrs.evolve(self.policy, deadline=time_left)
         try:
             found: Mapping[str, Any] | None = await finder(
-                self.session, self.payload, started_wall - _reconcile.CLOCK_SKEW, lookup_policy
+                self.context.envelope,
+                self.payload,
+                started_wall - _idempotency.CLOCK_SKEW,
+                lookup_policy,
             )
         except AgencyAccessError as lookup_error:
             raise self._unknown(error, f"the lookup failed: {lookup_error}") from lookup_error
         if found is not None:
-            self.session.stats.reconciled += 1
+            self.context.stats.reconciled += 1
             return found
         if self.attempt >= self.policy.attempts:
             error.attempts = self.attempt
@@ -240,7 +270,7 @@ class Call:
         unknown = OutcomeUnknownError(
             f"{operation}: outcome unknown after {self.attempt} attempt(s) ({error!s}); {why}",
             operation=operation,
-            idempotency_key=_reconcile.idempotency_key(operation, self.payload),
+            idempotency_key=_idempotency.idempotency_key(operation, self.payload),
             last_error=error,
         )
         unknown.attempts = self.attempt

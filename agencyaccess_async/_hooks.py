@@ -15,6 +15,7 @@ import attrs
 
 __all__ = [
     "Hooks",
+    "SessionStats",
     "RateLimitWaitEvent",
     "RequestEvent",
     "ResponseEvent",
@@ -80,6 +81,16 @@ class Hooks:
     on_response: list[Callable[[ResponseEvent], object]] = attrs.field(factory=list)
     on_retry: list[Callable[[RetryEvent], object]] = attrs.field(factory=list)
     on_rate_limit_wait: list[Callable[[RateLimitWaitEvent], object]] = attrs.field(factory=list)
+
+
+@attrs.define
+class SessionStats:
+    """Counters of one Session: requests sent, retries, 429s, reconciliations."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    reconciled: int = 0
 
 
 def emit(callbacks: list[Callable[[Any], object]], event: object) -> None:

@@ -8,6 +8,8 @@ endpoint methods only name a row.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -25,7 +27,24 @@ from ._models import (
     NewLink,
 )
 
-__all__ = ["ROUTES", "Kind", "Route"]
+__all__ = [
+    "CLIENTS_CREATE",
+    "CLIENTS_DELETE",
+    "CLIENTS_LIST",
+    "CLIENTS_RETRIEVE",
+    "CLIENTS_UPDATE",
+    "LINKS_CREATE",
+    "LINKS_DELETE",
+    "LINKS_LIST",
+    "LINKS_RETRIEVE",
+    "LINKS_UPDATE",
+    "ROUTES",
+    "Kind",
+    "Route",
+]
+
+B = TypeVar("B")
+R = TypeVar("R")
 
 
 class Kind(enum.Enum):
@@ -38,8 +57,8 @@ class Kind(enum.Enum):
 
 
 @attrs.frozen
-class Route:
-    """One operation of the API.
+class Route(Generic[B, R]):
+    """One operation of the API, typed by its body ``B`` and answer ``R``.
 
     ``data`` is the model of the answer's ``data`` (of each item, when ``paged``).
     ``beside_data`` names fields an answer may put beside ``data`` rather than
@@ -52,8 +71,8 @@ class Route:
     path: str
     capability: str
     kind: Kind
-    body: type
-    data: type
+    body: type[B]
+    data: type[R]
     paged: bool = False
     beside_data: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
@@ -61,63 +80,46 @@ class Route:
 
 _INVITE_URL = ("inviteUrl",)
 
-_ROWS = (
-    Route(
-        "clients.create", "/api/clients/create", "clients:create", Kind.CREATE, NewClient, Client
-    ),
-    Route(
-        "clients.list", "/api/clients/list", "clients:retrieve", Kind.READ, ListQuery, Client, True
-    ),
-    Route(
-        "clients.retrieve",
-        "/api/clients/retrieve",
-        "clients:retrieve",
-        Kind.READ,
-        ClientRef,
-        Client,
-    ),
-    Route(
-        "clients.update", "/api/clients/update", "clients:edit", Kind.UPDATE, ClientUpdate, Client
-    ),
-    Route(
-        "clients.delete",
-        "/api/clients/delete",
-        "clients:delete",
-        Kind.DELETE,
-        ClientRef,
-        DeletedClient,
-    ),
-    Route(
-        "links.create",
-        "/api/links/create",
-        "links:create",
-        Kind.CREATE,
-        NewLink,
-        Link,
-        beside_data=_INVITE_URL,
-        requires=_INVITE_URL,
-    ),
-    Route("links.list", "/api/links/list", "links:retrieve", Kind.READ, ListQuery, Link, True),
-    Route(
-        "links.retrieve",
-        "/api/links/retrieve",
-        "links:retrieve",
-        Kind.READ,
-        LinkRef,
-        Link,
-        beside_data=_INVITE_URL,
-    ),
-    Route(
-        "links.update",
-        "/api/links/update",
-        "links:edit",
-        Kind.UPDATE,
-        LinkUpdate,
-        Link,
-        beside_data=_INVITE_URL,
-    ),
-    Route("links.delete", "/api/links/delete", "links:delete", Kind.DELETE, LinkRef, DeletedLink),
+CLIENTS_CREATE: Route[NewClient, Client] = Route(
+    "clients.create", "/api/clients/create", "clients:create", Kind.CREATE, NewClient, Client
+)
+CLIENTS_LIST: Route[ListQuery, Client] = Route(
+    "clients.list", "/api/clients/list", "clients:retrieve", Kind.READ, ListQuery, Client, True
+)
+CLIENTS_RETRIEVE: Route[ClientRef, Client] = Route(
+    "clients.retrieve", "/api/clients/retrieve", "clients:retrieve", Kind.READ, ClientRef, Client
+)
+CLIENTS_UPDATE: Route[ClientUpdate, Client] = Route(
+    "clients.update", "/api/clients/update", "clients:edit", Kind.UPDATE, ClientUpdate, Client
+)
+CLIENTS_DELETE: Route[ClientRef, DeletedClient] = Route(
+    "clients.delete", "/api/clients/delete", "clients:delete", Kind.DELETE, ClientRef,
+    DeletedClient,
+)  # fmt: skip
+LINKS_CREATE: Route[NewLink, Link] = Route(
+    "links.create", "/api/links/create", "links:create", Kind.CREATE, NewLink, Link,
+    beside_data=_INVITE_URL, requires=_INVITE_URL,
+)  # fmt: skip
+LINKS_LIST: Route[ListQuery, Link] = Route(
+    "links.list", "/api/links/list", "links:retrieve", Kind.READ, ListQuery, Link, True
+)
+LINKS_RETRIEVE: Route[LinkRef, Link] = Route(
+    "links.retrieve", "/api/links/retrieve", "links:retrieve", Kind.READ, LinkRef, Link,
+    beside_data=_INVITE_URL,
+)  # fmt: skip
+LINKS_UPDATE: Route[LinkUpdate, Link] = Route(
+    "links.update", "/api/links/update", "links:edit", Kind.UPDATE, LinkUpdate, Link,
+    beside_data=_INVITE_URL,
+)  # fmt: skip
+LINKS_DELETE: Route[LinkRef, DeletedLink] = Route(
+    "links.delete", "/api/links/delete", "links:delete", Kind.DELETE, LinkRef, DeletedLink
 )
 
 #: operation name -> Route, for every operation of the contract.
-ROUTES = {route.operation: route for route in _ROWS}
+ROUTES: Mapping[str, Route[Any, Any]] = {
+    route.operation: route
+    for route in (
+        CLIENTS_CREATE, CLIENTS_LIST, CLIENTS_RETRIEVE, CLIENTS_UPDATE, CLIENTS_DELETE,
+        LINKS_CREATE, LINKS_LIST, LINKS_RETRIEVE, LINKS_UPDATE, LINKS_DELETE,
+    )
+}  # fmt: skip

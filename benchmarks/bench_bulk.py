@@ -26,12 +26,12 @@ from pathlib import Path
 from agencyaccess_async import (
     MockTransport,
     NewClient,
+    OnboardItem,
     Request,
     RequestedServices,
     Response,
     Session,
 )
-from agencyaccess_async._bulk import OnboardItem
 
 STAMP = "2026-11-28T05:00:00.000Z"
 SERVICES = (

@@ -132,6 +132,6 @@ async def test_session_closes_the_transport_it_created(server: str) -> None:
     session = Session(SECRET_KEY, base_url=server)
     async with session:
         await session.clients.retrieve("cl_1")
-        transport = session._transport
+        transport = session.transport
     assert isinstance(transport, AiohttpTransport)
     assert transport._session.closed

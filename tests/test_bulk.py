@@ -19,8 +19,7 @@ from agencyaccess_async import (
     RetryPolicy,
     Session,
 )
-from agencyaccess_async._bulk import BulkProgress, OnboardItem
-from agencyaccess_async._journal import JournalMismatch
+from agencyaccess_async._bulk import BulkProgress, JournalMismatch, OnboardItem
 from agencyaccess_async.testing import RunningEmulator
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, ok
@@ -235,7 +234,6 @@ async def test_journal_of_another_job_is_refused(
     agencyaccess_session: Session, services: RequestedServices, tmp_path: Path
 ) -> None:
     """Reusing a journal with other services raises JournalMismatch before any request."""
-    from agencyaccess_async._journal import JournalMismatch
 
     journal = tmp_path / "job.journal"
     await agencyaccess_session.bulk.onboard(

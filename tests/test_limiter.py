@@ -72,21 +72,32 @@ async def test_first_request_goes_alone_until_the_limit_is_known() -> None:
 
 
 async def test_a_cancelled_probe_does_not_block_the_session() -> None:
-    """If the first request is cancelled while waiting, the others still go."""
-    async with Session(
-        SECRET_KEY,
-        base_url="https://api.test",
-        transport=MockTransport(lambda r: ok(client_json())),
-        rate_limit=5,
-    ) as s:
-        s._limiter._next_slot = asyncio.get_running_loop().time() + 10  # the probe will wait long
-        probe = asyncio.ensure_future(s.clients.retrieve("cl_1"))
+    """If a probe is cancelled while it waits, the next request becomes the probe and goes."""
+    from agencyaccess_async import Limiter
+
+    from .test_deadlines import VirtualClock
+
+    clock = VirtualClock()
+    sleeps = 0
+
+    async def block_the_first_sleep(delay: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        if sleeps == 1:
+            await asyncio.Event().wait()  # until cancelled
+        await clock.sleep(delay)
+
+    limiter = Limiter(8, 0.1, clock=clock, sleep=block_the_first_sleep)  # 10 s apart
+    transport = MockTransport(lambda r: ok(client_json()))  # no rate headers: probes go on
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport,
+                       limiter=limiter) as s:  # fmt: skip
+        await s.clients.retrieve("cl_1")  # the first probe: no wait
+        probe = asyncio.ensure_future(s.clients.retrieve("cl_1"))  # waits 10 s for its slot
         await asyncio.sleep(0.01)
         probe.cancel()
-        s._limiter._next_slot = 0.0
-        client = await asyncio.wait_for(s.clients.retrieve("cl_1"), 2)
+        client = await asyncio.wait_for(s.clients.retrieve("cl_1"), 5)
     assert client.client_id == "cl_1"
-    assert s.stats.requests == 1
+    assert s.stats.requests == 2
 
 
 async def test_probes_continue_until_an_answer_tells_the_limit() -> None:

@@ -108,7 +108,9 @@ async def test_close_twice_and_use_after_close() -> None:
 async def test_unclosed_session_warns_resource_warning() -> None:
     """A Session that created its transport and is never closed gives a ResourceWarning."""
     session = Session(SECRET_KEY, base_url="http://127.0.0.1:9")
-    transport = session._bind()
+    await session.__aenter__()  # binds and creates the transport, as 'async with' does
+    transport = session.transport
+    assert transport is not None
     with pytest.warns(ResourceWarning, match="unclosed") as record:
         del session
         gc.collect()

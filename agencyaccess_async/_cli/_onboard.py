@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import attrs
 
-from .._bulk import BulkProgress, BulkRun, OnboardItem
+from .._bulk import BulkProgress, BulkRun, JournalError, JournalLocked, JournalMismatch, OnboardItem
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -32,7 +32,6 @@ from .._errors import (
     TransportError,
 )
 from .._hooks import logger
-from .._journal import JournalError, JournalLocked, JournalMismatch
 from .._models import UNSET
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-from .._journal import Journal
+from .._bulk._journal import Journal
 from .._services import RequestedServices
 from ._rows import ClientsCsv, Row, RowError, to_new_client
 

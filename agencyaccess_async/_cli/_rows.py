@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import attrs
 
-from .._bulk import row_key
+from .._idempotency import row_key
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
 from ._common import UsageError

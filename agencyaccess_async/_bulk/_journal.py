@@ -35,7 +35,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from ._errors import AgencyAccessError
+from .._errors import AgencyAccessError
 
 if TYPE_CHECKING:
     import sqlite3

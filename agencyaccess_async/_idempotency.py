@@ -1,10 +1,10 @@
-"""Reconciliation: finding the record that a create with an unknown outcome may have made.
+"""Idempotency: the keys a create carries, and finding the record a create may have made.
 
 When a create's answer is lost (read timeout, dropped connection, 502), the
 record may or may not exist. Resending blindly risks a duplicate; giving up
-risks a silent loss. Instead the Session asks a finder here:
+risks a silent loss. Instead the call asks a finder here:
 
-- clients: every create carries a client-generated key in ``metadata``
+- clients: every create carries a key in ``metadata``
   (``IDEMPOTENCY_METADATA_KEY``); the finder searches ``clients/list`` for it,
   which matches exact metadata values;
 - links: the finder lists the client's links (``links/list`` with
@@ -12,23 +12,37 @@ risks a silent loss. Instead the Session asks a finder here:
   options created since the call began (minus a clock-skew allowance).
 
 A finder returns the record's wire object, ``None`` when provably absent, or
-raises when it cannot tell (the Session then raises ``OutcomeUnknownError``).
+raises when it cannot tell (the call then raises ``OutcomeUnknownError``).
+Finders get an ``execute`` callable (send one wire payload to one route), not
+the Session: this module sits below everything that sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+import hashlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ._converter import parse_datetime
 from ._errors import AgencyAccessError
 from ._retry import RetryPolicy
-from ._routes import ROUTES
+from ._routes import ROUTES, Route
 
-if TYPE_CHECKING:
-    from ._session import Session
+__all__ = [
+    "CLOCK_SKEW",
+    "FINDERS",
+    "IDEMPOTENCY_METADATA_KEY",
+    "Execute",
+    "derived_key",
+    "find_client",
+    "find_link",
+    "idempotency_key",
+    "iter_pages",
+    "row_key",
+]
 
-__all__ = ["FINDERS", "IDEMPOTENCY_METADATA_KEY", "idempotency_key"]
+T = TypeVar("T")
 
 #: The metadata key under which ``clients.create`` stores its idempotency key.
 IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
@@ -37,11 +51,28 @@ CLOCK_SKEW = 300.0
 _LINK_OPTIONS = ("intakeForm", "sendEmail", "thankYouMessage", "redirectURL")
 _PAGE = 100
 
-Finder = Callable[["Session", Mapping[str, Any], float, RetryPolicy], Awaitable[Any]]
+#: Send a wire payload to a route with a retry policy; the answer's envelope.
+Execute = Callable[[Route[Any, Any], Mapping[str, Any], RetryPolicy], Awaitable[Mapping[str, Any]]]
+Finder = Callable[[Execute, Mapping[str, Any], float, RetryPolicy], Awaitable[Any]]
 
 
 class CannotReconcile(AgencyAccessError):
     """The finder has nothing to search by."""
+
+
+def row_key(payload: Any) -> str:
+    """A stable key for an item: a hash of its canonical JSON."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def derived_key(key: str) -> str:
+    """The idempotency key stored for a bulk row's key.
+
+    Distinctive on purpose: the API's search also matches substrings of names
+    and e-mails, so the stored value must not look like either.
+    """
+    return "aa1_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
@@ -52,44 +83,58 @@ def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
     return metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
 
 
+async def iter_pages(
+    fetch: Callable[[str | None], Awaitable[tuple[Sequence[T], str | None]]],
+) -> AsyncIterator[Sequence[T]]:
+    """Every page of a list call, following ``nextCursor``: ``fetch(cursor)`` gets one page."""
+    cursor: str | None = None
+    while True:
+        items, cursor = await fetch(cursor)
+        yield items
+        if not cursor:
+            return
+
+
 async def find_client(
-    session: Session, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
+    execute: Execute, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
 ) -> Mapping[str, Any] | None:
     """Find the client whose metadata holds this create's idempotency key, if it exists."""
     key = idempotency_key("clients.create", payload)
     if not key:
         raise CannotReconcile("the create carried no idempotency key")
-    async for item in _scan(session, "clients.list", {"search": key}, policy):
+    async for item in _scan(execute, "clients.list", {"search": key}, policy):
         if _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key:
             return item
     return None
 
 
 async def find_link(
-    session: Session, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
+    execute: Execute, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
 ) -> Mapping[str, Any] | None:
     """Find the newest link of the client matching this create's body, made since not_before."""
     found = None
-    async for item in _scan(session, "links.list", {"clientID": payload["clientID"]}, policy):
+    async for item in _scan(execute, "links.list", {"clientID": payload["clientID"]}, policy):
         if _same_link(item, payload, not_before):
             found = item  # pages come in creation order: the last match is the newest
     return found
 
 
 async def _scan(
-    session: Session, operation: str, query: dict[str, Any], policy: RetryPolicy
+    execute: Execute, operation: str, query: dict[str, Any], policy: RetryPolicy
 ) -> AsyncIterator[Mapping[str, Any]]:
     """Every record of a list call, following cursors, as raw wire objects."""
-    query = {**query, "limit": _PAGE}
-    while True:
-        envelope = (await session._execute(ROUTES[operation], query, retry=policy))[0]
-        for item in envelope["data"]:
+    route = ROUTES[operation]
+
+    async def fetch(cursor: str | None) -> tuple[Sequence[Any], str | None]:
+        body = {**query, "limit": _PAGE, **({"cursor": cursor} if cursor else {})}
+        envelope = await execute(route, body, policy)
+        data = envelope["data"]
+        return (data if isinstance(data, list) else []), envelope.get("nextCursor")
+
+    async for page in iter_pages(fetch):
+        for item in page:
             if isinstance(item, Mapping):
                 yield item
-        cursor = envelope.get("nextCursor")
-        if not cursor:
-            return
-        query["cursor"] = cursor
 
 
 def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -103,7 +148,7 @@ def _same_link(item: Mapping[str, Any], payload: Mapping[str, Any], not_before: 
     if any(key in payload and item.get(key) != payload[key] for key in _LINK_OPTIONS):
         return False
     try:
-        created = parse_datetime(item.get("createdAt"))
+        created = parse_datetime(item.get("createdAt", item.get("created")))
     except (TypeError, ValueError):
         return False
     return created.timestamp() >= not_before

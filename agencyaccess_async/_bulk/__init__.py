@@ -1,0 +1,186 @@
+"""Bulk helpers: ``session.bulk.create_clients``, ``create_links`` and ``onboard``.
+
+Each takes a sync or async iterable and returns a ``BulkRun`` (``_run.py``):
+iterate it for ``ItemResult``s in completion order, or ``await run.run()``
+for the summary alone. ``onboard`` makes a client and an access request per
+row (``_onboard.py``); with ``journal=PATH`` each row's state is committed as
+it changes (``_journal.py``), so a re-run skips finished rows and reconciles
+the ones that were in flight instead of creating them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._clients import Clients
+from .._converter import CONVERTER
+from .._errors import AgencyAccessError
+from .._idempotency import derived_key, row_key
+from .._links import Links
+from .._models import Client, Link, NewClient, NewLink, Unset
+from .._requester import Requester
+from .._services import RequestedServices, advise
+from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
+from ._onboard import Onboarded, Onboarder, OnboardItem
+from ._run import BulkProgress, BulkRun, BulkSummary, ItemResult, Process, ProgressCallback
+
+__all__ = [
+    "Bulk",
+    "BulkProgress",
+    "BulkRun",
+    "BulkSummary",
+    "ItemResult",
+    "JournalError",
+    "JournalLocked",
+    "JournalMismatch",
+    "OnboardItem",
+    "Onboarded",
+]
+
+
+class Bulk:
+    """Bulk operations of a Session: ``session.bulk``."""
+
+    def __init__(self, requester: Requester, clients: Clients, links: Links) -> None:
+        self._requester = requester
+        self._clients = clients
+        self._links = links
+
+    def __repr__(self) -> str:
+        return f"<Bulk of {self._requester.base_url}>"
+
+    def create_clients(
+        self,
+        items: Iterable[NewClient] | AsyncIterable[NewClient],
+        *,
+        concurrency: int | None = None,
+        total: int | None = None,
+        progress: ProgressCallback | None = None,
+        key: Callable[[NewClient], str] | None = None,
+    ) -> BulkRun[Client]:
+        """Create many clients; each carries an idempotency key derived from ``key(item)``.
+
+        With ``key``, each item is looked up by its key first, and a client
+        already made with it (by an earlier run, say) is returned instead of
+        a new one: re-running the same cell creates nothing twice.
+        """
+
+        async def process(index: int, new: NewClient) -> ItemResult[Client]:
+            item_key = key(new) if key else row_key(CONVERTER.unstructure(new))
+            try:
+                client = await self._clients.create_from(
+                    new, idempotency_key=derived_key(item_key), lookup_first=key is not None
+                )
+            except (AgencyAccessError, ValueError) as error:
+                return ItemResult(index, item_key, error=error, outcome="failed")
+            return ItemResult(index, item_key, client)
+
+        return self._run(items, process, concurrency, total, progress)
+
+    def create_links(
+        self,
+        items: Iterable[NewLink] | AsyncIterable[NewLink],
+        *,
+        concurrency: int | None = None,
+        total: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BulkRun[Link]:
+        """Create many access requests."""
+
+        async def process(index: int, new: NewLink) -> ItemResult[Link]:
+            item_key = row_key(CONVERTER.unstructure(new))
+            try:
+                link = await self._links.create_from(new)
+            except (AgencyAccessError, ValueError) as error:
+                return ItemResult(index, item_key, error=error, outcome="failed")
+            return ItemResult(index, item_key, link)
+
+        return self._run(items, process, concurrency, total, progress)
+
+    def onboard(
+        self,
+        rows: Iterable[OnboardItem | NewClient] | AsyncIterable[OnboardItem | NewClient],
+        *,
+        services: RequestedServices | Mapping[str, Any],
+        send_email: bool | Unset = Unset.UNSET,
+        intake_form: bool | Unset = Unset.UNSET,
+        thank_you_message: str | Unset | None = Unset.UNSET,
+        redirect_url: str | Unset | None = Unset.UNSET,
+        journal: str | Path | None = None,
+        replace_journal: bool = False,
+        key_rotated: bool = False,
+        retry_failed: bool = False,
+        concurrency: int | None = None,
+        total: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BulkRun[Onboarded]:
+        """Create a client and an access request for each row.
+
+        Rows with a ``key`` of their own (``OnboardItem(key=...)``) are looked
+        up before they are created when there is no journal, so running the
+        same rows again creates nothing twice. With ``journal``, rows finished
+        by an earlier run with the same journal are skipped
+        (``outcome == "skipped"``), rows that were in flight are reconciled
+        (never created twice), and rows that failed are reported again, or
+        retried when ``retry_failed`` is true.
+
+        Raises:
+            JournalLocked: another process is running with this journal.
+            JournalMismatch: the journal belongs to another job, or was written
+                against another base URL or with another API key.
+                ``replace_journal=True`` sets such a journal aside (renamed)
+                and starts a new one; ``key_rotated=True`` accepts a journal of
+                another key of the same account (the key was rolled).
+            JournalError: the file is not a journal.
+
+        """
+        options = {
+            "send_email": send_email,
+            "intake_form": intake_form,
+            "thank_you_message": thank_you_message,
+            "redirect_url": redirect_url,
+        }
+        if not isinstance(services, RequestedServices):
+            advise(services, strict=self._requester.strict_services)  # sent as given
+        wire = services.to_json() if isinstance(services, RequestedServices) else services
+        fingerprint = row_key([wire, {k: repr(v) for k, v in options.items()}])
+        opened = None
+        if journal is not None:
+            opened = Journal(
+                journal,
+                fingerprint,
+                base_url=str(self._requester.base_url),
+                key_hash=self._requester.key_fingerprint,
+                key_rotated=key_rotated,
+                replace=replace_journal,
+            )
+        onboarder = Onboarder(self._clients, self._links, services, options, opened, retry_failed)
+        return self._run(
+            rows,
+            onboarder.process,
+            concurrency,
+            total,
+            progress,
+            on_close=opened.close if opened is not None else None,
+        )
+
+    def _run(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        process: Process,
+        concurrency: int | None,
+        total: int | None,
+        progress: ProgressCallback | None,
+        on_close: Callable[[], None] | None = None,
+    ) -> BulkRun[Any]:
+        return BulkRun(
+            self._requester.stats,
+            items,
+            process,
+            concurrency=concurrency or self._requester.limiter.max_concurrency,
+            total=total,
+            progress=progress,
+            on_close=on_close,
+        )

@@ -1,0 +1,234 @@
+"""The bulk engine: bounded fan-out over many items, streaming one result per item.
+
+It knows nothing of clients or links: a ``process(index, item)`` coroutine
+does one item and returns its ``ItemResult``. Items come from a sync or async
+iterable, consumed lazily by a fixed pool of workers (never a task per item);
+results stream in completion order through a bounded queue. One failing item
+never stops the others; cancelling the iteration stops the workers and keeps
+what finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .._hooks import SessionStats
+
+__all__ = ["BulkProgress", "BulkRun", "BulkSummary", "ItemResult", "Process", "ProgressCallback"]
+
+T = TypeVar("T")
+
+_END = object()
+
+
+@attrs.frozen
+class ItemResult(Generic[T]):
+    """The result of one item: its position and key, and either a value or an error.
+
+    ``outcome`` is ``created``, ``skipped`` (finished by an earlier run of the
+    same journal), ``failed`` or ``invalid`` (refused before sending).
+    """
+
+    index: int
+    key: str
+    value: T | None = None
+    error: BaseException | None = None
+    outcome: str = "created"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item succeeded (now or in an earlier run)."""
+        return self.error is None
+
+
+@attrs.frozen
+class BulkProgress:
+    """Where a bulk run is: items finished and failed, the total if known, the pace."""
+
+    done: int
+    failed: int
+    total: int | None
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Items finished per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@attrs.define
+class BulkSummary:
+    """Counts by outcome, time taken, and the Session's requests, retries and 429s meanwhile."""
+
+    outcomes: dict[str, int] = attrs.field(factory=dict)
+    elapsed: float = 0.0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    reconciled: int = 0
+    interrupted: bool = False
+
+    @property
+    def total(self) -> int:
+        """Items finished, whatever their outcome."""
+        return sum(self.outcomes.values())
+
+    @property
+    def failed(self) -> int:
+        """Items that failed or were refused as invalid."""
+        return self.outcomes.get("failed", 0) + self.outcomes.get("invalid", 0)
+
+
+Process = Callable[[int, Any], Awaitable[ItemResult[Any]]]
+ProgressCallback = Callable[[BulkProgress], object]
+
+
+class BulkRun(Generic[T]):
+    """A bulk operation in progress; iterate it once for per-item results.
+
+    >>> async for result in session.bulk.create_clients(rows):  # doctest: +SKIP
+    ...     print(result.index, result.value or result.error)
+
+    To stop early, leave an ``async with run:`` block (or ``await run.aclose()``):
+    that cancels the workers at once instead of when the iterator is collected.
+    """
+
+    def __init__(
+        self,
+        stats: SessionStats,
+        items: Iterable[Any] | AsyncIterable[Any],
+        process: Process,
+        *,
+        concurrency: int,
+        total: int | None,
+        progress: ProgressCallback | None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._stats = stats
+        self._items = items
+        self._process = process
+        self._concurrency = concurrency
+        self._total = total
+        self._progress = progress
+        self._on_close = on_close
+        self._iterator: AsyncGenerator[ItemResult[T], None] | None = None
+        self.summary = BulkSummary()
+
+    def __repr__(self) -> str:
+        return f"<BulkRun {self.summary.outcomes} concurrency={self._concurrency}>"
+
+    def __aiter__(self) -> AsyncIterator[ItemResult[T]]:
+        if self._iterator is not None:
+            raise RuntimeError("a BulkRun can be iterated only once")
+        iterator = self._iterator = self._results()
+        return iterator
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel its workers and keep what finished (in ``summary``)."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+    async def __aenter__(self) -> BulkRun[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def run(self) -> BulkSummary:
+        """Process every item, keeping no per-item results; return the summary."""
+        async for _ in self:
+            pass
+        return self.summary
+
+    async def collect(self) -> list[ItemResult[T]]:
+        """Process every item and return all results (in completion order)."""
+        return [result async for result in self]
+
+    async def _results(self) -> AsyncGenerator[ItemResult[T], None]:
+        stats_before = attrs.evolve(self._stats)
+        started = time.monotonic()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self._concurrency * 2)
+        source = _aiter(self._items)
+        lock = asyncio.Lock()
+        counter = iter(range(1 << 62))
+        done = failed = 0
+
+        async def take() -> tuple[int, Any] | None:
+            async with lock:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    return None
+                return next(counter), item
+
+        async def worker() -> None:
+            nonlocal done, failed
+            while (taken := await take()) is not None:
+                result = await self._process(*taken)
+                done += 1
+                failed += not result.ok
+                self.summary.outcomes[result.outcome] = (
+                    self.summary.outcomes.get(result.outcome, 0) + 1
+                )
+                if self._progress is not None:
+                    elapsed = time.monotonic() - started
+                    self._progress(BulkProgress(done, failed, self._total, elapsed))
+                await queue.put(result)
+
+        async def supervise() -> None:
+            workers = [asyncio.ensure_future(worker()) for _ in range(self._concurrency)]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                # On a failure (of the item source, say) or a cancellation, stop
+                # every worker: gather leaves the siblings of a failed task running.
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                await queue.put(_END)
+
+        supervisor = asyncio.ensure_future(supervise())
+        try:
+            while (result := await queue.get()) is not _END:
+                yield result
+            await supervisor  # re-raise a failure of the item source
+        except BaseException:
+            self.summary.interrupted = True
+            raise
+        finally:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+            self._finish(stats_before, time.monotonic() - started)
+
+    def _finish(self, before: SessionStats, elapsed: float) -> None:
+        stats = self._stats
+        self.summary.elapsed = elapsed
+        self.summary.requests = stats.requests - before.requests
+        self.summary.retries = stats.retries - before.retries
+        self.summary.rate_limited = stats.rate_limited - before.rate_limited
+        self.summary.reconciled = stats.reconciled - before.reconciled
+        if self._on_close is not None:
+            self._on_close()
+
+
+async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

@@ -1,0 +1,208 @@
+"""Client records: ``session.clients``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import InvalidRequestError
+from ._http import Timeout
+from ._idempotency import IDEMPOTENCY_METADATA_KEY, find_client
+from ._limits import METADATA_KEYS_MAX
+from ._models import (
+    UNSET,
+    Client,
+    ClientRef,
+    ClientType,
+    ClientUpdate,
+    DeletedClient,
+    Language,
+    ListQuery,
+    NewClient,
+    Unset,
+)
+from ._paginator import Paginator
+from ._resource import Resource, decoded, require_id
+from ._retry import RetryPolicy
+from ._routes import (
+    CLIENTS_CREATE,
+    CLIENTS_DELETE,
+    CLIENTS_LIST,
+    CLIENTS_RETRIEVE,
+    CLIENTS_UPDATE,
+)
+
+__all__ = ["Clients"]
+
+
+class Clients(Resource):
+    """Client records: ``session.clients``."""
+
+    async def create(
+        self,
+        *,
+        name: str,
+        email: str,
+        company: str | Unset | None = UNSET,
+        website: str | Unset | None = UNSET,
+        type: ClientType | Unset = UNSET,
+        language: Language | Unset = UNSET,
+        metadata: Mapping[str, str] | Unset = UNSET,
+        idempotency_key: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Client:
+        """Create a client record.
+
+        The SDK stores ``idempotency_key`` (a fresh UUID unless given) in the
+        record's metadata, so that a create whose answer was lost is found
+        again instead of being made twice.
+
+        Pass a stable key (e.g. your own customer id) to make a re-run of the
+        same creation idempotent too: the SDK then first looks the key up (one
+        ``clients/list`` call) and returns the client already made with it,
+        if any, without creating another. The key takes one of the 50
+        metadata entries; with all 50 used by ``metadata``, a given key is
+        refused, and a generated one is left out (reconciliation is then
+        impossible, so a lost answer is an ``OutcomeUnknownError``).
+
+        Raises:
+            InvalidRequestError: a field was refused (``path`` names it).
+            OutcomeUnknownError: the answer was lost and the lookup failed.
+
+        """
+        new = NewClient(
+            name=name,
+            email=email,
+            company=company,
+            website=website,
+            type=type,
+            language=language,
+            metadata=metadata,
+        )
+        return await self.create_from(
+            new, idempotency_key=idempotency_key, timeout=timeout, retry=retry,
+            extra_body=extra_body,
+        )  # fmt: skip
+
+    async def create_from(
+        self,
+        new: NewClient,
+        *,
+        idempotency_key: str | None = None,
+        lookup_first: bool | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Client:
+        """Create the client ``new`` describes; ``create`` with a model instead of keywords.
+
+        ``lookup_first`` (default: whether a key is given) looks the key up
+        before creating, and returns the client already made with it.
+        """
+        if lookup_first is None:
+            lookup_first = idempotency_key is not None
+        metadata = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
+        if len(metadata) < METADATA_KEYS_MAX:
+            metadata[IDEMPOTENCY_METADATA_KEY] = idempotency_key or uuid.uuid4().hex
+            new = attrs.evolve(new, metadata=metadata)
+        elif idempotency_key is not None:
+            raise InvalidRequestError(
+                f"Invalid field metadata: it has {len(metadata)} entries, the most a client may "
+                "have, so the idempotency key has no room; drop one entry or the key",
+                status=0,
+                operation="clients.create",
+            )
+        if lookup_first and idempotency_key is not None:
+            found = await self.find_by_idempotency_key(idempotency_key)
+            if found is not None:
+                return found
+        return await self._send(CLIENTS_CREATE, new, timeout, retry, extra_body)
+
+    async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
+        """The client created with this idempotency key (see ``create``), or None.
+
+        Useful after an ``OutcomeUnknownError``: its ``idempotency_key`` finds
+        the record if the create did happen.
+        """
+        payload = {"metadata": {IDEMPOTENCY_METADATA_KEY: require_id(idempotency_key, "key")}}
+        requester = self._requester
+        found = await find_client(requester.envelope, payload, 0.0, requester.retry)
+        return None if found is None else decoded(found, Client, "clients.list")
+
+    async def retrieve(
+        self,
+        client_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Client:
+        """Fetch one client record by id."""
+        body = ClientRef(require_id(client_id, "client_id"))
+        return await self._send(CLIENTS_RETRIEVE, body, timeout, retry, extra_body)
+
+    async def update(
+        self,
+        client_id: str,
+        *,
+        name: str | Unset = UNSET,
+        email: str | Unset = UNSET,
+        company: str | Unset | None = UNSET,
+        website: str | Unset | None = UNSET,
+        type: ClientType | Unset = UNSET,
+        language: Language | Unset = UNSET,
+        metadata: Mapping[str, str] | Unset = UNSET,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Client:
+        """Change some fields of a client (``None`` clears an optional field)."""
+        body = ClientUpdate(
+            client_id=require_id(client_id, "client_id"),
+            name=name,
+            email=email,
+            company=company,
+            website=website,
+            type=type,
+            language=language,
+            metadata=metadata,
+        )
+        if body == ClientUpdate(client_id=client_id) and not extra_body:
+            raise ValueError("clients.update needs at least one field to change")
+        return await self._send(CLIENTS_UPDATE, body, timeout, retry, extra_body)
+
+    async def delete(
+        self,
+        client_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> DeletedClient:
+        """Delete a client and, with it, all of its access requests."""
+        body = ClientRef(require_id(client_id, "client_id"))
+        return await self._send(CLIENTS_DELETE, body, timeout, retry, extra_body)
+
+    def list(
+        self,
+        *,
+        search: str | Unset | None = UNSET,
+        type: ClientType | Unset | None = UNSET,
+        limit: int | Unset = UNSET,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Paginator[Client]:
+        """Client records in creation order: ``async for client in session.clients.list():``.
+
+        ``search`` matches a substring of name, company or email
+        (case-insensitive), an exact client id, or an exact metadata value.
+        ``limit`` is the page size (1-100).
+        """
+        query = ListQuery(search=search, type=type, limit=limit)
+        return Paginator(self._requester, CLIENTS_LIST, query, timeout, retry, extra_body)

@@ -1,0 +1,198 @@
+"""Access requests (invite links): ``session.links``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import attrs
+
+from ._converter import CONVERTER
+from ._errors import WaitTimeoutError
+from ._http import Timeout
+from ._idempotency import find_link
+from ._models import (
+    UNSET,
+    ClientType,
+    DeletedLink,
+    Link,
+    LinkRef,
+    LinkStatus,
+    LinkUpdate,
+    ListQuery,
+    NewLink,
+    Unset,
+)
+from ._paginator import Paginator
+from ._resource import Resource, decoded, require_id, services_body
+from ._retry import RetryPolicy
+from ._routes import (
+    LINKS_CREATE,
+    LINKS_DELETE,
+    LINKS_LIST,
+    LINKS_RETRIEVE,
+    LINKS_UPDATE,
+)
+from ._services import RequestedServices
+
+__all__ = ["Links"]
+
+
+class Links(Resource):
+    """Access requests (invite links): ``session.links``."""
+
+    async def create(
+        self,
+        client_id: str,
+        *,
+        services: RequestedServices | Mapping[str, Any],
+        intake_form: bool | Unset = UNSET,
+        send_email: bool | Unset = UNSET,
+        thank_you_message: str | Unset | None = UNSET,
+        redirect_url: str | Unset | None = UNSET,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Link:
+        """Create an access request for a client; its ``invite_url`` goes to the client.
+
+        ``services`` is a ``RequestedServices`` (see ``RequestedServices.build()``)
+        or the dashboard's raw JSON, which is sent exactly as given: what the
+        SDK's catalog does not know is logged once as a warning, not refused
+        (refused with ``Session(strict_services=True)``).
+        """
+        body = NewLink(
+            client_id=require_id(client_id, "client_id"),
+            requested_services=services_body(services, self._requester.strict_services),
+            intake_form=intake_form,
+            send_email=send_email,
+            thank_you_message=thank_you_message,
+            redirect_url=redirect_url,
+        )
+        return await self.create_from(body, timeout=timeout, retry=retry, extra_body=extra_body)
+
+    async def create_from(
+        self,
+        new: NewLink,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Link:
+        """Create the access request ``new`` describes; ``create`` with a model."""
+        return await self._send(LINKS_CREATE, new, timeout, retry, extra_body)
+
+    async def find_like(self, new: NewLink) -> Link | None:
+        """The newest access request of ``new``'s client with the same services and options.
+
+        What a create of ``new`` would have made: bulk runs ask this before
+        creating again a row whose earlier create may have happened.
+        """
+        requester = self._requester
+        payload = CONVERTER.unstructure(new)
+        found = await find_link(requester.envelope, payload, 0.0, requester.retry)
+        return None if found is None else decoded(found, Link, "links.list")
+
+    async def retrieve(
+        self,
+        link_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Link:
+        """Fetch one access request, with the current status of each grant."""
+        body = LinkRef(require_id(link_id, "link_id"))
+        return await self._send(LINKS_RETRIEVE, body, timeout, retry, extra_body)
+
+    async def update(
+        self,
+        link_id: str,
+        *,
+        services: RequestedServices | Mapping[str, Any] | Unset = UNSET,
+        intake_form: bool | Unset = UNSET,
+        send_email: bool | Unset = UNSET,
+        thank_you_message: str | Unset | None = UNSET,
+        redirect_url: str | Unset | None = UNSET,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Link:
+        """Change an access request; services that stay keep their grant status."""
+        body = LinkUpdate(
+            link_id=require_id(link_id, "link_id"),
+            requested_services=(
+                UNSET
+                if isinstance(services, Unset)
+                else services_body(services, self._requester.strict_services)
+            ),
+            intake_form=intake_form,
+            send_email=send_email,
+            thank_you_message=thank_you_message,
+            redirect_url=redirect_url,
+        )
+        if body == LinkUpdate(link_id=link_id) and not extra_body:
+            raise ValueError("links.update needs at least one field to change")
+        return await self._send(LINKS_UPDATE, body, timeout, retry, extra_body)
+
+    async def delete(
+        self,
+        link_id: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> DeletedLink:
+        """Delete an access request."""
+        body = LinkRef(require_id(link_id, "link_id"))
+        return await self._send(LINKS_DELETE, body, timeout, retry, extra_body)
+
+    def list(
+        self,
+        *,
+        client_id: str | Unset = UNSET,
+        search: str | Unset | None = UNSET,
+        type: ClientType | Unset | None = UNSET,
+        limit: int | Unset = UNSET,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Paginator[Link]:
+        """Access requests in creation order, optionally of one client only."""
+        if not isinstance(client_id, Unset):
+            require_id(client_id, "client_id")
+        query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
+        return Paginator(self._requester, LINKS_LIST, query, timeout, retry, extra_body)
+
+    async def wait_until_granted(
+        self,
+        link_id: str,
+        *,
+        timeout: float = 300.0,
+        poll_interval: float = 2.0,
+        statuses: Collection[LinkStatus | str] = (LinkStatus.GRANTED,),
+    ) -> Link:
+        """Poll the link until its status is one of ``statuses`` (default: granted).
+
+        Returns the Link in that status; raises ``WaitTimeoutError`` carrying
+        the last Link seen when ``timeout`` seconds pass first.
+        """
+        require_id(link_id, "link_id")
+        wanted = {s.value if isinstance(s, LinkStatus) else s for s in statuses}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = max(deadline - loop.time(), 0.001)  # no retrieve outlasts the wait
+            link = await self.retrieve(
+                link_id, retry=attrs.evolve(self._requester.retry, deadline=left)
+            )
+            status = link.status.value if isinstance(link.status, LinkStatus) else link.status
+            if status in wanted:
+                return link
+            left = deadline - loop.time()
+            if left <= 0:
+                raise WaitTimeoutError(
+                    f"link {link_id} still {status!r} after {timeout}s", last_seen=link
+                )
+            await asyncio.sleep(min(poll_interval, left))

@@ -1,0 +1,80 @@
+"""The Paginator: the records of a list call, a page at a time, as you iterate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._http import Timeout
+from ._idempotency import iter_pages
+from ._models import ListQuery, Page
+from ._requester import Requester
+from ._retry import RetryPolicy
+from ._routes import Route
+
+__all__ = ["Paginator"]
+
+T = TypeVar("T")
+
+
+class Paginator(Generic[T]):
+    """The records of a list call, fetched a page at a time as you iterate.
+
+    ``async for record in paginator`` follows ``nextCursor`` lazily;
+    ``await paginator.page(cursor)`` fetches one page; ``paginator.pages()``
+    iterates pages.
+    """
+
+    def __init__(
+        self,
+        requester: Requester,
+        route: Route[ListQuery, T],
+        query: ListQuery,
+        timeout: Timeout | None,
+        retry: RetryPolicy | None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._requester = requester
+        self._route = route
+        self._query = query
+        self._timeout = timeout
+        self._retry = retry
+        self._extra_body = extra_body
+
+    def __repr__(self) -> str:
+        return f"<Paginator {self._route.operation} {self._query!r}>"
+
+    async def page(self, cursor: str | None = None) -> Page[T]:
+        """Fetch one page: the first, or the one ``cursor`` points at."""
+        query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
+        return await self._requester.send_page(
+            self._route, query, timeout=self._timeout, retry=self._retry,
+            extra_body=self._extra_body,
+        )  # fmt: skip
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Iterate over pages, following ``nextCursor`` until the last."""
+        pages: list[Page[T]] = []
+
+        async def fetch(cursor: str | None) -> tuple[Sequence[T], str | None]:
+            pages.append(await self.page(cursor))
+            return pages[-1].items, pages[-1].next_cursor
+
+        async for _ in iter_pages(fetch):
+            yield pages.pop()
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def collect(self, limit: int | None = None) -> list[T]:
+        """Fetch every record (or the first ``limit``) into a list."""
+        records: list[T] = []
+        async for record in self:
+            records.append(record)
+            if limit is not None and len(records) >= limit:
+                break
+        return records

@@ -1,0 +1,368 @@
+"""The Requester: the path of every call below the resources, and knowing no resource.
+
+Bind to the running loop (creating the default transport there), encode the
+request model to wire JSON, build the ``Request`` with the Session's headers
+and a request id, run a ``Call`` (the limiter, the transport, retries and
+reconciliation), then decode the answer's ``data`` into the route's model.
+It also keeps the counters and the response capture of ``capture_responses``.
+
+Data flows one way: resources (``_clients``, ``_links``) -> Requester -> Call ->
+limiter and transport -> the sans-I/O core. The Requester is what ``Call``
+knows as its ``CallContext``: a limiter, hooks, stats, and ``envelope`` for
+the finders' lookups; nothing above it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import hashlib
+import itertools
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from ._call import Call, CallResult
+from ._converter import CONVERTER
+from ._errors import DecodeError, SessionError
+from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
+from ._http import Request, Timeout, build_request
+from ._limiter import Limiter
+from ._models import Page
+from ._retry import RetryPolicy
+from ._routes import ROUTES, Kind, Route
+from ._transport import Transport
+from ._version import __version__
+
+__all__ = ["Requester", "ResponseInfo"]
+
+B = TypeVar("B")
+R = TypeVar("R")
+
+USER_AGENT = (
+    f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
+    f"python/{'.'.join(map(str, sys.version_info[:3]))}"
+)
+
+
+@attrs.frozen
+class ResponseInfo:
+    """What the HTTP exchange of one call looked like (see ``Session.capture_responses``).
+
+    ``status`` and ``headers`` are those of the last answer (``None`` / empty
+    when no answer came back or the result came from reconciliation).
+    """
+
+    operation: str
+    request_id: str
+    status: int | None
+    headers: Mapping[str, str]
+    attempts: int
+    elapsed: float
+    reconciled: bool = False
+
+
+_captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
+    "agencyaccess_async_captured", default=None
+)
+
+
+class Requester:
+    """Sends calls for one Session: see the module doc. Built by the Session, not by users."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: URL,
+        transport: Transport | None,
+        limiter: Limiter,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        hooks: Hooks,
+        log_bodies: bool,
+        max_response_bytes: int,
+        routes: Mapping[str, str],
+        strict_services: bool,
+    ) -> None:
+        unknown = set(routes) - set(ROUTES)
+        if unknown:
+            raise SessionError(
+                f"routes: no operation {sorted(unknown)[0]!r}; the operations are "
+                + ", ".join(ROUTES)
+            )
+        self._api_key = clean_key(api_key)
+        self.base_url = base_url
+        self._urls = {op: self._url(routes.get(op, route.path)) for op, route in ROUTES.items()}
+        self._transport = transport
+        self._owns_transport = transport is None
+        self.limiter = limiter
+        self.timeout = timeout
+        self.retry = retry
+        self.hooks = hooks
+        self.log_bodies = log_bodies
+        self.max_response_bytes = max_response_bytes
+        self.strict_services = strict_services
+        self.stats = SessionStats()
+        if limiter.on_wait is None:
+            limiter.on_wait = self._on_rate_limit_wait
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+        self._headers: dict[str, str] = {}
+        # Request ids: random per Session, then a counter (cheaper than a UUID per call).
+        self._id_prefix = secrets.token_hex(6) + "-"
+        self._request_numbers = itertools.count(1)
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key; a new one takes effect on the next request."""
+        return self._api_key
+
+    @api_key.setter
+    def api_key(self, key: str) -> None:
+        cleaned = clean_key(key)
+        if not cleaned:
+            raise SessionError("the new API key is empty")
+        self._api_key = cleaned
+        if self._headers:
+            self._headers = {**self._headers, "X-Auth": cleaned}
+
+    @property
+    def key_fingerprint(self) -> str:
+        """A short hash of the API key: tells keys apart, never reveals one."""
+        digest = hashlib.sha256(b"agencyaccess-key\n" + (self._api_key or "").encode())
+        return digest.hexdigest()[:16]
+
+    def bind(self) -> Transport:
+        """The transport, bound to the running loop on first use; refuse any other loop."""
+        loop = asyncio.get_running_loop()
+        if self.closed:
+            raise SessionError("this Session is closed; create a new one")
+        if self.loop is None:
+            if not self._api_key:
+                raise SessionError(
+                    "no API key: pass Session(api_key=...) or set AGENCYACCESS_API_KEY"
+                )
+            self._headers = {
+                "X-Auth": self._api_key,
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+            if self._transport is None:
+                from ._aiohttp_transport import AiohttpTransport  # in the loop, on first use
+
+                self._transport = AiohttpTransport(
+                    limit=max(100, self.limiter.max_concurrency),
+                    max_response_bytes=self.max_response_bytes,
+                )
+            self.loop = loop
+        elif self.loop is not loop:
+            raise SessionError(
+                "this Session belongs to another event loop; create one Session per loop"
+            )
+        assert self._transport is not None
+        return self._transport
+
+    @property
+    def transport(self) -> Transport | None:
+        """The transport: the caller's, or the default one once ``bind`` created it."""
+        return self._transport
+
+    @property
+    def owns_open_transport(self) -> bool:
+        """Whether an unclosed transport of the Requester's own making is bound to a loop."""
+        return not self.closed and self.loop is not None and self._owns_transport
+
+    async def aclose(self) -> None:
+        """Close the transport if it was made here; calling it again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._owns_transport and self._transport is not None:
+            await self._transport.aclose()
+
+    async def send(
+        self,
+        route: Route[B, R],
+        body: B,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> R:
+        """Send ``body`` (a request model) to ``route``; the answer's ``data`` as its model.
+
+        ``extra_body`` is merged into the wire body last: fields the SDK does
+        not model yet go out as given.
+        """
+        result = await self._send(route, body, timeout, retry, extra_body)
+        data = result.envelope["data"]
+        try:
+            data = _lift(route, result.envelope)
+            decoded: R = CONVERTER.structure(data, route.data)
+        except Exception as exc:  # any failure of the converter means one thing here
+            raise _decode_error(route, result, data, exc) from exc
+        return decoded
+
+    async def send_page(
+        self,
+        route: Route[B, R],
+        body: B,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Page[R]:
+        """Send a list query to a paged ``route``; one ``Page`` of its model."""
+        result = await self._send(route, body, timeout, retry, extra_body)
+        data = result.envelope["data"]
+        try:
+            items = tuple(CONVERTER.structure(item, route.data) for item in data)
+        except Exception as exc:  # as in send
+            raise _decode_error(route, result, data, exc) from exc
+        return Page(items, result.envelope.get("nextCursor"))
+
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        idempotent: bool,
+        timeout: Timeout | None,
+        retry: RetryPolicy | None,
+    ) -> Any:
+        """POST to a path the route table does not know; the answer's ``data`` as plain JSON."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        kind = Kind.UPDATE if idempotent else Kind.CREATE
+        route: Route[dict[str, Any], Any] = Route(f"POST {path}", path, "", kind, dict, dict)
+        result = await self.execute(route, dict(body or {}), timeout=timeout, retry=retry)
+        return result.envelope["data"]
+
+    async def envelope(
+        self, route: Route[Any, Any], payload: Mapping[str, Any], retry: RetryPolicy
+    ) -> Mapping[str, Any]:
+        """The envelope of one call of a wire ``payload``: the finders' way to look records up."""
+        return (await self.execute(route, payload, retry=retry)).envelope
+
+    async def execute(
+        self,
+        route: Route[Any, Any],
+        payload: Mapping[str, Any],
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CallResult:
+        """Send one call (``payload`` in wire form) with retries; return its result."""
+        transport = self.bind()
+        url = self._urls.get(route.operation) or self._url(route.path)
+        request = build_request(
+            route.operation,
+            url,
+            payload,
+            headers=self._headers,
+            request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
+            timeout=timeout or self.timeout,
+        )
+        result = await Call(self, transport, route, payload, request, retry or self.retry).run()
+        captured = _captured.get()
+        if captured is not None:
+            captured.append(_response_info(request, result))
+        return result
+
+    @contextlib.contextmanager
+    def capture_responses(self) -> Iterator[list[ResponseInfo]]:
+        """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
+        captured: list[ResponseInfo] = []
+        token = _captured.set(captured)
+        try:
+            yield captured
+        finally:
+            _captured.reset(token)
+
+    async def _send(
+        self,
+        route: Route[Any, Any],
+        body: Any,
+        timeout: Timeout | None,
+        retry: RetryPolicy | None,
+        extra_body: Mapping[str, Any] | None,
+    ) -> CallResult:
+        payload = CONVERTER.unstructure(body)
+        if extra_body:
+            payload = {**payload, **extra_body}
+        return await self.execute(route, payload, timeout=timeout, retry=retry)
+
+    def _url(self, path: str) -> URL:
+        return URL(str(self.base_url) + path)
+
+    def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
+        if self.hooks.on_rate_limit_wait:
+            emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
+        logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
+    """The answer's ``data``, with the route's fields found beside it moved in; checked."""
+    data = envelope["data"]
+    if not isinstance(data, dict):
+        return data
+    lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
+    if lifted:
+        data = {**data, **{k: envelope[k] for k in lifted}}
+    missing = [k for k in route.requires if not data.get(k)]
+    if missing:
+        raise ValueError(f"{missing[0]} is missing, inside data and beside it")
+    return data
+
+
+def _decode_error(
+    route: Route[Any, Any], result: CallResult, data: Any, exc: Exception
+) -> DecodeError:
+    response = result.response
+    return DecodeError(
+        f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
+        operation=route.operation,
+        request_id=response.request_id if response is not None else None,
+        data=data,
+    )
+
+
+def clean_key(key: str | None) -> str | None:
+    """The API key without surrounding whitespace; a ``SessionError`` if it cannot be a header.
+
+    A key read from a file or a ``.env`` often ends with a newline: that is
+    stripped. A control or non-ASCII character inside it would be refused by
+    the HTTP library as header injection; it is refused here, at construction,
+    with a message that never shows the key.
+    """
+    if key is None:
+        return None
+    key = key.strip()
+    for position, char in enumerate(key):
+        if not " " <= char <= "~":
+            raise SessionError(
+                f"the API key has a control or non-ASCII character at position {position}; "
+                "check how it was copied"
+            )
+    return key
+
+
+def _response_info(request: Request, result: CallResult) -> ResponseInfo:
+    response = result.response
+    if response is None:  # the record was found by reconciliation
+        return ResponseInfo(
+            request.operation, request.request_id or "", None, {}, result.attempts,
+            result.elapsed, True,
+        )  # fmt: skip
+    request_id = response.request_id or request.request_id or ""
+    return ResponseInfo(
+        request.operation, request_id, response.status, response.headers, result.attempts,
+        result.elapsed,
+    )  # fmt: skip

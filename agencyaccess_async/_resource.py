@@ -1,0 +1,79 @@
+"""What the resources (``session.clients``, ``session.links``) share.
+
+Each resource method builds a request model and names its route; ``Resource``
+sends it through the Requester with one typed helper, so a method reads as
+"this model to that route" and its return type follows from the route. Ids
+are positional, everything else keyword-only, and an empty id is a
+``ValueError`` before any I/O. Every method takes ``extra_body={...}``, merged
+into the JSON body last, for fields the SDK does not model yet (the guide
+calls its optional fields "common", not all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from ._converter import CONVERTER
+from ._errors import DecodeError
+from ._http import Timeout
+from ._requester import Requester
+from ._retry import RetryPolicy
+from ._routes import Route
+from ._services import RequestedServices, advise
+
+__all__ = ["Resource", "decoded", "require_id", "services_body"]
+
+B = TypeVar("B")
+R = TypeVar("R")
+
+
+def decoded(record: Any, model: type[R], operation: str) -> R:
+    """A raw record found by a lookup, as its model; a ``DecodeError`` if it cannot be read."""
+    try:
+        decoded: R = CONVERTER.structure(record, model)
+    except Exception as exc:  # any failure of the converter means one thing here
+        raise DecodeError(
+            f"cannot read a record of {operation} as {model.__name__}: {exc}",
+            operation=operation,
+            data=record,
+        ) from exc
+    return decoded
+
+
+def require_id(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def services_body(
+    services: RequestedServices | Mapping[str, Any], strict: bool
+) -> RequestedServices | Mapping[str, Any]:
+    """What goes out as ``requestedServices``: a raw mapping unchanged, once advised on."""
+    if isinstance(services, RequestedServices):
+        return services
+    advise(services, strict=strict)
+    return services
+
+
+class Resource:
+    """What every resource shares: the Requester, and the one typed way to send a call."""
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._requester.base_url}>"
+
+    async def _send(
+        self,
+        route: Route[B, R],
+        body: B,
+        timeout: Timeout | None,
+        retry: RetryPolicy | None,
+        extra_body: Mapping[str, Any] | None,
+    ) -> R:
+        return await self._requester.send(
+            route, body, timeout=timeout, retry=retry, extra_body=extra_body
+        )

@@ -1,0 +1,109 @@
+"""The package's shape: imports run one way, modules stay small, nobody reaches into another's privates."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from agencyaccess_async._routes import ROUTES
+from agencyaccess_async.emulator._app import ROUTES as EMULATOR_ROUTES
+
+pytestmark = pytest.mark.unit
+
+PACKAGE = Path(__file__).resolve().parent.parent / "agencyaccess_async"
+MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every agencyaccess_async module ``path`` imports: top level, TYPE_CHECKING and in functions."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("agencyaccess_async"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if not base.startswith("agencyaccess_async"):
+                continue
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if _exists(candidate) else base)
+    return {name for name in found if name != module}
+
+
+def _exists(module: str) -> bool:
+    relative = Path(*module.split("."))
+    root = PACKAGE.parent
+    return (root / relative.with_suffix(".py")).exists() or (
+        root / relative / "__init__.py"
+    ).exists()
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    # The package's __init__ re-exports everything; importing it from inside would be a cycle too.
+    return {name: {m for m in _imports(path) if m in modules} for name, path in modules.items()}
+
+
+def test_no_import_cycle_counting_type_checking_and_function_level_imports() -> None:
+    """Layers import one way only: no module reaches, by any path, back to itself."""
+    graph = _graph()
+    cycles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str], done: set[str]) -> None:
+        for target in sorted(graph[node]):
+            if target == "agencyaccess_async":
+                continue  # the package facade: importing it for a lazy name is a leaf use
+            if target in stack:
+                cycles.append([*stack[stack.index(target) :], target])
+            elif target not in done:
+                visit(target, [*stack, target], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start], done)
+    assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """Small modules: each does one thing."""
+    sizes = {
+        str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")
+    }
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+_REACH_IN = re.compile(r"\b(?:session|_session)\._[a-z]\w*")
+
+
+def test_nothing_outside_the_session_module_touches_a_sessions_private_names() -> None:
+    """No ``session._x`` outside ``_session.py``: collaborators get what they need, narrowly."""
+    offenders = [
+        f"{p.relative_to(PACKAGE)}: {match}"
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "_session.py"
+        for match in _REACH_IN.findall(p.read_text())
+    ]
+    assert offenders == []
+
+
+def test_the_sdk_route_table_and_the_emulators_agree() -> None:
+    """Every operation has the same path and capability in the SDK and in the emulator."""
+    sdk = {route.path: (route.operation, route.capability) for route in ROUTES.values()}
+    emulator = {path: (row[0], row[1]) for path, row in EMULATOR_ROUTES.items()}
+    assert sdk == emulator
