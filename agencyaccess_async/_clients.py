@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ._errors import InvalidRequestError
-from ._http import Timeout
 from ._idempotency import IDEMPOTENCY_METADATA_KEY, find_client
 from ._limits import METADATA_KEYS_MAX
 from ._models import (
@@ -25,8 +24,7 @@ from ._models import (
     Unset,
 )
 from ._paginator import Paginator
-from ._resource import Resource, decoded, require_id
-from ._retry import RetryPolicy
+from ._resource import CallOptions, Resource, decoded, require_id
 from ._routes import (
     CLIENTS_CREATE,
     CLIENTS_DELETE,
@@ -34,6 +32,9 @@ from ._routes import (
     CLIENTS_RETRIEVE,
     CLIENTS_UPDATE,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Clients"]
 
@@ -52,9 +53,7 @@ class Clients(Resource):
         language: Language | Unset = UNSET,
         metadata: Mapping[str, str] | Unset = UNSET,
         idempotency_key: str | None = None,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Client:
         """Create a client record.
 
@@ -85,8 +84,7 @@ class Clients(Resource):
             metadata=metadata,
         )
         return await self.create_from(
-            new, idempotency_key=idempotency_key, timeout=timeout, retry=retry,
-            extra_body=extra_body,
+            new, idempotency_key=idempotency_key, **options
         )  # fmt: skip
 
     async def create_from(
@@ -95,9 +93,7 @@ class Clients(Resource):
         *,
         idempotency_key: str | None = None,
         lookup_first: bool | None = None,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Client:
         """Create the client ``new`` describes; ``create`` with a model instead of keywords.
 
@@ -121,7 +117,7 @@ class Clients(Resource):
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:
                 return found
-        return await self._send(CLIENTS_CREATE, new, timeout, retry, extra_body)
+        return await self._send(CLIENTS_CREATE, new, options)
 
     async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
         """The client created with this idempotency key (see ``create``), or None.
@@ -134,17 +130,10 @@ class Clients(Resource):
         found = await find_client(requester.envelope, payload, 0.0, requester.retry)
         return None if found is None else decoded(found, Client, "clients.list")
 
-    async def retrieve(
-        self,
-        client_id: str,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> Client:
+    async def retrieve(self, client_id: str, **options: Unpack[CallOptions]) -> Client:
         """Fetch one client record by id."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._send(CLIENTS_RETRIEVE, body, timeout, retry, extra_body)
+        return await self._send(CLIENTS_RETRIEVE, body, options)
 
     async def update(
         self,
@@ -157,9 +146,7 @@ class Clients(Resource):
         type: ClientType | Unset = UNSET,
         language: Language | Unset = UNSET,
         metadata: Mapping[str, str] | Unset = UNSET,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Client:
         """Change some fields of a client (``None`` clears an optional field)."""
         body = ClientUpdate(
@@ -172,21 +159,14 @@ class Clients(Resource):
             language=language,
             metadata=metadata,
         )
-        if body == ClientUpdate(client_id=client_id) and not extra_body:
+        if body == ClientUpdate(client_id=client_id) and not options.get("extra_body"):
             raise ValueError("clients.update needs at least one field to change")
-        return await self._send(CLIENTS_UPDATE, body, timeout, retry, extra_body)
+        return await self._send(CLIENTS_UPDATE, body, options)
 
-    async def delete(
-        self,
-        client_id: str,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> DeletedClient:
+    async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._send(CLIENTS_DELETE, body, timeout, retry, extra_body)
+        return await self._send(CLIENTS_DELETE, body, options)
 
     def list(
         self,
@@ -194,9 +174,7 @@ class Clients(Resource):
         search: str | Unset | None = UNSET,
         type: ClientType | Unset | None = UNSET,
         limit: int | Unset = UNSET,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Paginator[Client]:
         """Client records in creation order: ``async for client in session.clients.list():``.
 
@@ -205,4 +183,4 @@ class Clients(Resource):
         ``limit`` is the page size (1-100).
         """
         query = ListQuery(search=search, type=type, limit=limit)
-        return Paginator(self._requester, CLIENTS_LIST, query, timeout, retry, extra_body)
+        return Paginator(self._requester, CLIENTS_LIST, query, options)

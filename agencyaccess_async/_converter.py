@@ -1,8 +1,9 @@
 """The cattrs converter between the SDK's attrs models and the API's JSON.
 
 One function, ``configure_converter``, installs every rule; ``CONVERTER`` is
-the configured instance the SDK uses. Hooks are generated once, at import,
-never per call.
+the configured instance the SDK uses. The models' hooks come from factories:
+each is generated the first time its model is converted, then reused, so a
+call never generates one and an import pays for none.
 """
 
 from __future__ import annotations
@@ -18,26 +19,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._models import (
-    AccessPageSource,
-    Client,
-    ClientRef,
-    ClientType,
-    ClientUpdate,
-    DeletedClient,
-    DeletedLink,
-    Grant,
-    GrantStatus,
-    IntakeFormStatus,
-    Language,
-    Link,
-    LinkRef,
-    LinkStatus,
-    LinkUpdate,
-    ListQuery,
-    NewClient,
-    NewLink,
-)
+from . import _models as m
 from ._services import RequestedServices
 
 __all__ = ["CONVERTER", "configure_converter", "parse_datetime", "wire_name"]
@@ -53,35 +35,24 @@ WIRE_NAME_EXCEPTIONS: Mapping[str, str] = {
 }
 
 REQUEST_MODELS: tuple[type, ...] = (
-    NewClient,
-    ClientUpdate,
-    NewLink,
-    LinkUpdate,
-    ClientRef,
-    LinkRef,
-    ListQuery,
-)
+    m.NewClient, m.ClientUpdate, m.NewLink, m.LinkUpdate, m.ClientRef, m.LinkRef, m.ListQuery,
+)  # fmt: skip
 RESPONSE_MODELS: tuple[type, ...] = (
-    Client,
-    AccessPageSource,
-    Grant,
-    Link,
-    DeletedClient,
-    DeletedLink,
-)
+    m.Client, m.AccessPageSource, m.Grant, m.Link, m.DeletedClient, m.DeletedLink,
+)  # fmt: skip
 #: Other wire names a response may use for a field, read when the contract's is absent
 #: (``created`` in epoch milliseconds is what the service's Zapier payloads carry).
 _TIMESTAMP_ALIASES = {"created": "createdAt", "updated": "updatedAt"}
 ALIASES: Mapping[type, Mapping[str, str]] = {
-    Client: {"id": "clientID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
-    Link: {"id": "linkID", "linkId": "linkID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
+    m.Client: {"id": "clientID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
+    m.Link: {"id": "linkID", "linkId": "linkID", "clientId": "clientID", **_TIMESTAMP_ALIASES},
 }
 OPEN_ENUMS: tuple[type[enum.Enum], ...] = (
-    ClientType,
-    Language,
-    LinkStatus,
-    GrantStatus,
-    IntakeFormStatus,
+    m.ClientType,
+    m.Language,
+    m.LinkStatus,
+    m.GrantStatus,
+    m.IntakeFormStatus,
 )
 
 
@@ -256,7 +227,7 @@ def parse_datetime(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value)
     else:  # Python 3.10: no "Z", and only 3 or 6 fraction digits
         text = value[:-1] + "+00:00" if value.endswith("Z") else value
-        text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+        text = _FRACTION.sub(lambda found: "." + found.group(1)[:6].ljust(6, "0"), text, count=1)
         parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)

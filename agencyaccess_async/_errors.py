@@ -5,6 +5,34 @@ the operation, HTTP status, the server's message and the request id, so a
 log line or a bug report can be traced to one request; none of them ever
 carries the API key (they are built from the response, never the request
 headers).
+
+The tree (in the style of httpx's ``_exceptions.py``)::
+
+    AgencyAccessError
+    ├── SessionError              misuse: closed, no key, another event loop
+    ├── TransportError            no usable answer; .may_have_reached_server
+    │   ├── ConnectError          never reached the server: safe to resend
+    │   ├── RequestTimeout        .kind: connect, pool, read or total
+    │   ├── RemoteDisconnected    dropped after sending: outcome unknown
+    │   └── ProtocolError         not the API's JSON envelope, or too large
+    ├── APIError                  "error": true or a non-2xx status; .status .msg
+    │   ├── AuthenticationError       401, "Missing or invalid API key."
+    │   ├── CapabilityError           403, .capability
+    │   ├── NotFoundError             404, "Client does not exist."
+    │   ├── InvalidRequestError       400/413/422, .path (status 0: refused before sending)
+    │   │   ├── InvalidServiceError       also a ValueError (the builder's errors)
+    │   │   ├── AgencyAccountError
+    │   │   ├── IntakeFormNotEnabledError
+    │   │   └── ProspectAccessError
+    │   ├── RedirectError             3xx, never followed; .location_host
+    │   ├── RateLimitError            429, or a wait past the deadline; .retry_after
+    │   └── ServerError               5xx
+    ├── DecodeError               an answer the models cannot read; .data
+    ├── OutcomeUnknownError       a create that may or may not have happened
+    ├── WaitTimeoutError          wait_until_granted ran out of time; .last_seen
+    └── JournalError              (in _bulk) a bulk journal that cannot be used
+        ├── JournalLocked
+        └── JournalMismatch       also a ValueError
 """
 
 from __future__ import annotations

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._converter import CONVERTER
 from ._errors import WaitTimeoutError
-from ._http import Timeout
 from ._idempotency import find_link
 from ._models import (
     UNSET,
@@ -25,8 +24,7 @@ from ._models import (
     Unset,
 )
 from ._paginator import Paginator
-from ._resource import Resource, decoded, require_id, services_body
-from ._retry import RetryPolicy
+from ._resource import CallOptions, Resource, decoded, require_id, services_body
 from ._routes import (
     LINKS_CREATE,
     LINKS_DELETE,
@@ -35,6 +33,9 @@ from ._routes import (
     LINKS_UPDATE,
 )
 from ._services import RequestedServices
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Links"]
 
@@ -51,9 +52,7 @@ class Links(Resource):
         send_email: bool | Unset = UNSET,
         thank_you_message: str | Unset | None = UNSET,
         redirect_url: str | Unset | None = UNSET,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Link:
         """Create an access request for a client; its ``invite_url`` goes to the client.
 
@@ -70,18 +69,11 @@ class Links(Resource):
             thank_you_message=thank_you_message,
             redirect_url=redirect_url,
         )
-        return await self.create_from(body, timeout=timeout, retry=retry, extra_body=extra_body)
+        return await self.create_from(body, **options)
 
-    async def create_from(
-        self,
-        new: NewLink,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> Link:
+    async def create_from(self, new: NewLink, **options: Unpack[CallOptions]) -> Link:
         """Create the access request ``new`` describes; ``create`` with a model."""
-        return await self._send(LINKS_CREATE, new, timeout, retry, extra_body)
+        return await self._send(LINKS_CREATE, new, options)
 
     async def find_like(self, new: NewLink) -> Link | None:
         """The newest access request of ``new``'s client with the same services and options.
@@ -94,17 +86,10 @@ class Links(Resource):
         found = await find_link(requester.envelope, payload, 0.0, requester.retry)
         return None if found is None else decoded(found, Link, "links.list")
 
-    async def retrieve(
-        self,
-        link_id: str,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> Link:
+    async def retrieve(self, link_id: str, **options: Unpack[CallOptions]) -> Link:
         """Fetch one access request, with the current status of each grant."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._send(LINKS_RETRIEVE, body, timeout, retry, extra_body)
+        return await self._send(LINKS_RETRIEVE, body, options)
 
     async def update(
         self,
@@ -115,9 +100,7 @@ class Links(Resource):
         send_email: bool | Unset = UNSET,
         thank_you_message: str | Unset | None = UNSET,
         redirect_url: str | Unset | None = UNSET,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Link:
         """Change an access request; services that stay keep their grant status."""
         body = LinkUpdate(
@@ -132,21 +115,14 @@ class Links(Resource):
             thank_you_message=thank_you_message,
             redirect_url=redirect_url,
         )
-        if body == LinkUpdate(link_id=link_id) and not extra_body:
+        if body == LinkUpdate(link_id=link_id) and not options.get("extra_body"):
             raise ValueError("links.update needs at least one field to change")
-        return await self._send(LINKS_UPDATE, body, timeout, retry, extra_body)
+        return await self._send(LINKS_UPDATE, body, options)
 
-    async def delete(
-        self,
-        link_id: str,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> DeletedLink:
+    async def delete(self, link_id: str, **options: Unpack[CallOptions]) -> DeletedLink:
         """Delete an access request."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._send(LINKS_DELETE, body, timeout, retry, extra_body)
+        return await self._send(LINKS_DELETE, body, options)
 
     def list(
         self,
@@ -155,15 +131,13 @@ class Links(Resource):
         search: str | Unset | None = UNSET,
         type: ClientType | Unset | None = UNSET,
         limit: int | Unset = UNSET,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Paginator[Link]:
         """Access requests in creation order, optionally of one client only."""
         if not isinstance(client_id, Unset):
             require_id(client_id, "client_id")
         query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
-        return Paginator(self._requester, LINKS_LIST, query, timeout, retry, extra_body)
+        return Paginator(self._requester, LINKS_LIST, query, options)
 
     async def wait_until_granted(
         self,

@@ -115,11 +115,9 @@ def _enum_text(value: enum.Enum | str | None) -> str | None:
 
 
 @attrs.frozen(kw_only=True)
-class NewClient:
-    """The body of ``clients/create``; optional fields left ``UNSET`` are not sent."""
+class _ClientOptions:
+    """The optional fields of a client, shared by the create and update bodies."""
 
-    name: str
-    email: str
     company: str | Unset | None = UNSET
     website: str | Unset | None = UNSET
     type: ClientType | Unset = UNSET
@@ -128,17 +126,20 @@ class NewClient:
 
 
 @attrs.frozen(kw_only=True)
-class ClientUpdate:
+class NewClient(_ClientOptions):
+    """The body of ``clients/create``; optional fields left ``UNSET`` are not sent."""
+
+    name: str
+    email: str
+
+
+@attrs.frozen(kw_only=True)
+class ClientUpdate(_ClientOptions):
     """The body of ``clients/update``: the id and the fields to change."""
 
     client_id: str
     name: str | Unset = UNSET
     email: str | Unset = UNSET
-    company: str | Unset | None = UNSET
-    website: str | Unset | None = UNSET
-    type: ClientType | Unset = UNSET
-    language: Language | Unset = UNSET
-    metadata: Mapping[str, str] | Unset = UNSET
 
 
 @attrs.frozen(kw_only=True)

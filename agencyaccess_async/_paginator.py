@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Generic, TypeVar
 
 import attrs
 
-from ._http import Timeout
 from ._idempotency import iter_pages
 from ._models import ListQuery, Page
 from ._requester import Requester
-from ._retry import RetryPolicy
+from ._resource import CallOptions
 from ._routes import Route
 
 __all__ = ["Paginator"]
@@ -32,16 +31,12 @@ class Paginator(Generic[T]):
         requester: Requester,
         route: Route[ListQuery, T],
         query: ListQuery,
-        timeout: Timeout | None,
-        retry: RetryPolicy | None,
-        extra_body: Mapping[str, Any] | None = None,
+        options: CallOptions,
     ) -> None:
         self._requester = requester
         self._route = route
         self._query = query
-        self._timeout = timeout
-        self._retry = retry
-        self._extra_body = extra_body
+        self._options = options
 
     def __repr__(self) -> str:
         return f"<Paginator {self._route.operation} {self._query!r}>"
@@ -49,10 +44,7 @@ class Paginator(Generic[T]):
     async def page(self, cursor: str | None = None) -> Page[T]:
         """Fetch one page: the first, or the one ``cursor`` points at."""
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
-        return await self._requester.send_page(
-            self._route, query, timeout=self._timeout, retry=self._retry,
-            extra_body=self._extra_body,
-        )  # fmt: skip
+        return await self._requester.send_page(self._route, query, **self._options)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate over pages, following ``nextCursor`` until the last."""

@@ -21,8 +21,8 @@ import hashlib
 import itertools
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import aiohttp
 import attrs
@@ -40,10 +40,14 @@ from ._routes import ROUTES, Kind, Route
 from ._transport import Transport
 from ._version import __version__
 
-__all__ = ["Requester", "ResponseInfo"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["CallOptions", "Requester", "ResponseInfo"]
 
 B = TypeVar("B")
 R = TypeVar("R")
+T = TypeVar("T")
 
 USER_AGENT = (
     f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
@@ -66,6 +70,19 @@ class ResponseInfo:
     attempts: int
     elapsed: float
     reconciled: bool = False
+
+
+class CallOptions(TypedDict, total=False):
+    """The per-call options every endpoint method takes as keywords.
+
+    ``timeout`` and ``retry`` override the Session's for this call;
+    ``extra_body`` is merged into the JSON body last, for fields the SDK does
+    not model yet.
+    """
+
+    timeout: Timeout | None
+    retry: RetryPolicy | None
+    extra_body: Mapping[str, Any] | None
 
 
 _captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
@@ -191,41 +208,31 @@ class Requester:
         self,
         route: Route[B, R],
         body: B,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> R:
         """Send ``body`` (a request model) to ``route``; the answer's ``data`` as its model.
 
         ``extra_body`` is merged into the wire body last: fields the SDK does
         not model yet go out as given.
         """
-        result = await self._send(route, body, timeout, retry, extra_body)
-        data = result.envelope["data"]
-        try:
-            data = _lift(route, result.envelope)
-            decoded: R = CONVERTER.structure(data, route.data)
-        except Exception as exc:  # any failure of the converter means one thing here
-            raise _decode_error(route, result, data, exc) from exc
-        return decoded
+        result = await self._send(route, body, options)
+        return _decode(
+            route, result, lambda envelope: CONVERTER.structure(_lift(route, envelope), route.data)
+        )
 
     async def send_page(
         self,
         route: Route[B, R],
         body: B,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Page[R]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        result = await self._send(route, body, timeout, retry, extra_body)
-        data = result.envelope["data"]
-        try:
-            items = tuple(CONVERTER.structure(item, route.data) for item in data)
-        except Exception as exc:  # as in send
-            raise _decode_error(route, result, data, exc) from exc
+        result = await self._send(route, body, options)
+        items = _decode(
+            route,
+            result,
+            lambda envelope: tuple(CONVERTER.structure(i, route.data) for i in envelope["data"]),
+        )
         return Page(items, result.envelope.get("nextCursor"))
 
     async def post(
@@ -286,18 +293,14 @@ class Requester:
         finally:
             _captured.reset(token)
 
-    async def _send(
-        self,
-        route: Route[Any, Any],
-        body: Any,
-        timeout: Timeout | None,
-        retry: RetryPolicy | None,
-        extra_body: Mapping[str, Any] | None,
-    ) -> CallResult:
+    async def _send(self, route: Route[Any, Any], body: Any, options: CallOptions) -> CallResult:
         payload = CONVERTER.unstructure(body)
+        extra_body = options.get("extra_body")
         if extra_body:
             payload = {**payload, **extra_body}
-        return await self.execute(route, payload, timeout=timeout, retry=retry)
+        return await self.execute(
+            route, payload, timeout=options.get("timeout"), retry=options.get("retry")
+        )
 
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
@@ -322,16 +325,18 @@ def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
     return data
 
 
-def _decode_error(
-    route: Route[Any, Any], result: CallResult, data: Any, exc: Exception
-) -> DecodeError:
-    response = result.response
-    return DecodeError(
-        f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
-        operation=route.operation,
-        request_id=response.request_id if response is not None else None,
-        data=data,
-    )
+def _decode(route: Route[Any, Any], result: CallResult, read: Callable[[Any], T]) -> T:
+    """``read(envelope)``, any failure of which is a ``DecodeError`` carrying the raw data."""
+    try:
+        return read(result.envelope)
+    except Exception as exc:  # the converter fails in many ways; all mean the same here
+        response = result.response
+        raise DecodeError(
+            f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
+            operation=route.operation,
+            request_id=response.request_id if response is not None else None,
+            data=result.envelope.get("data"),
+        ) from exc
 
 
 def clean_key(key: str | None) -> str | None:

@@ -16,13 +16,11 @@ from typing import Any, TypeVar
 
 from ._converter import CONVERTER
 from ._errors import DecodeError
-from ._http import Timeout
-from ._requester import Requester
-from ._retry import RetryPolicy
+from ._requester import CallOptions, Requester
 from ._routes import Route
 from ._services import RequestedServices, advise
 
-__all__ = ["Resource", "decoded", "require_id", "services_body"]
+__all__ = ["CallOptions", "Resource", "decoded", "require_id", "services_body"]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -66,14 +64,5 @@ class Resource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.base_url}>"
 
-    async def _send(
-        self,
-        route: Route[B, R],
-        body: B,
-        timeout: Timeout | None,
-        retry: RetryPolicy | None,
-        extra_body: Mapping[str, Any] | None,
-    ) -> R:
-        return await self._requester.send(
-            route, body, timeout=timeout, retry=retry, extra_body=extra_body
-        )
+    async def _send(self, route: Route[B, R], body: B, options: CallOptions) -> R:
+        return await self._requester.send(route, body, **options)

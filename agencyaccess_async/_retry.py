@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import random
+from types import TracebackType
 
 import attrs
 
@@ -28,10 +29,34 @@ __all__ = ["Action", "RetryPolicy", "decide", "set_testing"]
 _testing = False
 
 
-def set_testing(enabled: bool) -> None:
-    """Make every backoff instant (``True``) or real again; ``Retry-After`` is still honoured."""
-    global _testing
-    _testing = enabled
+class set_testing:
+    """Make every backoff instant (``True``) or real again; ``Retry-After`` is still honoured.
+
+    Takes effect at once, and is also a context manager that puts the previous
+    state back on exit, so it nests::
+
+        with set_testing(True):
+            with set_testing(False):
+                ...  # real backoff here
+            ...  # instant again here
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        global _testing
+        self._previous = _testing
+        _testing = enabled
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _testing
+        _testing = self._previous
 
 
 class Action(enum.Enum):

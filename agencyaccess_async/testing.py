@@ -16,7 +16,7 @@ is still honoured), so retry tests run fast.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -29,14 +29,13 @@ from .emulator import EmulatorConfig, EmulatorServer
 __all__ = ["EmulatorAdmin", "RunningEmulator", "instant_retries", "run_emulator"]
 
 
-@contextlib.contextmanager
-def instant_retries() -> Iterator[None]:
-    """Make every retry backoff zero inside the ``with`` block."""
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
+def instant_retries() -> set_testing:
+    """Make every retry backoff zero inside the ``with`` block; the state before comes back after.
+
+    It nests: an inner ``with set_testing(False):`` gets real backoff for its
+    block only.
+    """
+    return set_testing(True)
 
 
 class EmulatorAdmin:

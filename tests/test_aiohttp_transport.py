@@ -22,6 +22,8 @@ from agencyaccess_async import (
 
 from .helpers import SECRET_KEY, client_json, closed_port
 
+pytestmark = pytest.mark.socket
+
 
 async def _echo(request: web.Request) -> web.Response:
     body = await request.read()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
+from agencyaccess_async import Clients, Links, NewClient, NewLink
+from agencyaccess_async._models import ClientUpdate, LinkUpdate
 from agencyaccess_async._routes import ROUTES
 from agencyaccess_async.emulator._app import ROUTES as EMULATOR_ROUTES
 
@@ -107,3 +112,20 @@ def test_the_sdk_route_table_and_the_emulators_agree() -> None:
     sdk = {route.path: (route.operation, route.capability) for route in ROUTES.values()}
     emulator = {path: (row[0], row[1]) for path, row in EMULATOR_ROUTES.items()}
     assert sdk == emulator
+
+
+@pytest.mark.parametrize(
+    ("method", "model"),
+    [
+        (Clients.create, NewClient),
+        (Clients.update, ClientUpdate),
+        (Links.create, NewLink),
+        (Links.update, LinkUpdate),
+    ],
+)
+def test_endpoint_keywords_are_the_request_models_fields(method: Any, model: type) -> None:
+    """Adding a field to a request model without exposing it (or the reverse) fails here."""
+    options = {"options", "idempotency_key", "self"}  # **options: the per-call CallOptions
+    renamed = {"services": "requested_services"}
+    parameters = {renamed.get(p, p) for p in inspect.signature(method).parameters} - options
+    assert parameters == {field.name for field in attrs.fields(model)}

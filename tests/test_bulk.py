@@ -24,6 +24,8 @@ from agencyaccess_async.testing import RunningEmulator
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, ok
 
+pytestmark = pytest.mark.socket
+
 
 def new_clients(n: int) -> list[NewClient]:
     return [NewClient(name=f"Client {i}", email=f"c{i}@example.test") for i in range(n)]

@@ -6,8 +6,12 @@ import asyncio
 import os
 import subprocess
 
+import pytest
+
 from .cli_helpers import CLI, EXAMPLES, Emulator, run_cli
 from .dialect_server import KEY, serve_dialect
+
+pytestmark = pytest.mark.process
 
 
 def test_doctor_against_the_emulator_reads_and_writes_and_cleans_up(emulator: Emulator) -> None:

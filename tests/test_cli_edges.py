@@ -23,6 +23,8 @@ from .cli_helpers import (
     write_csv,
 )
 
+pytestmark = pytest.mark.process
+
 
 def onboard_args(csv_path: Path, out: Path, emulator: Emulator | None, *extra: str) -> list[str]:
     args = ["onboard", str(csv_path), "--services", str(EXAMPLES / "services.json")]

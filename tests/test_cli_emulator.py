@@ -7,7 +7,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 import agencyaccess_async as aa
+
+pytestmark = pytest.mark.process
 
 
 async def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:

@@ -19,6 +19,8 @@ from .cli_helpers import (
     write_csv,
 )
 
+pytestmark = pytest.mark.process
+
 # ------------------------------------------------------------ embedded emulator
 
 

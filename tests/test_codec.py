@@ -12,6 +12,8 @@ from agencyaccess_async._converter import CONVERTER
 
 from .helpers import link_json
 
+pytestmark = pytest.mark.unit
+
 try:
     import orjson  # noqa: F401
 

@@ -22,6 +22,8 @@ from agencyaccess_async import (
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
+pytestmark = pytest.mark.unit
+
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1"}
 
 

@@ -19,6 +19,8 @@ from agencyaccess_async import (
 
 from .dialect_server import KEY, DialectServer, serve_dialect
 
+pytestmark = pytest.mark.socket
+
 SERVICES = {
     "google": {
         "googleAds": {

@@ -17,6 +17,8 @@ import pytest
 import agencyaccess_async as aa
 from agencyaccess_async.testing import RunningEmulator
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)

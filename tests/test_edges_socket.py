@@ -13,6 +13,8 @@ from agencyaccess_async import ProtocolError, RedirectError, RetryPolicy, Sessio
 
 from .helpers import SECRET_KEY, client_json
 
+pytestmark = pytest.mark.socket
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

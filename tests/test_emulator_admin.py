@@ -23,6 +23,8 @@ from agencyaccess_async.testing import RunningEmulator, run_emulator
 
 from .emulator_client import GOOGLE_ADS, TWO_SERVICES, Raw
 
+pytestmark = pytest.mark.socket
+
 
 @pytest.fixture
 async def raw(agencyaccess_emulator: RunningEmulator) -> AsyncIterator[Raw]:
@@ -373,6 +375,7 @@ async def test_openapi_is_served_and_matches_real_answers(
 # ------------------------------------------------------------ curl
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 async def test_the_documented_curl_example_works(agencyaccess_emulator: RunningEmulator) -> None:
     """The README's curl call creates a link with an inviteUrl, verbatim."""
@@ -413,6 +416,7 @@ async def test_state_shows_accounts_rate_limit_and_intake_form(
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 async def test_the_guides_curl_example_gets_the_documented_error_shape(
     agencyaccess_emulator: RunningEmulator,

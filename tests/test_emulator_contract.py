@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from agencyaccess_async import LinkStatus, RequestedServices, Session, WaitTimeoutError
 from agencyaccess_async.testing import RunningEmulator
 
 from .emulator_client import GOOGLE_ADS, TWO_SERVICES, Raw
+
+pytestmark = pytest.mark.socket
 
 
 @pytest.fixture
@@ -343,3 +346,28 @@ async def test_links_list_filters_by_client(raw: Raw) -> None:
     assert [link["linkID"] for link in data] == [first["linkID"], second["linkID"]]
     unknown = await raw.post("/api/clients/list", {"clientID": one["clientID"]})
     assert unknown.status == 400  # clients/list has no clientID field
+
+
+async def test_wait_until_granted(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """wait_until_granted returns once every grant is in; times out with the last Link."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    with pytest.raises(WaitTimeoutError) as info:
+        await agencyaccess_session.links.wait_until_granted(
+            link.link_id, timeout=0.2, poll_interval=0.05
+        )
+    assert info.value.last_seen.status is LinkStatus.PENDING
+    await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
+    partial = await agencyaccess_session.links.wait_until_granted(
+        link.link_id, timeout=5, poll_interval=0.05, statuses=[LinkStatus.PARTIAL]
+    )
+    assert partial.status is LinkStatus.PARTIAL
+    await agencyaccess_emulator.admin.grant(link.link_id, "shopify", "storeCollaborator")
+    granted = await agencyaccess_session.links.wait_until_granted(
+        link.link_id, timeout=5, poll_interval=0.05
+    )
+    assert granted.status is LinkStatus.GRANTED

@@ -18,6 +18,8 @@ from agencyaccess_async.testing import RunningEmulator
 
 from .cli_helpers import Emulator
 
+pytestmark = pytest.mark.socket
+
 
 @pytest.fixture(params=["stdlib", "orjson"])
 def emulator_codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -168,6 +170,7 @@ async def test_extra_keys_in_a_service_entry_are_ignored(
     assert link.link_id
 
 
+@pytest.mark.process
 def test_schemathesis_finds_nothing_against_the_openapi_document(emulator: Emulator) -> None:
     """A bounded schemathesis run, every check but positive_data_acceptance: no failure at all.
 

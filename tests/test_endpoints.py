@@ -19,7 +19,6 @@ from agencyaccess_async import (
     InvalidServiceError,
     Language,
     Link,
-    LinkStatus,
     MockTransport,
     NotFoundError,
     RateLimitError,
@@ -29,10 +28,11 @@ from agencyaccess_async import (
     RetryPolicy,
     ServerError,
     Session,
-    WaitTimeoutError,
 )
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
+
+pytestmark = pytest.mark.unit
 
 
 class FakeApi:
@@ -231,26 +231,3 @@ async def test_each_error_class_through_an_endpoint(status: int, msg: str, cls: 
         with pytest.raises(cls) as info:
             await s.clients.retrieve("cl_1")
     assert info.value.operation == "clients.retrieve"
-
-
-async def test_wait_until_granted(
-    agencyaccess_emulator: Any, agencyaccess_session: Session, services: RequestedServices
-) -> None:
-    """wait_until_granted returns once every grant is in; times out with the last Link."""
-    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
-    link = await agencyaccess_session.links.create(client.client_id, services=services)
-    with pytest.raises(WaitTimeoutError) as info:
-        await agencyaccess_session.links.wait_until_granted(
-            link.link_id, timeout=0.2, poll_interval=0.05
-        )
-    assert info.value.last_seen.status is LinkStatus.PENDING
-    await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
-    partial = await agencyaccess_session.links.wait_until_granted(
-        link.link_id, timeout=5, poll_interval=0.05, statuses=[LinkStatus.PARTIAL]
-    )
-    assert partial.status is LinkStatus.PARTIAL
-    await agencyaccess_emulator.admin.grant(link.link_id, "shopify", "storeCollaborator")
-    granted = await agencyaccess_session.links.wait_until_granted(
-        link.link_id, timeout=5, poll_interval=0.05
-    )
-    assert granted.status is LinkStatus.GRANTED

@@ -11,6 +11,8 @@ from agencyaccess_async import MockTransport, Request, Response, Session
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
+pytestmark = pytest.mark.unit
+
 
 class WindowServer:
     """A MockTransport handler with a fixed-window limit, like the hosted API's."""

@@ -32,6 +32,8 @@ from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery
 
 from .helpers import STAMP, client_json, link_json
 
+pytestmark = pytest.mark.unit
+
 
 def test_wire_names_follow_the_contract() -> None:
     """Odd wire names are exactly the contract's."""

@@ -6,7 +6,11 @@ import importlib
 import subprocess
 import sys
 
+import pytest
+
 import agencyaccess_async
+
+pytestmark = pytest.mark.process
 
 
 def test_all_is_sorted_and_importable() -> None:

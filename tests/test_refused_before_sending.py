@@ -20,6 +20,8 @@ from agencyaccess_async.testing import RunningEmulator
 
 from .helpers import SECRET_KEY, client_json, ok
 
+pytestmark = pytest.mark.socket
+
 
 @pytest.fixture(params=["json", "orjson"])
 def codec(request: pytest.FixtureRequest) -> Iterator[str]:

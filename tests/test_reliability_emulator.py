@@ -21,6 +21,8 @@ from agencyaccess_async.testing import RunningEmulator, run_emulator
 
 from .helpers import SECRET_KEY, subscribe_to_everything
 
+pytestmark = pytest.mark.socket
+
 
 @pytest.mark.slow
 async def test_two_thousand_creates_through_503s_drops_and_rate_limit() -> None:

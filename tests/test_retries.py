@@ -32,6 +32,8 @@ from agencyaccess_async._routes import Kind
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok, subscribe_to_everything
 
+pytestmark = pytest.mark.unit
+
 
 class Script:
     """Answers each request of a route from a list of scripted outcomes (Response or exception)."""
@@ -308,7 +310,7 @@ async def test_capture_responses_gives_status_headers_request_id_attempts_elapse
     assert (info.operation, info.status, info.attempts) == ("clients.retrieve", 200, 2)
     assert info.headers["X-Extra"] == "1"
     assert info.request_id == "srv-7"
-    assert info.elapsed >= 0
+    assert info.elapsed > 0  # measured, not left at its default
 
 
 async def test_deadline_cuts_a_slow_attempt_short() -> None:
@@ -326,3 +328,18 @@ async def test_deadline_cuts_a_slow_attempt_short() -> None:
         with pytest.raises(ServerError):
             await session.clients.retrieve("cl_1")
     assert all(t.total <= 5.0 for t in seen)
+
+
+def test_testing_mode_nests_and_restores_the_previous_state() -> None:
+    """set_testing is a context manager that puts back what was there, so it nests."""
+    from agencyaccess_async import _retry
+    from agencyaccess_async._retry import set_testing
+
+    policy = RetryPolicy(backoff_initial=1.0, backoff_max=1.0)
+    assert _retry._testing  # the suite's autouse fixture
+    with set_testing(False):
+        assert policy.backoff(3) > 0 or policy.backoff(3) > 0  # real jitter (0 twice is ~never)
+        with set_testing(True):
+            assert policy.backoff(3) == 0.0
+        assert not _retry._testing
+    assert _retry._testing

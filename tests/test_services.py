@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from agencyaccess_async import CATALOG, InvalidServiceError, RequestedServices
 from agencyaccess_async._catalog import READ_ONLY_LEVELS
 
+pytestmark = pytest.mark.unit
+
 
 def test_builder_builds_the_wire_object(services: RequestedServices) -> None:
     """The builder's result serializes to the contract's nested object, in order."""

@@ -24,6 +24,8 @@ from agencyaccess_async import (
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
+pytestmark = pytest.mark.unit
+
 
 def make_session(handler, **kwargs) -> tuple[Session, MockTransport]:  # type: ignore[no-untyped-def]
     transport = MockTransport(handler)

@@ -51,24 +51,16 @@ class Onboarded:
     link: Link | None = None
 
 
+@attrs.define
 class Onboarder:
     """One row's journey: client, then access request, each step journaled before it is sent."""
 
-    def __init__(
-        self,
-        clients: Clients,
-        links: Links,
-        services: RequestedServices | Mapping[str, Any],
-        options: dict[str, Any],
-        journal: Journal | None,
-        retry_failed: bool,
-    ) -> None:
-        self._clients = clients
-        self._links = links
-        self._services = services
-        self._options = options
-        self._journal = journal
-        self._retry_failed = retry_failed
+    _clients: Clients
+    _links: Links
+    _services: RequestedServices | Mapping[str, Any]
+    _options: dict[str, Any]
+    _journal: Journal | None
+    _retry_failed: bool
 
     async def process(self, index: int, row: OnboardItem | NewClient) -> ItemResult[Onboarded]:
         item = row if isinstance(row, OnboardItem) else OnboardItem(row)

@@ -95,6 +95,12 @@ Process = Callable[[int, Any], Awaitable[ItemResult[Any]]]
 ProgressCallback = Callable[[BulkProgress], object]
 
 
+def _at_least_one(instance: object, attribute: object, value: int) -> None:
+    if value < 1:
+        raise ValueError("concurrency must be at least 1")
+
+
+@attrs.define(eq=False, repr=False)
 class BulkRun(Generic[T]):
     """A bulk operation in progress; iterate it once for per-item results.
 
@@ -103,30 +109,18 @@ class BulkRun(Generic[T]):
 
     To stop early, leave an ``async with run:`` block (or ``await run.aclose()``):
     that cancels the workers at once instead of when the iterator is collected.
+    ``summary`` counts what finished so far.
     """
 
-    def __init__(
-        self,
-        stats: SessionStats,
-        items: Iterable[Any] | AsyncIterable[Any],
-        process: Process,
-        *,
-        concurrency: int,
-        total: int | None,
-        progress: ProgressCallback | None,
-        on_close: Callable[[], None] | None = None,
-    ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self._stats = stats
-        self._items = items
-        self._process = process
-        self._concurrency = concurrency
-        self._total = total
-        self._progress = progress
-        self._on_close = on_close
-        self._iterator: AsyncGenerator[ItemResult[T], None] | None = None
-        self.summary = BulkSummary()
+    _stats: SessionStats
+    _items: Iterable[Any] | AsyncIterable[Any]
+    _process: Process
+    _concurrency: int = attrs.field(kw_only=True, validator=_at_least_one)
+    _total: int | None = attrs.field(kw_only=True)
+    _progress: ProgressCallback | None = attrs.field(kw_only=True)
+    _on_close: Callable[[], None] | None = attrs.field(kw_only=True, default=None)
+    _iterator: AsyncGenerator[ItemResult[T], None] | None = attrs.field(init=False, default=None)
+    summary: BulkSummary = attrs.field(init=False, factory=BulkSummary)
 
     def __repr__(self) -> str:
         return f"<BulkRun {self.summary.outcomes} concurrency={self._concurrency}>"

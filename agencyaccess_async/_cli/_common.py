@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
+from typing import Any
 
 
 class UsageError(Exception):
@@ -17,3 +19,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def add_command(commands: Any, name: str, summary: str, doc: str | None) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows its module docstring as written."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser

@@ -31,7 +31,7 @@ from .._models import Client, Link
 from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
-from ._common import UsageError
+from ._common import UsageError, add_command
 from ._signals import run_until_signal
 
 _ONCE = RetryPolicy(attempts=2, deadline=20)
@@ -40,11 +40,8 @@ _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 
 def add_doctor_command(commands: Any) -> None:
     """Register the ``doctor`` subcommand."""
-    parser = commands.add_parser(
-        "doctor",
-        help="check a key and URL with harmless calls, and report what the SDK saw",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "doctor", "check a key and URL with harmless calls; report what was seen", __doc__
     )
     parser.add_argument(
         "--base-url", help="API base URL (default: $AGENCYACCESS_BASE_URL or the hosted API)"

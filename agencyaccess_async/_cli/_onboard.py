@@ -36,7 +36,7 @@ from .._models import UNSET
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
 from .._session import Session
-from ._common import UsageError
+from ._common import UsageError, add_command
 from ._progress import ProgressDisplay
 from ._results import write_results
 from ._rows import ClientsCsv, RowError, to_new_client
@@ -45,11 +45,8 @@ from ._signals import run_until_signal
 
 def add_onboard_command(commands: Any) -> None:
     """Register the ``onboard`` subcommand."""
-    parser = commands.add_parser(
-        "onboard",
-        help="create a client and an access request for every row of a CSV",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "onboard", "create a client and an access request for every row of a CSV", __doc__
     )
     parser.add_argument(
         "csv",

@@ -19,12 +19,27 @@ from urllib.parse import urlparse
 import attrs
 
 from .._idempotency import row_key
+from .._limits import (
+    COMPANY_MAX,
+    EMAIL_MAX,
+    METADATA_KEY_MAX,
+    METADATA_KEYS_MAX,
+    METADATA_VALUE_MAX,
+    NAME_MAX,
+)
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
 from ._common import UsageError
 
 REQUIRED = ("name", "email")
-OPTIONAL = ("company", "website", "type", "language", "external_id")
+#: The optional client fields, as columns: every field of NewClient but the
+#: required ones and metadata (which has its metadata.* columns), plus the row key.
+OPTIONAL = (
+    *(f.name for f in attrs.fields(NewClient) if f.name not in (*REQUIRED, "metadata")),
+    "external_id",
+)
+#: One metadata key is kept for the SDK's idempotency key.
+_METADATA_COLUMNS = METADATA_KEYS_MAX - 1
 METADATA_PREFIX = "metadata."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: The longest cell a row may have; the longest field of the contract is 1,000
@@ -150,15 +165,15 @@ def to_new_client(row: Row, services: RequestedServices) -> NewClient:
         raise RowError(row.problem)
     name = cells["name"].strip()
     email = cells["email"].strip()
-    if not 1 <= len(name) <= 200:
-        raise RowError("name: required, at most 200 characters")
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not 1 <= len(name) <= NAME_MAX:
+        raise RowError(f"name: required, at most {NAME_MAX} characters")
+    if not _EMAIL.match(email) or len(email) > EMAIL_MAX:
         raise RowError(
             f"email: {_shown(email)} is not a valid e-mail address" if email else "email: required"
         )
     company = cells.get("company", "").strip()
-    if len(company) > 200:
-        raise RowError("company: at most 200 characters")
+    if len(company) > COMPANY_MAX:
+        raise RowError(f"company: at most {COMPANY_MAX} characters")
     website = cells.get("website", "").strip()
     if website and (
         urlparse(website).scheme not in ("http", "https") or not urlparse(website).netloc
@@ -199,13 +214,13 @@ def _metadata(cells: dict[str, str]) -> dict[str, str] | Any:
         for column, value in cells.items()
         if column.startswith(METADATA_PREFIX) and value.strip()
     }
-    if len(metadata) > 49:  # one key is kept for the SDK's idempotency key
-        raise RowError("metadata: at most 49 metadata.* columns may be filled")
+    if len(metadata) > _METADATA_COLUMNS:
+        raise RowError(f"metadata: at most {_METADATA_COLUMNS} metadata.* columns may be filled")
     for key, value in metadata.items():
-        if not 1 <= len(key) <= 40:
-            raise RowError(f"metadata.{key}: metadata keys are 1-40 characters")
-        if len(value) > 500:
-            raise RowError(f"metadata.{key}: at most 500 characters")
+        if not 1 <= len(key) <= METADATA_KEY_MAX:
+            raise RowError(f"metadata.{key}: metadata keys are 1-{METADATA_KEY_MAX} characters")
+        if len(value) > METADATA_VALUE_MAX:
+            raise RowError(f"metadata.{key}: at most {METADATA_VALUE_MAX} characters")
     return metadata or UNSET
 
 

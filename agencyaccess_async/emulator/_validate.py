@@ -14,6 +14,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .._catalog import CATALOG, READ_ONLY_LEVELS
+from .._limits import (
+    COMPANY_MAX,
+    EMAIL_MAX,
+    LIST_LIMIT_MAX,
+    METADATA_KEY_MAX,
+    METADATA_KEYS_MAX,
+    METADATA_VALUE_MAX,
+    NAME_MAX,
+    THANK_YOU_MAX,
+    URL_MAX,
+)
 
 CLIENT_TYPES = ("client", "prospect")
 LANGUAGES = ("en", "es", "nl")
@@ -61,13 +72,13 @@ def nullable(check: Check) -> Check:
 
 
 def email(path: str, value: Any) -> Any:
-    if not isinstance(value, str) or len(value) > 320 or not _EMAIL.match(value):
+    if not isinstance(value, str) or len(value) > EMAIL_MAX or not _EMAIL.match(value):
         raise invalid(path, "must be a valid e-mail address")
     return value
 
 
 def http_url(path: str, value: Any) -> Any:
-    if not isinstance(value, str) or len(value) > 2048:
+    if not isinstance(value, str) or len(value) > URL_MAX:
         raise invalid(path, "must be an http(s) URL")
     parts = urlparse(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -99,8 +110,8 @@ def identifier(path: str, value: Any) -> Any:
 def limit(path: str, value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON has one number type: 39.0 is the integer 39
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-        raise invalid(path, "must be an integer from 1 to 100")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIST_LIMIT_MAX:
+        raise invalid(path, f"must be an integer from 1 to {LIST_LIMIT_MAX}")
     return value
 
 
@@ -123,13 +134,14 @@ def check_text(value: Any, path: str = "body") -> None:
 def metadata(path: str, value: Any) -> Any:
     if not isinstance(value, dict):
         raise invalid(path, "must be an object of strings")
-    if len(value) > 50:
-        raise invalid(path, "at most 50 keys")
+    if len(value) > METADATA_KEYS_MAX:
+        raise invalid(path, f"at most {METADATA_KEYS_MAX} keys")
     for key, item in value.items():
-        if not 1 <= len(key) <= 40:
-            raise invalid(f"{path}.{key}", "keys must be 1-40 characters")
-        if not isinstance(item, str) or len(item) > 500:
-            raise invalid(f"{path}.{key}", "must be a string of at most 500 characters")
+        if not 1 <= len(key) <= METADATA_KEY_MAX:
+            raise invalid(f"{path}.{key}", f"keys must be 1-{METADATA_KEY_MAX} characters")
+        if not isinstance(item, str) or len(item) > METADATA_VALUE_MAX:
+            reason = f"must be a string of at most {METADATA_VALUE_MAX} characters"
+            raise invalid(f"{path}.{key}", reason)
     return dict(value)
 
 
@@ -192,9 +204,9 @@ def check_services(
 Schema = Mapping[str, tuple[bool, Check]]  # field -> (required, check)
 
 NEW_CLIENT: Schema = {
-    "name": (True, text(1, 200)),
+    "name": (True, text(1, NAME_MAX)),
     "email": (True, email),
-    "company": (False, nullable(text(0, 200))),
+    "company": (False, nullable(text(0, COMPANY_MAX))),
     "website": (False, nullable(http_url)),
     "type": (False, one_of(*CLIENT_TYPES)),
     "language": (False, one_of(*LANGUAGES)),
@@ -209,7 +221,7 @@ NEW_LINK: Schema = {
     "requestedServices": (True, requested_services_shape),
     "intakeForm": (False, boolean),
     "sendEmail": (False, boolean),
-    "thankYouMessage": (False, nullable(text(0, 1000))),
+    "thankYouMessage": (False, nullable(text(0, THANK_YOU_MAX))),
     "redirectURL": (False, nullable(http_url)),
 }
 LINK_CHANGES: Schema = {
