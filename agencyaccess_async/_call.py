@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import attrs
 
@@ -53,11 +53,12 @@ class CallContext(Protocol):
         ...
 
 
-@attrs.frozen
-class CallResult:
+class CallResult(NamedTuple):
     """How a call ended well: the envelope, the last response, attempts made, seconds taken.
 
-    ``response`` is ``None`` when the record was found by reconciliation.
+    ``response`` is ``None`` when the record was found by reconciliation. (A
+    NamedTuple: immutable with named fields, and built on every call, where a
+    frozen attrs class costs measurably more.)
     """
 
     envelope: Mapping[str, Any]

@@ -215,7 +215,12 @@ class Requester:
         ``extra_body`` is merged into the wire body last: fields the SDK does
         not model yet go out as given.
         """
-        result = await self._send(route, body, options)
+        result = await self.execute(
+            route,
+            _payload(body, options),
+            timeout=options.get("timeout"),
+            retry=options.get("retry"),
+        )
         return _decode(
             route, result, lambda envelope: CONVERTER.structure(_lift(route, envelope), route.data)
         )
@@ -227,7 +232,12 @@ class Requester:
         **options: Unpack[CallOptions],
     ) -> Page[R]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        result = await self._send(route, body, options)
+        result = await self.execute(
+            route,
+            _payload(body, options),
+            timeout=options.get("timeout"),
+            retry=options.get("retry"),
+        )
         items = _decode(
             route,
             result,
@@ -293,15 +303,6 @@ class Requester:
         finally:
             _captured.reset(token)
 
-    async def _send(self, route: Route[Any, Any], body: Any, options: CallOptions) -> CallResult:
-        payload = CONVERTER.unstructure(body)
-        extra_body = options.get("extra_body")
-        if extra_body:
-            payload = {**payload, **extra_body}
-        return await self.execute(
-            route, payload, timeout=options.get("timeout"), retry=options.get("retry")
-        )
-
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
 
@@ -309,6 +310,13 @@ class Requester:
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _payload(body: Any, options: CallOptions) -> Any:
+    """The wire form of a request model, with ``extra_body`` merged in last."""
+    payload = CONVERTER.unstructure(body)
+    extra_body = options.get("extra_body")
+    return {**payload, **extra_body} if extra_body else payload
 
 
 def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:

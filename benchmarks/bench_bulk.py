@@ -54,6 +54,8 @@ def fast_api() -> MockTransport:
     def handler(request: Request) -> Response:
         body = json.loads(request.body)
         n = next(ids)
+        if request.url.path.endswith("/list"):  # keyed rows are looked up before they are made
+            return Response.json({"error": False, "data": [], "nextCursor": None})
         if request.url.path.endswith("/clients/create"):
             data = {"clientID": f"cl_{n}", "name": body["name"], "email": body["email"], "company": None,
                     "website": None, "type": "client", "language": "en", "metadata": body.get("metadata", {}),
