@@ -35,10 +35,11 @@ def test_happy_path_with_the_embedded_emulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "embedded emulator" in result.stderr
-    assert "the invite URL of row 2, to send to that client: https://" in result.stderr
+    assert "the invite URL of row 2, to send to that client: http://127.0.0.1:" in result.stderr
+    assert "stop working when this command ends" in result.stderr
     rows = read_results(out)
     assert len(rows) == 25
-    assert all(r["status"] == "onboarded" and r["invite_url"].startswith("https://") for r in rows)
+    assert all(r["status"] == "onboarded" and "/invite/" in r["invite_url"] for r in rows)
     assert all(r["notes"] == "keep me" for r in rows)  # unknown columns are carried through
     assert list(rows[0])[-5:] == ["client_id", "link_id", "invite_url", "status", "error"]
 
@@ -234,7 +235,9 @@ def test_interrupted_run_completes_on_rerun_without_duplicates(
     assert records == {"clients": total, "links": total}
     rows = read_results(out)
     assert len(rows) == total
-    assert all(r["status"] == "onboarded" and r["invite_url"].startswith("https://") for r in rows)
+    assert all(
+        r["status"] == "onboarded" and r["invite_url"].startswith(emulator.base_url) for r in rows
+    )
     assert len({r["client_id"] for r in rows}) == total
 
 

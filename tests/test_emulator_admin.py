@@ -395,7 +395,7 @@ async def test_the_documented_curl_example_works(agencyaccess_emulator: RunningE
     assert process.returncode == 0
     payload = json.loads(stdout)
     assert payload["error"] is False
-    assert payload["data"]["inviteUrl"].startswith("https://")
+    assert payload["data"]["inviteUrl"].startswith(url + "/invite/")
 
 
 async def test_state_shows_accounts_rate_limit_and_intake_form(

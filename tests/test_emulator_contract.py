@@ -288,7 +288,8 @@ async def test_link_invite_status_grants_and_cascade(
     other = await raw.link(client["clientID"])
     assert link["linkID"].startswith("ln_")
     assert (
-        link["inviteUrl"].startswith("https://") and len(link["inviteUrl"].rsplit("/", 1)[1]) >= 24
+        link["inviteUrl"].startswith(raw.base_url + "/invite/")
+        and len(link["inviteUrl"].rsplit("/", 1)[1]) >= 24
     )
     assert link["inviteUrl"] != other["inviteUrl"]
     assert link["status"] == "pending" and len(link["grants"]) == 2

@@ -27,6 +27,12 @@ def add_emulator_command(commands: Any) -> None:
     parser.add_argument("--rate-limit", type=int, help="requests per second per key")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument(
+        "--invite-base-url",
+        metavar="URL",
+        help="the emulator's address as your clients' browsers reach it (default: the address "
+        "each request came to); invite links are URL/invite/<token>",
+    )
+    parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
         help="allow binding an address other machines can reach (the admin API has no auth)",
@@ -46,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rate-limit must be a positive number of requests per second")
     if args.latency_ms < 0:
         raise UsageError("--latency-ms must not be negative")
+    if args.invite_base_url and not args.invite_base_url.startswith(("http://", "https://")):
+        raise UsageError("--invite-base-url must be an http(s) URL")
     if not is_loopback(args.host):
         print(
             f"warning: binding {args.host}: anyone who can reach it can use the admin API",
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         latency_ms=args.latency_ms,
         admin_from_anywhere=not is_loopback(args.host),
+        invite_base_url=args.invite_base_url,
     )
     try:
         asyncio.run(serve(config, args.host, args.port))

@@ -306,7 +306,8 @@ async def _target(base_url: str | None) -> AsyncIterator[tuple[str | None, str |
     async with EmulatorServer() as emulator:
         print(
             f"onboard: no AGENCYACCESS_API_KEY and no --base-url: using an embedded emulator at "
-            f"{emulator.base_url} (nothing leaves this machine)",
+            f"{emulator.base_url} (nothing leaves this machine; its invite links are an "
+            "emulator's and stop working when this command ends)",
             file=sys.stderr,
         )
         yield emulator.base_url, emulator.api_key

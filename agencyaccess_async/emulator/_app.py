@@ -150,6 +150,11 @@ class EmulatorConfig:
     admin_from_anywhere: bool = False
     random_seed: int | None = None
     request_log_size: int = 20_000
+    #: The emulator's address as clients' browsers reach it (``https://tunnel.example``);
+    #: default: the address the request came to. Invite URLs are it plus /invite/<token>.
+    invite_base_url: str | None = None
+    #: The agency's name on the invite page.
+    agency_name: str = "Emulated Agency"
 
 
 class Emulator:
@@ -208,6 +213,8 @@ class Emulator:
                 raise ApiFailure(403, f"Key does not have the required capability. {route[1]}")
             if request.content_type != "application/json":
                 raise ApiFailure(415, "Content-Type must be application/json")
+            if route[0] == "links.create":
+                self.store.invite_base = self._invite_base(request)
             data, extra = route[2](self.store, self._parse(raw))
             payload = {"error": False, "data": data, **extra}
             if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:
@@ -227,6 +234,11 @@ class Emulator:
             self.log.append(
                 {"t": arrived, "operation": operation, "status": status, "requestID": request_id}
             )
+
+    def _invite_base(self, request: web.Request) -> str:
+        """Where this link's invite page is: the configured base, or this emulator itself."""
+        base = self.config.invite_base_url or f"{request.scheme}://{request.host}"
+        return base.rstrip("/") + "/invite/"
 
     def _parse(self, raw: bytes) -> Any:
         try:

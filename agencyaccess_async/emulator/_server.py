@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ._admin import add_admin_routes
 from ._app import Emulator, EmulatorConfig
+from ._invite import add_invite_routes
 
 EMULATOR_KEY = web.AppKey("agencyaccess_emulator", Emulator)
 _MAX_REQUEST = 8 * 1024 * 1024  # above the API's 1 MiB so that it can answer 413 itself
@@ -26,6 +27,8 @@ def make_app(config: EmulatorConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=_MAX_REQUEST)
     app[EMULATOR_KEY] = emulator
     add_admin_routes(app, emulator)
+    # A callable: the store is replaced on reset.
+    add_invite_routes(app, lambda: emulator.store, emulator.config.agency_name)
     app.router.add_route("*", "/{tail:.*}", emulator.handle)
     return app
 

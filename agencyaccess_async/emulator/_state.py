@@ -27,7 +27,8 @@ ALL_CAPABILITIES = (
     "links:edit",
     "links:delete",
 )
-INVITE_BASE = "https://app.agencyaccess.co/invite/"
+#: Where invite links point when no request told the emulator its own address.
+INVITE_BASE = "http://127.0.0.1/invite/"
 
 
 def now_iso() -> str:
@@ -97,6 +98,10 @@ class Store:
         self.clients = Table("clientID")
         self.links = Table("linkID")
         self.links_of: dict[str, list[str]] = {}
+        #: invite token -> linkID: the token alone opens the invite page.
+        self.invites: dict[str, str] = {}
+        #: The base of invite URLs: the emulator's own /invite/ (see Emulator.handle).
+        self.invite_base = INVITE_BASE
 
     # ------------------------------------------------------------ setup
     def add_key(self, key: str | None, capabilities: list[str] | tuple[str, ...]) -> str:
@@ -175,10 +180,11 @@ class Store:
         self._check_link(services, client, body.get("intakeForm", False))
         stamp = now_iso()
         intake = body.get("intakeForm", False)
+        token = secrets.token_urlsafe(24)  # unguessable: 192 random bits
         link = {
             "linkID": new_id("ln_"),
             "clientID": client["clientID"],
-            "inviteUrl": INVITE_BASE + secrets.token_urlsafe(24),
+            "inviteUrl": self.invite_base + token,
             "status": "pending",
             "requestedServices": services,
             "grants": _grants(services, {}),
@@ -193,7 +199,13 @@ class Store:
         }
         self.links.add(link)
         self.links_of.setdefault(client["clientID"], []).append(link["linkID"])
+        self.invites[token] = link["linkID"]
         return link
+
+    def invited(self, token: str) -> dict[str, Any] | None:
+        """The link an invite token opens, if it still exists."""
+        link_id = self.invites.get(token)
+        return self.links.by_id.get(link_id) if link_id is not None else None
 
     def link(self, link_id: str) -> dict[str, Any]:
         link = self.links.by_id.get(link_id)

@@ -1,0 +1,192 @@
+"""The invite page: what the agency's client opens from an access request's invite URL.
+
+Server-rendered HTML, no script and no front-end build: the agency's name,
+each requested service with its access level and a Grant and a Reject
+button, the intake form when the link asks for one, then the thank-you
+message and the redirect to ``redirectURL`` once everything is answered.
+The token in the URL is the only thing that opens it (no API key, as on the
+hosted service). Every button is the same state change as the admin API's
+grant, so ``links.retrieve`` and ``wait_until_granted`` see it at once.
+
+Not part of the API: the OpenAPI document does not list these routes.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiohttp import web
+
+from ._state import Store
+from ._validate import ApiFailure
+
+__all__ = ["add_invite_routes"]
+
+_STYLE = """
+body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
+main{max-width:40rem;margin:0 auto;padding:1.5rem}
+h1{font-size:1.4rem;margin:0 0 .25rem}
+.service{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1rem;margin:.75rem 0}
+.service h3{margin:0;font-size:1.05rem}
+.level{color:#57606a;margin:.25rem 0 .75rem}
+.actions{display:flex;gap:.5rem;flex-wrap:wrap}
+button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #8c959f;cursor:pointer;
+min-height:44px}
+button.grant{background:#1f883d;color:#fff;border-color:#1a7f37}
+button:focus-visible,input:focus-visible{outline:3px solid #0969da;outline-offset:2px}
+.status{font-weight:600}
+label{display:block;margin:.75rem 0 .25rem}
+input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8c959f;
+border-radius:6px}
+.done{background:#dafbe1;border:1px solid #1a7f37;border-radius:8px;padding:1rem}
+a{overflow-wrap:anywhere}
+.service h2{margin-top:0}
+"""
+_INTAKE_FIELDS = (
+    ("contact_name", "Your name", "text"),
+    ("contact_email", "Your e-mail address", "email"),
+)
+
+
+def add_invite_routes(app: web.Application, store: Any, agency: str) -> None:
+    """Serve the invite page of every link of ``store`` (a callable giving the current Store)."""
+    app.router.add_get("/invite/{token}", _page(store, agency))
+    app.router.add_post("/invite/{token}/answer", _answer(store))
+    app.router.add_post("/invite/{token}/intake", _intake(store))
+
+
+def _page(store: Any, agency: str) -> Any:
+    async def page(request: web.Request) -> web.Response:
+        current: Store = store()
+        link = current.invited(request.match_info["token"])
+        if link is None:
+            return _html(
+                "Invite not found", "<p>This invite link is unknown or was withdrawn.</p>", 404
+            )
+        return _html(f"{agency} asks for access", _body(link, agency, request.path))
+
+    return page
+
+
+def _answer(store: Any) -> Any:
+    async def answer(request: web.Request) -> web.Response:
+        current: Store = store()
+        token = request.match_info["token"]
+        link = current.invited(token)
+        form = await request.post()
+        decision = form.get("decision")
+        if link is None or decision not in ("granted", "rejected"):
+            return _html("Not found", "<p>Unknown invite or answer.</p>", 404)
+        try:
+            current.set_grant(
+                link["linkID"], str(form.get("platform")), str(form.get("service")), str(decision)
+            )
+        except ApiFailure:  # a service this link does not request
+            return _html("Not found", "<p>This invite does not ask for that service.</p>", 404)
+        raise web.HTTPSeeOther(f"/invite/{token}")
+
+    return answer
+
+
+def _intake(store: Any) -> Any:
+    async def intake(request: web.Request) -> web.Response:
+        current: Store = store()
+        token = request.match_info["token"]
+        link = current.invited(token)
+        if link is None or not link["intakeForm"]:
+            return _html("Not found", "<p>This invite has no intake form.</p>", 404)
+        form = await request.post()
+        if not all(str(form.get(name, "")).strip() for name, _, _ in _INTAKE_FIELDS):
+            return _html("Intake form", "<p>Please fill in every field.</p>", 400)
+        current.complete_intake(link["linkID"])
+        raise web.HTTPSeeOther(f"/invite/{token}")
+
+    return intake
+
+
+def _body(link: dict[str, Any], agency: str, path: str) -> str:
+    parts = [
+        f"<h1>{html.escape(agency)} asks for access</h1>",
+        "<p>Grant or reject each service below. You can change nothing else here.</p>",
+        '<section aria-labelledby="services"><h2 id="services">Requested services</h2>',
+    ]
+    parts += [_service(grant, path) for grant in link["grants"]]
+    parts.append("</section>")
+    if link["intakeForm"]:
+        parts.append(_intake_form(link, path))
+    if _answered(link):
+        parts.append(_finished(link))
+    return "\n".join(parts)
+
+
+def _service(grant: dict[str, Any], path: str) -> str:
+    name = f"{grant['platform']} · {grant['service']}"
+    level = grant.get("accessLevel")
+    level_text = f"Access level: {html.escape(level)}" if level else "Access (no levels)"
+    heading = f"<h3>{html.escape(name)}</h3><p class='level'>{level_text}</p>"
+    if grant["status"] != "pending":
+        status = "Granted" if grant["status"] == "granted" else "Rejected"
+        return f"<div class='service'>{heading}<p class='status' role='status'>{status}</p></div>"
+    hidden = (
+        f"<input type='hidden' name='platform' value='{html.escape(grant['platform'])}'>"
+        f"<input type='hidden' name='service' value='{html.escape(grant['service'])}'>"
+    )
+    label = html.escape(f"{name}, {level}" if level else name)
+    buttons = (
+        f"<button class='grant' type='submit' name='decision' value='granted' "
+        f"aria-label='Grant {label}'>Grant</button>"
+        f"<button type='submit' name='decision' value='rejected' "
+        f"aria-label='Reject {label}'>Reject</button>"
+    )
+    form = (
+        f"<form method='post' action='{path}/answer'>{hidden}"
+        f"<div class='actions'>{buttons}</div></form>"
+    )
+    return f"<div class='service'>{heading}{form}</div>"
+
+
+def _intake_form(link: dict[str, Any], path: str) -> str:
+    if link["intakeFormStatus"] == "completed":
+        return (
+            "<section class='service'><h2>Intake form</h2><p role='status'>Completed</p></section>"
+        )
+    fields = "".join(
+        f"<label for='{name}'>{text}</label>"
+        f"<input id='{name}' name='{name}' type='{kind}' required>"
+        for name, text, kind in _INTAKE_FIELDS
+    )
+    return (
+        "<section class='service' aria-labelledby='intake'><h2 id='intake'>Intake form</h2>"
+        f"<form method='post' action='{path}/intake'>{fields}"
+        "<div class='actions' style='margin-top:1rem'><button class='grant' type='submit'>"
+        "Send the intake form</button></div></form></section>"
+    )
+
+
+def _answered(link: dict[str, Any]) -> bool:
+    intake_done = not link["intakeForm"] or link["intakeFormStatus"] == "completed"
+    return intake_done and all(g["status"] != "pending" for g in link["grants"])
+
+
+def _finished(link: dict[str, Any]) -> str:
+    message = html.escape(link.get("thankYouMessage") or "Thank you: everything is answered.")
+    redirect = link.get("redirectURL")
+    if not redirect:
+        return f"<div class='done' role='status'><p>{message}</p></div>"
+    target = html.escape(redirect)
+    return (
+        f"<div class='done' role='status'><p>{message}</p>"
+        f"<p>Taking you on to <a href='{target}'>{target}</a>…</p></div>"
+        f"<meta http-equiv='refresh' content='2;url={target}'>"
+    )
+
+
+def _html(title: str, body: str, status: int = 200) -> web.Response:
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return web.Response(text=page, status=status, content_type="text/html")

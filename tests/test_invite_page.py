@@ -1,0 +1,153 @@
+"""The emulator's invite page, opened in a real headless browser (Debian's Chromium via Playwright).
+
+The browser tests are marked ``browser``: ``-m "not browser"`` leaves them out
+where no browser can be installed. In CI (``$CI`` set) a missing browser is a
+failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agencyaccess_async import LinkStatus, RequestedServices, Session
+from agencyaccess_async.testing import RunningEmulator
+
+pytestmark = pytest.mark.socket
+
+CHROMIUM = os.environ.get("AGENCYACCESS_CHROMIUM") or shutil.which("chromium") or ""
+HAVE_CHROMIUM = bool(CHROMIUM) and Path(CHROMIUM).exists()
+# As the probe of this machine runs it: no sandbox as root, and no background
+# networking (this machine's network is closed; Chromium would keep trying).
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium driven by Playwright; skipped (or failed, in CI) without one."""
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: install Debian's chromium")
+        pytest.skip("no chromium here; run with -m 'not browser' or install it")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.mark.browser
+async def test_a_client_grants_in_the_browser_and_the_sdk_sees_it(
+    browser: Any,
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """Open an invite made by the SDK, grant both services, fill the intake form: granted, redirected."""
+    await agencyaccess_emulator.admin.set_intake_form(True)
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(
+        client.client_id,
+        services=services,
+        intake_form=True,
+        thank_you_message="Thanks, Acme!",
+        redirect_url=f"{agencyaccess_emulator.base_url}/_emulator/state",
+    )
+    assert link.invite_url is not None
+    shots = Path(tempfile.mkdtemp(prefix="invite-page-"))
+    page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    await page.goto(link.invite_url)
+    assert await page.title() == "Emulated Agency asks for access"
+    await page.screenshot(path=str(shots / "before.png"), full_page=True)
+
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Grant google · googleAds, standard").click()
+    partial = await agencyaccess_session.links.retrieve(link.link_id)
+    assert partial.status is LinkStatus.PARTIAL  # the same state change as the admin grant
+
+    await page.get_by_role("button", name="Grant shopify · storeCollaborator").click()
+    await page.get_by_label("Your name").fill("Ada Client")
+    await page.get_by_label("Your e-mail address").fill("ada@acme.test")
+    await page.get_by_role("button", name="Send the intake form").click()
+    await page.get_by_text("Thanks, Acme!").wait_for()
+    await page.screenshot(path=str(shots / "after.png"), full_page=True)
+
+    granted = await agencyaccess_session.links.wait_until_granted(link.link_id, timeout=5)
+    assert granted.status is LinkStatus.GRANTED
+    assert granted.intake_form_status is not None
+    await page.wait_for_url(f"{agencyaccess_emulator.base_url}/_emulator/state", timeout=10_000)
+    assert (shots / "before.png").stat().st_size > 0 and (shots / "after.png").stat().st_size > 0
+    print(f"screenshots: {shots}")
+
+
+@pytest.mark.browser
+async def test_the_page_is_reachable_by_keyboard(
+    browser: Any,
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """Tab reaches the first Grant button and Enter presses it: no mouse needed."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    page = await browser.new_page()
+    await page.goto(str(link.invite_url))
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == "Grant google · googleAds, standard"
+    async with page.expect_navigation():  # the form posts, then the page comes back
+        await page.keyboard.press("Enter")
+    assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PARTIAL
+
+
+async def test_only_the_token_opens_the_page(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """A wrong token is a 404; the right one needs no API key; an unknown service is refused."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    assert link.invite_url is not None
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link.invite_url) as page:
+            assert page.status == 200
+            assert "Requested services" in await page.text()
+        async with http.get(link.invite_url[:-3] + "xyz") as wrong:
+            assert wrong.status == 404
+        answer = {"platform": "meta", "service": "metaAds", "decision": "granted"}
+        async with http.post(link.invite_url + "/answer", data=answer) as refused:
+            assert refused.status == 404
+    assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PENDING
+
+
+async def test_the_admin_grant_still_works_and_the_api_document_is_unchanged(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """The page is not part of the API: the OpenAPI document has no /invite route."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
+    assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PARTIAL
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(agencyaccess_emulator.base_url + "/_emulator/openapi.json") as answer,
+    ):
+        document = await answer.json()
+    assert not [path for path in document["paths"] if "invite" in path]
