@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._converter import CONVERTER
-from ._errors import WaitTimeoutError
+from ._errors import RateLimitError, RequestTimeout, WaitTimeoutError
 from ._idempotency import find_link
 from ._models import (
     UNSET,
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["Links"]
+
+#: How early an event loop may fire a timer: a poll ended this close to the deadline
+#: was ended by the deadline.
+_TIMER_SLACK = 0.05
 
 
 class Links(Resource):
@@ -150,23 +154,30 @@ class Links(Resource):
         """Poll the link until its status is one of ``statuses`` (default: granted).
 
         Returns the Link in that status; raises ``WaitTimeoutError`` carrying
-        the last Link seen when ``timeout`` seconds pass first.
+        the last Link seen (``None`` if none came back) when ``timeout``
+        seconds pass first. ``timeout`` bounds the whole wait, each poll
+        included: a poll still running when it passes ends the wait too.
         """
         require_id(link_id, "link_id")
         wanted = {s.value if isinstance(s, LinkStatus) else s for s in statuses}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            left = max(deadline - loop.time(), 0.001)  # no retrieve outlasts the wait
-            link = await self.retrieve(
-                link_id, retry=attrs.evolve(self._requester.retry, deadline=left)
-            )
-            status = link.status.value if isinstance(link.status, LinkStatus) else link.status
-            if status in wanted:
-                return link
-            left = deadline - loop.time()
-            if left <= 0:
-                raise WaitTimeoutError(
-                    f"link {link_id} still {status!r} after {timeout}s", last_seen=link
+        last: Link | None = None
+        while (left := deadline - loop.time()) > 0:
+            try:
+                last = await self.retrieve(
+                    link_id, retry=attrs.evolve(self._requester.retry, deadline=left)
                 )
-            await asyncio.sleep(min(poll_interval, left))
+            except (RequestTimeout, RateLimitError):
+                if deadline - loop.time() > _TIMER_SLACK:
+                    raise  # a failure of its own, not the wait running out
+                break
+            status = last.status.value if isinstance(last.status, LinkStatus) else last.status
+            if status in wanted:
+                return last
+            await asyncio.sleep(max(min(poll_interval, deadline - loop.time()), 0.0))
+        seen = "never read"
+        if last is not None:
+            status = last.status.value if isinstance(last.status, LinkStatus) else last.status
+            seen = f"still {status!r}"
+        raise WaitTimeoutError(f"link {link_id} {seen} after {timeout}s", last_seen=last)

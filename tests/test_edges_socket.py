@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,7 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from agencyaccess_async import ProtocolError, RedirectError, RetryPolicy, Session
+from agencyaccess_async import (
+    ProtocolError,
+    RedirectError,
+    RetryPolicy,
+    Session,
+    WaitTimeoutError,
+)
 
 from .helpers import SECRET_KEY, client_json
 
@@ -145,3 +152,17 @@ async def test_a_compressed_bomb_is_measured_after_decompression() -> None:
         assert (await s.clients.retrieve("cl_1")).client_id == "cl_1"
         with pytest.raises(ProtocolError, match="max_response_bytes"):
             await s.clients.update("cl_1", name="New")
+
+
+async def test_a_wait_that_runs_out_mid_poll_is_a_wait_timeout_not_a_request_timeout() -> None:
+    """wait_until_granted's timeout bounds the poll in flight too, and says so as WaitTimeoutError."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(1)  # longer than the whole wait
+        return web.json_response({"error": False, "data": {"linkID": "ln_1", "status": "pending"}})
+
+    async with serve(slow) as url, Session(SECRET_KEY, base_url=url) as session:
+        with pytest.raises(WaitTimeoutError) as info:
+            await session.links.wait_until_granted("ln_1", timeout=0.2, poll_interval=0.05)
+    assert info.value.last_seen is None
+    assert "never read" in str(info.value)

@@ -19,6 +19,7 @@ from agencyaccess_async import (
     InvalidServiceError,
     Language,
     Link,
+    LinkStatus,
     MockTransport,
     NotFoundError,
     RateLimitError,
@@ -28,6 +29,7 @@ from agencyaccess_async import (
     RetryPolicy,
     ServerError,
     Session,
+    WaitTimeoutError,
 )
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
@@ -231,3 +233,14 @@ async def test_each_error_class_through_an_endpoint(status: int, msg: str, cls: 
         with pytest.raises(cls) as info:
             await s.clients.retrieve("cl_1")
     assert info.value.operation == "clients.retrieve"
+
+
+async def test_wait_until_granted_times_out_with_the_last_link_seen() -> None:
+    """Polling a link that stays pending ends in WaitTimeoutError carrying that link."""
+    pending = ok(link_json())
+    async with Session(
+        SECRET_KEY, base_url="https://api.test", transport=MockTransport(lambda r: pending)
+    ) as s:
+        with pytest.raises(WaitTimeoutError, match="still 'pending'") as polled:
+            await s.links.wait_until_granted("ln_1", timeout=0.2, poll_interval=0.05)
+    assert polled.value.last_seen.status is LinkStatus.PENDING
