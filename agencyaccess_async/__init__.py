@@ -73,6 +73,7 @@ from ._models import (
     Unset,
 )
 from ._paginator import Paginator
+from ._redis_limiter import RedisLimiter
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices, ServiceRequest, ServicesBuilder
@@ -175,6 +176,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitWaitEvent",
     "RedirectError",
+    "RedisLimiter",
     "RemoteDisconnected",
     "Request",
     "RequestEvent",

@@ -38,7 +38,7 @@ from ._errors import RateLimitError, RequestTimeout
 from ._hooks import logger
 from ._http import MAX_SERVER_WAIT
 
-__all__ = ["Limiter"]
+__all__ = ["Limiter", "too_long"]
 
 # Extra wait past a reset, for the request to reach the server after it.
 _RESET_MARGIN = 0.005
@@ -65,7 +65,7 @@ async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
     return future.done()
 
 
-def _too_long(wait: float, reason: str) -> RateLimitError:
+def too_long(wait: float, reason: str) -> RateLimitError:
     """The error of a request refused because its rate-limit wait would outlast its deadline."""
     return RateLimitError(
         f"rate limit: {reason} would hold this request {wait:.3g}s, past its deadline",
@@ -109,6 +109,12 @@ class Limiter:
         self._probes_left = _PROBES
         self._probe_task: asyncio.Task[object] | None = None
         self._learned = False
+
+    def attach(self, base_url: str, key_fingerprint: str) -> None:
+        """Learn which API target this limiter paces (a shared limiter names its budget so)."""
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds (nothing here; a shared limiter's connections)."""
 
     def try_acquire(self) -> bool:
         """Take a slot at once when nothing needs waiting (the common case), else False.
@@ -216,6 +222,10 @@ class Limiter:
 
     async def _admit(self, deadline: float) -> None:
         await self._wait_for_probe(deadline)
+        await self._admit_locally(deadline)
+
+    async def _admit_locally(self, deadline: float) -> None:
+        """After the probe: the shared pause, the window mirror, then pacing."""
         while True:
             now = self._clock()
             wait, reason = self._hold(now)
@@ -225,7 +235,7 @@ class Limiter:
         if self._interval:
             slot = max(now, self._next_slot)
             if slot > deadline:
-                raise _too_long(slot - now, "pacing at the configured rate")
+                raise too_long(slot - now, "pacing at the configured rate")
             self._next_slot = slot + self._interval
             if slot > now:
                 await self._sleep(slot - now, "pacing", now, deadline)
@@ -260,7 +270,7 @@ class Limiter:
     async def _sleep(self, delay: float, reason: str, now: float, deadline: float) -> None:
         """Wait ``delay`` seconds for the rate limit; refuse at once if that passes ``deadline``."""
         if now + delay > deadline:
-            raise _too_long(delay, reason)
+            raise too_long(delay, reason)
         if self.on_wait is not None:
             self.on_wait(delay, reason)
         await self._sleep_for(delay)

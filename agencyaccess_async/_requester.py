@@ -129,6 +129,7 @@ class Requester:
         self.stats = SessionStats()
         if limiter.on_wait is None:
             limiter.on_wait = self._on_rate_limit_wait
+        limiter.attach(str(base_url), self.key_fingerprint)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         self._headers: dict[str, str] = {}
@@ -201,6 +202,7 @@ class Requester:
         if self.closed:
             return
         self.closed = True
+        await self.limiter.aclose()
         if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 

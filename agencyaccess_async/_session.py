@@ -137,6 +137,11 @@ class Session(ClosingContext):
         return self._requester.transport
 
     @property
+    def limiter(self) -> Limiter:
+        """The limiter pacing this Session's requests (local, or shared like ``RedisLimiter``)."""
+        return self._requester.limiter
+
+    @property
     def stats(self) -> SessionStats:
         """Requests sent, retries, 429s and reconciliations so far."""
         return self._requester.stats

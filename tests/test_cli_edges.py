@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -192,3 +193,46 @@ def test_a_huge_cell_is_a_row_error_naming_row_and_column(
     assert written[1]["error"].startswith("row 3: notes: 10000000 characters")
     assert len(written[1]["notes"]) == 10_000_000  # the cell itself is kept
     assert emulator.admin("counters")["records"] == {"clients": 2, "links": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_shards_on_one_key_share_the_budget_through_redis(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Two onboard processes, --shard 1/2 and 2/2, one key, --redis-url: every row once, 429s rare.
+
+    Unshared, this setup draws a 429 for a third to a half of its requests
+    (benchmarks/bench_shared_limit.py); shared, at most the first window's
+    unpaced first requests can overrun it.
+    """
+    from .test_redis_limiter import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Redis tests: install Debian's redis-server")
+        pytest.skip("no redis-server here; run with -m 'not redis' or install it")
+    server = RedisServer()
+    server.start()
+    try:
+        total = 40
+        emulator.admin("rate-limit", {"limit": 20, "window": 1})
+        clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
+        shard = ["--redis-url", server.url, "--shard"]
+        jobs = [
+            start_cli(onboard_args(clients, tmp_path / f"out-{i}.csv", emulator, *shard, f"{i}/2"),
+                      emulator.env())
+            for i in (1, 2)
+        ]  # fmt: skip
+        for job in jobs:
+            _, stderr = job.communicate(timeout=120)
+            assert job.returncode == 0, stderr
+    finally:
+        server.stop()
+    assert emulator.admin("counters")["records"] == {"clients": total, "links": total}
+    by_operation = emulator.admin("counters")["requests"].values()
+    assert sum(statuses.get("429", 0) for statuses in by_operation) <= 2
+    shards = [read_results(tmp_path / f"out-{i}.csv") for i in (1, 2)]
+    assert sorted(int(r["external_id"].split("-")[1]) for s in shards for r in s) == list(
+        range(total)
+    )

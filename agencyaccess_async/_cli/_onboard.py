@@ -29,10 +29,13 @@ from .._errors import (
     AuthenticationError,
     DecodeError,
     InvalidServiceError,
+    SessionError,
     TransportError,
 )
 from .._hooks import logger
+from .._limiter import Limiter
 from .._models import UNSET
+from .._redis_limiter import RedisLimiter
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
 from .._session import Session
@@ -69,6 +72,18 @@ def add_onboard_command(commands: Any) -> None:
         "--concurrency", type=int, default=16, help="requests in flight (default 16)"
     )
     parser.add_argument("--rate-limit", type=float, help="requests per second to stay under")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("AGENCYACCESS_REDIS_URL"),
+        help="share one rate budget with every process on the same key through this Redis "
+        "(default: $AGENCYACCESS_REDIS_URL); needs the redis extra",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="onboard only shard I of N (rows I, I+N, ...): run N processes, one per shard, "
+        "each with its own --out",
+    )
     parser.add_argument(
         "--base-url",
         help="API base URL (default: the hosted API if AGENCYACCESS_API_KEY is set, "
@@ -123,13 +138,37 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--delimiter must be one character")
     _show_warnings()
     services = _load_services(args.services, strict=args.strict_services)
-    table = ClientsCsv(args.csv, delimiter)
+    table = ClientsCsv(args.csv, delimiter, _shard(args.shard))
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     journal = Path(args.journal) if args.journal else out.with_name(out.name + ".journal")
     _check_writable(out, "--out")
     _check_writable(journal, "--journal")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     return run_until_signal(_onboard(args, table, services, total, out, journal))
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    """``I/N`` as (I, N), 1 <= I <= N; no shard is shard 1 of 1."""
+    if text is None:
+        return 1, 1
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise UsageError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(count)
+
+
+def _limiter(args: argparse.Namespace) -> Limiter | None:
+    """A RedisLimiter when --redis-url is given: one budget shared by every process."""
+    if not args.redis_url:
+        return None
+    try:
+        return RedisLimiter.from_url(
+            args.redis_url, max_concurrency=args.concurrency, rate=args.rate_limit
+        )
+    except SessionError as error:
+        raise UsageError(str(error)) from None
+    except ValueError:  # never the URL itself in a message: it may hold a password
+        raise UsageError("--redis-url: not a Redis URL (redis://host:port/db)") from None
 
 
 def _show_warnings() -> None:
@@ -203,6 +242,7 @@ async def _onboard(
             base_url=base_url,
             max_concurrency=args.concurrency,
             rate_limit=args.rate_limit,
+            limiter=_limiter(args),
             strict_services=args.strict_services,
         )
         async with session:

@@ -74,11 +74,16 @@ class Row:
 
 
 class ClientsCsv:
-    """A clients CSV file, read lazily (twice at most: once to check, once to use)."""
+    """A clients CSV file, read lazily (twice at most: once to check, once to use).
 
-    def __init__(self, path: str, delimiter: str) -> None:
+    With ``shard=(i, n)`` only every n-th row from the i-th on is read (by row
+    number, so each row belongs to exactly one of n shards, whatever is in it).
+    """
+
+    def __init__(self, path: str, delimiter: str, shard: tuple[int, int] = (1, 1)) -> None:
         self.path = Path(path)
         self.delimiter = delimiter
+        self.shard = shard
         self.header = self._read_header()
         self.extra_columns = [
             c for c in self.header
@@ -148,10 +153,12 @@ class ClientsCsv:
             number = 1
             try:
                 next(reader)
+                index, count = self.shard
                 for number, cells in enumerate(reader, start=2):
                     if not any(cell.strip() for cell in cells):
                         continue  # blank lines are not rows
-                    yield self._row(number, cells)
+                    if (number - 2) % count == index - 1:  # this shard's rows only
+                        yield self._row(number, cells)
             except UnicodeDecodeError:
                 raise UsageError(f"{self.path}: not UTF-8 text after row {number}") from None
             except csv.Error as error:

@@ -1,0 +1,306 @@
+"""One key's rate limit shared by every process, through Redis (the ``redis`` extra).
+
+The API's rate limit belongs to the key, not to a process: web workers,
+replicas and onboarding shards on one key must share one budget.
+``RedisLimiter`` is the Session's limiter with the pacing moved into Redis:
+
+- **Admission** is one Lua script, atomic in Redis: GCRA (the generic cell
+  rate algorithm). One key per budget holds the theoretical arrival time of
+  the next request; each admission reserves the next slot, ``1/rate``
+  seconds after the last, and learns how long to wait for it. GCRA rather
+  than a sliding window: one small value per budget instead of a log of
+  requests, even spacing instead of bursts at window edges, and the wait is
+  known in the same round trip. Time is Redis's own clock (``TIME``), so the
+  processes' clocks need not agree. A slot the caller cannot wait for within
+  its deadline is not reserved: the call fails at once with
+  ``RateLimitError``.
+- **The rate** is the configured one, or the one learnt from
+  ``X-RateLimit-*`` headers (limit / window), published for the other
+  processes to use.
+- **A 429** with ``Retry-After`` received by one process sets a shared pause
+  key with an expiry; every admission waits for it, within its deadline.
+- **Concurrency** and the window mirror stay local (``Limiter``): they are per
+  process by nature.
+- **Failure**: a Redis call is bounded by ``redis_timeout`` and by the
+  call's deadline. If Redis is unreachable or slow, the limiter falls back to
+  local pacing with a warning (``on_redis_error="local"``, the default) or
+  fails the call (``"fail"``), and tries Redis again ``retry_redis_after``
+  seconds later: it recovers when Redis returns.
+- **Names**: budgets are named ``agencyaccess:<name>``, where ``name`` is
+  yours or a hash of the base URL and of a hash of the API key. The key is
+  never stored in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._errors import ConnectError, SessionError
+from ._hooks import logger
+from ._limiter import Limiter, too_long
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+__all__ = ["RedisLimiter"]
+
+T = TypeVar("T")
+
+# KEYS: the next slot, the pause, the published rate. ARGV: rate (0: use the
+# published one), the longest wait the caller accepts. Returns the wait in
+# seconds as a string (Redis turns Lua numbers into integers), negative when
+# refused (nothing reserved).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+if rate > 0 then
+  redis.call('SET', KEYS[3], ARGV[1], 'EX', 3600)
+else
+  rate = tonumber(redis.call('GET', KEYS[3]) or '0')
+end
+local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+if rate <= 0 then
+  return tostring(start - now)
+end
+local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), start)
+local wait = slot - now
+if wait > tonumber(ARGV[2]) then
+  return tostring(-wait)
+end
+local next_slot = slot + 1 / rate
+redis.call('SET', KEYS[1], tostring(next_slot), 'PX', math.ceil((next_slot - now) * 1000) + 1000)
+return tostring(wait)
+"""
+# KEYS: the pause. ARGV: seconds. Extends the shared pause, never shortens it.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local until_ = now + tonumber(ARGV[1])
+if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], tostring(until_), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+end
+return 1
+"""
+_NEVER = 1e9  # "no deadline": the longest wait a caller without one accepts
+_HEADROOM = 0.95
+_NEW_WINDOW = 0.05  # a reset this much later than the last one seen: a new window
+
+
+class RedisLimiter(Limiter):
+    """A ``Limiter`` whose pacing and 429 pauses are shared through Redis (see the module doc).
+
+    The Session that uses it closes it (and its Redis connections) with itself.
+
+    >>> limiter = RedisLimiter.from_url("redis://localhost:6379/0", rate=40)  # doctest: +SKIP
+    >>> session = Session(limiter=limiter)  # doctest: +SKIP
+
+    Args:
+        client: a ``redis.asyncio.Redis`` (``from_url`` makes one).
+        name: the budget's name, shared by every process that should share it;
+            default: derived from the Session's base URL and API key.
+        max_concurrency: requests in flight in this process.
+        rate: requests per second for the whole budget; ``None`` learns it
+            from the server's headers.
+        on_redis_error: ``"local"`` to fall back to local pacing with a warning,
+            ``"fail"`` to fail calls (a ``ConnectError``, which nothing sent).
+        redis_timeout: the longest a single Redis call may take.
+        retry_redis_after: seconds before Redis is tried again after a failure.
+
+    """
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        *,
+        name: str | None = None,
+        max_concurrency: int = 32,
+        rate: float | None = None,
+        on_redis_error: str = "local",
+        redis_timeout: float = 0.5,
+        retry_redis_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if on_redis_error not in ("local", "fail"):
+            raise ValueError('on_redis_error must be "local" or "fail"')
+        super().__init__(max_concurrency, None, clock=clock, sleep=sleep)
+        self._redis = client
+        self._rate = rate
+        self._on_redis_error = on_redis_error
+        self._redis_timeout = redis_timeout
+        self._retry_redis_after = retry_redis_after
+        self._redis_down_until = 0.0
+        self._keys: tuple[str, str, str] | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
+        self._rolled_over = False
+        self._last_remaining = 0.0
+        self._last_reset = 0.0
+        if name is not None:
+            self._name_budget(name)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisLimiter:
+        """A RedisLimiter on the Redis at ``url`` (``redis://host:6379/0``); see the class doc."""
+        try:
+            import redis.asyncio as redis_asyncio
+        except ImportError:
+            raise SessionError(
+                "RedisLimiter needs redis-py: pip install 'agencyaccess-async[redis]'"
+            ) from None
+        timeout = options.get("redis_timeout", 0.5)
+        client = redis_asyncio.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        return cls(client, **options)
+
+    def __repr__(self) -> str:  # never the URL: it may hold a password
+        state = "local fallback" if self._redis_down_until else "shared"
+        return f"<RedisLimiter {self._keys[0] if self._keys else '(unnamed)'} {state}>"
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the limiter is pacing locally because Redis failed."""
+        return self._redis_down_until > 0
+
+    def attach(self, base_url: str, key_fingerprint: str) -> None:
+        """Name the budget after the Session's target, unless a name was given."""
+        if self._keys is None:
+            digest = hashlib.sha256(f"{base_url}\n{key_fingerprint}".encode()).hexdigest()
+            self._name_budget(digest[:16])
+
+    def try_acquire(self) -> bool:
+        """Never the local fast path: every admission asks the shared budget."""
+        return False
+
+    def pause(self, seconds: float) -> None:
+        """Pause this process, and every other one on the budget (a shared key with an expiry)."""
+        super().pause(seconds)
+        if self._keys is not None and not self._redis_is_down():
+            task = asyncio.ensure_future(self._publish_pause(seconds))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def aclose(self) -> None:
+        """Wait for pause notices still being sent, and close the Redis connections."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._redis.aclose()
+
+    async def _admit(self, deadline: float) -> None:
+        # The probe first: a slot reserved before the rate is known would not be paced.
+        await self._wait_for_probe(deadline)
+        while self._keys is not None and not self._redis_is_down():
+            now = self._clock()
+            try:
+                wait = await self._reserve(deadline - now)
+            except Exception as error:  # redis-py, the socket, a timeout: all mean "down"
+                self._down(error)
+                break
+            if wait < 0:  # the slot is further off than the deadline: nothing reserved
+                raise too_long(-wait, "the shared rate limit")
+            if wait > 0:
+                await self._sleep(wait, "shared rate limit", now, deadline)
+            paused = self._paused_until - self._clock()
+            if paused <= 0:
+                break
+            # A 429 paused everyone while this slot was waited for: a slot inside the
+            # pause is void (all such would go at its end together). Wait, reserve again.
+            await self._sleep(paused, "paused after a 429", self._clock(), deadline)
+        await self._admit_locally(deadline)
+
+    def _hold(self, now: float) -> tuple[float, str]:
+        """Only the pause, while the shared budget paces: the window mirror is for fallback.
+
+        Each process's mirror would hold its requests until the server's window
+        resets, then let them go together: a burst the shared pacing avoids.
+        """
+        if self._redis_is_down() or self._keys is None:
+            return super()._hold(now)
+        if self._paused_until > now:
+            return self._paused_until - now, "paused after a 429"
+        return 0.0, ""
+
+    async def _reserve(self, budget: float) -> float:
+        """Reserve the budget's next slot; the wait for it, negative if it is past ``budget``."""
+        assert self._keys is not None
+        rate = self._rate or self._learnt_rate()
+        longest = min(budget, _NEVER)
+        call = self._redis.eval(_ADMIT, 3, *self._keys, str(rate or 0), str(longest))
+        return float(await self._bounded(call, budget))  # type: ignore[arg-type]
+
+    async def _publish_pause(self, seconds: float) -> None:
+        assert self._keys is not None
+        try:
+            call = self._redis.eval(_PAUSE, 1, self._keys[1], str(seconds))
+            await self._bounded(call, self._redis_timeout)  # type: ignore[arg-type]
+        except Exception as error:  # as in _admit
+            self._down(error)
+
+    async def _bounded(self, call: Coroutine[Any, Any, T], budget: float) -> T:
+        """Await a Redis call for ``redis_timeout`` at most, and never past ``budget``."""
+        task = asyncio.ensure_future(call)
+        done, _ = await asyncio.wait((task,), timeout=max(min(self._redis_timeout, budget), 0.0))
+        if not done:
+            task.cancel()
+            raise TimeoutError("Redis did not answer in time")
+        return task.result()
+
+    def _learnt_rate(self) -> float | None:
+        """The rate the server's headers advertise, with 5% headroom; None until they do.
+
+        The window's length is the largest ``X-RateLimit-Reset`` seen, which
+        is short until a window has rolled over; until then the safe rate is
+        what is left of this window over the time left in it. (A fixed window
+        counts a steady stream's requests at its edges either side: pacing a
+        little under the limit keeps the total inside it.)
+        """
+        limit, window = self._limit, self._window
+        if not (limit and window):
+            return None
+        rate = limit / window
+        if not self._rolled_over:
+            rate = min(rate, max(self._last_remaining, 1.0) / max(self._last_reset, 0.05))
+        return _HEADROOM * rate
+
+    def _observe(self, headers: Mapping[str, str]) -> bool:
+        """Learn as the local limiter does, and notice the first window rollover."""
+        if not super()._observe(headers):
+            return False
+        remaining = float(headers["X-RateLimit-Remaining"])
+        reset = float(headers["X-RateLimit-Reset"])
+        if reset > self._last_reset + _NEW_WINDOW:
+            self._rolled_over = self._rolled_over or self._last_reset > 0
+        self._last_remaining, self._last_reset = remaining, reset
+        return True
+
+    def _redis_is_down(self) -> bool:
+        if self._redis_down_until and self._clock() >= self._redis_down_until:
+            self._redis_down_until = 0.0  # try again
+            self._interval = 0.0
+            logger.warning("shared rate limit: trying Redis again")
+        return self._redis_down_until > 0
+
+    def _down(self, error: BaseException) -> None:
+        if self._on_redis_error == "fail":
+            raise ConnectError(
+                f"the shared rate limit is unreachable ({type(error).__name__}); nothing was sent",
+                may_have_reached_server=False,
+            ) from error
+        if not self._redis_down_until:
+            logger.warning(
+                "shared rate limit: Redis failed (%s); pacing locally, trying again in %ss",
+                type(error).__name__,
+                self._retry_redis_after,
+            )
+        self._redis_down_until = self._clock() + self._retry_redis_after
+        rate = self._rate or self._learnt_rate()
+        self._interval = 1.0 / rate if rate else 0.0  # local pacing meanwhile
+
+    def _name_budget(self, name: str) -> None:
+        base = f"agencyaccess:{name}"
+        self._keys = (f"{base}:next", f"{base}:pause", f"{base}:rate")

@@ -1,0 +1,153 @@
+"""Four onboard processes on one key against a 40 req/s limit: with and without a shared budget.
+
+An emulator (its own process, limited to --limit requests per second) and,
+for the shared case, a redis-server on a free loopback port. Each case runs
+--processes ``onboard`` processes at once, one shard each of a CSV of
+--rows rows, all with the same API key; then it reads the emulator's
+counters. It prints the requests sent, the 429s, their share, and the wall
+time against the ideal (successful requests / limit).
+
+    python benchmarks/bench_shared_limit.py [--rows 480] [--processes 4] [--limit 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CLI = [sys.executable, "-m", "agencyaccess_async"]
+KEY = "bench-shared-key"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def counters(base_url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Requests by status, and records held, from the emulator's counters."""
+    with urllib.request.urlopen(f"{base_url}/_emulator/counters") as answer:
+        data = json.load(answer)["data"]
+    by_status: dict[str, int] = {}
+    for statuses in data["requests"].values():
+        for status, count in statuses.items():
+            by_status[status] = by_status.get(status, 0) + count
+    return by_status, data["records"]
+
+
+def run_case(
+    folder: Path, rows: int, processes: int, limit: int, redis_url: str | None
+) -> dict[str, float]:
+    emulator = subprocess.Popen(
+        [*CLI, "emulator", "--port", "0", "--api-key", KEY, "--rate-limit", str(limit)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert emulator.stdout is not None
+    base_url = emulator.stdout.readline().strip().rsplit(" ", 1)[1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        table = folder / "clients.csv"
+        with table.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["external_id", "name", "email"])
+            writer.writerows([f"e{i}", f"Client {i}", f"c{i}@example.test"] for i in range(rows))
+        env = {"AGENCYACCESS_API_KEY": KEY, "PATH": "/usr/bin:/bin"}
+        started = time.monotonic()
+        jobs = [
+            subprocess.Popen(
+                [
+                    *CLI,
+                    "onboard",
+                    str(table),
+                    "--services",
+                    str(EXAMPLES / "services.json"),
+                    "--out",
+                    str(folder / f"out-{i}.csv"),
+                    "--base-url",
+                    base_url,
+                    "--shard",
+                    f"{i}/{processes}",
+                    "--concurrency",
+                    "16",
+                    *(["--redis-url", redis_url] if redis_url else []),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(1, processes + 1)
+        ]
+        failures = [job.communicate(timeout=600)[1] for job in jobs if job.wait(600) not in (0, 1)]
+        wall = time.monotonic() - started
+        if failures:
+            raise SystemExit("an onboard process failed:\n" + failures[0])
+        statuses, records = counters(base_url)
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+    sent = sum(statuses.values())
+    ok = statuses.get("200", 0)
+    return {
+        "requests": sent,
+        "429s": statuses.get("429", 0),
+        "share": statuses.get("429", 0) / sent if sent else 0.0,
+        "wall": wall,
+        "ideal": ok / limit,
+        "all rows once": float(records == {"clients": rows, "links": rows}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=480)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=40)
+    args = parser.parse_args()
+    redis_server = shutil.which("redis-server")
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["no shared budget"] = run_case(
+            Path(tmp, "a"), args.rows, args.processes, args.limit, None
+        )
+        if redis_server is None:
+            print("redis-server not found: the shared case was not run")
+        else:
+            port = free_port()
+            redis = subprocess.Popen(
+                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no"], stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                asyncio.run(asyncio.sleep(0.3))
+                url = f"redis://127.0.0.1:{port}/0"
+                results["RedisLimiter"] = run_case(
+                    Path(tmp, "b"), args.rows, args.processes, args.limit, url
+                )
+            finally:
+                redis.terminate()
+                redis.wait(10)
+    print(f"{args.processes} onboard processes x {args.rows // args.processes} rows, one key, "
+          f"limit {args.limit} req/s")  # fmt: skip
+    print(f"{'case':<20}{'requests':>10}{'429s':>8}{'429 share':>11}{'wall s':>9}"
+          f"{'ideal s':>9}{'wall/ideal':>12}{'all rows once':>15}")  # fmt: skip
+    for name, r in results.items():
+        print(f"{name:<20}{r['requests']:>10.0f}{r['429s']:>8.0f}{r['share']:>10.2%}"
+              f"{r['wall']:>9.1f}{r['ideal']:>9.1f}{r['wall'] / r['ideal']:>12.2f}"
+              f"{'yes' if r['all rows once'] else 'no':>15}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

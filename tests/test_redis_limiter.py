@@ -1,0 +1,227 @@
+"""One rate budget shared through a real redis-server by several Sessions (as processes would).
+
+Marked ``redis``: ``-m "not redis"`` leaves them out where no redis-server can
+be installed. In CI (``$CI`` set) a missing redis-server fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import (
+    ConnectError,
+    RateLimitError,
+    RateLimitWaitEvent,
+    RedisLimiter,
+    RetryPolicy,
+    Session,
+)
+from agencyaccess_async.testing import RunningEmulator
+
+pytestmark = [pytest.mark.socket, pytest.mark.redis]
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+class RedisServer:
+    """A redis-server process on a loopback port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if REDIS_SERVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Redis tests: install Debian's redis-server")
+        pytest.skip("no redis-server here; run with -m 'not redis' or install it")
+    pytest.importorskip("redis", reason="redis-py comes with the test extra")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def shared_sessions(
+    emulator: RunningEmulator, server: RedisServer, count: int, **options: Any
+) -> AsyncIterator[list[Session]]:
+    """``count`` Sessions on one key, each with its own RedisLimiter on the same budget."""
+    sessions = [
+        Session(
+            emulator.api_key,
+            base_url=emulator.base_url,
+            limiter=RedisLimiter.from_url(server.url, max_concurrency=16, **options),
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield sessions
+    finally:
+        for session in sessions:
+            await session.aclose()
+
+
+async def _statuses(emulator: RunningEmulator) -> dict[str, int]:
+    counters = await emulator.admin.counters()
+    return counters["requests"].get("clients.list", {})
+
+
+async def test_two_processes_share_one_budget_with_no_429(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """Two Sessions on one key, 50 req/s allowed, 60 calls each at once: no 429 at all."""
+    await agencyaccess_emulator.admin.set_rate_limit(50, window=1)
+    async with shared_sessions(agencyaccess_emulator, redis_server, 2) as sessions:
+
+        async def burst(session: Session) -> None:
+            await asyncio.gather(*(session.clients.list(limit=1).page() for _ in range(60)))
+
+        await asyncio.wait_for(asyncio.gather(*(burst(s) for s in sessions)), 60)
+    statuses = await _statuses(agencyaccess_emulator)
+    assert statuses.get("200") == 120
+    assert "429" not in statuses
+
+
+async def test_a_429_in_one_process_pauses_the_others(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """A forced 429 with Retry-After: 1 seen by one Session makes the other wait too."""
+    async with shared_sessions(agencyaccess_emulator, redis_server, 2, rate=1000) as (a, b):
+        waits: list[RateLimitWaitEvent] = []
+        b.hooks.on_rate_limit_wait.append(waits.append)
+        await a.clients.list(limit=1).page()
+        await agencyaccess_emulator.admin.set_faults(force429={"count": 1, "retryAfter": 1})
+        paused = asyncio.ensure_future(a.clients.list(limit=1).page())  # 429: a waits 1 s
+        await asyncio.sleep(0.2)  # a has its 429, and the pause notice reached Redis
+        await b.clients.list(limit=1).page()
+        await paused
+    shared = [w for w in waits if w.reason == "shared rate limit"]
+    assert shared and shared[0].delay > 0.5
+
+
+async def test_a_pause_longer_than_the_deadline_fails_at_once(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """A shared 30 s pause: a call with 2 s to live is refused, not parked."""
+    async with shared_sessions(agencyaccess_emulator, redis_server, 2, rate=1000) as (a, b):
+        await a.clients.list(limit=1).page()
+        a.limiter.pause(30)  # as a 429 with Retry-After: 30 would
+        await asyncio.sleep(0.05)
+        with pytest.raises(RateLimitError) as info:
+            await b.clients.list(retry=RetryPolicy(deadline=2)).page()
+    assert info.value.retry_after is not None and info.value.retry_after > 20
+
+
+async def test_redis_dying_falls_back_locally_and_recovers_when_it_returns(
+    agencyaccess_emulator: RunningEmulator,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kill Redis mid-run: calls go on with a warning; restart it: the budget is shared again."""
+    async with shared_sessions(
+        agencyaccess_emulator, redis_server, 1, rate=500, retry_redis_after=0.2
+    ) as (session,):
+        limiter = session.limiter
+        assert isinstance(limiter, RedisLimiter)
+        await session.clients.list(limit=1).page()
+        redis_server.stop()
+        with caplog.at_level(logging.WARNING, logger="agencyaccess_async"):
+            for _ in range(5):
+                await asyncio.wait_for(session.clients.list(limit=1).page(), 10)
+        assert limiter.degraded
+        assert "pacing locally" in caplog.text
+        redis_server.start()
+        await asyncio.sleep(0.3)
+        for _ in range(3):
+            await session.clients.list(limit=1).page()
+        assert not limiter.degraded
+
+
+async def test_on_redis_error_fail_refuses_the_call(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """With on_redis_error="fail", an unreachable Redis is a ConnectError: nothing was sent."""
+    redis_server.stop()
+    async with shared_sessions(
+        agencyaccess_emulator, redis_server, 1, rate=100, on_redis_error="fail"
+    ) as (session,):
+        with pytest.raises(ConnectError) as info:
+            await session.clients.list(retry=RetryPolicy.none()).page()
+    assert info.value.may_have_reached_server is False
+    assert "clients.list" not in (await agencyaccess_emulator.admin.counters())["requests"]
+
+
+async def test_the_api_key_is_never_stored_in_redis(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """Keys and values in Redis name the budget by a hash, never by the key."""
+    import redis.asyncio as redis_asyncio
+
+    async with shared_sessions(agencyaccess_emulator, redis_server, 1) as (session,):
+        await session.clients.list(limit=1).page()
+        await session.clients.list(limit=1).page()
+    client = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        keys = [k.decode() for k in await client.keys("*")]
+        values = [str(await client.get(k)) for k in keys]
+    finally:
+        await client.aclose()
+    assert keys and all(k.startswith("agencyaccess:") for k in keys)
+    assert not any(agencyaccess_emulator.api_key in text for text in keys + values)
+
+
+async def test_slots_reserved_by_a_process_that_dies_delay_others_by_one_window_at_most(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """Admissions abandoned while waiting for their slot (a killed process) leak no more than
+    the slots they reserved: with rate 20, ten abandoned slots hold the next caller <= 0.5 s."""
+    async with shared_sessions(agencyaccess_emulator, redis_server, 2, rate=20) as (dying, other):
+        await dying.clients.list(limit=1).page()  # learned, and the budget named
+        abandoned = [asyncio.ensure_future(dying.clients.list(limit=1).page()) for _ in range(10)]
+        await asyncio.sleep(0.05)  # each has reserved its slot and sleeps for it
+        for task in abandoned:
+            task.cancel()
+        await asyncio.gather(*abandoned, return_exceptions=True)
+        waits: list[RateLimitWaitEvent] = []
+        other.hooks.on_rate_limit_wait.append(waits.append)
+        await other.clients.list(limit=1).page()
+    assert sum(w.delay for w in waits if w.reason == "shared rate limit") <= 0.55
