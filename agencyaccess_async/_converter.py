@@ -21,18 +21,10 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import _models as m
 from ._services import RequestedServices
+from ._wire import format_datetime, wire_name
 
 __all__ = ["CONVERTER", "configure_converter", "parse_datetime", "wire_name"]
 
-
-#: Wire names that plain camelCase does not produce.
-WIRE_NAME_EXCEPTIONS: Mapping[str, str] = {
-    "client_id": "clientID",
-    "link_id": "linkID",
-    "redirect_url": "redirectURL",
-    "agency_account_id": "agencyAccountID",
-    "access_page_id": "accessPageID",
-}
 
 REQUEST_MODELS: tuple[type, ...] = (
     m.NewClient, m.ClientUpdate, m.NewLink, m.LinkUpdate, m.ClientRef, m.LinkRef, m.ListQuery,
@@ -54,14 +46,6 @@ OPEN_ENUMS: tuple[type[enum.Enum], ...] = (
     m.GrantStatus,
     m.IntakeFormStatus,
 )
-
-
-def wire_name(field: str) -> str:
-    """The JSON name of a Python field: camelCase, with the contract's exceptions."""
-    if field in WIRE_NAME_EXCEPTIONS:
-        return WIRE_NAME_EXCEPTIONS[field]
-    head, *rest = field.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def configure_converter(converter: cattrs.Converter) -> None:
@@ -89,7 +73,7 @@ def configure_converter(converter: cattrs.Converter) -> None:
     - **RequestedServices** use the nested platform -> service object of the
       wire, read leniently (no catalog check) from responses.
     """
-    converter.register_unstructure_hook(datetime, _format_datetime)
+    converter.register_unstructure_hook(datetime, format_datetime)
     converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     # The commonest optional types, without cattrs' generic Optional dispatch.
     converter.register_structure_hook(
@@ -234,16 +218,6 @@ def parse_datetime(value: Any) -> datetime:
     if parsed.tzinfo is timezone.utc:
         return parsed
     return parsed.astimezone(timezone.utc)
-
-
-def _format_datetime(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    else:
-        value = value.astimezone(timezone.utc)
-    # Milliseconds, as JavaScript's toISOString writes them, unless finer precision is held.
-    precision = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
-    return value.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
 
 
 # detailed_validation=False: generated hooks without per-field error

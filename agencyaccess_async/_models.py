@@ -14,13 +14,15 @@ other field is ``None`` (or empty) when an answer leaves it out.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
 from ._services import RequestedServices
+from ._wire import format_datetime, wire_name
 
 __all__ = [
     "UNSET",
@@ -40,6 +42,7 @@ __all__ = [
     "LinkStatus",
     "LinkUpdate",
     "ListQuery",
+    "Model",
     "NewClient",
     "NewLink",
     "Page",
@@ -64,14 +67,82 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 
 
-class ClientType(str, enum.Enum):
+class _WireEnum(str, enum.Enum):
+    """An enum of wire values that prints as its value: ``str(LinkStatus.PENDING) == "pending"``."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+
+class Model:
+    """What every model can do: become plain data for JSON, a web framework or a DataFrame."""
+
+    __slots__ = ()
+
+    def to_dict(
+        self, *, by_alias: bool = False, mode: Literal["python", "json"] = "python"
+    ) -> dict[str, Any]:
+        """The model as a dict: snake_case names, or the wire's with ``by_alias=True``.
+
+        Enum members become their values; with ``mode="json"`` datetimes become
+        ISO 8601 strings, so the result is ready for ``json.dumps`` (``mode``
+        ``"python"`` keeps them as ``datetime``). Fields left ``UNSET`` are
+        left out. Fields the SDK does not know (``extra``) are merged in with
+        ``by_alias=True`` (the wire form, as the server sent it) and kept
+        under ``"extra"`` otherwise.
+        """
+        out: dict[str, Any] = {}
+        model: Any = type(self)  # every Model is an attrs class
+        for field in attrs.fields(model):
+            value = getattr(self, field.name)
+            if value is UNSET or field.name == "extra":
+                continue
+            name = wire_name(field.name) if by_alias else field.name
+            out[name] = _plain(value, by_alias, mode == "json")
+        extra = getattr(self, "extra", None)
+        if extra:
+            if by_alias:
+                out.update(extra)
+            else:
+                out["extra"] = dict(extra)
+        return out
+
+    def to_json(self, *, by_alias: bool = False) -> str:
+        """The model as JSON text (``to_dict(mode="json")``, dumped)."""
+        return json.dumps(self.to_dict(by_alias=by_alias, mode="json"), ensure_ascii=False)
+
+
+def _plain(value: Any, by_alias: bool, json_mode: bool) -> Any:
+    """A field's value as plain data (see ``Model.to_dict``)."""
+    if isinstance(value, Model):
+        return value.to_dict(by_alias=by_alias, mode="json" if json_mode else "python")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return format_datetime(value) if json_mode else value
+    if isinstance(value, RequestedServices):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {key: _plain(item, by_alias, json_mode) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, by_alias, json_mode) for item in value]
+    return value
+
+
+class ClientType(_WireEnum):
     """A client record's type; prospects may only be asked for read-only access."""
 
     CLIENT = "client"
     PROSPECT = "prospect"
 
 
-class Language(str, enum.Enum):
+class Language(_WireEnum):
     """The language of the invite page and e-mails."""
 
     EN = "en"
@@ -79,7 +150,7 @@ class Language(str, enum.Enum):
     NL = "nl"
 
 
-class LinkStatus(str, enum.Enum):
+class LinkStatus(_WireEnum):
     """An access request's overall state, derived from its grants."""
 
     PENDING = "pending"
@@ -87,7 +158,7 @@ class LinkStatus(str, enum.Enum):
     GRANTED = "granted"
 
 
-class GrantStatus(str, enum.Enum):
+class GrantStatus(_WireEnum):
     """The state of one requested service."""
 
     PENDING = "pending"
@@ -95,7 +166,7 @@ class GrantStatus(str, enum.Enum):
     REJECTED = "rejected"
 
 
-class IntakeFormStatus(str, enum.Enum):
+class IntakeFormStatus(_WireEnum):
     """Whether the client was asked for, and has filled in, the agency's intake form."""
 
     NOT_REQUESTED = "notRequested"
@@ -115,7 +186,7 @@ def _enum_text(value: enum.Enum | str | None) -> str | None:
 
 
 @attrs.frozen(kw_only=True)
-class _ClientOptions:
+class _ClientOptions(Model):
     """The optional fields of a client, shared by the create and update bodies."""
 
     company: str | Unset | None = UNSET
@@ -143,7 +214,7 @@ class ClientUpdate(_ClientOptions):
 
 
 @attrs.frozen(kw_only=True)
-class NewLink:
+class NewLink(Model):
     """The body of ``links/create``: an access request for one client."""
 
     client_id: str
@@ -155,7 +226,7 @@ class NewLink:
 
 
 @attrs.frozen(kw_only=True)
-class LinkUpdate:
+class LinkUpdate(Model):
     """The body of ``links/update``: the id and the fields to change."""
 
     link_id: str
@@ -167,21 +238,21 @@ class LinkUpdate:
 
 
 @attrs.frozen
-class ClientRef:
+class ClientRef(Model):
     """The body of ``clients/retrieve`` and ``clients/delete``."""
 
     client_id: str
 
 
 @attrs.frozen
-class LinkRef:
+class LinkRef(Model):
     """The body of ``links/retrieve`` and ``links/delete``."""
 
     link_id: str
 
 
 @attrs.frozen(kw_only=True)
-class ListQuery:
+class ListQuery(Model):
     """The body of ``clients/list`` and ``links/list`` (``client_id`` only for links)."""
 
     limit: int | Unset = UNSET
@@ -195,7 +266,7 @@ class ListQuery:
 
 
 @attrs.frozen(repr=False)
-class Client:
+class Client(Model):
     """A client record. ``extra`` holds fields this SDK version does not know.
 
     Only ``client_id`` is sure to be there (read from ``clientID`` or ``id``).
@@ -221,7 +292,7 @@ class Client:
 
 
 @attrs.frozen
-class AccessPageSource:
+class AccessPageSource(Model):
     """The reusable access page a link came from."""
 
     access_page_id: str | None = None
@@ -230,7 +301,7 @@ class AccessPageSource:
 
 
 @attrs.frozen
-class Grant:
+class Grant(Model):
     """The state of one requested service of a link."""
 
     platform: str | None = None
@@ -243,7 +314,7 @@ class Grant:
 
 
 @attrs.frozen(repr=False)
-class Link:
+class Link(Model):
     """An access request: the invite URL and the grant status of each requested service.
 
     Only ``link_id`` is sure to be there (read from ``linkID`` or ``id``); a
@@ -277,7 +348,7 @@ class Link:
 
 
 @attrs.frozen
-class DeletedClient:
+class DeletedClient(Model):
     """The answer of ``clients/delete`` (a success means deleted, whatever it says)."""
 
     client_id: str | None = None
@@ -286,7 +357,7 @@ class DeletedClient:
 
 
 @attrs.frozen
-class DeletedLink:
+class DeletedLink(Model):
     """The answer of ``links/delete`` (a success means deleted, whatever it says)."""
 
     link_id: str | None = None
@@ -302,10 +373,18 @@ class Page(Generic[T]):
     next_cursor: str | None
 
     def __repr__(self) -> str:
-        return f"Page({len(self.items)} items, next_cursor={self.next_cursor!r})"
+        shown = ", ".join(repr(item) for item in self.items[:2])
+        more = f", …+{len(self.items) - 2} more" if len(self.items) > 2 else ""
+        return f"Page([{shown}{more}], next_cursor={self.next_cursor!r})"
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[T]:
         return iter(self.items)
+
+    def to_dicts(
+        self, *, by_alias: bool = False, mode: Literal["python", "json"] = "python"
+    ) -> list[dict[str, Any]]:
+        """Each item as a dict (see ``Model.to_dict``): ``pd.DataFrame(page.to_dicts())``."""
+        return [_plain(item, by_alias, mode == "json") for item in self.items]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -285,3 +285,17 @@ async def test_leaving_early_stops_the_workers_at_once() -> None:
         assert session.stats.requests == sent
         assert run.summary.interrupted
         assert sent < 20
+
+
+async def test_results_become_rows_and_the_summary_reads_well(
+    agencyaccess_session: Session, services: RequestedServices
+) -> None:
+    """to_row() flattens each result (pandas-ready); the summary's repr rounds its time."""
+    rows = [OnboardItem(new, key=f"k{i}") for i, new in enumerate(new_clients(3))]
+    run = agencyaccess_session.bulk.onboard(rows, services=services)
+    results = await run.collect()
+    table = [result.to_row() for result in results]
+    assert {row["outcome"] for row in table} == {"created"}
+    assert all(row["client_id"] and row["invite_url"] and row["error"] is None for row in table)
+    assert "elapsed=" in repr(run.summary) and "s, requests=" in repr(run.summary)
+    assert run.summary.to_dict()["total"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -27,8 +28,9 @@ from agencyaccess_async import (
     RequestedServices,
     ServiceRequest,
 )
-from agencyaccess_async._converter import CONVERTER, wire_name
+from agencyaccess_async._converter import CONVERTER
 from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery
+from agencyaccess_async._wire import wire_name
 
 from .helpers import STAMP, client_json, link_json
 
@@ -239,3 +241,31 @@ def test_timestamps_parse_alike_on_every_python(
     parsed = _converter.parse_datetime(text)
     assert parsed == expected
     assert parsed.tzinfo is timezone.utc
+
+
+@given(clients)
+def test_to_dict_by_alias_in_json_mode_is_the_wire_form(client: Client) -> None:
+    """to_dict(by_alias=True, mode="json") is exactly what the converter sends and reads back."""
+    assert client.to_dict(by_alias=True, mode="json") == CONVERTER.unstructure(client)
+
+
+@given(links)
+def test_a_link_as_json_reads_back_as_the_same_link(link: Link) -> None:
+    """to_json(by_alias=True) round-trips through the converter; snake_case to_dict is plain data."""
+    assert CONVERTER.structure(json.loads(link.to_json(by_alias=True)), Link) == link
+    plain = link.to_dict(mode="json")
+    assert json.loads(json.dumps(plain)) == plain
+    assert "link_id" in plain and "linkID" not in plain
+
+
+def test_enums_print_as_their_values_and_reprs_stay_short() -> None:
+    """str() of an enum is its value; a Page shows its first items; a summary rounds time."""
+    from agencyaccess_async import GrantStatus, LinkStatus, Page
+
+    assert str(LinkStatus.PENDING) == "pending" and f"{GrantStatus.GRANTED}" == "granted"
+    assert repr(GrantStatus.PENDING) == "GrantStatus.PENDING"
+    client = CONVERTER.structure(client_json(), Client)
+    page = Page((client, client, client), "next")
+    assert repr(page).startswith("Page([Client(client_id='cl_1'")
+    assert "…+1 more" in repr(page) and "next_cursor='next'" in repr(page)
+    assert page.to_dicts()[0]["client_id"] == "cl_1"

@@ -11,6 +11,7 @@ what finished.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -20,6 +21,7 @@ from collections.abc import (
     Callable,
     Iterable,
 )
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -52,6 +54,26 @@ class ItemResult(Generic[T]):
         """Whether the item succeeded (now or in an earlier run)."""
         return self.error is None
 
+    def to_row(self) -> dict[str, Any]:
+        """One flat row: index, key, outcome, error, and the value's plain fields.
+
+        A bulk run's results as a pandas DataFrame, in one line:
+        ``pd.DataFrame(result.to_row() for result in results)``.
+        """
+        row: dict[str, Any] = {
+            "index": self.index,
+            "key": self.key,
+            "outcome": self.outcome,
+            "error": str(self.error) if self.error is not None else None,
+        }
+        value: Any = self.value
+        if value is not None and attrs.has(type(value)):
+            for field in attrs.fields(type(value)):
+                item = getattr(value, field.name)
+                if isinstance(item, (str, int, float, bool, type(None), enum.Enum, datetime)):
+                    row.setdefault(field.name, item.value if isinstance(item, enum.Enum) else item)
+        return row
+
 
 @attrs.frozen
 class BulkProgress:
@@ -68,7 +90,7 @@ class BulkProgress:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
 
-@attrs.define
+@attrs.define(repr=False)
 class BulkSummary:
     """Counts by outcome, time taken, and the Session's requests, retries and 429s meanwhile."""
 
@@ -79,6 +101,17 @@ class BulkSummary:
     rate_limited: int = 0
     reconciled: int = 0
     interrupted: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"BulkSummary(outcomes={self.outcomes}, elapsed={self.elapsed:.2f}s, "
+            f"requests={self.requests}, retries={self.retries}, rate_limited={self.rate_limited}, "
+            f"reconciled={self.reconciled}, interrupted={self.interrupted})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts as plain data (``outcomes`` stays a dict)."""
+        return {**attrs.asdict(self), "total": self.total, "failed": self.failed}
 
     @property
     def total(self) -> int:

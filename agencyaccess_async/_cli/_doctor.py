@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from .._converter import CONVERTER, wire_name
+from .._converter import CONVERTER
 from .._errors import (
     AgencyAccessError,
     AuthenticationError,
@@ -31,6 +31,7 @@ from .._models import Client, Link
 from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
+from .._wire import wire_name
 from ._common import UsageError, add_command
 from ._signals import run_until_signal
 
