@@ -39,6 +39,7 @@ from ._errors import (
     SessionError,
     TransportError,
     WaitTimeoutError,
+    error_response,
 )
 from ._hooks import Hooks, RateLimitWaitEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._http import (
@@ -204,6 +205,7 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "build_request",
+    "error_response",
     "parse_response",
     "parse_retry_after",
 ]

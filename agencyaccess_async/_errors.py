@@ -65,6 +65,7 @@ __all__ = [
     "TransportError",
     "WaitTimeoutError",
     "error_for_status",
+    "error_response",
 ]
 
 
@@ -73,13 +74,22 @@ class AgencyAccessError(Exception):
 
     ``attempts`` is how many HTTP requests the failed call made (set by the
     Session once retries are over; 0 when no request was sent).
+
+    ``suggested_status`` is what a backend that calls the SDK for its own
+    client should answer: 422 for a refused input, 404 for a missing record,
+    503 (with ``Retry-After``) for a rate limit, 504 for a timeout, and 502
+    when AgencyAccess, or our own key's access to it, failed.
     """
+
+    suggested_status: int = 500
 
     attempts: int = 0
 
 
 class SessionError(AgencyAccessError, RuntimeError):
     """The Session was misused: closed, missing its API key, or used from another event loop."""
+
+    suggested_status: int = 500
 
 
 class TransportError(AgencyAccessError):
@@ -89,6 +99,8 @@ class TransportError(AgencyAccessError):
     processed: ``False`` only when it provably never left (connect error,
     pool timeout), which is what makes a resend safe for a create.
     """
+
+    suggested_status: int = 502
 
     def __init__(
         self,
@@ -132,6 +144,8 @@ class RequestTimeout(TransportError):
     total timeouts may fire after the server got (and acted on) the request.
     """
 
+    suggested_status: int = 504
+
     def __init__(self, message: str, *, kind: str, **kwargs: Any) -> None:
         kwargs.setdefault("may_have_reached_server", kind in ("read", "total"))
         super().__init__(message, **kwargs)
@@ -162,6 +176,8 @@ class APIError(AgencyAccessError):
     (always on a 429, sometimes on a 503). ``status`` is 0 when the SDK itself
     refused the request before sending it (a field that cannot be sent).
     """
+
+    suggested_status: int = 502
 
     def __init__(
         self,
@@ -211,6 +227,8 @@ class CapabilityError(APIError):
 class NotFoundError(APIError):
     """404: unknown route, client or access request."""
 
+    suggested_status: int = 404
+
 
 class InvalidRequestError(APIError):
     """400, 413 or 422: the request was refused as invalid.
@@ -218,6 +236,8 @@ class InvalidRequestError(APIError):
     ``path`` is the offending field path (``requestedServices.google.googleAds``)
     when the server's message names one, else ``None``.
     """
+
+    suggested_status: int = 422
 
     @property
     def path(self) -> str | None:
@@ -237,9 +257,13 @@ class InvalidServiceError(InvalidRequestError, ValueError):
 class AgencyAccountError(InvalidRequestError):
     """400: the agency's connected account is unknown or has expired."""
 
+    suggested_status: int = 502  # the agency's setup or AgencyAccess, not the input
+
 
 class IntakeFormNotEnabledError(InvalidRequestError):
     """400: an intake form was requested but the agency has not enabled it."""
+
+    suggested_status: int = 502  # the agency's setup or AgencyAccess, not the input
 
 
 class ProspectAccessError(InvalidRequestError):
@@ -262,6 +286,8 @@ class RedirectError(APIError):
 class RateLimitError(APIError):
     """429: too many requests; ``retry_after`` is the server's wait in seconds, if given."""
 
+    suggested_status: int = 503
+
 
 class ServerError(APIError):
     """5xx: a fault on the server's side."""
@@ -273,6 +299,8 @@ class DecodeError(AgencyAccessError):
     ``data`` is the answer's raw ``data``: after a create, the record was made,
     and its id is there (``error.data["linkID"]``), so nothing is lost.
     """
+
+    suggested_status: int = 502  # the agency's setup or AgencyAccess, not the input
 
     def __init__(
         self,
@@ -296,6 +324,8 @@ class OutcomeUnknownError(AgencyAccessError):
     ``__cause__`` / ``last_error`` is the failure that made the outcome unknown.
     """
 
+    suggested_status: int = 502  # the agency's setup or AgencyAccess, not the input
+
     def __init__(
         self,
         message: str,
@@ -312,6 +342,8 @@ class OutcomeUnknownError(AgencyAccessError):
 
 class WaitTimeoutError(AgencyAccessError, TimeoutError):
     """``wait_until_granted`` ran out of time; ``last_seen`` is the last Link retrieved."""
+
+    suggested_status: int = 504
 
     def __init__(self, message: str, *, last_seen: Any) -> None:
         super().__init__(message)
@@ -388,3 +420,21 @@ def error_for_status(status: int, msg: str, *, has_retry_after: bool = False) ->
 def _first_match(msg: str, table: tuple[tuple[str, type[APIError]], ...]) -> type[APIError] | None:
     lowered = msg.lower()
     return next((cls for needle, cls in table if needle in lowered), None)
+
+
+def error_response(error: AgencyAccessError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """What a backend should answer for ``error``: status, JSON body, headers.
+
+    The body says what kind of failure it was (and, for a refused input, the
+    field), never the upstream details a customer should not see; a rate
+    limit carries ``Retry-After``. One line in a web framework's error handler.
+    """
+    body: dict[str, Any] = {"error": type(error).__name__}
+    headers: dict[str, str] = {}
+    if isinstance(error, InvalidRequestError):
+        body["detail"], body["field"] = error.msg, error.path
+    elif isinstance(error, NotFoundError):
+        body["detail"] = error.msg
+    elif isinstance(error, RateLimitError):
+        headers["Retry-After"] = str(max(1, round(error.retry_after or 1)))
+    return error.suggested_status, body, headers

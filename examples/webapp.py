@@ -48,21 +48,12 @@ async def signup(request: web.Request) -> web.Response:
             company=body.get("company", aa.UNSET),
         )
         link = await session.links.create(client.client_id, services=SERVICES)
-    except aa.InvalidRequestError as error:  # the customer's input was refused
-        return web.json_response({"error": error.msg, "field": error.path}, status=422)
-    except aa.RateLimitError as error:
-        retry_after = str(int(error.retry_after or 1))
-        return web.json_response(
-            {"error": "busy, try again"}, status=503, headers={"Retry-After": retry_after}
-        )
-    except (aa.TransportError, aa.ServerError, aa.OutcomeUnknownError) as error:
-        logging.getLogger(__name__).warning("AgencyAccess unavailable: %s", error)
-        return web.json_response(
-            {"error": "onboarding is unavailable, try again later"}, status=502
-        )
-    except aa.AgencyAccessError as error:  # auth, capabilities: our configuration, not theirs
-        logging.getLogger(__name__).error("AgencyAccess call failed: %r", error)
-        return web.json_response({"error": "onboarding failed"}, status=500)
+    except aa.AgencyAccessError as error:
+        # 422 with the field, 404, 503 with Retry-After, 504, or 502 (our key, their outage).
+        status, payload, headers = aa.error_response(error)
+        if status >= 500:
+            logging.getLogger(__name__).warning("AgencyAccess call failed: %r", error)
+        return web.json_response(payload, status=status, headers=headers)
     return web.json_response(
         {"clientID": client.client_id, "linkID": link.link_id, "inviteUrl": link.invite_url},
         status=201,
