@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._aiohttp_transport import AiohttpTransport
 from ._catalog import CATALOG
+from ._classify import error_response
 from ._clients import Clients
 from ._errors import (
     AgencyAccessError,
@@ -39,7 +40,6 @@ from ._errors import (
     SessionError,
     TransportError,
     WaitTimeoutError,
-    error_response,
 )
 from ._hooks import Hooks, RateLimitWaitEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._http import (

@@ -29,7 +29,7 @@ from ._errors import (
 from ._hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, SessionStats, emit, logger
 from ._http import Request, Response, parse_response
 from ._limiter import Limiter
-from ._retry import Action, RetryPolicy, decide
+from ._retry import Action, RetryPolicy, decide, skipped_in_testing
 from ._routes import Kind, Route
 from ._transport import Transport
 
@@ -220,6 +220,7 @@ class Call:
         if isinstance(error, RateLimitError):
             self.context.stats.rate_limited += 1
             pause = retry_after if retry_after is not None else policy.backoff(self.attempt)
+            pause = skipped_in_testing(pause)
             self.context.limiter.pause(pause)
             if pause >= self._deadline - self._loop.time():
                 return None  # the pause outlasts this call: fail now, retry_after says when

@@ -19,12 +19,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
+from ._classify import error_for_status
 from ._errors import (
     InvalidRequestError,
     ProtocolError,
     RedirectError,
     ServerError,
-    error_for_status,
 )
 from ._hooks import logger
 

@@ -24,30 +24,38 @@ import attrs
 from ._errors import RateLimitError, ServerError, TransportError
 from ._routes import Kind
 
-__all__ = ["Action", "RetryPolicy", "decide", "set_testing"]
+__all__ = ["Action", "RetryPolicy", "decide", "set_testing", "skipped_in_testing"]
 
 _testing = False
 
 
+_recorded: list[float] | None = None
+
+
 class set_testing:
-    """Make every backoff instant (``True``) or real again; ``Retry-After`` is still honoured.
+    """Make every wait between attempts instant (``True``), or real again (``False``).
 
-    Takes effect at once, and is also a context manager that puts the previous
-    state back on exit, so it nests::
+    Instant means backoff, a server's ``Retry-After`` and the Session-wide
+    pause after a 429 are not slept: they are recorded in ``waits`` instead,
+    so fault tests run in milliseconds and can still check what would have
+    been waited. Takes effect at once (a function to its callers, as in
+    stamina), and is also a context manager that puts the previous state back
+    on exit, so it nests::
 
-        with set_testing(True):
+        with set_testing(True) as waits:
             with set_testing(False):
-                ...  # real backoff here
-            ...  # instant again here
+                ...  # real waits here
+            ...  # instant again here; waits lists what was skipped
     """
 
     def __init__(self, enabled: bool) -> None:
-        global _testing
-        self._previous = _testing
-        _testing = enabled
+        global _testing, _recorded
+        self._previous = (_testing, _recorded)
+        self.waits: list[float] = []
+        _testing, _recorded = enabled, (self.waits if enabled else None)
 
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> list[float]:
+        return self.waits
 
     def __exit__(
         self,
@@ -55,8 +63,8 @@ class set_testing:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        global _testing
-        _testing = self._previous
+        global _testing, _recorded
+        _testing, _recorded = self._previous
 
 
 class Action(enum.Enum):
@@ -93,13 +101,22 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        wait = 0.0 if _testing else random.uniform(0, self._cap(attempt))
+        wait = random.uniform(0, self._cap(attempt))
         if retry_after is not None:
             wait = max(wait, retry_after)
-        return wait
+        return skipped_in_testing(wait)
 
     def _cap(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)))
+
+
+def skipped_in_testing(wait: float) -> float:
+    """``wait``, or 0 in testing mode (where the wait is recorded, not slept)."""
+    if not _testing:
+        return wait
+    if _recorded is not None:
+        _recorded.append(wait)
+    return 0.0
 
 
 def decide(kind: Kind, error: BaseException) -> Action:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+from ._errors import APIError
 from ._http import Request, Response
+from ._models import Model
 
 __all__ = ["ClosingContext", "MockTransport", "Transport"]
 
@@ -74,14 +76,36 @@ class MockTransport(ClosingContext):
     every request sent, for assertions (``record=False`` keeps none, for load
     tests with millions of requests).
 
+    ``respond(operation, answer)`` answers one operation without a handler:
+    with a model (``testing.make_client(name="Acme")``), a list of models (one
+    page), an ``APIError`` (its status and message), or a ``Response``.
+
     >>> transport = MockTransport(lambda request: Response.json({"error": False, "data": {}}))
+    >>> fake = MockTransport().respond("clients.create", make_client(name="Acme"))  # doctest: +SKIP
     """
 
-    def __init__(self, handler: Handler, *, record: bool = True) -> None:
+    def __init__(self, handler: Handler | None = None, *, record: bool = True) -> None:
         self._handler = handler
         self._record = record
+        self._answers: dict[str, Response | APIError] = {}
         self.requests: list[Request] = []
         self.closed = False
+
+    def respond(
+        self, operation: str, answer: Model | list[Model] | APIError | Response
+    ) -> MockTransport:
+        """Answer every request of ``operation`` (``"clients.create"``) with ``answer``."""
+        if isinstance(answer, (Response, APIError)):
+            self._answers[operation] = answer
+        elif isinstance(answer, list):
+            data = [item.to_dict(by_alias=True, mode="json") for item in answer]
+            self._answers[operation] = Response.json(
+                {"error": False, "data": data, "nextCursor": None}
+            )
+        else:
+            data_one = answer.to_dict(by_alias=True, mode="json")
+            self._answers[operation] = Response.json({"error": False, "data": data_one})
+        return self
 
     def __repr__(self) -> str:
         return f"<MockTransport {len(self.requests)} requests{' closed' if self.closed else ''}>"
@@ -90,6 +114,14 @@ class MockTransport(ClosingContext):
         """Log the request and return the handler's answer."""
         if self._record:
             self.requests.append(request)
+        answer = self._answers.get(request.operation)
+        if isinstance(answer, APIError):
+            return Response.json({"error": True, "msg": answer.msg}, status=answer.status)
+        if answer is not None:
+            return answer
+        if self._handler is None:
+            msg = f"MockTransport: no answer for {request.operation}; use respond()"
+            return Response.json({"error": True, "msg": msg}, status=404)
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result

@@ -17,23 +17,75 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import attrs
 
+from ._models import (
+    Client,
+    ClientType,
+    Grant,
+    GrantStatus,
+    IntakeFormStatus,
+    Language,
+    Link,
+    LinkStatus,
+)
 from ._retry import set_testing
+from ._services import RequestedServices
 from ._session import Session
 from .emulator import EmulatorConfig, EmulatorServer
 
-__all__ = ["EmulatorAdmin", "RunningEmulator", "instant_retries", "run_emulator"]
+__all__ = [
+    "EmulatorAdmin",
+    "RunningEmulator",
+    "instant_retries",
+    "make_client",
+    "make_link",
+    "run_emulator",
+]
+
+_STAMP = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def make_client(**overrides: Any) -> Client:
+    """A complete ``Client`` for unit tests; any field can be overridden by keyword."""
+    fields: dict[str, Any] = {
+        "client_id": "cl_test", "name": "Acme", "email": "ops@acme.example",
+        "type": ClientType.CLIENT, "language": Language.EN,
+        "created_at": _STAMP, "updated_at": _STAMP,
+    }  # fmt: skip
+    return Client(**{**fields, **overrides})
+
+
+def make_link(**overrides: Any) -> Link:
+    """A complete ``Link`` (one pending Google Ads grant) for unit tests; override any field."""
+    services = (
+        RequestedServices.build()
+        .add("google", "googleAds", access_level="standard", agency_account_id="acct_google_1")
+        .build()
+    )
+    grant = Grant("google", "googleAds", "acct_google_1", GrantStatus.PENDING, "standard")
+    fields: dict[str, Any] = {
+        "link_id": "ln_test", "client_id": "cl_test",
+        "invite_url": "http://127.0.0.1/invite/test-token", "status": LinkStatus.PENDING,
+        "requested_services": services, "grants": (grant,),
+        "intake_form_status": IntakeFormStatus.NOT_REQUESTED,
+        "created_at": _STAMP, "updated_at": _STAMP,
+    }  # fmt: skip
+    return Link(**{**fields, **overrides})
 
 
 def instant_retries() -> set_testing:
-    """Make every retry backoff zero inside the ``with`` block; the state before comes back after.
+    """Make every wait between attempts instant inside the ``with`` block.
 
-    It nests: an inner ``with set_testing(False):`` gets real backoff for its
-    block only.
+    ``with instant_retries() as waits:`` lists what was skipped: backoff,
+    ``Retry-After`` and the pause after a 429 are recorded, not slept, so a
+    fault test of ten calls takes milliseconds. The state before comes back
+    after, so it nests: an inner ``with set_testing(False):`` gets real waits
+    for its block only.
     """
     return set_testing(True)
 

@@ -36,3 +36,12 @@ def emulator() -> Iterator[Emulator]:
     """A standalone emulator process, for tests that run the CLI against it."""
     with running_emulator() as running:
         yield running
+
+
+@pytest.fixture
+def real_waits() -> Iterator[None]:
+    """Real waits for a test about the waits themselves (the rest of the suite skips them)."""
+    from agencyaccess_async._retry import set_testing
+
+    with set_testing(False):
+        yield

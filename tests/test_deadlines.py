@@ -22,7 +22,8 @@ from agencyaccess_async import (
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("real_waits")]
+
 
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1"}
 

@@ -244,3 +244,26 @@ async def test_wait_until_granted_times_out_with_the_last_link_seen() -> None:
         with pytest.raises(WaitTimeoutError, match="still 'pending'") as polled:
             await s.links.wait_until_granted("ln_1", timeout=0.2, poll_interval=0.05)
     assert polled.value.last_seen.status is LinkStatus.PENDING
+
+
+async def test_a_unit_test_needs_no_wire_json() -> None:
+    """MockTransport.respond answers an operation with a model made by the testing factories."""
+    from agencyaccess_async import NotFoundError
+    from agencyaccess_async.testing import make_client, make_link
+
+    transport = (
+        MockTransport()
+        .respond("clients.create", make_client(name="Acme Ltd"))
+        .respond("links.create", make_link(client_id="cl_test"))
+        .respond("clients.list", [make_client(client_id="cl_1"), make_client(client_id="cl_2")])
+        .respond("clients.retrieve", NotFoundError("Client does not exist.", status=404))
+    )
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport) as s:
+        client = await s.clients.create(name="Acme Ltd", email="ops@acme.example")
+        link = await s.links.create(client.client_id, services={"google": {}})
+        listed = await s.clients.list().collect()
+        with pytest.raises(NotFoundError):
+            await s.clients.retrieve("cl_nobody")
+    assert client == make_client(name="Acme Ltd")
+    assert link.invite_url == make_link().invite_url
+    assert [c.client_id for c in listed] == ["cl_1", "cl_2"]

@@ -24,6 +24,7 @@ def test_all_is_sorted_and_importable() -> None:
 # Helpers and request bodies the endpoint methods build for the caller.
 INTERNAL = {
     "row_key", "emit", "logger", "advise", "set_testing", "decide", "Action", "error_for_status",
+    "skipped_in_testing", "GUIDE_CAUSES",
     "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery", "ClosingContext",
 }  # fmt: skip
 

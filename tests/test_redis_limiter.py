@@ -121,6 +121,7 @@ async def test_two_processes_share_one_budget_with_no_429(
     assert "429" not in statuses
 
 
+@pytest.mark.usefixtures("real_waits")
 async def test_a_429_in_one_process_pauses_the_others(
     agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
 ) -> None:

@@ -61,6 +61,7 @@ async def test_two_thousand_creates_through_503s_drops_and_rate_limit() -> None:
     )
 
 
+@pytest.mark.usefixtures("real_waits")
 async def test_a_429_holds_every_task_for_retry_after(
     agencyaccess_emulator: RunningEmulator,
 ) -> None:

@@ -218,6 +218,7 @@ async def test_attempts_bound_and_per_call_policy() -> None:
         assert info.value.attempts == 2
 
 
+@pytest.mark.usefixtures("real_waits")
 async def test_deadline_bounds_a_call_that_always_fails() -> None:
     """Against a server that always answers 503, a call gives up by its deadline."""
     script = Script(clients_retrieve=[fail(503, "unavailable", {"Retry-After": "0.1"})] * 100)
@@ -231,6 +232,7 @@ async def test_deadline_bounds_a_call_that_always_fails() -> None:
     assert 3 <= info.value.attempts <= 6
 
 
+@pytest.mark.usefixtures("real_waits")
 async def test_429_pauses_the_whole_session() -> None:
     """A 429 with Retry-After holds every task, not only the one that got it."""
     sent: list[float] = []
@@ -343,3 +345,17 @@ def test_testing_mode_nests_and_restores_the_previous_state() -> None:
             assert policy.backoff(3) == 0.0
         assert not _retry._testing
     assert _retry._testing
+
+
+async def test_instant_mode_records_retry_after_and_the_pause_instead_of_sleeping() -> None:
+    """In testing mode a 429 with Retry-After: 30 costs nothing, and the 30 s is on record."""
+    from agencyaccess_async.testing import instant_retries
+
+    script = Script(
+        clients_retrieve=[fail(429, "Rate limit exceeded", {"Retry-After": "30"}), ok(client_json())]
+    )
+    with instant_retries() as waits:
+        async with session_for(script) as session:
+            client = await asyncio.wait_for(session.clients.retrieve("cl_1"), 5)
+    assert client.client_id == "cl_1"
+    assert 30.0 in waits
