@@ -352,7 +352,10 @@ async def test_instant_mode_records_retry_after_and_the_pause_instead_of_sleepin
     from agencyaccess_async.testing import instant_retries
 
     script = Script(
-        clients_retrieve=[fail(429, "Rate limit exceeded", {"Retry-After": "30"}), ok(client_json())]
+        clients_retrieve=[
+            fail(429, "Rate limit exceeded", {"Retry-After": "30"}),
+            ok(client_json()),
+        ]
     )
     with instant_retries() as waits:
         async with session_for(script) as session:
