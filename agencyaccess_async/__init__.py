@@ -79,7 +79,7 @@ from ._redis_limiter import RedisLimiter
 from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices, ServiceRequest, ServicesBuilder
-from ._session import DEFAULT_BASE_URL, ResponseInfo, Session, SessionStats
+from ._session import DEFAULT_BASE_URL, ResponseInfo, Session, SessionStats, SessionView
 from ._transport import MockTransport, Transport
 from ._version import __version__
 
@@ -197,6 +197,7 @@ __all__ = [
     "Session",
     "SessionError",
     "SessionStats",
+    "SessionView",
     "Timeout",
     "Transport",
     "TransportError",

@@ -183,4 +183,4 @@ class Clients(Resource):
         ``limit`` is the page size (1-100).
         """
         query = ListQuery(search=search, type=type, limit=limit)
-        return Paginator(self._requester, CLIENTS_LIST, query, options)
+        return Paginator(self._requester, CLIENTS_LIST, query, self._options(options))

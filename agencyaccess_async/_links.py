@@ -141,7 +141,7 @@ class Links(Resource):
         if not isinstance(client_id, Unset):
             require_id(client_id, "client_id")
         query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
-        return Paginator(self._requester, LINKS_LIST, query, options)
+        return Paginator(self._requester, LINKS_LIST, query, self._options(options))
 
     async def wait_until_granted(
         self,

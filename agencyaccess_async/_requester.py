@@ -77,12 +77,14 @@ class CallOptions(TypedDict, total=False):
 
     ``timeout`` and ``retry`` override the Session's for this call;
     ``extra_body`` is merged into the JSON body last, for fields the SDK does
-    not model yet.
+    not model yet; ``extra_headers`` are sent besides the Session's (any but
+    ``X-Auth``: rotate the key with ``session.api_key``).
     """
 
     timeout: Timeout | None
     retry: RetryPolicy | None
     extra_body: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
 
 
 _captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
@@ -222,6 +224,7 @@ class Requester:
             _payload(body, options),
             timeout=options.get("timeout"),
             retry=options.get("retry"),
+            extra_headers=options.get("extra_headers"),
         )
         return _decode(
             route, result, lambda envelope: CONVERTER.structure(_lift(route, envelope), route.data)
@@ -239,6 +242,7 @@ class Requester:
             _payload(body, options),
             timeout=options.get("timeout"),
             retry=options.get("retry"),
+            extra_headers=options.get("extra_headers"),
         )
         items = _decode(
             route,
@@ -277,15 +281,17 @@ class Requester:
         *,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> CallResult:
         """Send one call (``payload`` in wire form) with retries; return its result."""
         transport = self.bind()
+        headers = self._headers if not extra_headers else _with_extra(self._headers, extra_headers)
         url = self._urls.get(route.operation) or self._url(route.path)
         request = build_request(
             route.operation,
             url,
             payload,
-            headers=self._headers,
+            headers=headers,
             request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
             timeout=timeout or self.timeout,
         )
@@ -312,6 +318,13 @@ class Requester:
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
+
+
+def _with_extra(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The Session's headers with a call's extra ones; the key is never one of them."""
+    if any(name.lower() == "x-auth" for name in extra):
+        raise ValueError("extra_headers may not set X-Auth; rotate the key with session.api_key")
+    return {**headers, **extra}
 
 
 def _payload(body: Any, options: CallOptions) -> Any:

@@ -58,12 +58,16 @@ def services_body(
 class Resource:
     """What every resource shares: the Requester, and the one typed way to send a call."""
 
-    def __init__(self, requester: Requester) -> None:
+    def __init__(self, requester: Requester, defaults: CallOptions | None = None) -> None:
         self._requester = requester
+        self._defaults = defaults  # a with_options() view's; a call's own options win
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.base_url}>"
 
+    def _options(self, options: CallOptions) -> CallOptions:
+        return {**self._defaults, **options} if self._defaults else options
+
     def _send(self, route: Route[B, R], body: B, options: CallOptions) -> Coroutine[Any, Any, R]:
         # Not itself a coroutine: the caller awaits the Requester's, one frame less a call.
-        return self._requester.send(route, body, **options)
+        return self._requester.send(route, body, **self._options(options))

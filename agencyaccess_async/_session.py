@@ -21,14 +21,14 @@ from ._hooks import Hooks, SessionStats
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
 from ._limiter import Limiter
 from ._links import Links
-from ._requester import Requester, ResponseInfo
+from ._requester import CallOptions, Requester, ResponseInfo
 from ._retry import RetryPolicy
 from ._transport import ClosingContext, Transport
 
 if TYPE_CHECKING:
     from ._bulk import Bulk
 
-__all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats"]
+__all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats", "SessionView"]
 
 
 DEFAULT_BASE_URL = "https://api.agencyaccess.co"
@@ -218,6 +218,24 @@ class Session(ClosingContext):
             path, body, idempotent=idempotent, timeout=timeout, retry=retry
         )
 
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SessionView:
+        """A view of this Session whose calls default to these options.
+
+        It shares the pool, the limiter, the loop binding and the key; closing
+        it closes nothing. A call's own ``timeout=``/``retry=``/``extra_headers=``
+        still win::
+
+            urgent = session.with_options(retry=aa.RetryPolicy(deadline=5))
+            client = await urgent.clients.retrieve(client_id)
+        """
+        return SessionView(self._requester, _defaults(timeout, retry, headers))
+
     def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block.
 
@@ -241,3 +259,46 @@ class Session(ClosingContext):
         requester = getattr(self, "_requester", None)
         if requester is not None and requester.owns_open_transport:
             _warn(f"unclosed {self!r}; use 'async with' or await aclose()", ResourceWarning, 2)
+
+
+class SessionView:
+    """A Session's resources with default per-call options (see ``Session.with_options``)."""
+
+    clients: Clients
+    links: Links
+
+    def __init__(self, requester: Requester, defaults: CallOptions) -> None:
+        self._requester = requester
+        self._defaults = defaults
+        self.clients = Clients(requester, defaults)
+        self.links = Links(requester, defaults)
+
+    def __repr__(self) -> str:
+        return f"<SessionView of {self._requester.base_url} {sorted(self._defaults)}>"
+
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SessionView:
+        """A view with these options on top of this one's."""
+        earlier = self._defaults.get("extra_headers") or {}
+        merged: CallOptions = {**self._defaults, **_defaults(timeout, retry, headers)}
+        if earlier and headers:  # headers add up; the later view's win a clash
+            merged["extra_headers"] = {**earlier, **headers}
+        return SessionView(self._requester, merged)
+
+
+def _defaults(
+    timeout: Timeout | None, retry: RetryPolicy | None, headers: Mapping[str, str] | None
+) -> CallOptions:
+    options: CallOptions = {}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if retry is not None:
+        options["retry"] = retry
+    if headers:
+        options["extra_headers"] = dict(headers)
+    return options

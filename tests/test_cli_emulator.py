@@ -25,6 +25,8 @@ async def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:
     lines = [(await asyncio.wait_for(process.stdout.readline(), 20)).decode() for _ in range(4)]
     base_url = lines[1].strip().split("=", 1)[1]
     assert lines[2].strip() == "export AGENCYACCESS_API_KEY=cli-key"
+    assert lines[3].startswith("connected agency accounts: acct_activecampaign_1, ")
+    assert "acct_google_expired (expired)" in lines[3]
     try:
         async with aa.Session("cli-key", base_url=base_url) as session:
             client = await session.clients.create(name="Acme", email="ops@acme.test")

@@ -267,3 +267,28 @@ async def test_a_unit_test_needs_no_wire_json() -> None:
     assert client == make_client(name="Acme Ltd")
     assert link.invite_url == make_link().invite_url
     assert [c.client_id for c in listed] == ["cl_1", "cl_2"]
+
+
+async def test_with_options_and_extra_headers_share_the_session() -> None:
+    """A with_options view sends its headers and policy through the same pool; a call's own win."""
+    from agencyaccess_async import Timeout
+
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return ok(client_json())
+
+    transport = MockTransport(handler)
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport) as s:
+        tagged = s.with_options(headers={"X-Tenant": "t1"}, timeout=Timeout(total=5))
+        await tagged.clients.retrieve("cl_1")
+        await tagged.with_options(headers={"X-Trace": "abc"}).clients.retrieve("cl_1")
+        await s.clients.retrieve("cl_1", extra_headers={"X-Trace": "own"})
+        with pytest.raises(ValueError, match="X-Auth"):
+            await s.clients.retrieve("cl_1", extra_headers={"x-auth": "other-key"})
+        assert s.stats.requests == 3  # one Session's counters, one pool
+    assert seen[0].headers["X-Tenant"] == "t1" and seen[0].timeout == Timeout(total=5)
+    assert seen[1].headers["X-Tenant"] == "t1" and seen[1].headers["X-Trace"] == "abc"
+    assert "X-Tenant" not in seen[2].headers and seen[2].headers["X-Trace"] == "own"
+    assert all(r.headers["X-Auth"] == SECRET_KEY for r in seen)

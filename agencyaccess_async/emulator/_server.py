@@ -93,6 +93,12 @@ async def serve(config: EmulatorConfig, host: str, port: int, out: TextIO = sys.
     print(f"AgencyAccess emulator listening on {server.base_url}", file=out)
     print(f"export AGENCYACCESS_BASE_URL={server.base_url}", file=out)
     print(f"export AGENCYACCESS_API_KEY={server.api_key}", file=out)
+    accounts = sorted(server.emulator.store.accounts.values(), key=lambda a: a["agencyAccountID"])
+    if accounts:  # the real service lists these in its dashboard's builder only
+        names = ", ".join(
+            a["agencyAccountID"] + (" (expired)" if a["expired"] else "") for a in accounts
+        )
+        print(f"connected agency accounts: {names}", file=out)
     print("Press Ctrl-C to stop.", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
