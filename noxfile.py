@@ -50,6 +50,13 @@ def fuzz(session: nox.Session) -> None:
 
 
 @nox.session
+def notebook(session: nox.Session) -> None:
+    """Run a real notebook through nbclient (a Jupyter kernel): progress bar, reprs, await."""
+    session.install("-e", ".[test,progress]", "nbclient", "nbformat", "ipykernel")
+    session.run("python", "tests/notebooks/run_notebook.py")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")

@@ -39,7 +39,6 @@ from ._errors import (
     ServerError,
     SessionError,
     TransportError,
-    WaitTimeoutError,
 )
 from ._hooks import Hooks, RateLimitWaitEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._http import (
@@ -54,18 +53,20 @@ from ._http import (
 )
 from ._idempotency import IDEMPOTENCY_METADATA_KEY
 from ._limiter import Limiter
-from ._links import Links
+from ._links import Links, WaitTimeoutError
 from ._models import (
     UNSET,
     AccessPageSource,
     Client,
     ClientType,
+    ClientTypeName,
     DeletedClient,
     DeletedLink,
     Grant,
     GrantStatus,
     IntakeFormStatus,
     Language,
+    LanguageName,
     Link,
     LinkStatus,
     Model,
@@ -89,12 +90,14 @@ if TYPE_CHECKING:
         BulkProgress,
         BulkRun,
         BulkSummary,
+        Failed,
         ItemResult,
         JournalError,
         JournalLocked,
         JournalMismatch,
         Onboarded,
         OnboardItem,
+        Succeeded,
     )
 
 # Imported on first use, to keep ``import agencyaccess_async`` light.
@@ -105,9 +108,11 @@ _LAZY = {
         "BulkProgress",
         "BulkRun",
         "BulkSummary",
+        "Failed",
         "ItemResult",
         "OnboardItem",
         "Onboarded",
+        "Succeeded",
     )
 } | {name: "._bulk" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
 
@@ -138,6 +143,7 @@ __all__ = [
     "CapabilityError",
     "Client",
     "ClientType",
+    "ClientTypeName",
     "Clients",
     "ConnectError",
     "DEFAULT_BASE_URL",
@@ -145,6 +151,7 @@ __all__ = [
     "DecodeError",
     "DeletedClient",
     "DeletedLink",
+    "Failed",
     "Grant",
     "GrantStatus",
     "Hooks",
@@ -158,6 +165,7 @@ __all__ = [
     "JournalLocked",
     "JournalMismatch",
     "Language",
+    "LanguageName",
     "Limiter",
     "Link",
     "LinkStatus",
@@ -198,6 +206,7 @@ __all__ = [
     "SessionError",
     "SessionStats",
     "SessionView",
+    "Succeeded",
     "Timeout",
     "Transport",
     "TransportError",

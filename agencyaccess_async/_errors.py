@@ -29,7 +29,7 @@ The tree (in the style of httpx's ``_exceptions.py``)::
     │   └── ServerError               5xx
     ├── DecodeError               an answer the models cannot read; .data
     ├── OutcomeUnknownError       a create that may or may not have happened
-    ├── WaitTimeoutError          wait_until_granted ran out of time; .last_seen
+    ├── WaitTimeoutError          (in _links) wait_until_granted ran out of time; .last_seen
     └── JournalError              (in _bulk) a bulk journal that cannot be used
         ├── JournalLocked
         └── JournalMismatch       also a ValueError
@@ -63,7 +63,6 @@ __all__ = [
     "ServerError",
     "SessionError",
     "TransportError",
-    "WaitTimeoutError",
 ]
 
 
@@ -336,16 +335,6 @@ class OutcomeUnknownError(AgencyAccessError):
         self.operation = operation
         self.idempotency_key = idempotency_key
         self.last_error = last_error
-
-
-class WaitTimeoutError(AgencyAccessError, TimeoutError):
-    """``wait_until_granted`` ran out of time; ``last_seen`` is the last Link retrieved."""
-
-    suggested_status: int = 504
-
-    def __init__(self, message: str, *, last_seen: Any) -> None:
-        super().__init__(message)
-        self.last_seen = last_seen
 
 
 # The messages that name a capability or a field path (the contract's error table).

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._converter import CONVERTER
-from ._errors import RateLimitError, RequestTimeout, WaitTimeoutError
+from ._errors import AgencyAccessError, RateLimitError, RequestTimeout
 from ._idempotency import find_link
 from ._models import (
     UNSET,
     ClientType,
+    ClientTypeName,
     DeletedLink,
     Link,
     LinkRef,
@@ -37,11 +38,24 @@ from ._services import RequestedServices
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Links"]
+__all__ = ["Links", "WaitTimeoutError"]
 
 #: How early an event loop may fire a timer: a poll ended this close to the deadline
 #: was ended by the deadline.
 _TIMER_SLACK = 0.05
+
+
+class WaitTimeoutError(AgencyAccessError, TimeoutError):
+    """``wait_until_granted`` ran out of time; ``last_seen`` is the last Link retrieved (or None).
+
+    Defined here, beside the method that raises it, so that ``last_seen`` can be typed.
+    """
+
+    suggested_status: int = 504
+
+    def __init__(self, message: str, *, last_seen: Link | None) -> None:
+        super().__init__(message)
+        self.last_seen = last_seen
 
 
 class Links(Resource):
@@ -133,7 +147,7 @@ class Links(Resource):
         *,
         client_id: str | Unset = UNSET,
         search: str | Unset | None = UNSET,
-        type: ClientType | Unset | None = UNSET,
+        type: ClientType | ClientTypeName | Unset | None = UNSET,
         limit: int | Unset = UNSET,
         **options: Unpack[CallOptions],
     ) -> Paginator[Link]:

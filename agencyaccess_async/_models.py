@@ -30,6 +30,7 @@ __all__ = [
     "Client",
     "ClientRef",
     "ClientType",
+    "ClientTypeName",
     "ClientUpdate",
     "DeletedClient",
     "DeletedLink",
@@ -37,6 +38,7 @@ __all__ = [
     "GrantStatus",
     "IntakeFormStatus",
     "Language",
+    "LanguageName",
     "Link",
     "LinkRef",
     "LinkStatus",
@@ -65,6 +67,11 @@ class Unset(enum.Enum):
 
 
 UNSET = Unset.UNSET
+
+
+#: The string values a ``ClientType`` or ``Language`` parameter also accepts.
+ClientTypeName = Literal["client", "prospect"]
+LanguageName = Literal["en", "es", "nl"]
 
 
 class _WireEnum(str, enum.Enum):
@@ -191,8 +198,8 @@ class _ClientOptions(Model):
 
     company: str | Unset | None = UNSET
     website: str | Unset | None = UNSET
-    type: ClientType | Unset = UNSET
-    language: Language | Unset = UNSET
+    type: ClientType | ClientTypeName | Unset = UNSET
+    language: Language | LanguageName | Unset = UNSET
     metadata: Mapping[str, str] | Unset = UNSET
 
 
@@ -258,7 +265,7 @@ class ListQuery(Model):
     limit: int | Unset = UNSET
     cursor: str | Unset | None = UNSET
     search: str | Unset | None = UNSET
-    type: ClientType | Unset | None = UNSET
+    type: ClientType | ClientTypeName | Unset | None = UNSET
     client_id: str | Unset = UNSET
 
 

@@ -15,24 +15,23 @@ the finders' lookups; nothing above it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import hashlib
 import itertools
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from ._call import Call, CallResult
+from ._capture import ResponseInfo, capture_responses, record
 from ._converter import CONVERTER
 from ._errors import DecodeError, SessionError
 from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
-from ._http import Request, Timeout, build_request
+from ._http import Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
@@ -43,7 +42,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["CallOptions", "Requester", "ResponseInfo"]
+__all__ = ["CallOptions", "Requester"]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -53,23 +52,6 @@ USER_AGENT = (
     f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
     f"python/{'.'.join(map(str, sys.version_info[:3]))}"
 )
-
-
-@attrs.frozen
-class ResponseInfo:
-    """What the HTTP exchange of one call looked like (see ``Session.capture_responses``).
-
-    ``status`` and ``headers`` are those of the last answer (``None`` / empty
-    when no answer came back or the result came from reconciliation).
-    """
-
-    operation: str
-    request_id: str
-    status: int | None
-    headers: Mapping[str, str]
-    attempts: int
-    elapsed: float
-    reconciled: bool = False
 
 
 class CallOptions(TypedDict, total=False):
@@ -87,13 +69,20 @@ class CallOptions(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
 
 
-_captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
-    "agencyaccess_async_captured", default=None
-)
-
-
 class Requester:
     """Sends calls for one Session: see the module doc. Built by the Session, not by users."""
+
+    base_url: URL
+    limiter: Limiter
+    timeout: Timeout
+    retry: RetryPolicy
+    hooks: Hooks
+    log_bodies: bool
+    max_response_bytes: int
+    strict_services: bool
+    stats: SessionStats
+    loop: asyncio.AbstractEventLoop | None
+    closed: bool
 
     def __init__(
         self,
@@ -219,13 +208,7 @@ class Requester:
         ``extra_body`` is merged into the wire body last: fields the SDK does
         not model yet go out as given.
         """
-        result = await self.execute(
-            route,
-            _payload(body, options),
-            timeout=options.get("timeout"),
-            retry=options.get("retry"),
-            extra_headers=options.get("extra_headers"),
-        )
+        result = await self._execute_model(route, body, options)
         return _decode(
             route, result, lambda envelope: CONVERTER.structure(_lift(route, envelope), route.data)
         )
@@ -237,13 +220,7 @@ class Requester:
         **options: Unpack[CallOptions],
     ) -> Page[R]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        result = await self.execute(
-            route,
-            _payload(body, options),
-            timeout=options.get("timeout"),
-            retry=options.get("retry"),
-            extra_headers=options.get("extra_headers"),
-        )
+        result = await self._execute_model(route, body, options)
         items = _decode(
             route,
             result,
@@ -296,20 +273,24 @@ class Requester:
             timeout=timeout or self.timeout,
         )
         result = await Call(self, transport, route, payload, request, retry or self.retry).run()
-        captured = _captured.get()
-        if captured is not None:
-            captured.append(_response_info(request, result))
+        record(request, result)
         return result
 
-    @contextlib.contextmanager
-    def capture_responses(self) -> Iterator[list[ResponseInfo]]:
+    def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
-        captured: list[ResponseInfo] = []
-        token = _captured.set(captured)
-        try:
-            yield captured
-        finally:
-            _captured.reset(token)
+        return capture_responses()
+
+    def _execute_model(
+        self, route: Route[Any, Any], body: Any, options: CallOptions
+    ) -> Coroutine[Any, Any, CallResult]:
+        """``execute`` of a request model in wire form, with the call's options."""
+        return self.execute(
+            route,
+            _payload(body, options),
+            timeout=options.get("timeout"),
+            retry=options.get("retry"),
+            extra_headers=options.get("extra_headers"),
+        )
 
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
@@ -380,17 +361,3 @@ def clean_key(key: str | None) -> str | None:
                 "check how it was copied"
             )
     return key
-
-
-def _response_info(request: Request, result: CallResult) -> ResponseInfo:
-    response = result.response
-    if response is None:  # the record was found by reconciliation
-        return ResponseInfo(
-            request.operation, request.request_id or "", None, {}, result.attempts,
-            result.elapsed, True,
-        )  # fmt: skip
-    request_id = response.request_id or request.request_id or ""
-    return ResponseInfo(
-        request.operation, request_id, response.status, response.headers, result.attempts,
-        result.elapsed,
-    )  # fmt: skip

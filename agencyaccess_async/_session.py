@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from ._capture import ResponseInfo
 from ._clients import Clients
 from ._hooks import Hooks, SessionStats
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
 from ._limiter import Limiter
 from ._links import Links
-from ._requester import CallOptions, Requester, ResponseInfo
+from ._requester import CallOptions, Requester
 from ._retry import RetryPolicy
 from ._transport import ClosingContext, Transport
 

@@ -84,6 +84,9 @@ class MockTransport(ClosingContext):
     >>> fake = MockTransport().respond("clients.create", make_client(name="Acme"))  # doctest: +SKIP
     """
 
+    requests: list[Request]
+    closed: bool
+
     def __init__(self, handler: Handler | None = None, *, record: bool = True) -> None:
         self._handler = handler
         self._record = record

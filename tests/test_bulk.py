@@ -299,3 +299,27 @@ async def test_results_become_rows_and_the_summary_reads_well(
     assert all(row["client_id"] and row["invite_url"] and row["error"] is None for row in table)
     assert "elapsed=" in repr(run.summary) and "s, requests=" in repr(run.summary)
     assert run.summary.to_dict()["total"] == 3
+
+
+async def test_progress_true_shows_a_tqdm_bar_or_lines_and_ends_with_the_run(
+    agencyaccess_session: Session,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """progress=True: a tqdm bar when tqdm is there, periodic lines otherwise; closed at the end."""
+    pytest.importorskip("tqdm")
+    await agencyaccess_session.bulk.create_clients(new_clients(4), total=4, progress=True).run()
+    assert "4/4" in capsys.readouterr().err  # the bar, finished
+
+    import importlib
+
+    real_import = importlib.import_module
+
+    def without_tqdm(name: str, package: str | None = None) -> Any:
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", without_tqdm)
+    await agencyaccess_session.bulk.create_clients(new_clients(3), total=3, progress=True).run()
+    assert "bulk: 3/3 items" in capsys.readouterr().err

@@ -24,19 +24,31 @@ from .._requester import Requester
 from .._services import RequestedServices, advise
 from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
 from ._onboard import Onboarded, Onboarder, OnboardItem
-from ._run import BulkProgress, BulkRun, BulkSummary, ItemResult, Process, ProgressCallback
+from ._progress import default_progress
+from ._run import (
+    BulkProgress,
+    BulkRun,
+    BulkSummary,
+    Failed,
+    ItemResult,
+    Process,
+    ProgressCallback,
+    Succeeded,
+)
 
 __all__ = [
     "Bulk",
     "BulkProgress",
     "BulkRun",
     "BulkSummary",
+    "Failed",
     "ItemResult",
     "JournalError",
     "JournalLocked",
     "JournalMismatch",
     "OnboardItem",
     "Onboarded",
+    "Succeeded",
 ]
 
 
@@ -57,7 +69,7 @@ class Bulk:
         *,
         concurrency: int | None = None,
         total: int | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | bool | None = None,
         key: Callable[[NewClient], str] | None = None,
     ) -> BulkRun[Client]:
         """Create many clients; each carries an idempotency key derived from ``key(item)``.
@@ -74,8 +86,8 @@ class Bulk:
                     new, idempotency_key=derived_key(item_key), lookup_first=key is not None
                 )
             except (AgencyAccessError, ValueError) as error:
-                return ItemResult(index, item_key, error=error, outcome="failed")
-            return ItemResult(index, item_key, client)
+                return Failed(index, item_key, error)
+            return Succeeded(index, item_key, client)
 
         return self._run(items, process, concurrency, total, progress)
 
@@ -85,7 +97,7 @@ class Bulk:
         *,
         concurrency: int | None = None,
         total: int | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | bool | None = None,
     ) -> BulkRun[Link]:
         """Create many access requests."""
 
@@ -94,8 +106,8 @@ class Bulk:
             try:
                 link = await self._links.create_from(new)
             except (AgencyAccessError, ValueError) as error:
-                return ItemResult(index, item_key, error=error, outcome="failed")
-            return ItemResult(index, item_key, link)
+                return Failed(index, item_key, error)
+            return Succeeded(index, item_key, link)
 
         return self._run(items, process, concurrency, total, progress)
 
@@ -114,7 +126,7 @@ class Bulk:
         retry_failed: bool = False,
         concurrency: int | None = None,
         total: int | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | bool | None = None,
     ) -> BulkRun[Onboarded]:
         """Create a client and an access request for each row.
 
@@ -172,7 +184,7 @@ class Bulk:
         process: Process,
         concurrency: int | None,
         total: int | None,
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | bool | None,
         on_close: Callable[[], None] | None = None,
     ) -> BulkRun[Any]:
         return BulkRun(
@@ -181,6 +193,6 @@ class Bulk:
             process,
             concurrency=concurrency or self._requester.limiter.max_concurrency,
             total=total,
-            progress=progress,
+            progress=default_progress(total) if progress is True else (progress or None),
             on_close=on_close,
         )

@@ -15,7 +15,7 @@ from .._links import Links
 from .._models import Client, Link, NewClient, NewLink
 from .._services import RequestedServices
 from ._journal import Journal, JournalRow
-from ._run import ItemResult
+from ._run import Failed, ItemResult, Succeeded
 
 __all__ = ["OnboardItem", "Onboarded", "Onboarder"]
 
@@ -84,11 +84,11 @@ class Onboarder:
             state.state, state.error = "failed", _one_line(error)
             self._save(state)
             value = Onboarded(state.client_id) if state.client_id else None
-            return ItemResult(index, key, value, error, "failed")
+            return Failed(index, key, error, value)
         state.state, state.link_id, state.invite_url = "done", link.link_id, link.invite_url
         self._save(state)
         value = Onboarded(state.client_id or "", link.link_id, link.invite_url, client, link)
-        return ItemResult(index, key, value)
+        return Succeeded(index, key, value)
 
     @property
     def _run_id(self) -> str:
@@ -100,18 +100,18 @@ class Onboarder:
         """The result of a row the journal already settled, or None if it still needs work."""
         if saved.run == self._run_id and saved.index != position:
             error = ValueError(f"duplicate of row {saved.index} (same key {saved.key})")
-            return ItemResult(index, saved.key, error=error, outcome="invalid")
+            return Failed(index, saved.key, error, outcome="invalid")
         if saved.state in ("done", "failed", "invalid"):
             # Claim the row for this run, so that a later duplicate of it is caught.
             saved.run, saved.index = self._run_id, position
             self._save(saved)
         if saved.state == "done":
             done = Onboarded(saved.client_id or "", saved.link_id, saved.invite_url)
-            return ItemResult(index, saved.key, done, outcome="skipped")
+            return Succeeded(index, saved.key, done, outcome="skipped")
         if saved.state in ("failed", "invalid") and not self._retry_failed:
             error = ValueError(saved.error or "failed in an earlier run")
             partial = Onboarded(saved.client_id) if saved.client_id else None
-            return ItemResult(index, saved.key, partial, error, saved.state)
+            return Failed(index, saved.key, error, partial, saved.state)
         return None
 
     async def _client(self, item: OnboardItem, state: JournalRow, resuming: bool) -> Client | None:

@@ -22,37 +22,37 @@ from collections.abc import (
     Iterable,
 )
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, Union
 
 import attrs
 
 from .._hooks import SessionStats
 
-__all__ = ["BulkProgress", "BulkRun", "BulkSummary", "ItemResult", "Process", "ProgressCallback"]
+__all__ = [
+    "BulkProgress",
+    "BulkRun",
+    "BulkSummary",
+    "Failed",
+    "ItemResult",
+    "Process",
+    "ProgressCallback",
+    "Succeeded",
+]
 
 T = TypeVar("T")
 
 _END = object()
 
 
-@attrs.frozen
-class ItemResult(Generic[T]):
-    """The result of one item: its position and key, and either a value or an error.
+class _Row:
+    """What both kinds of result share: a flat row for a table."""
 
-    ``outcome`` is ``created``, ``skipped`` (finished by an earlier run of the
-    same journal), ``failed`` or ``invalid`` (refused before sending).
-    """
-
+    __slots__ = ()
     index: int
     key: str
-    value: T | None = None
-    error: BaseException | None = None
-    outcome: str = "created"
-
-    @property
-    def ok(self) -> bool:
-        """Whether the item succeeded (now or in an earlier run)."""
-        return self.error is None
+    outcome: str
+    error: BaseException | None
+    value: Any
 
     def to_row(self) -> dict[str, Any]:
         """One flat row: index, key, outcome, error, and the value's plain fields.
@@ -66,13 +66,46 @@ class ItemResult(Generic[T]):
             "outcome": self.outcome,
             "error": str(self.error) if self.error is not None else None,
         }
-        value: Any = self.value
+        value = self.value
         if value is not None and attrs.has(type(value)):
             for field in attrs.fields(type(value)):
                 item = getattr(value, field.name)
                 if isinstance(item, (str, int, float, bool, type(None), enum.Enum, datetime)):
                     row.setdefault(field.name, item.value if isinstance(item, enum.Enum) else item)
         return row
+
+
+@attrs.frozen
+class Succeeded(_Row, Generic[T]):
+    """An item that succeeded: ``value`` is there (``outcome`` ``created`` or ``skipped``)."""
+
+    index: int
+    key: str
+    value: T
+    outcome: str = "created"
+    error: None = None
+    ok: Literal[True] = attrs.field(default=True, init=False)
+
+
+@attrs.frozen
+class Failed(_Row, Generic[T]):
+    """An item that failed (``outcome`` ``failed``) or was refused before sending (``invalid``).
+
+    ``value`` holds what was done before the failure, if anything (an onboarded
+    row's client, say).
+    """
+
+    index: int
+    key: str
+    error: BaseException
+    value: T | None = None
+    outcome: str = "failed"
+    ok: Literal[False] = attrs.field(default=False, init=False)
+
+
+#: The result of one item: ``Succeeded`` or ``Failed``. ``if result.ok:`` narrows it,
+#: so ``result.value`` is then the value itself, for type checkers too.
+ItemResult = Union[Succeeded[T], Failed[T]]  # noqa: UP007 - a generic alias wants Union
 
 
 @attrs.frozen
@@ -242,6 +275,9 @@ class BulkRun(Generic[T]):
             self._finish(stats_before, time.monotonic() - started)
 
     def _finish(self, before: SessionStats, elapsed: float) -> None:
+        close = getattr(self._progress, "close", None)  # a display ends with the run
+        if close is not None:
+            close()
         stats = self._stats
         self.summary.elapsed = elapsed
         self.summary.requests = stats.requests - before.requests

@@ -24,6 +24,7 @@ from typing import Any, cast
 import attrs
 
 from .._bulk import BulkProgress, BulkRun, JournalError, JournalLocked, JournalMismatch, OnboardItem
+from .._bulk._progress import ProgressDisplay
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -40,7 +41,6 @@ from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
 from .._session import Session
 from ._common import UsageError, add_command
-from ._progress import ProgressDisplay
 from ._results import write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
@@ -269,7 +269,7 @@ async def _onboard(
                 interrupted = True
                 raise  # run_until_signal turns it into exit code 130 or 143
             finally:
-                display.finish()
+                display.close()
                 counts = write_results(
                     table, out, journal, rules, escape_formulas=args.escape_formulas
                 )

@@ -160,6 +160,16 @@ class EmulatorConfig:
 class Emulator:
     """The state and behaviour behind one emulator application."""
 
+    config: EmulatorConfig
+    rng: random.Random
+    api_key: str
+    store: Store
+    rate_limit: int | None
+    rate_window: float
+    faults: Faults
+    counters: collections.Counter[tuple[str, str]]
+    log: collections.deque[dict[str, Any]]
+
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.rng = random.Random(config.random_seed)

@@ -14,6 +14,7 @@ Not part of the API: the OpenAPI document does not list these routes.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -49,60 +50,55 @@ _INTAKE_FIELDS = (
 )
 
 
-def add_invite_routes(app: web.Application, store: Any, agency: str) -> None:
-    """Serve the invite page of every link of ``store`` (a callable giving the current Store)."""
-    app.router.add_get("/invite/{token}", _page(store, agency))
-    app.router.add_post("/invite/{token}/answer", _answer(store))
-    app.router.add_post("/invite/{token}/intake", _intake(store))
+def add_invite_routes(app: web.Application, store: Callable[[], Store], agency: str) -> None:
+    """Serve the invite page of every link of ``store()`` (a callable: reset replaces it)."""
+    pages = _InvitePages(store, agency)
+    app.router.add_get("/invite/{token}", pages.page)
+    app.router.add_post("/invite/{token}/answer", pages.answer)
+    app.router.add_post("/invite/{token}/intake", pages.intake)
 
 
-def _page(store: Any, agency: str) -> Any:
-    async def page(request: web.Request) -> web.Response:
-        current: Store = store()
-        link = current.invited(request.match_info["token"])
+class _InvitePages:
+    """The page, and the two forms it posts: an answer per service, and the intake form."""
+
+    def __init__(self, store: Callable[[], Store], agency: str) -> None:
+        self._store = store
+        self._agency = agency
+
+    def _invited(self, request: web.Request) -> tuple[Store, str, dict[str, Any] | None]:
+        store, token = self._store(), request.match_info["token"]
+        return store, token, store.invited(token)
+
+    async def page(self, request: web.Request) -> web.Response:
+        _, _, link = self._invited(request)
         if link is None:
             return _html(
-                "Invite not found", "<p>This invite link is unknown or was withdrawn.</p>", 404
+                "Invite not found", "<p>This invite link is unknown or withdrawn.</p>", 404
             )
-        return _html(f"{agency} asks for access", _body(link, agency, request.path))
+        return _html(f"{self._agency} asks for access", _body(link, self._agency, request.path))
 
-    return page
-
-
-def _answer(store: Any) -> Any:
-    async def answer(request: web.Request) -> web.Response:
-        current: Store = store()
-        token = request.match_info["token"]
-        link = current.invited(token)
+    async def answer(self, request: web.Request) -> web.Response:
+        store, token, link = self._invited(request)
         form = await request.post()
         decision = form.get("decision")
         if link is None or decision not in ("granted", "rejected"):
             return _html("Not found", "<p>Unknown invite or answer.</p>", 404)
+        platform, service = str(form.get("platform")), str(form.get("service"))
         try:
-            current.set_grant(
-                link["linkID"], str(form.get("platform")), str(form.get("service")), str(decision)
-            )
+            store.set_grant(link["linkID"], platform, service, str(decision))
         except ApiFailure:  # a service this link does not request
             return _html("Not found", "<p>This invite does not ask for that service.</p>", 404)
         raise web.HTTPSeeOther(f"/invite/{token}")
 
-    return answer
-
-
-def _intake(store: Any) -> Any:
-    async def intake(request: web.Request) -> web.Response:
-        current: Store = store()
-        token = request.match_info["token"]
-        link = current.invited(token)
+    async def intake(self, request: web.Request) -> web.Response:
+        store, token, link = self._invited(request)
         if link is None or not link["intakeForm"]:
             return _html("Not found", "<p>This invite has no intake form.</p>", 404)
         form = await request.post()
         if not all(str(form.get(name, "")).strip() for name, _, _ in _INTAKE_FIELDS):
             return _html("Intake form", "<p>Please fill in every field.</p>", 400)
-        current.complete_intake(link["linkID"])
+        store.complete_intake(link["linkID"])
         raise web.HTTPSeeOther(f"/invite/{token}")
-
-    return intake
 
 
 def _body(link: dict[str, Any], agency: str, path: str) -> str:

@@ -42,6 +42,10 @@ class EmulatorServer:
     ``port=0`` (the default) picks a free port; ``base_url`` says which.
     """
 
+    app: web.Application
+    emulator: Emulator
+    base_url: str
+
     def __init__(
         self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
     ) -> None:

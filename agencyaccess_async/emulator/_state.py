@@ -94,9 +94,9 @@ class Store:
     def __init__(self) -> None:
         self.keys: dict[str, frozenset[str]] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
-        self.intake_form_enabled = False
-        self.clients = Table("clientID")
-        self.links = Table("linkID")
+        self.intake_form_enabled: bool = False
+        self.clients: Table = Table("clientID")
+        self.links: Table = Table("linkID")
         self.links_of: dict[str, list[str]] = {}
         #: invite token -> linkID: the token alone opens the invite page.
         self.invites: dict[str, str] = {}
