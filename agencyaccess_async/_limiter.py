@@ -212,7 +212,13 @@ class Limiter:
             probe.set_result(None)
 
     def pause(self, seconds: float) -> None:
-        """Hold every request of the Session for ``seconds`` (after a 429)."""
+        """Hold every request of the Session for ``seconds`` (after a 429).
+
+        The window mirror counts the window as spent too. A pause of 0 (testing
+        mode's, where waits are recorded, not slept) holds nothing.
+        """
+        if seconds <= 0:
+            return
         until = self._clock() + min(seconds, MAX_SERVER_WAIT)
         if until > self._paused_until:
             self._paused_until = until

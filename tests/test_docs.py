@@ -178,3 +178,21 @@ def test_changelog_keeps_an_unreleased_section() -> None:
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text
     assert "keepachangelog.com" in text
+
+
+@pytest.mark.process
+def test_the_readme_pytest_section_works_pasted_into_a_new_project(tmp_path: Path) -> None:
+    """conftest line and test as the README shows them, in a fresh folder, pytest in strict mode."""
+    section = README.split("## Testing your code", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    conftest = next(b for b in blocks if "pytest_plugins" in b)
+    test = next(b for b in blocks if "async def test_" in b)
+    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "test_signup.py").write_text(test)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environment,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
