@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -35,18 +36,26 @@ def onboard_args(csv_path: Path, out: Path, emulator: Emulator | None, *extra: s
     return args
 
 
+def slow_onboard(
+    emulator: Emulator, tmp_path: Path, total: int, concurrency: int, started: int
+) -> tuple[subprocess.Popen[str], list[str], Path]:
+    """An onboard process on ``total`` rows against a 20 ms emulator, once ``started`` are made."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
+    out = tmp_path / "results.csv"
+    emulator.admin("faults", {"latencyMs": 20})
+    args = onboard_args(clients, out, emulator, "--concurrency", str(concurrency))
+    process = start_cli(args, emulator.env())
+    wait_for_clients(emulator, started, process)
+    return process, args, out
+
+
 @pytest.mark.slow
 def test_a_second_process_on_the_same_journal_is_refused_then_sigterm_stops_the_first(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     """Process 2 exits 2 naming process 1; SIGTERM stops process 1 with 143 and its results."""
     total = 400
-    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
-    out = tmp_path / "results.csv"
-    emulator.admin("faults", {"latencyMs": 20})
-    args = onboard_args(clients, out, emulator, "--concurrency", "4")
-    first = start_cli(args, emulator.env())
-    wait_for_clients(emulator, 10, first)
+    first, args, out = slow_onboard(emulator, tmp_path, total, concurrency=4, started=10)
     second = run_cli(*args, env=emulator.env())
     assert_one_line_error(second, f"in use by process {first.pid}", "--wait")
     first.send_signal(signal.SIGTERM)
@@ -68,12 +77,7 @@ def test_wait_lets_a_second_process_finish_after_the_first_without_duplicates(
 ) -> None:
     """With --wait the second process waits for the lock, then finds every row done."""
     total = 60
-    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
-    out = tmp_path / "results.csv"
-    emulator.admin("faults", {"latencyMs": 20})
-    args = onboard_args(clients, out, emulator, "--concurrency", "2")
-    first = start_cli(args, emulator.env())
-    wait_for_clients(emulator, 2, first)
+    first, args, _ = slow_onboard(emulator, tmp_path, total, concurrency=2, started=2)
     second = start_cli([*args, "--wait"], emulator.env())
     _, first_err = first.communicate(timeout=120)
     _, second_err = second.communicate(timeout=120)
@@ -89,11 +93,7 @@ def test_a_second_ctrl_c_during_shutdown_still_leaves_the_results_file(
 ) -> None:
     """Two SIGINTs in a row: exit 130, and the results file has every row."""
     total = 400
-    clients = write_csv(tmp_path / "clients.csv", clean_rows(total))
-    out = tmp_path / "results.csv"
-    emulator.admin("faults", {"latencyMs": 20})
-    process = start_cli(onboard_args(clients, out, emulator, "--concurrency", "8"), emulator.env())
-    wait_for_clients(emulator, 10, process)
+    process, _, out = slow_onboard(emulator, tmp_path, total, concurrency=8, started=10)
     process.send_signal(signal.SIGINT)
     time.sleep(0.02)
     process.send_signal(signal.SIGINT)

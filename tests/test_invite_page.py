@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agencyaccess_async import LinkStatus, RequestedServices, Session
+from agencyaccess_async import Link, LinkStatus, RequestedServices, Session
 from agencyaccess_async.testing import RunningEmulator
 
 pytestmark = pytest.mark.socket
@@ -94,16 +94,22 @@ async def test_a_client_grants_in_the_browser_and_the_sdk_sees_it(
     print(f"screenshots: {shots}")
 
 
+@pytest.fixture
+async def pending_link(agencyaccess_session: Session, services: RequestedServices) -> Link:
+    """A fresh access request for a new client, made through the SDK: two services pending."""
+    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
+    return await agencyaccess_session.links.create(client.client_id, services=services)
+
+
 @pytest.mark.browser
 async def test_the_page_is_reachable_by_keyboard(
     browser: Any,
     agencyaccess_emulator: RunningEmulator,
     agencyaccess_session: Session,
-    services: RequestedServices,
+    pending_link: Link,
 ) -> None:
     """Tab reaches the first Grant button and Enter presses it: no mouse needed."""
-    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
-    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    link = pending_link
     page = await browser.new_page()
     await page.goto(str(link.invite_url))
     await page.keyboard.press("Tab")
@@ -117,11 +123,10 @@ async def test_the_page_is_reachable_by_keyboard(
 async def test_only_the_token_opens_the_page(
     agencyaccess_emulator: RunningEmulator,
     agencyaccess_session: Session,
-    services: RequestedServices,
+    pending_link: Link,
 ) -> None:
     """A wrong token is a 404; the right one needs no API key; an unknown service is refused."""
-    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
-    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    link = pending_link
     assert link.invite_url is not None
     async with aiohttp.ClientSession() as http:
         async with http.get(link.invite_url) as page:
@@ -138,11 +143,10 @@ async def test_only_the_token_opens_the_page(
 async def test_the_admin_grant_still_works_and_the_api_document_is_unchanged(
     agencyaccess_emulator: RunningEmulator,
     agencyaccess_session: Session,
-    services: RequestedServices,
+    pending_link: Link,
 ) -> None:
     """The page is not part of the API: the OpenAPI document has no /invite route."""
-    client = await agencyaccess_session.clients.create(name="Acme", email="ops@acme.test")
-    link = await agencyaccess_session.links.create(client.client_id, services=services)
+    link = pending_link
     await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
     assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PARTIAL
     async with (
