@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ._errors import InvalidRequestError
-from ._idempotency import IDEMPOTENCY_METADATA_KEY, find_client
+from ._idempotency import IDEMPOTENCY_METADATA_KEY, find_client, generated_key
 from ._limits import METADATA_KEYS_MAX
 from ._models import (
     UNSET,
@@ -41,6 +40,29 @@ if TYPE_CHECKING:
 __all__ = ["Clients"]
 
 
+def _keyed(
+    metadata: Mapping[str, str] | Unset, idempotency_key: str | None
+) -> Mapping[str, str] | Unset:
+    """The metadata with the idempotency key added (a fresh one unless given).
+
+    The key takes one of the 50 entries: with all 50 used, a given key is
+    refused, and a generated one is left out (reconciliation is then
+    impossible: a lost answer becomes an ``OutcomeUnknownError``).
+    """
+    entries = dict(metadata) if not isinstance(metadata, Unset) else {}
+    if len(entries) < METADATA_KEYS_MAX:
+        entries[IDEMPOTENCY_METADATA_KEY] = idempotency_key or generated_key()
+        return entries
+    if idempotency_key is not None:
+        raise InvalidRequestError(
+            f"Invalid field metadata: it has {len(entries)} entries, the most a client may "
+            "have, so the idempotency key has no room; drop one entry or the key",
+            status=0,
+            operation="clients.create",
+        )
+    return metadata
+
+
 class Clients(Resource):
     """Client records: ``session.clients``."""
 
@@ -59,7 +81,7 @@ class Clients(Resource):
     ) -> Client:
         """Create a client record.
 
-        The SDK stores ``idempotency_key`` (a fresh UUID unless given) in the
+        The SDK stores ``idempotency_key`` (a fresh one unless given) in the
         record's metadata, so that a create whose answer was lost is found
         again instead of being made twice.
 
@@ -76,18 +98,16 @@ class Clients(Resource):
             OutcomeUnknownError: the answer was lost and the lookup failed.
 
         """
-        new = NewClient(
+        new = NewClient(  # built once, the idempotency key already in its metadata
             name=name,
             email=email,
             company=company,
             website=website,
             type=type,
             language=language,
-            metadata=metadata,
+            metadata=_keyed(metadata, idempotency_key),
         )
-        return await self.create_from(
-            new, idempotency_key=idempotency_key, **options
-        )  # fmt: skip
+        return await self._create(new, idempotency_key, idempotency_key is not None, options)
 
     async def create_from(
         self,
@@ -104,17 +124,12 @@ class Clients(Resource):
         """
         if lookup_first is None:
             lookup_first = idempotency_key is not None
-        metadata = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
-        if len(metadata) < METADATA_KEYS_MAX:
-            metadata[IDEMPOTENCY_METADATA_KEY] = idempotency_key or uuid.uuid4().hex
-            new = attrs.evolve(new, metadata=metadata)
-        elif idempotency_key is not None:
-            raise InvalidRequestError(
-                f"Invalid field metadata: it has {len(metadata)} entries, the most a client may "
-                "have, so the idempotency key has no room; drop one entry or the key",
-                status=0,
-                operation="clients.create",
-            )
+        new = attrs.evolve(new, metadata=_keyed(new.metadata, idempotency_key))
+        return await self._create(new, idempotency_key, lookup_first, options)
+
+    async def _create(
+        self, new: NewClient, idempotency_key: str | None, lookup_first: bool, options: CallOptions
+    ) -> Client:
         if lookup_first and idempotency_key is not None:
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:

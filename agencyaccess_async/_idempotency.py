@@ -20,7 +20,10 @@ the Session: this module sits below everything that sends.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -35,6 +38,7 @@ __all__ = [
     "IDEMPOTENCY_METADATA_KEY",
     "Execute",
     "derived_key",
+    "generated_key",
     "find_client",
     "find_link",
     "idempotency_key",
@@ -58,6 +62,30 @@ Finder = Callable[[Execute, Mapping[str, Any], float, RetryPolicy], Awaitable[An
 
 class CannotReconcile(AgencyAccessError):
     """The finder has nothing to search by."""
+
+
+class _KeySource:
+    """Idempotency keys with no syscall each: a random per-process prefix, then a counter.
+
+    64 random bits per process make a collision between processes as unlikely
+    as between UUIDs for this purpose; a forked child (``uvicorn --workers``,
+    a preloading gunicorn) draws a prefix of its own.
+    """
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._numbers = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._numbers):x}"
+
+
+#: A fresh idempotency key for a create that was given none.
+generated_key = _KeySource()
 
 
 def row_key(payload: Any) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -269,3 +271,33 @@ def test_enums_print_as_their_values_and_reprs_stay_short() -> None:
     assert repr(page).startswith("Page([Client(client_id='cl_1'")
     assert "…+1 more" in repr(page) and "next_cursor='next'" in repr(page)
     assert page.to_dicts()[0]["client_id"] == "cl_1"
+
+
+FORK_CHECK = """
+import os
+from agencyaccess_async._idempotency import generated_key
+parent = generated_key()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, generated_key().encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(parent[:16], os.read(read, 100).decode()[:16])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_generated_idempotency_keys_differ_across_a_fork() -> None:
+    """A forked worker (uvicorn --workers) draws its own key prefix: no two processes share keys.
+
+    In a fresh interpreter: forking this (threaded) test process would itself warn.
+    """
+    from agencyaccess_async._idempotency import generated_key
+
+    assert generated_key() != generated_key()
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK], capture_output=True, text=True, check=True, timeout=60
+    )
+    parent, child = result.stdout.split()
+    assert parent != child
