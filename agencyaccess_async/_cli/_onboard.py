@@ -69,7 +69,10 @@ def add_onboard_command(commands: Any) -> None:
         "--journal", metavar="PATH", help="progress journal (default: RESULTS.csv.journal)"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="requests in flight (default 16)"
+        "--concurrency",
+        type=int,
+        default=64,
+        help="requests in flight (default 64; the rate limiter, not this, holds a run back)",
     )
     parser.add_argument("--rate-limit", type=float, help="requests per second to stay under")
     parser.add_argument(
