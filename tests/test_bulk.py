@@ -323,3 +323,34 @@ async def test_progress_true_shows_a_tqdm_bar_or_lines_and_ends_with_the_run(
     monkeypatch.setattr(importlib, "import_module", without_tqdm)
     await agencyaccess_session.bulk.create_clients(new_clients(3), total=3, progress=True).run()
     assert "bulk: 3/3 items" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+async def test_journal_commits_rows_that_reach_write_ahead_together_in_one_transaction(
+    tmp_path: Path,
+) -> None:
+    """write_ahead returns only once the state is committed; one commit serves every waiting row."""
+    import sqlite3
+
+    from agencyaccess_async._bulk._journal import Journal, JournalRow
+
+    path = tmp_path / "group.journal"
+    journal = Journal(path, "job")
+    statements: list[str] = []
+    journal._db.set_trace_callback(statements.append)
+    rows = [JournalRow(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(20)]
+    journal.note(JournalRow("done-0", 99, journal.run, "done", "idem-done"))
+    await asyncio.gather(*(journal.write_ahead(row) for row in rows))
+    assert statements.count("COMMIT") == 1
+
+    reader = sqlite3.connect(path)  # another connection sees every state, noted ones too
+    assert reader.execute("SELECT count(*) FROM rows").fetchone() == (21,)
+    journal.note(JournalRow("k0", 0, journal.run, "client_created", "idem-0", client_id="cl_0"))
+    assert journal.get("k0") == JournalRow(
+        "k0", 0, journal.run, "client_created", "idem-0", client_id="cl_0"
+    )  # a kept state is what the run reads back, before it is written
+    journal.close()
+    assert reader.execute("SELECT state FROM rows WHERE key = 'k0'").fetchone() == (
+        "client_created",
+    )
+    reader.close()

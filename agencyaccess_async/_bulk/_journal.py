@@ -2,9 +2,13 @@
 
 A row moves ``pending`` (client create about to be sent) -> ``client_created``
 -> ``link_pending`` (link create about to be sent) -> ``done``, or to
-``failed`` / ``invalid`` with a reason. Because the state is committed
-*before* each create is sent, a re-run after a crash knows which creates may
-have happened and reconciles them instead of creating twice.
+``failed`` / ``invalid`` with a reason. Because ``pending`` and
+``link_pending`` are committed *before* each create is sent (``write_ahead``),
+a re-run after a crash knows which creates may have happened and reconciles
+them instead of creating twice. They are committed in groups, one
+transaction per turn of the event loop for every row that reached that point;
+the other states are kept and written with the next group or on close
+(``note``): losing one to a crash only makes a re-run look its record up.
 
 WAL mode with ``synchronous=NORMAL``: every commit survives the process
 being killed (only an OS crash can lose the last ones), at a few tens of
@@ -24,6 +28,7 @@ A journal is never fooled:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import os
@@ -31,7 +36,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
@@ -129,6 +134,8 @@ class Journal:
         self.path = Path(path)
         self.run = uuid.uuid4().hex[:12]
         self._lock: IO[str] | None = None
+        self._dirty: dict[str, tuple[Any, ...]] = {}  # key -> the row's latest state, unwritten
+        self._group: asyncio.Future[None] | None = None
         if fingerprint is not None:
             self._lock = _lock(self.path)
         wanted = {"fingerprint": fingerprint, "base_url": base_url, "key": key_hash}
@@ -182,7 +189,9 @@ class Journal:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def get(self, key: str) -> JournalRow | None:
-        """The row's saved state, if any."""
+        """The row's state: the latest one noted, written or not yet."""
+        if key in self._dirty:
+            return JournalRow(*self._dirty[key][: len(_COLUMNS)])
         found = self._db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE key = ?", (key,)
         ).fetchone()
@@ -190,25 +199,78 @@ class Journal:
 
     def save(self, row: JournalRow) -> None:
         """Write the row's state and commit it before returning."""
-        self._db.execute(
-            f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}, updated) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)",
-            (*attrs.astuple(row), time.time()),
-        )
+        self.note(row)
+        self.flush()
+
+    def note(self, row: JournalRow) -> None:
+        """Keep the row's state, to be written with the next group (or by ``flush``).
+
+        For states whose loss a re-run repairs (a create that finished: the
+        re-run finds its record); a state that must be on disk before a create
+        is sent goes through ``write_ahead``.
+        """
+        self._dirty[row.key] = (*attrs.astuple(row), time.time())
+
+    async def write_ahead(self, row: JournalRow) -> None:
+        """Return once the row's state is committed: group commit, one transaction a loop turn.
+
+        Every row that reaches this point in the same turn of the event loop
+        is committed in the same transaction (with every noted state), so the
+        journal costs one commit per turn rather than one per row.
+        """
+        self.note(row)
+        if self._group is None:
+            loop = asyncio.get_running_loop()
+            self._group = loop.create_future()
+            loop.call_soon(self._commit_group, self._group)
+        await asyncio.shield(self._group)  # a cancelled row's state is written all the same
+
+    def _commit_group(self, group: asyncio.Future[None]) -> None:
+        self._group = None
+        try:
+            self.flush()
+        except BaseException as error:  # the rows waiting on it must not hang
+            group.set_exception(error)
+            group.add_done_callback(_retrieved)  # even if every waiter was cancelled
+            return
+        group.set_result(None)
+
+    def flush(self) -> None:
+        """Commit every state kept so far, in one transaction."""
+        if not self._dirty:
+            return
+        rows, self._dirty = list(self._dirty.values()), {}
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}, updated) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)",
+                rows,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def rows(self) -> Iterator[JournalRow]:
-        """Every row, in input order."""
+        """Every row, in input order (kept states are written first)."""
+        self.flush()
         cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM rows ORDER BY idx")
         for found in cursor:
             yield JournalRow(*found)
 
     def close(self) -> None:
-        """Close the database (checkpointing the WAL) and release the lock."""
+        """Write what is kept, close the database (checkpointing the WAL), release the lock."""
         with contextlib.suppress(AttributeError):  # __init__ may have failed before connecting
+            self.flush()
             self._db.close()
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
             self._lock = None
+
+
+def _retrieved(group: asyncio.Future[None]) -> None:
+    group.exception()
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -119,7 +119,7 @@ class Onboarder:
         if state.client_id is not None:
             return None
         state.state = "pending"
-        self._save(state)
+        await self._write_ahead(state)
         clients = self._clients
         client = await clients.find_by_idempotency_key(state.idempotency_key) if resuming else None
         if client is None:
@@ -136,7 +136,7 @@ class Onboarder:
         services = item.services or self._services
         new = NewLink(client_id=state.client_id, requested_services=services, **self._options)
         state.state = "link_pending"
-        self._save(state)
+        await self._write_ahead(state)
         if resuming:
             found = await self._links.find_like(new)
             if found is not None:
@@ -144,8 +144,14 @@ class Onboarder:
         return await self._links.create_from(new)
 
     def _save(self, state: JournalRow) -> None:
+        """Keep a state whose loss a re-run repairs (written with the next group)."""
         if self._journal is not None:
-            self._journal.save(state)
+            self._journal.note(state)
+
+    async def _write_ahead(self, state: JournalRow) -> None:
+        """Commit a state before the create it announces is sent."""
+        if self._journal is not None:
+            await self._journal.write_ahead(state)
 
 
 def _one_line(error: BaseException) -> str:
