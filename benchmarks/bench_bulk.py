@@ -131,7 +131,12 @@ def main() -> None:
             base_url = emulator.stdout.readline().split()[-1]
             for kind in ("emulator", "emulator+journal"):
                 result = run_child(kind, args.emulator_rows, base_url, "bench")
-                label = f"{kind} (other process)"
+                # Keyed rows with no journal are each looked up before they are
+                # created (a re-run cell must not duplicate), hence the gap.
+                label = {
+                    "emulator": "emulator, lookup-first",
+                    "emulator+journal": "emulator+journal",
+                }[kind]
                 print(
                     f"{label:<28} {args.emulator_rows:>8} {result['rows_per_s']:>9.0f} {result['peak_rss_mb']:>12.1f}"
                 )
