@@ -261,12 +261,16 @@ class Journal:
 
     def close(self) -> None:
         """Write what is kept, close the database (checkpointing the WAL), release the lock."""
-        with contextlib.suppress(AttributeError):  # __init__ may have failed before connecting
-            self.flush()
-            self._db.close()
-        if self._lock is not None:
-            self._lock.close()  # closing the file releases the lock
-            self._lock = None
+        try:
+            with contextlib.suppress(AttributeError):  # __init__ may have failed before connecting
+                try:
+                    self.flush()
+                finally:
+                    self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # closing the file releases the lock
+                self._lock = None
 
 
 def _retrieved(group: asyncio.Future[None]) -> None:
