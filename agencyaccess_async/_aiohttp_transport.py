@@ -31,6 +31,7 @@ from ._errors import (
     TransportError,
 )
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
+from ._read_buffer import connector_class
 from ._transport import ClosingContext
 
 __all__ = ["AiohttpTransport"]
@@ -70,7 +71,7 @@ class AiohttpTransport(ClosingContext):
         self._max_response_bytes = max_response_bytes
         self._owns_session = session is None
         if session is None:
-            connector = aiohttp.TCPConnector(
+            connector = connector_class()(
                 limit=limit,
                 limit_per_host=limit_per_host,
                 keepalive_timeout=keepalive_timeout,
