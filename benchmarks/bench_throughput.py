@@ -70,6 +70,7 @@ def serve(port: int, kind: str) -> None:
 
         app = web.Application()
         app.router.add_post("/api/clients/retrieve", handler)
+        app.router.add_post("/api/clients/create", handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
