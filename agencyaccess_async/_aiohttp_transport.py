@@ -33,11 +33,14 @@ from ._errors import (
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
 from ._read_buffer import connector_class
 from ._transport import ClosingContext
+from ._watchdog import AVAILABLE as watchdog_available
+from ._watchdog import Watchdog
 
 __all__ = ["AiohttpTransport"]
 
 # aiohttp warns about (and blocks the loop on) larger bytes bodies; stream those.
 _LARGE_BODY = 1024 * 1024
+_NO_TIMEOUT_GIVEN = Timeout()
 
 
 class AiohttpTransport(ClosingContext):
@@ -83,8 +86,10 @@ class AiohttpTransport(ClosingContext):
                 connector=connector, timeout=aiohttp.ClientTimeout(total=None)
             )
         self._session = session
+        self._watchdog: Watchdog | None = None
         self._last_timeout: Timeout | None = None
-        self._last_client_timeout = self._client_timeout(None)
+        self._last_total: float | None = None
+        self._last_client_timeout = self._client_timeout(_NO_TIMEOUT_GIVEN, None)
 
     def __repr__(self) -> str:
         state = "closed" if self._session.closed else "open"
@@ -93,11 +98,16 @@ class AiohttpTransport(ClosingContext):
 
     async def send(self, request: Request) -> Response:
         """Send one request; raise a ``TransportError`` if no answer comes back."""
-        timeout = request.timeout
-        if timeout is self._last_timeout:
-            client_timeout = self._last_client_timeout
+        timeout = request.timeout or _NO_TIMEOUT_GIVEN
+        total = timeout.total
+        task = asyncio.current_task() if total is not None and watchdog_available else None
+        watchdog = self._watchdog
+        if task is None or total is None:  # aiohttp's own timer for the total, if any
+            client_timeout = self._client_timeout(timeout, total)
         else:
-            client_timeout = self._client_timeout(timeout)
+            client_timeout = self._client_timeout(timeout, None)
+            watchdog = watchdog or self._start_watchdog()
+            watchdog.watch(task, watchdog.loop.time() + total)
         body = request.body
         started = time.perf_counter()
         try:
@@ -110,9 +120,20 @@ class AiohttpTransport(ClosingContext):
                 allow_redirects=False,
             ) as answer:
                 content = await self._read(answer, request)
+        except asyncio.CancelledError:
+            if task is not None and watchdog is not None and watchdog.expired(task):
+                raise _translate(asyncio.TimeoutError(), request) from None
+            raise
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _translate(exc, request) from exc
+        finally:
+            if task is not None and watchdog is not None:
+                watchdog.forget(task)
         return Response(answer.status, answer.headers, content, time.perf_counter() - started)
+
+    def _start_watchdog(self) -> Watchdog:
+        self._watchdog = Watchdog(asyncio.get_running_loop())
+        return self._watchdog
 
     async def _read(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
         """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``."""
@@ -143,16 +164,21 @@ class AiohttpTransport(ClosingContext):
             request_id=request.request_id,
         )
 
-    def _client_timeout(self, timeout: Timeout | None) -> aiohttp.ClientTimeout:
-        value = timeout or Timeout()
+    def _client_timeout(self, timeout: Timeout, total: float | None) -> aiohttp.ClientTimeout:
+        """The ClientTimeout for ``timeout``, its total replaced by ``total``; cached."""
+        if timeout is self._last_timeout and total == self._last_total:
+            return self._last_client_timeout
         client_timeout = aiohttp.ClientTimeout(
-            total=value.total, sock_connect=value.connect, sock_read=value.read
+            total=total, sock_connect=timeout.connect, sock_read=timeout.read
         )
-        self._last_timeout, self._last_client_timeout = timeout, client_timeout
+        self._last_timeout, self._last_total = timeout, total
+        self._last_client_timeout = client_timeout
         return client_timeout
 
     async def aclose(self) -> None:
         """Close the ``ClientSession`` if this transport created it."""
+        if self._watchdog is not None:
+            self._watchdog.close()
         if self._owns_session and not self._session.closed:
             await self._session.close()
 
