@@ -33,7 +33,7 @@ from ._retry import Action, RetryPolicy, decide, skipped_in_testing
 from ._routes import Kind, Route
 from ._transport import Transport
 
-__all__ = ["Call", "CallContext", "CallResult"]
+__all__ = ["Call", "CallContext", "CallResult", "run_call"]
 
 _DEBUG = 10
 
@@ -67,6 +67,59 @@ class CallResult(NamedTuple):
     elapsed: float
 
 
+async def run_call(
+    context: CallContext,
+    transport: Transport,
+    route: Route[Any, Any],
+    payload: Mapping[str, Any],
+    request: Request,
+    policy: RetryPolicy,
+) -> CallResult:
+    """Make one call: its first attempt inline, a ``Call`` (the retry machinery) only if needed.
+
+    Most calls are one attempt that succeeds at once. When the limiter admits
+    the request without waiting, no hook or DEBUG log listens, and the
+    attempt's timeout ends before the call's deadline, the attempt is sent
+    here, with no ``Call`` object. A failed first attempt is handed to a
+    ``Call`` that starts from it, as if it had made it.
+    """
+    hooks = context.hooks
+    timeout = request.timeout
+    if (
+        not hooks.on_request
+        and not hooks.on_response
+        and timeout is not None
+        and timeout.total is not None
+        and timeout.total <= policy.deadline
+        and not logger.isEnabledFor(_DEBUG)
+        and context.limiter.try_acquire()
+    ):
+        limiter = context.limiter
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        context.stats.requests += 1
+        response: Response | None = None
+        try:
+            response = await transport.send(request)
+        except AgencyAccessError as error:  # a TransportError, or an answer too large
+            limiter.release(None)
+            failure: AgencyAccessError = error
+        except BaseException:
+            limiter.release(None)
+            raise
+        else:
+            limiter.release(response.headers)
+            try:
+                envelope = parse_response(response, operation=route.operation)
+            except AgencyAccessError as error:
+                failure = error
+            else:
+                return CallResult(envelope, response, 1, loop.time() - started)
+        call = Call(context, transport, route, payload, request, policy, started=started)
+        return await call.resume(failure, response)
+    return await Call(context, transport, route, payload, request, policy).run()
+
+
 class Call:
     """The attempts of one call, retried within its policy's attempts and deadline."""
 
@@ -81,6 +134,8 @@ class Call:
         payload: Mapping[str, Any],
         request: Request,
         policy: RetryPolicy,
+        *,
+        started: float | None = None,
     ) -> None:
         self.context = context
         self.transport = transport
@@ -90,7 +145,7 @@ class Call:
         self.policy = policy
         self.attempt = 0
         self._loop = asyncio.get_running_loop()
-        self._started = self._loop.time()
+        self._started = self._loop.time() if started is None else started
         self._deadline = self._started + policy.deadline
         self._maybe_done = False  # an earlier attempt may have been processed
 
@@ -113,6 +168,12 @@ class Call:
                 recovered = await self._recover(error, response)
                 if recovered is not None:
                     return recovered
+
+    async def resume(self, error: AgencyAccessError, response: Response | None) -> CallResult:
+        """Go on from a first attempt made outside this Call (``run_call``) that failed."""
+        self.attempt = 1
+        recovered = await self._recover(error, response)
+        return recovered if recovered is not None else await self.run()
 
     async def _send(self) -> Response:
         context = self.context

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 import aiohttp
 from yarl import URL
 
-from ._call import Call, CallResult
+from . import _fast_codec
+from ._call import CallResult, run_call
 from ._capture import ResponseInfo, capture_responses, record
-from ._converter import CONVERTER
 from ._errors import DecodeError, SessionError
 from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
-from ._http import Timeout, build_request
+from ._http import Request, Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
@@ -208,9 +208,13 @@ class Requester:
         ``extra_body`` is merged into the wire body last: fields the SDK does
         not model yet go out as given.
         """
-        result = await self._execute_model(route, body, options)
+        request, call = self._start(route, _payload(body, options), options)
+        result = await call
+        record(request, result)
         return _decode(
-            route, result, lambda envelope: CONVERTER.structure(_lift(route, envelope), route.data)
+            route,
+            result,
+            lambda envelope: _fast_codec.structure(_lift(route, envelope), route.data),
         )
 
     async def send_page(
@@ -220,11 +224,13 @@ class Requester:
         **options: Unpack[CallOptions],
     ) -> Page[R]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        result = await self._execute_model(route, body, options)
+        request, call = self._start(route, _payload(body, options), options)
+        result = await call
+        record(request, result)
         items = _decode(
             route,
             result,
-            lambda envelope: tuple(CONVERTER.structure(i, route.data) for i in envelope["data"]),
+            lambda envelope: tuple(_fast_codec.structure(i, route.data) for i in envelope["data"]),
         )
         return Page(items, result.envelope.get("nextCursor"))
 
@@ -261,7 +267,22 @@ class Requester:
         extra_headers: Mapping[str, str] | None = None,
     ) -> CallResult:
         """Send one call (``payload`` in wire form) with retries; return its result."""
+        options: CallOptions = {"timeout": timeout, "retry": retry, "extra_headers": extra_headers}
+        request, call = self._start(route, payload, options)
+        result = await call
+        record(request, result)
+        return result
+
+    def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
+        """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
+        return capture_responses()
+
+    def _start(
+        self, route: Route[Any, Any], payload: Mapping[str, Any], options: CallOptions
+    ) -> tuple[Request, Coroutine[Any, Any, CallResult]]:
+        """The request of one call of a wire ``payload``, and the coroutine that makes the call."""
         transport = self.bind()
+        extra_headers = options.get("extra_headers")
         headers = self._headers if not extra_headers else _with_extra(self._headers, extra_headers)
         url = self._urls.get(route.operation) or self._url(route.path)
         request = build_request(
@@ -270,27 +291,10 @@ class Requester:
             payload,
             headers=headers,
             request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
-            timeout=timeout or self.timeout,
+            timeout=options.get("timeout") or self.timeout,
         )
-        result = await Call(self, transport, route, payload, request, retry or self.retry).run()
-        record(request, result)
-        return result
-
-    def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
-        """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
-        return capture_responses()
-
-    def _execute_model(
-        self, route: Route[Any, Any], body: Any, options: CallOptions
-    ) -> Coroutine[Any, Any, CallResult]:
-        """``execute`` of a request model in wire form, with the call's options."""
-        return self.execute(
-            route,
-            _payload(body, options),
-            timeout=options.get("timeout"),
-            retry=options.get("retry"),
-            extra_headers=options.get("extra_headers"),
-        )
+        policy = options.get("retry") or self.retry
+        return request, run_call(self, transport, route, payload, request, policy)
 
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
@@ -310,7 +314,7 @@ def _with_extra(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[st
 
 def _payload(body: Any, options: CallOptions) -> Any:
     """The wire form of a request model, with ``extra_body`` merged in last."""
-    payload = CONVERTER.unstructure(body)
+    payload = _fast_codec.unstructure(body)
     extra_body = options.get("extra_body")
     return {**payload, **extra_body} if extra_body else payload
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from ._converter import CONVERTER
+from . import _fast_codec
 from ._errors import DecodeError
 from ._requester import CallOptions, Requester
 from ._routes import Route
@@ -29,7 +29,7 @@ R = TypeVar("R")
 def decoded(record: Any, model: type[R], operation: str) -> R:
     """A raw record found by a lookup, as its model; a ``DecodeError`` if it cannot be read."""
     try:
-        decoded: R = CONVERTER.structure(record, model)
+        decoded: R = _fast_codec.structure(record, model)
     except Exception as exc:  # any failure of the converter means one thing here
         raise DecodeError(
             f"cannot read a record of {operation} as {model.__name__}: {exc}",
