@@ -119,19 +119,21 @@ class Limiter:
     def try_acquire(self) -> bool:
         """Take a slot at once when nothing needs waiting (the common case), else False.
 
-        The fast path of ``acquire``: no coroutine, no suspension.
+        The fast path of ``acquire``: no coroutine, no suspension. The clock is
+        read only when a window is known (has it reset?) or a pause was set.
         """
-        if (
-            self._slots > 0
-            and not self._slot_waiters
-            and self._learned
-            and not self._interval
-            and not self._hold(self._clock())[0]
-        ):
-            self._slots -= 1
-            self._in_flight += 1
-            return True
-        return False
+        if self._slots <= 0 or self._slot_waiters or not self._learned or self._interval:
+            return False
+        if self._paused_until or self._limit is not None:
+            now = self._clock()
+            if self._paused_until or now >= self._reset_at or self._remaining <= 0:
+                if self._hold(now)[0]:
+                    return False
+            else:
+                self._remaining -= 1  # what _hold does in the window's ordinary case
+        self._slots -= 1
+        self._in_flight += 1
+        return True
 
     async def acquire(self, pool_timeout: float | None = None, budget: float | None = None) -> None:
         """Wait for a concurrency slot and the pacing; ``release()`` must follow.
@@ -250,6 +252,7 @@ class Limiter:
         """Seconds to hold a request, and why; 0 means admitted (a window slot is spent)."""
         if self._paused_until > now:
             return self._paused_until - now, "paused after a 429"
+        self._paused_until = 0.0  # over (or never set): try_acquire may skip this again
         if self._limit is not None:
             if now >= self._reset_at:
                 self._remaining = self._limit

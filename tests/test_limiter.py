@@ -145,3 +145,56 @@ async def test_pool_timeout_when_every_slot_stays_busy() -> None:
         release.set()
         await busy
         assert (await s.clients.retrieve("cl_1")).client_id == "cl_1"  # the slot came back
+
+
+class CountingClock:
+    """A virtual clock that counts how often it is read."""
+
+    def __init__(self) -> None:
+        self.now, self.reads = 100.0, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+
+async def test_try_acquire_reads_the_clock_only_when_a_window_or_pause_needs_it() -> None:
+    from agencyaccess_async._limiter import Limiter
+
+    clock = CountingClock()
+    limiter = Limiter(4, clock=clock)
+    while not limiter.try_acquire():  # the probes: answers without rate-limit headers
+        await limiter.acquire()
+        limiter.release(None)
+    limiter.release(None)
+    clock.reads = 0
+    for _ in range(3):
+        assert limiter.try_acquire()
+        limiter.release(None)
+    assert clock.reads == 0  # no window known, no pause: nothing to ask the clock
+
+    assert limiter.try_acquire()
+    limiter.release(
+        {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "10"}
+    )
+    assert limiter.try_acquire() and limiter.try_acquire()
+    assert not limiter.try_acquire()  # the window of 2 is spent until its reset
+    limiter.release(None)
+    limiter.release(None)
+    clock.now += 10.01
+    assert limiter.try_acquire()  # the window reset: a full window again
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()
+    limiter.release(None)
+    limiter.release(None)
+
+    clock.now += 20
+    limiter.pause(5)
+    assert not limiter.try_acquire()  # paused
+    clock.now += 5.01
+    assert limiter.try_acquire()  # the pause is over; the window refilled
+    limiter.release(None)
+    reads = clock.reads
+    limiter._limit = None  # a server that stopped sending the headers
+    assert limiter.try_acquire()
+    assert clock.reads == reads  # the pause was cleared: no read again
