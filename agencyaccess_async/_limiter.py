@@ -48,6 +48,8 @@ _PROBES = 3
 # A server reset this much later than ours means the server started a new window.
 _NEW_WINDOW = 0.05
 _FOREVER = float("inf")
+# Far from the end of the window, read the rate-limit headers of one answer in this many.
+_READ_EVERY = 8
 
 
 async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
@@ -105,6 +107,10 @@ class Limiter:
         self._reset_at = 0.0
         self._window = 0.0
         self._in_flight = 0
+        # Answers whose headers were not read, and how close to the window's end all are read:
+        # within this many requests, more than our in-flight ones and a skipped batch.
+        self._unread = 0
+        self._read_margin = 2 * max_concurrency + _READ_EVERY
         self._probe: asyncio.Future[None] | None = None
         self._probes_left = _PROBES
         self._probe_task: asyncio.Task[object] | None = None
@@ -157,10 +163,22 @@ class Limiter:
         self._in_flight += 1
 
     def release(self, headers: Mapping[str, str] | None = None) -> None:
-        """Give the slot back, learning from the answer's rate-limit headers if any."""
+        """Give the slot back, learning from the answer's rate-limit headers if any.
+
+        Far from the end of a window the headers of only one answer in
+        ``_READ_EVERY`` are read (each read costs more than the rest of the
+        limiter); near it, and until the limit is known, every answer's are.
+        """
         self._in_flight -= 1
         self._give_slot()
-        learned = headers is not None and self._observe(headers)
+        learned = False
+        if headers is not None:
+            self._unread += 1
+            if self._unread >= _READ_EVERY or self._remaining <= self._read_margin or not (
+                self._learned and self._limit is not None
+            ):
+                self._unread = 0
+                learned = self._observe(headers)
         if not self._learned and self._probe is not None:
             self._probes_left -= 1
             if learned or self._probes_left <= 0:

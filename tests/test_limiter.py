@@ -198,3 +198,46 @@ async def test_try_acquire_reads_the_clock_only_when_a_window_or_pause_needs_it(
     limiter._limit = None  # a server that stopped sending the headers
     assert limiter.try_acquire()
     assert clock.reads == reads  # the pause was cleared: no read again
+
+
+class CountingHeaders(dict[str, str]):
+    """Rate-limit headers that count how often they are read."""
+
+    reads = 0
+
+    def __getitem__(self, name: str) -> str:
+        type(self).reads += 1
+        return super().__getitem__(name)
+
+
+async def test_headers_are_read_on_every_answer_only_near_the_end_of_the_window() -> None:
+    from agencyaccess_async._limiter import _READ_EVERY, Limiter
+
+    clock = CountingClock()
+    limiter = Limiter(2, clock=clock)
+
+    def answer(remaining: int) -> CountingHeaders:
+        return CountingHeaders(
+            {"X-RateLimit-Limit": "100000", "X-RateLimit-Remaining": str(remaining),
+             "X-RateLimit-Reset": "60"}
+        )  # fmt: skip
+
+    await limiter.acquire()
+    limiter.release(answer(99_999))  # the probe's answer: read, the limit is learnt
+    CountingHeaders.reads = 0
+    for _ in range(4 * _READ_EVERY):
+        assert limiter.try_acquire()
+        limiter.release(answer(99_000))
+    assert CountingHeaders.reads == 4 * 3  # far from the end: one answer in _READ_EVERY
+
+    CountingHeaders.reads = 0
+    for _ in range(_READ_EVERY):  # another client used the window up: seen within a batch
+        assert limiter.try_acquire()
+        limiter.release(answer(3))
+    assert CountingHeaders.reads == 3
+    CountingHeaders.reads = 0
+    assert limiter.try_acquire()
+    limiter.release(answer(2))
+    assert limiter.try_acquire()
+    limiter.release(answer(1))
+    assert CountingHeaders.reads == 2 * 3  # near the end: every answer
