@@ -54,6 +54,10 @@ USER_AGENT = (
 )
 
 
+# The most paths ``post`` keeps a route and a parsed URL for (beyond them, made per call).
+_RAW_ROUTES_MAX = 256
+
+
 class CallOptions(TypedDict, total=False):
     """The per-call options every endpoint method takes as keywords.
 
@@ -108,6 +112,7 @@ class Requester:
         self._api_key = clean_key(api_key)
         self.base_url = base_url
         self._urls = {op: self._url(routes.get(op, route.path)) for op, route in ROUTES.items()}
+        self._raw_routes: dict[tuple[str, Kind], Route[dict[str, Any], Any]] = {}
         self._transport = transport
         self._owns_transport = transport is None
         self.limiter = limiter
@@ -247,7 +252,12 @@ class Requester:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         kind = Kind.UPDATE if idempotent else Kind.CREATE
-        route: Route[dict[str, Any], Any] = Route(f"POST {path}", path, "", kind, dict, dict)
+        route = self._raw_routes.get((path, kind))
+        if route is None:  # the route and its URL are made once per path
+            route = Route(f"POST {path}", path, "", kind, dict, dict)
+            if len(self._raw_routes) < _RAW_ROUTES_MAX:
+                self._raw_routes[path, kind] = route
+                self._urls[route.operation] = self._url(path)
         result = await self.execute(route, dict(body or {}), timeout=timeout, retry=retry)
         return result.envelope["data"]
 
