@@ -4,6 +4,8 @@
 applies the envelope rules, and on failure does what ``_retry.decide`` says:
 wait and resend, reconcile an unanswered create (look the record up before
 creating again), or give up with the error, its attempt count attached.
+``run_call`` is the way in: it makes a first attempt that needs no waiting
+itself, and builds a ``Call`` only for what follows a failure.
 
 A Call knows its ``CallContext`` only: a limiter, hooks, counters, whether to
 log bodies, and ``envelope`` to look a record up. The Requester is one.
