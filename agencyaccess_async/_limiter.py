@@ -174,8 +174,10 @@ class Limiter:
         learned = False
         if headers is not None:
             self._unread += 1
-            if self._unread >= _READ_EVERY or self._remaining <= self._read_margin or not (
-                self._learned and self._limit is not None
+            if (
+                self._unread >= _READ_EVERY
+                or self._remaining <= self._read_margin
+                or not (self._learned and self._limit is not None)
             ):
                 self._unread = 0
                 learned = self._observe(headers)
