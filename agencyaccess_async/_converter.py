@@ -23,7 +23,7 @@ from . import _models as m
 from ._services import RequestedServices
 from ._wire import format_datetime, wire_name
 
-__all__ = ["CONVERTER", "configure_converter", "parse_datetime", "wire_name"]
+__all__ = ["CONVERTER", "MODERN_ISOFORMAT", "configure_converter", "parse_datetime", "wire_name"]
 
 
 REQUEST_MODELS: tuple[type, ...] = (
@@ -186,7 +186,7 @@ def _enum_value(value: enum.Enum) -> Any:
 
 _FRACTION = re.compile(r"\.(\d+)")
 # From 3.11 fromisoformat reads "Z" and any number of fraction digits itself.
-_MODERN_ISOFORMAT = sys.version_info >= (3, 11)
+MODERN_ISOFORMAT = sys.version_info >= (3, 11)
 _EPOCH_MILLISECONDS = 10**11
 
 
@@ -207,7 +207,7 @@ def parse_datetime(value: Any) -> datetime:
         raise TypeError(f"expected an ISO 8601 string or epoch number, got {value!r}")
     if value.endswith("z"):  # RFC 3339 allows it; fromisoformat does not
         value = value[:-1] + "Z"
-    if _MODERN_ISOFORMAT:
+    if MODERN_ISOFORMAT:
         parsed = datetime.fromisoformat(value)
     else:  # Python 3.10: no "Z", and only 3 or 6 fraction digits
         text = value[:-1] + "+00:00" if value.endswith("Z") else value

@@ -14,7 +14,6 @@ does the whole value. So a result is always the converter's:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -22,14 +21,13 @@ from typing import Any, TypeVar
 import attrs
 
 from . import _models as m
-from ._converter import ALIASES, CONVERTER, parse_datetime, wire_name
+from ._converter import ALIASES, CONVERTER, MODERN_ISOFORMAT, parse_datetime, wire_name
 from ._services import RequestedServices
 
 __all__ = ["FAST_STRUCTURE", "FAST_UNSTRUCTURE", "structure", "unstructure"]
 
 T = TypeVar("T")
 
-_MODERN_ISOFORMAT = sys.version_info >= (3, 11)  # fromisoformat reads "Z" itself
 _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
 
@@ -94,7 +92,7 @@ def _when(value: Any) -> datetime | None:
     """An optional timestamp: the contract's ``...Z`` read directly, else ``parse_datetime``."""
     if value is None:
         return None
-    if _MODERN_ISOFORMAT and type(value) is str and value[-1:] == "Z":
+    if MODERN_ISOFORMAT and type(value) is str and value[-1:] == "Z":
         parsed = _fromisoformat(value)
         if parsed.tzinfo is _UTC:
             return parsed

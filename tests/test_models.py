@@ -239,7 +239,7 @@ def test_timestamps_parse_alike_on_every_python(
 
     if modern and sys.version_info < (3, 11):
         pytest.skip("3.10's fromisoformat is the fallback's reason to exist")
-    monkeypatch.setattr(_converter, "_MODERN_ISOFORMAT", modern)
+    monkeypatch.setattr(_converter, "MODERN_ISOFORMAT", modern)
     parsed = _converter.parse_datetime(text)
     assert parsed == expected
     assert parsed.tzinfo is timezone.utc
