@@ -81,9 +81,12 @@ class AiohttpTransport(ClosingContext):
                 ttl_dns_cache=ttl_dns_cache,
                 use_dns_cache=ttl_dns_cache is not None,
             )
-            # No session-wide timeout: each request carries its own.
+            # No session-wide timeout: each request carries its own. No cookies:
+            # the API authenticates by header, and a jar costs work on every request.
             session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None),
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         self._session = session
         self._watchdog: Watchdog | None = None

@@ -216,11 +216,8 @@ class Requester:
         request, call = self._start(route, _payload(body, options), options)
         result = await call
         record(request, result)
-        return _decode(
-            route,
-            result,
-            lambda envelope: _fast_codec.structure(_lift(route, envelope), route.data),
-        )
+        record_: R = _decode(route, result, _record_of)
+        return record_
 
     async def send_page(
         self,
@@ -232,11 +229,7 @@ class Requester:
         request, call = self._start(route, _payload(body, options), options)
         result = await call
         record(request, result)
-        items = _decode(
-            route,
-            result,
-            lambda envelope: tuple(_fast_codec.structure(i, route.data) for i in envelope["data"]),
-        )
+        items = _decode(route, result, _records_of)
         return Page(items, result.envelope.get("nextCursor"))
 
     async def post(
@@ -343,10 +336,24 @@ def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
     return data
 
 
-def _decode(route: Route[Any, Any], result: CallResult, read: Callable[[Any], T]) -> T:
-    """``read(envelope)``, any failure of which is a ``DecodeError`` carrying the raw data."""
+def _record_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> R:
+    """The answer's record as the route's model."""
+    return _fast_codec.structure(_lift(route, envelope), route.data)
+
+
+def _records_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> tuple[R, ...]:
+    """A list answer's records as the route's model."""
+    return tuple(_fast_codec.structure(item, route.data) for item in envelope["data"])
+
+
+def _decode(
+    route: Route[Any, Any],
+    result: CallResult,
+    read: Callable[[Route[Any, Any], Mapping[str, Any]], T],
+) -> T:
+    """``read(route, envelope)``; any failure of it is a ``DecodeError`` carrying the raw data."""
     try:
-        return read(result.envelope)
+        return read(route, result.envelope)
     except Exception as exc:  # the converter fails in many ways; all mean the same here
         response = result.response
         raise DecodeError(
