@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import operator
 import os
 import time
 import uuid
@@ -104,6 +105,10 @@ class JournalRow:
     link_id: str | None = None
     invite_url: str | None = None
     error: str | None = None
+
+
+#: A row's values in column order (attrs.astuple is generic, and this runs twice a row).
+_row_values = operator.attrgetter(*(field.name for field in attrs.fields(JournalRow)))
 
 
 class Journal:
@@ -209,7 +214,7 @@ class Journal:
         re-run finds its record); a state that must be on disk before a create
         is sent goes through ``write_ahead``.
         """
-        self._dirty[row.key] = (*attrs.astuple(row), time.time())
+        self._dirty[row.key] = (*_row_values(row), time.time())
 
     async def write_ahead(self, row: JournalRow) -> None:
         """Return once the row's state is committed: group commit, one transaction a loop turn.
