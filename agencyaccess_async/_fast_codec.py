@@ -152,18 +152,20 @@ _NO_ALIASES: frozenset[str] = frozenset()
 def _client(value: Any) -> m.Client:
     client_id = _record(value, "clientID")
     get = value.get
+    # Positional, in the model's field order (keywords cost 0.3 us here); the
+    # property test would catch a field moved in the model.
     return m.Client(
-        client_id=client_id,
-        name=_text(get("name")),
-        email=_text(get("email")),
-        created_at=_when(get("createdAt")),
-        updated_at=_when(get("updatedAt")),
-        company=_text(get("company")),
-        website=_text(get("website")),
-        type=_client_type(get("type")),
-        language=_language(get("language")),
-        metadata=_strings(get("metadata")),
-        extra=_extra(value, _CLIENT, _CLIENT_ALIASES),
+        client_id,
+        _text(get("name")),
+        _text(get("email")),
+        _when(get("createdAt")),
+        _when(get("updatedAt")),
+        _text(get("company")),
+        _text(get("website")),
+        _client_type(get("type")),
+        _language(get("language")),
+        _strings(get("metadata")),
+        _extra(value, _CLIENT, _CLIENT_ALIASES),
     )
 
 
@@ -194,26 +196,22 @@ def _link(value: Any) -> m.Link:
     link_id = _record(value, "linkID")
     get = value.get
     services, status, source = get("requestedServices"), get("intakeFormStatus"), get("source")
-    return m.Link(
-        link_id=link_id,
-        client_id=_text(get("clientID")),
-        invite_url=_text(get("inviteUrl")),
-        status=_link_status(get("status")),
-        requested_services=(
-            RequestedServices(()) if services is None else _requested_services(services)
-        ),
-        created_at=_when(get("createdAt")),
-        updated_at=_when(get("updatedAt")),
-        grants=_grants(get("grants")),
-        intake_form=_flag(get("intakeForm"), False),
-        send_email=_flag(get("sendEmail"), False),
-        thank_you_message=_text(get("thankYouMessage")),
-        redirect_url=_text(get("redirectURL")),
-        intake_form_status=(
-            m.IntakeFormStatus.NOT_REQUESTED if status is None else _intake_form_status(status)
-        ),
-        source=None if source is None else _source(source),
-        extra=_extra(value, _LINK, _LINK_ALIASES),
+    return m.Link(  # positional, in field order, as in _client
+        link_id,
+        _text(get("clientID")),
+        _text(get("inviteUrl")),
+        _link_status(get("status")),
+        RequestedServices(()) if services is None else _requested_services(services),
+        _when(get("createdAt")),
+        _when(get("updatedAt")),
+        _grants(get("grants")),
+        _flag(get("intakeForm"), False),
+        _flag(get("sendEmail"), False),
+        _text(get("thankYouMessage")),
+        _text(get("redirectURL")),
+        m.IntakeFormStatus.NOT_REQUESTED if status is None else _intake_form_status(status),
+        None if source is None else _source(source),
+        _extra(value, _LINK, _LINK_ALIASES),
     )
 
 

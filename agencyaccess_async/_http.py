@@ -203,7 +203,6 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
     else a ``ProtocolError``); a success without ``data`` is a ``ProtocolError``.
     """
     status = response.status
-    request_id = response.request_id
     if 300 <= status < 400:
         raise _redirect_error(response, operation)
     envelope = _decode_envelope(response)
@@ -214,7 +213,7 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
                 f"HTTP {status} with a non-JSON body: {excerpt!r}",
                 status=status,
                 operation=operation,
-                request_id=request_id,
+                request_id=response.request_id,
                 headers=response.headers,
             )
         raise ProtocolError(
@@ -222,7 +221,7 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
             status=status,
             body_excerpt=excerpt,
             operation=operation,
-            request_id=request_id,
+            request_id=response.request_id,
         )
     if envelope["error"] or status >= 300:
         raise _api_error(response, envelope, operation)
@@ -232,7 +231,7 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
             status=status,
             body_excerpt=_excerpt(response.body),
             operation=operation,
-            request_id=request_id,
+            request_id=response.request_id,
         )
     return envelope
 
