@@ -20,7 +20,7 @@ from agencyaccess_async import (
     Timeout,
 )
 
-from .helpers import SECRET_KEY, client_json, closed_port
+from .helpers import SECRET_KEY, client_json, closed_port, serve_app
 
 pytestmark = pytest.mark.socket
 
@@ -52,13 +52,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_post("/api/clients/retrieve", _echo)
     app.router.add_post("/slow", _slow)
     app.router.add_post("/drop", _drop)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}"
-    await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url
 
 
 def _request(url: str, timeout: Timeout | None = None) -> Request:

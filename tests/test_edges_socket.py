@@ -18,7 +18,7 @@ from agencyaccess_async import (
     WaitTimeoutError,
 )
 
-from .helpers import SECRET_KEY, client_json
+from .helpers import SECRET_KEY, client_json, serve_app
 
 pytestmark = pytest.mark.socket
 
@@ -30,15 +30,8 @@ async def serve(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[str]
     """A purpose-written server on a free loopback port; yields its base URL."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, host) as url:
+        yield url
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -15,6 +15,8 @@ from yarl import URL
 from agencyaccess_async import AiohttpTransport, Request
 from agencyaccess_async import _read_buffer as rb
 
+from .helpers import serve_app
+
 pytestmark = pytest.mark.socket
 
 BIG = bytes(range(256)) * 4096 + b"end"  # 1 MiB and 3 bytes: sixteen capped reads and more
@@ -37,13 +39,8 @@ async def _big(request: web.Request) -> web.StreamResponse:
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/big", _big)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}"
-    await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url
 
 
 def _request(url: str) -> Request:

@@ -19,6 +19,8 @@ from agencyaccess_async import (
 )
 from agencyaccess_async._watchdog import AVAILABLE, Watchdog
 
+from .helpers import serve_app
+
 needs_watchdog = pytest.mark.skipif(not AVAILABLE, reason="Task.uncancel is Python 3.11+")
 
 
@@ -31,13 +33,8 @@ async def _sleep(request: web.Request) -> web.Response:
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/sleep", _sleep)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}"
-    await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url
 
 
 def _sleeping(server: str, seconds: float, total: float | None) -> Request:
