@@ -54,6 +54,10 @@ class CallContext(Protocol):
         """Send one lookup and return its envelope."""
         ...
 
+    def record(self, request: Request, result: CallResult) -> None:
+        """Report a call that succeeded (``capture_responses`` listens)."""
+        ...
+
 
 class CallResult(NamedTuple):
     """How a call ended well: the envelope, the last response, attempts made, seconds taken.
@@ -116,10 +120,15 @@ async def run_call(
             except AgencyAccessError as error:
                 failure = error
             else:
-                return CallResult(envelope, response, 1, loop.time() - started)
+                result = CallResult(envelope, response, 1, loop.time() - started)
+                context.record(request, result)
+                return result
         call = Call(context, transport, route, payload, request, policy, started=started)
-        return await call.resume(failure, response)
-    return await Call(context, transport, route, payload, request, policy).run()
+        result = await call.resume(failure, response)
+    else:
+        result = await Call(context, transport, route, payload, request, policy).run()
+    context.record(request, result)
+    return result
 
 
 class Call:

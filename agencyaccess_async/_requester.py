@@ -213,9 +213,7 @@ class Requester:
         ``extra_body`` is merged into the wire body last: fields the SDK does
         not model yet go out as given.
         """
-        request, call = self._start(route, _payload(body, options), options)
-        result = await call
-        record(request, result)
+        result = await self._call(route, _payload(body, options), options)
         record_: R = _decode(route, result, _record_of)
         return record_
 
@@ -226,9 +224,7 @@ class Requester:
         **options: Unpack[CallOptions],
     ) -> Page[R]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        request, call = self._start(route, _payload(body, options), options)
-        result = await call
-        record(request, result)
+        result = await self._call(route, _payload(body, options), options)
         items = _decode(route, result, _records_of)
         return Page(items, result.envelope.get("nextCursor"))
 
@@ -271,19 +267,23 @@ class Requester:
     ) -> CallResult:
         """Send one call (``payload`` in wire form) with retries; return its result."""
         options: CallOptions = {"timeout": timeout, "retry": retry, "extra_headers": extra_headers}
-        request, call = self._start(route, payload, options)
-        result = await call
-        record(request, result)
-        return result
+        return await self._call(route, payload, options)
 
     def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
         return capture_responses()
 
-    def _start(
+    def record(self, request: Request, result: CallResult) -> None:
+        """Hand a successful call to ``capture_responses`` (the Call's way to report one)."""
+        record(request, result)
+
+    def _call(
         self, route: Route[Any, Any], payload: Mapping[str, Any], options: CallOptions
-    ) -> tuple[Request, Coroutine[Any, Any, CallResult]]:
-        """The request of one call of a wire ``payload``, and the coroutine that makes the call."""
+    ) -> Coroutine[Any, Any, CallResult]:
+        """Build the request of one call of a wire ``payload``; the coroutine that makes it.
+
+        Not itself a coroutine: the caller awaits ``run_call``'s, one frame less a call.
+        """
         transport = self.bind()
         extra_headers = options.get("extra_headers")
         headers = self._headers if not extra_headers else _with_extra(self._headers, extra_headers)
@@ -297,7 +297,7 @@ class Requester:
             timeout=options.get("timeout") or self.timeout,
         )
         policy = options.get("retry") or self.retry
-        return request, run_call(self, transport, route, payload, request, policy)
+        return run_call(self, transport, route, payload, request, policy)
 
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
