@@ -214,8 +214,7 @@ class Requester:
         not model yet go out as given.
         """
         result = await self._call(route, _payload(body, options), options)
-        record_: R = _decode(route, result, _record_of)
-        return record_
+        return _decode(route, result, _record_of)
 
     async def send_page(
         self,
@@ -347,9 +346,9 @@ def _records_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> tuple[R, .
 
 
 def _decode(
-    route: Route[Any, Any],
+    route: Route[Any, R],
     result: CallResult,
-    read: Callable[[Route[Any, Any], Mapping[str, Any]], T],
+    read: Callable[[Route[Any, R], Mapping[str, Any]], T],
 ) -> T:
     """``read(route, envelope)``; any failure of it is a ``DecodeError`` carrying the raw data."""
     try:
