@@ -50,8 +50,14 @@ PAYLOAD = {"name": "Acme Bakery", "email": "ops@acme.example"}
 One = Callable[[], Awaitable[Any]]
 
 
-async def make_layers(url: str, concurrency: int, stack: AsyncExitStack) -> dict[str, One]:
-    """One zero-argument coroutine function per layer, sharing nothing but the server."""
+async def make_layers(
+    url: str, concurrency: int, stack: AsyncExitStack
+) -> dict[str, tuple[One, bool]]:
+    """Per layer, a zero-argument coroutine function and whether it uses the stdlib json.
+
+    The functions share nothing but the server, and each is the layer's call
+    itself, with no wrapper around it: raw aiohttp has none either.
+    """
     import aiohttp
 
     from agencyaccess_async import Session, _json
@@ -93,22 +99,16 @@ async def make_layers(url: str, concurrency: int, stack: AsyncExitStack) -> dict
     async def sdk() -> None:
         await sdk_session.clients.create(name="Acme Bakery", email="ops@acme.example")
 
-    def with_codec(stdlib: bool, one: One) -> One:
-        async def switched() -> None:
-            await one()
-
-        switched.stdlib = stdlib  # type: ignore[attr-defined]
-        return switched
-
-    layers: dict[str, One] = {
-        "raw": raw,
-        "transport": with_codec(True, through_transport),
-        "call": with_codec(True, call),
-        "sdk": with_codec(True, sdk),
+    # Each layer with the codec it runs under: True for the stdlib json.
+    layers: dict[str, tuple[One, bool]] = {
+        "raw": (raw, True),
+        "transport": (through_transport, True),
+        "call": (call, True),
+        "sdk": (sdk, True),
     }
     _json.use_stdlib(False)
     if _json.CODEC == "orjson":
-        layers["sdk+orjson"] = with_codec(False, sdk)
+        layers["sdk+orjson"] = (sdk, False)
     return layers
 
 
@@ -138,8 +138,9 @@ async def measure(
         layers = await make_layers(url, concurrency, stack)
         names = [name for name in names if name in layers]
         for name in names:  # warm up: connections, caches, the converter's hooks
-            _json.use_stdlib(getattr(layers[name], "stdlib", True))
-            await drive(layers[name], max(200, requests // 10), concurrency)
+            one, stdlib = layers[name]
+            _json.use_stdlib(stdlib)
+            await drive(one, max(200, requests // 10), concurrency)
         figures: dict[str, dict[str, list[float]]] = {
             name: {"ratio": [], "cpu": [], "rate": []} for name in names
         }
@@ -147,8 +148,9 @@ async def measure(
             shift = round_number % len(names)
             rates: dict[str, float] = {}
             for name in names[shift:] + names[:shift]:
-                _json.use_stdlib(getattr(layers[name], "stdlib", True))
-                rates[name], cpu = await drive(layers[name], requests, concurrency)
+                one, stdlib = layers[name]
+                _json.use_stdlib(stdlib)
+                rates[name], cpu = await drive(one, requests, concurrency)
                 figures[name]["cpu"].append(cpu)
                 figures[name]["rate"].append(rates[name])
             for name in names:
