@@ -114,15 +114,28 @@ class AiohttpTransport(ClosingContext):
         body = request.body
         started = time.perf_counter()
         try:
-            async with self._session.request(
+            # Awaited, not ``async with``: aiohttp's documented other form, five
+            # coroutines fewer a request; ``release`` below is what its exit does.
+            answer = await self._session.request(
                 request.method,
                 request.url,
                 data=body if len(body) < _LARGE_BODY else io.BytesIO(body),
                 headers=request.headers,
                 timeout=client_timeout,
                 allow_redirects=False,
-            ) as answer:
-                content = await self._read(answer, request)
+            )
+            try:
+                length = answer.content_length
+                if length is None or length > self._max_response_bytes:
+                    content = await self._read_capped(answer, request)
+                elif (
+                    "Content-Encoding" in answer.headers
+                ):  # the size after decompression is unknown
+                    content = await self._read_capped(answer, request)
+                else:  # the common case: the parser stops at the length
+                    content = await answer.read()
+            finally:
+                answer.release()
         except asyncio.CancelledError:
             if task is not None and watchdog is not None and watchdog.expired(task):
                 raise _translate(asyncio.TimeoutError(), request) from None
@@ -138,14 +151,16 @@ class AiohttpTransport(ClosingContext):
         self._watchdog = Watchdog(asyncio.get_running_loop())
         return self._watchdog
 
-    async def _read(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
-        """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``."""
+    async def _read_capped(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
+        """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``.
+
+        For answers whose size is not known in advance (chunked, compressed)
+        or is over the cap; ``send`` reads the others in one go.
+        """
         cap = self._max_response_bytes
         length = answer.content_length
         if length is not None and length > cap:
             raise self._too_large(answer, request, f" of {length} bytes")
-        if length is not None and "Content-Encoding" not in answer.headers:
-            return await answer.read()  # the common case: the parser stops at the length
         chunks: list[bytes] = []
         size = 0
         while chunk := await answer.content.readany():
