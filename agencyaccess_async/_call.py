@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -35,7 +35,9 @@ from ._retry import Action, RetryPolicy, decide, skipped_in_testing
 from ._routes import Kind, Route
 from ._transport import Transport
 
-__all__ = ["Call", "CallContext", "CallResult", "run_call"]
+__all__ = ["Call", "CallContext", "CallResult", "Finish", "run_call"]
+
+T = TypeVar("T")
 
 _DEBUG = 10
 
@@ -73,6 +75,10 @@ class CallResult(NamedTuple):
     elapsed: float
 
 
+#: What ends a call that succeeded: its route and result in, what the caller gets out.
+Finish = Callable[[Route[Any, Any], CallResult], T]
+
+
 async def run_call(
     context: CallContext,
     transport: Transport,
@@ -80,14 +86,16 @@ async def run_call(
     payload: Mapping[str, Any],
     request: Request,
     policy: RetryPolicy,
-) -> CallResult:
+    finish: Finish[T],
+) -> T:
     """Make one call: its first attempt inline, a ``Call`` (the retry machinery) only if needed.
 
     Most calls are one attempt that succeeds at once. When the limiter admits
     the request without waiting, no hook or DEBUG log listens, and the
     attempt's timeout ends before the call's deadline, the attempt is sent
     here, with no ``Call`` object. A failed first attempt is handed to a
-    ``Call`` that starts from it, as if it had made it.
+    ``Call`` that starts from it, as if it had made it. A call that succeeds
+    is recorded, and ends with ``finish(route, result)`` (the decoding).
     """
     hooks = context.hooks
     timeout = request.timeout
@@ -122,13 +130,13 @@ async def run_call(
             else:
                 result = CallResult(envelope, response, 1, loop.time() - started)
                 context.record(request, result)
-                return result
+                return finish(route, result)
         call = Call(context, transport, route, payload, request, policy, started=started)
         result = await call.resume(failure, response)
     else:
         result = await Call(context, transport, route, payload, request, policy).run()
     context.record(request, result)
-    return result
+    return finish(route, result)
 
 
 class Call:

@@ -27,7 +27,7 @@ import aiohttp
 from yarl import URL
 
 from . import _fast_codec
-from ._call import CallResult, run_call
+from ._call import CallResult, Finish, run_call
 from ._capture import ResponseInfo, capture_responses, record
 from ._errors import DecodeError, SessionError
 from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
@@ -202,32 +202,32 @@ class Requester:
         if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 
-    async def send(
+    def send(
         self,
         route: Route[B, R],
         body: B,
         **options: Unpack[CallOptions],
-    ) -> R:
+    ) -> Coroutine[Any, Any, R]:
         """Send ``body`` (a request model) to ``route``; the answer's ``data`` as its model.
 
         ``extra_body`` is merged into the wire body last: fields the SDK does
-        not model yet go out as given.
+        not model yet go out as given. Like every sending method here, this
+        one returns ``run_call``'s coroutine for the caller to await, rather
+        than awaiting it in a coroutine of its own: one frame less a call,
+        on every resume of the task.
         """
-        result = await self._call(route, _payload(body, options), options)
-        return _decode(route, result, _record_of)
+        return self._call(route, _payload(body, options), options, _decode_record)
 
-    async def send_page(
+    def send_page(
         self,
         route: Route[B, R],
         body: B,
         **options: Unpack[CallOptions],
-    ) -> Page[R]:
+    ) -> Coroutine[Any, Any, Page[R]]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        result = await self._call(route, _payload(body, options), options)
-        items = _decode(route, result, _records_of)
-        return Page(items, result.envelope.get("nextCursor"))
+        return self._call(route, _payload(body, options), options, _decode_page)
 
-    async def post(
+    def post(
         self,
         path: str,
         body: Mapping[str, Any] | None,
@@ -235,7 +235,7 @@ class Requester:
         idempotent: bool,
         timeout: Timeout | None,
         retry: RetryPolicy | None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """POST to a path the route table does not know; the answer's ``data`` as plain JSON."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
@@ -246,27 +246,14 @@ class Requester:
             if len(self._raw_routes) < _RAW_ROUTES_MAX:
                 self._raw_routes[path, kind] = route
                 self._urls[route.operation] = self._url(path)
-        result = await self.execute(route, dict(body or {}), timeout=timeout, retry=retry)
-        return result.envelope["data"]
+        options: CallOptions = {"timeout": timeout, "retry": retry}
+        return self._call(route, dict(body or {}), options, _data)
 
-    async def envelope(
+    def envelope(
         self, route: Route[Any, Any], payload: Mapping[str, Any], retry: RetryPolicy
-    ) -> Mapping[str, Any]:
+    ) -> Coroutine[Any, Any, Mapping[str, Any]]:
         """The envelope of one call of a wire ``payload``: the finders' way to look records up."""
-        return (await self.execute(route, payload, retry=retry)).envelope
-
-    async def execute(
-        self,
-        route: Route[Any, Any],
-        payload: Mapping[str, Any],
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> CallResult:
-        """Send one call (``payload`` in wire form) with retries; return its result."""
-        options: CallOptions = {"timeout": timeout, "retry": retry, "extra_headers": extra_headers}
-        return await self._call(route, payload, options)
+        return self._call(route, payload, {"retry": retry}, _envelope)
 
     def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
@@ -277,11 +264,16 @@ class Requester:
         record(request, result)
 
     def _call(
-        self, route: Route[Any, Any], payload: Mapping[str, Any], options: CallOptions
-    ) -> Coroutine[Any, Any, CallResult]:
+        self,
+        route: Route[Any, Any],
+        payload: Mapping[str, Any],
+        options: CallOptions,
+        finish: Finish[T],
+    ) -> Coroutine[Any, Any, T]:
         """Build the request of one call of a wire ``payload``; the coroutine that makes it.
 
-        Not itself a coroutine: the caller awaits ``run_call``'s, one frame less a call.
+        ``run_call`` ends the call with ``finish(route, result)``: the decoding
+        that the sending method would otherwise await the call to do.
         """
         transport = self.bind()
         extra_headers = options.get("extra_headers")
@@ -296,7 +288,7 @@ class Requester:
             timeout=options.get("timeout") or self.timeout,
         )
         policy = options.get("retry") or self.retry
-        return run_call(self, transport, route, payload, request, policy)
+        return run_call(self, transport, route, payload, request, policy, finish)
 
     def _url(self, path: str) -> URL:
         return URL(str(self.base_url) + path)
@@ -333,6 +325,26 @@ def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
     if missing:
         raise ValueError(f"{missing[0]} is missing, inside data and beside it")
     return data
+
+
+def _decode_record(route: Route[Any, R], result: CallResult) -> R:
+    """The answer's record as the route's model."""
+    return _decode(route, result, _record_of)
+
+
+def _decode_page(route: Route[Any, R], result: CallResult) -> Page[R]:
+    """A list answer's records as a ``Page`` of the route's model."""
+    return Page(_decode(route, result, _records_of), result.envelope.get("nextCursor"))
+
+
+def _data(route: Route[Any, Any], result: CallResult) -> Any:
+    """The answer's ``data``, as plain JSON."""
+    return result.envelope["data"]
+
+
+def _envelope(route: Route[Any, Any], result: CallResult) -> Mapping[str, Any]:
+    """The answer's whole envelope."""
+    return result.envelope
 
 
 def _record_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> R:
