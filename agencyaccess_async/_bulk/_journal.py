@@ -66,6 +66,15 @@ CREATE TABLE IF NOT EXISTS rows (
 _COLUMNS = (
     "key", "idx", "run", "state", "idempotency_key", "client_id", "link_id", "invite_url", "error",
 )  # fmt: skip
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
+# A row's later states update it in place: an INSERT OR REPLACE would delete
+# and re-insert it, rewriting its index entry on every state.
+_UPSERT = (
+    f"INSERT INTO rows ({', '.join(_COLUMNS)}, updated) "
+    f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)"
+    " ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*_COLUMNS[1:], "updated"))
+)
 
 
 class JournalError(AgencyAccessError):
@@ -197,9 +206,7 @@ class Journal:
         """The row's state: the latest one noted, written or not yet."""
         if key in self._dirty:
             return JournalRow(*self._dirty[key][: len(_COLUMNS)])
-        found = self._db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE key = ?", (key,)
-        ).fetchone()
+        found = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
         return JournalRow(*found) if found else None
 
     def save(self, row: JournalRow) -> None:
@@ -247,11 +254,7 @@ class Journal:
         rows, self._dirty = list(self._dirty.values()), {}
         self._db.execute("BEGIN")
         try:
-            self._db.executemany(
-                f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}, updated) "
-                f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)",
-                rows,
-            )
+            self._db.executemany(_UPSERT, rows)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -260,7 +263,7 @@ class Journal:
     def rows(self) -> Iterator[JournalRow]:
         """Every row, in input order (kept states are written first)."""
         self.flush()
-        cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM rows ORDER BY idx")
+        cursor = self._db.execute(f"{_SELECT} ORDER BY idx")
         for found in cursor:
             yield JournalRow(*found)
 
