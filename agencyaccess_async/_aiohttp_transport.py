@@ -103,14 +103,15 @@ class AiohttpTransport(ClosingContext):
         """Send one request; raise a ``TransportError`` if no answer comes back."""
         timeout = request.timeout or _NO_TIMEOUT_GIVEN
         total = timeout.total
-        task = asyncio.current_task() if total is not None and watchdog_available else None
-        watchdog = self._watchdog
-        if task is None or total is None:  # aiohttp's own timer for the total, if any
-            client_timeout = self._client_timeout(timeout, total)
-        else:
-            client_timeout = self._client_timeout(timeout, None)
-            watchdog = watchdog or self._start_watchdog()
-            watchdog.watch(task, watchdog.loop.time() + total)
+        task = watchdog = None
+        if total is not None and watchdog_available:  # the watchdog times the total
+            watchdog = self._watchdog or self._start_watchdog()
+            # Given the loop, current_task does not look it up (a getpid on Python 3.11).
+            task = asyncio.current_task(watchdog.loop)
+            if task is not None:
+                watchdog.watch(task, watchdog.loop.time() + total)
+        # aiohttp's own timer for the total, if the watchdog does not time it.
+        client_timeout = self._client_timeout(timeout, total if task is None else None)
         body = request.body
         started = time.perf_counter()
         try:

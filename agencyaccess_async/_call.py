@@ -49,6 +49,9 @@ class CallContext(Protocol):
     hooks: Hooks
     stats: SessionStats
     log_bodies: bool
+    #: The event loop the calls run on, once known (read here, it saves asking
+    #: asyncio, which on Python 3.11 makes a ``getpid`` system call each time).
+    loop: asyncio.AbstractEventLoop | None
 
     async def envelope(
         self, route: Route[Any, Any], payload: Mapping[str, Any], retry: RetryPolicy
@@ -109,7 +112,7 @@ async def run_call(
         and context.limiter.try_acquire()
     ):
         limiter = context.limiter
-        loop = asyncio.get_running_loop()
+        loop = context.loop or asyncio.get_running_loop()
         started = loop.time()
         context.stats.requests += 1
         response: Response | None = None
