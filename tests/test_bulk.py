@@ -354,3 +354,25 @@ async def test_journal_commits_rows_that_reach_write_ahead_together_in_one_trans
         "client_created",
     )
     reader.close()
+
+
+@pytest.mark.unit
+async def test_a_row_cancelled_in_write_ahead_is_committed_and_its_neighbours_are_not_cancelled(
+    tmp_path: Path,
+) -> None:
+    """The cancelled row raises once its state is on disk; the others return normally."""
+    from agencyaccess_async._bulk._journal import Journal, JournalRow
+
+    journal = Journal(tmp_path / "cancel.journal", "job")
+    rows = [JournalRow(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(3)]
+    tasks = [asyncio.create_task(journal.write_ahead(row)) for row in rows]
+    await asyncio.sleep(0)  # every task now waits for the same group
+    tasks[1].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(result).__name__ for result in results] == [
+        "NoneType", "CancelledError", "NoneType"
+    ]  # fmt: skip
+    reader = Journal(tmp_path / "cancel.journal", None)
+    assert [row.state for row in reader.rows()] == ["pending"] * 3
+    reader.close()
+    journal.close()

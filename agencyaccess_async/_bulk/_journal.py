@@ -233,9 +233,9 @@ class Journal:
         self.note(row)
         if self._group is None:
             loop = asyncio.get_running_loop()
-            self._group = loop.create_future()
+            self._group = _Group(loop=loop)
             loop.call_soon(self._commit_group, self._group)
-        await asyncio.shield(self._group)  # a cancelled row's state is written all the same
+        await self._group
 
     def _commit_group(self, group: asyncio.Future[None]) -> None:
         self._group = None
@@ -279,6 +279,19 @@ class Journal:
             if self._lock is not None:
                 self._lock.close()  # closing the file releases the lock
                 self._lock = None
+
+
+class _Group(asyncio.Future[None]):
+    """The commit of one group, which its waiters cannot cancel.
+
+    A row cancelled while it waits is woken when the commit is done, and
+    raises its ``CancelledError`` then (its state is written all the same);
+    the rows waiting beside it are not disturbed. ``asyncio.shield`` would do
+    the same with two futures more per waiting row.
+    """
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
 
 
 def _retrieved(group: asyncio.Future[None]) -> None:
