@@ -7,8 +7,12 @@ running in another process. Goal: peak RSS <= 150 MB at 100,000 rows, and
 within 10% between 10,000 and 100,000.
 
 The emulator cases (raw aiohttp doing the same two creates per row by hand,
-the SDK without a journal, the SDK with one) run interleaved ``--runs`` times;
-ratios are medians of per-run ratios with their min-max.
+the SDK without a journal, the SDK with one) run interleaved ``--runs`` times,
+in a rotating order (the emulator keeps every record, so no case is always
+the one facing the biggest store); ratios are medians of per-run ratios with
+their min-max. The emulator runs pinned to CPU 0 and each case to CPU 1, as
+in bench_layers: a client's CPU then costs its own throughput, not the
+server's.
 
     python benchmarks/bench_bulk.py [--mock-rows 10000 100000] [--emulator-rows 20000] [--runs 3]
 """
@@ -27,6 +31,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_throughput import pinned
 
 from agencyaccess_async import (
     MockTransport,
@@ -144,7 +152,7 @@ async def child(kind: str, n: int, base_url: str | None, key: str | None) -> dic
 
 
 def run_child(kind: str, n: int, base_url: str = "", key: str = "") -> dict[str, float]:
-    command = [sys.executable, __file__, "--child", kind, str(n), base_url, key]
+    command = [*pinned(1), sys.executable, __file__, "--child", kind, str(n), base_url, key]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(output.strip().splitlines()[-1]))
 
@@ -175,15 +183,17 @@ def main() -> None:
         print(f"RSS growth {min(mock)} -> {max(mock)} rows: {growth:+.1%} (goal within ±10%)")
     if args.emulator_rows:
         emulator = subprocess.Popen(
-            [sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0", "--api-key", "bench"],
+            [*pinned(0), sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0", "--api-key", "bench"],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
             assert emulator.stdout is not None
             base_url = emulator.stdout.readline().split()[-1]
             speed: dict[str, list[float]] = {"raw": [], "emulator": [], "emulator+journal": []}
-            for _ in range(args.runs):  # interleaved, so drift hits every case alike
-                for kind in speed:
+            kinds = list(speed)
+            for run in range(args.runs):  # interleaved, so drift hits every case alike
+                shift = run % len(kinds)
+                for kind in kinds[shift:] + kinds[:shift]:
                     result = run_child(kind, args.emulator_rows, base_url, "bench")
                     speed[kind].append(result["rows_per_s"])
                     label = "raw aiohttp by hand" if kind == "raw" else kind
