@@ -44,7 +44,7 @@ class Paginator(Generic[T]):
     async def page(self, cursor: str | None = None) -> Page[T]:
         """Fetch one page: the first, or the one ``cursor`` points at."""
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
-        return await self._requester.send_page(self._route, query, **self._options)
+        return await self._requester.send_page(self._route, query, self._options)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate over pages, following ``nextCursor`` until the last."""

@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import secrets
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
@@ -40,7 +40,7 @@ from ._transport import Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    pass
 
 __all__ = ["CallOptions", "Requester"]
 
@@ -202,12 +202,7 @@ class Requester:
         if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 
-    def send(
-        self,
-        route: Route[B, R],
-        body: B,
-        **options: Unpack[CallOptions],
-    ) -> Coroutine[Any, Any, R]:
+    def send(self, route: Route[B, R], body: B, options: CallOptions) -> Coroutine[Any, Any, R]:
         """Send ``body`` (a request model) to ``route``; the answer's ``data`` as its model.
 
         ``extra_body`` is merged into the wire body last: fields the SDK does
@@ -219,10 +214,7 @@ class Requester:
         return self._call(route, _payload(body, options), options, _decode_record)
 
     def send_page(
-        self,
-        route: Route[B, R],
-        body: B,
-        **options: Unpack[CallOptions],
+        self, route: Route[B, R], body: B, options: CallOptions
     ) -> Coroutine[Any, Any, Page[R]]:
         """Send a list query to a paged ``route``; one ``Page`` of its model."""
         return self._call(route, _payload(body, options), options, _decode_page)
@@ -318,23 +310,43 @@ def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
     data = envelope["data"]
     if not isinstance(data, dict):
         return data
-    lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
-    if lifted:
-        data = {**data, **{k: envelope[k] for k in lifted}}
-    missing = [k for k in route.requires if not data.get(k)]
-    if missing:
-        raise ValueError(f"{missing[0]} is missing, inside data and beside it")
+    if route.beside_data:
+        lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
+        if lifted:
+            data = {**data, **{k: envelope[k] for k in lifted}}
+    for name in route.requires:
+        if not data.get(name):
+            raise ValueError(f"{name} is missing, inside data and beside it")
     return data
 
 
 def _decode_record(route: Route[Any, R], result: CallResult) -> R:
     """The answer's record as the route's model."""
-    return _decode(route, result, _record_of)
+    try:
+        return _fast_codec.structure(_lift(route, result.envelope), route.data)
+    except Exception as exc:  # the converter fails in many ways; all mean the same here
+        raise _decode_error(route, result, exc) from exc
 
 
 def _decode_page(route: Route[Any, R], result: CallResult) -> Page[R]:
     """A list answer's records as a ``Page`` of the route's model."""
-    return Page(_decode(route, result, _records_of), result.envelope.get("nextCursor"))
+    envelope = result.envelope
+    try:
+        items = tuple(_fast_codec.structure(item, route.data) for item in envelope["data"])
+    except Exception as exc:
+        raise _decode_error(route, result, exc) from exc
+    return Page(items, envelope.get("nextCursor"))
+
+
+def _decode_error(route: Route[Any, Any], result: CallResult, exc: Exception) -> DecodeError:
+    """The error of an answer that cannot be read as the route's model: it carries the raw data."""
+    response = result.response
+    return DecodeError(
+        f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
+        operation=route.operation,
+        request_id=response.request_id if response is not None else None,
+        data=result.envelope.get("data"),
+    )
 
 
 def _data(route: Route[Any, Any], result: CallResult) -> Any:
@@ -345,34 +357,6 @@ def _data(route: Route[Any, Any], result: CallResult) -> Any:
 def _envelope(route: Route[Any, Any], result: CallResult) -> Mapping[str, Any]:
     """The answer's whole envelope."""
     return result.envelope
-
-
-def _record_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> R:
-    """The answer's record as the route's model."""
-    return _fast_codec.structure(_lift(route, envelope), route.data)
-
-
-def _records_of(route: Route[Any, R], envelope: Mapping[str, Any]) -> tuple[R, ...]:
-    """A list answer's records as the route's model."""
-    return tuple(_fast_codec.structure(item, route.data) for item in envelope["data"])
-
-
-def _decode(
-    route: Route[Any, R],
-    result: CallResult,
-    read: Callable[[Route[Any, R], Mapping[str, Any]], T],
-) -> T:
-    """``read(route, envelope)``; any failure of it is a ``DecodeError`` carrying the raw data."""
-    try:
-        return read(route, result.envelope)
-    except Exception as exc:  # the converter fails in many ways; all mean the same here
-        response = result.response
-        raise DecodeError(
-            f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
-            operation=route.operation,
-            request_id=response.request_id if response is not None else None,
-            data=result.envelope.get("data"),
-        ) from exc
 
 
 def clean_key(key: str | None) -> str | None:
