@@ -17,17 +17,22 @@ The layers, each one more of the SDK over raw aiohttp (``POST
 - ``sdk+orjson``: the same with the ``speedups`` codec (skipped if orjson is missing).
 
 The server (a minimal aiohttp app answering a contract-shaped Client) runs in
-its own process pinned to CPU 0; this process pins itself to CPU 1.
+its own process pinned to CPU 0. Each ``--concurrency`` is measured in a
+fresh process pinned to CPU 1, with glibc's mmap threshold fixed
+(``--malloc``, see ``fix_malloc``), so that no phase changes the next one's.
 
     python benchmarks/bench_layers.py                       # layers at concurrency 64
     python benchmarks/bench_layers.py --concurrency 1 64 256 --layers raw sdk sdk+orjson
     python benchmarks/bench_layers.py --loop uvloop --layers raw sdk sdk+orjson
+    python benchmarks/bench_layers.py --malloc heap     # raw aiohttp at its best
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import ctypes.util
 import json
 import os
 import statistics
@@ -158,8 +163,8 @@ async def measure(
         return figures
 
 
-def report(concurrency: int, figures: dict[str, dict[str, list[float]]]) -> None:
-    print(f"\nconcurrency {concurrency}")
+def report(concurrency: int, figures: dict[str, dict[str, list[float]]], malloc: str) -> None:
+    print(f"\nconcurrency {concurrency}; {malloc}")
     print(f"  {'layer':<12} {'req/s':>8} {'CPU µs/req':>11} {'+µs':>6}   ratio to raw (min-max)")
     previous: float | None = None
     for name, values in figures.items():
@@ -173,6 +178,49 @@ def report(concurrency: int, figures: dict[str, dict[str, list[float]]]) -> None
         previous = cpu
 
 
+def fix_malloc(mode: str) -> str:
+    """Fix glibc's mmap threshold for this process; say what was done.
+
+    glibc serves an allocation above the threshold (128 KiB at start) with
+    ``mmap``, and raises the threshold when such a block is freed. Raw
+    aiohttp's 256 KiB read buffer is one: whether each response costs an
+    ``mmap``/``munmap`` pair depends on what the process freed before, so
+    raw's cost drifted with the order of phases (63-92 us a request for
+    the same code). Setting the threshold turns the raising off: ``fixed``
+    keeps glibc's starting 128 KiB (a fresh process: raw maps its buffer on
+    every response), ``heap`` sets 1 MiB (the buffer comes from the heap, as
+    in a process whose history raised the threshold: raw at its best). The
+    SDK reads with 64 KiB either way.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "malloc as it is (not glibc)"
+    threshold = 128 * 1024 if mode == "fixed" else 1024 * 1024
+    if not mallopt(_M_MMAP_THRESHOLD, threshold):
+        return "malloc as it is (mallopt refused)"
+    return f"glibc mmap threshold fixed at {threshold // 1024} KiB ({mode})"
+
+
+_M_MMAP_THRESHOLD = -3
+
+
+def child(args: argparse.Namespace) -> None:
+    """Measure one concurrency in this fresh process; print the figures as JSON."""
+    if hasattr(os, "sched_setaffinity") and pinned(1):
+        os.sched_setaffinity(0, {1})
+    malloc = fix_malloc(args.malloc)
+    run: Callable[[Any], Any] = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
+    concurrency = args.concurrency[0]
+    figures = run(measure(args.child, concurrency, args.layers, args.rounds, args.requests))
+    print(json.dumps({"malloc": malloc, "figures": figures}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64])
@@ -180,29 +228,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2_000, help="per layer per round")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--malloc", choices=["fixed", "heap"], default="fixed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if "raw" not in args.layers:
         args.layers.insert(0, "raw")
+    if args.child:
+        child(args)
+        return
     port = free_port()
     serve = [sys.executable, str(HERE / "bench_throughput.py"), "--serve", str(port), "minimal"]
     server = subprocess.Popen([*pinned(0), *serve])
-    if pinned(1) and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {1})
     try:
         wait_for(port)
         url = f"http://127.0.0.1:{port}"
         print(
-            f"server on CPU 0, this process on CPU 1; {args.loop}; python "
+            f"server on CPU 0, each concurrency in a fresh process on CPU 1; {args.loop}; python "
             f"{sys.version.split()[0]}; {args.rounds} rounds x {args.requests} requests per layer"
         )
-        run: Callable[[Any], Any] = asyncio.run
-        if args.loop == "uvloop":
-            import uvloop
-
-            run = uvloop.run
         for concurrency in args.concurrency:
-            figures = run(measure(url, concurrency, args.layers, args.rounds, args.requests))
-            report(concurrency, figures)
+            command = [sys.executable, __file__, "--child", url, "--concurrency", str(concurrency),
+                       "--layers", *args.layers, "--rounds", str(args.rounds),
+                       "--requests", str(args.requests), "--loop", args.loop,
+                       "--malloc", args.malloc]  # fmt: skip
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            result = json.loads(output.strip().splitlines()[-1])
+            report(concurrency, result["figures"], result["malloc"])
     finally:
         server.terminate()
         server.wait()
