@@ -126,15 +126,10 @@ class AiohttpTransport(ClosingContext):
                 allow_redirects=False,
             )
             try:
-                length = answer.content_length
-                if length is None or length > self._max_response_bytes:
+                if _sized(answer, self._max_response_bytes):
+                    content = await answer.read()  # the common case: the parser stops at the length
+                else:
                     content = await self._read_capped(answer, request)
-                elif (
-                    "Content-Encoding" in answer.headers
-                ):  # the size after decompression is unknown
-                    content = await self._read_capped(answer, request)
-                else:  # the common case: the parser stops at the length
-                    content = await answer.read()
             finally:
                 answer.release()
         except asyncio.CancelledError:
@@ -200,6 +195,12 @@ class AiohttpTransport(ClosingContext):
             self._watchdog.close()
         if self._owns_session and not self._session.closed:
             await self._session.close()
+
+
+def _sized(answer: aiohttp.ClientResponse, cap: int) -> bool:
+    """Whether the body's size is known, final (not compressed) and within ``cap``."""
+    length = answer.content_length
+    return length is not None and length <= cap and "Content-Encoding" not in answer.headers
 
 
 def _translate(exc: BaseException, request: Request) -> TransportError:

@@ -21,7 +21,7 @@ import secrets
 import sys
 from collections.abc import Coroutine, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -38,9 +38,6 @@ from ._retry import RetryPolicy
 from ._routes import ROUTES, Kind, Route
 from ._transport import Transport
 from ._version import __version__
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["CallOptions", "Requester"]
 
