@@ -170,7 +170,10 @@ class Limiter:
         limiter); near it, and until the limit is known, every answer's are.
         """
         self._in_flight -= 1
-        self._give_slot()
+        if self._slot_waiters:
+            self._give_slot()
+        else:  # what _give_slot does when no one waits
+            self._slots += 1
         learned = False
         if headers is not None:
             self._unread += 1

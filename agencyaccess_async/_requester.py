@@ -31,7 +31,7 @@ from ._call import CallResult, Finish, run_call
 from ._capture import ResponseInfo, capture_responses, record
 from ._errors import DecodeError, SessionError
 from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
-from ._http import Request, Timeout, build_request
+from ._http import Timeout, build_request
 from ._limiter import Limiter
 from ._models import Page
 from ._retry import RetryPolicy
@@ -248,9 +248,8 @@ class Requester:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
         return capture_responses()
 
-    def record(self, request: Request, result: CallResult) -> None:
-        """Hand a successful call to ``capture_responses`` (the Call's way to report one)."""
-        record(request, result)
+    #: Hand a successful call to ``capture_responses`` (the Call's way to report one).
+    record = staticmethod(record)
 
     def _call(
         self,
@@ -267,7 +266,9 @@ class Requester:
         transport = self.bind()
         extra_headers = options.get("extra_headers")
         headers = self._headers if not extra_headers else _with_extra(self._headers, extra_headers)
-        url = self._urls.get(route.operation) or self._url(route.path)
+        url = self._urls.get(route.operation)
+        if url is None:  # (not ``or``: a URL's truth is a Python call)
+            url = self._url(route.path)
         request = build_request(
             route.operation,
             url,

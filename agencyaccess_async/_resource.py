@@ -70,4 +70,6 @@ class Resource:
 
     def _send(self, route: Route[B, R], body: B, options: CallOptions) -> Coroutine[Any, Any, R]:
         # Not itself a coroutine: the caller awaits the Requester's, one frame less a call.
-        return self._requester.send(route, body, self._options(options))
+        if self._defaults:
+            options = self._options(options)
+        return self._requester.send(route, body, options)
