@@ -83,6 +83,10 @@ _requested_services = _field_hook(m.Link, "requested_services")
 _source = _field_hook(m.Link, "source")
 
 
+#: The types an optional string field takes as they are.
+_PLAIN = frozenset({str, type(None)})
+
+
 def _text(value: Any) -> Any:
     """An optional string field: a str or None as is, else the converter's rule."""
     return value if value is None or type(value) is str else _optional_str(value)
@@ -97,6 +101,14 @@ def _when(value: Any) -> datetime | None:
         if parsed.tzinfo is _UTC:
             return parsed
     return parse_datetime(value)
+
+
+def _stamps(created: Any, updated: Any) -> tuple[datetime | None, datetime | None]:
+    """``createdAt`` and ``updatedAt``, read once when they are the same string (a new record's)."""
+    created_at = _when(created)
+    if type(updated) is str and updated == created:
+        return created_at, created_at
+    return created_at, _when(updated)
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -152,16 +164,21 @@ _NO_ALIASES: frozenset[str] = frozenset()
 def _client(value: Any) -> m.Client:
     client_id = _record(value, "clientID")
     get = value.get
+    name, email, company, website = get("name"), get("email"), get("company"), get("website")
+    if not (type(name) in _PLAIN and type(email) in _PLAIN and type(company) in _PLAIN
+            and type(website) in _PLAIN):  # fmt: skip
+        name, email, company, website = _text(name), _text(email), _text(company), _text(website)
+    created_at, updated_at = _stamps(get("createdAt"), get("updatedAt"))
     # Positional, in the model's field order (keywords cost 0.3 us here); the
     # property test would catch a field moved in the model.
     return m.Client(
         client_id,
-        _text(get("name")),
-        _text(get("email")),
-        _when(get("createdAt")),
-        _when(get("updatedAt")),
-        _text(get("company")),
-        _text(get("website")),
+        name,
+        email,
+        created_at,
+        updated_at,
+        company,
+        website,
         _client_type(get("type")),
         _language(get("language")),
         _strings(get("metadata")),
@@ -196,14 +213,15 @@ def _link(value: Any) -> m.Link:
     link_id = _record(value, "linkID")
     get = value.get
     services, status, source = get("requestedServices"), get("intakeFormStatus"), get("source")
+    created_at, updated_at = _stamps(get("createdAt"), get("updatedAt"))
     return m.Link(  # positional, in field order, as in _client
         link_id,
         _text(get("clientID")),
         _text(get("inviteUrl")),
         _link_status(get("status")),
         RequestedServices(()) if services is None else _requested_services(services),
-        _when(get("createdAt")),
-        _when(get("updatedAt")),
+        created_at,
+        updated_at,
         _grants(get("grants")),
         _flag(get("intakeForm"), False),
         _flag(get("sendEmail"), False),

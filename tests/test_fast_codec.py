@@ -149,6 +149,19 @@ def test_client_decodes_as_the_converter_does(value: Any) -> None:
     assert outcome(fast.structure, value, m.Client) == outcome(CONVERTER.structure, value, m.Client)
 
 
+@pytest.mark.parametrize(
+    ("created", "updated"),
+    [("2026-11-28T05:00:00.000Z", "2026-11-28T05:00:00.000Z"), ("1764306000", "1764306000"),
+     (1, True), (True, 1), (1, 1.0), (None, None), ("x", "x")],
+)  # fmt: skip
+def test_a_client_with_equal_timestamps_decodes_as_the_converter_does(
+    created: Any, updated: Any
+) -> None:
+    """A new record's createdAt and updatedAt are read once: only when they are equal strings."""
+    value = {"clientID": "cl_1", "createdAt": created, "updatedAt": updated}
+    assert outcome(fast.structure, value, m.Client) == outcome(CONVERTER.structure, value, m.Client)
+
+
 @MANY
 @given(wire(LINK_FIELDS, set(LINK_FIELDS)))
 def test_link_decodes_as_the_converter_does(value: Any) -> None:
