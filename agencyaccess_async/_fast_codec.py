@@ -14,6 +14,7 @@ does the whole value. So a result is always the converter's:
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from ._services import RequestedServices
 __all__ = ["FAST_STRUCTURE", "FAST_UNSTRUCTURE", "structure", "unstructure"]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
 
 _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
@@ -85,6 +87,23 @@ _source = _field_hook(m.Link, "source")
 
 #: The types an optional string field takes as they are.
 _PLAIN = frozenset({str, type(None)})
+
+
+def _members(enum_cls: type[E]) -> dict[Any, E]:
+    """An open enum's members by exact wire value, looked up before its hook.
+
+    The usual answer needs no hook (``_CLIENT_TYPES.get(value) or
+    _client_type(value)``); any other value goes to the converter's
+    (case-folded match, an unknown string kept, anything else refused).
+    """
+    return {member.value: member for member in enum_cls}
+
+
+_CLIENT_TYPES = _members(m.ClientType)
+_LANGUAGES = _members(m.Language)
+_LINK_STATUSES = _members(m.LinkStatus)
+_GRANT_STATUSES = _members(m.GrantStatus)
+_INTAKE_FORM_STATUSES = _members(m.IntakeFormStatus)
 
 
 def _text(value: Any) -> Any:
@@ -169,6 +188,7 @@ def _client(value: Any) -> m.Client:
             and type(website) in _PLAIN):  # fmt: skip
         name, email, company, website = _text(name), _text(email), _text(company), _text(website)
     created_at, updated_at = _stamps(get("createdAt"), get("updatedAt"))
+    kind, language = get("type"), get("language")
     # Positional, in the model's field order (keywords cost 0.3 us here); the
     # property test would catch a field moved in the model.
     return m.Client(
@@ -179,8 +199,8 @@ def _client(value: Any) -> m.Client:
         updated_at,
         company,
         website,
-        _client_type(get("type")),
-        _language(get("language")),
+        _CLIENT_TYPES.get(kind) or _client_type(kind),
+        _LANGUAGES.get(language) or _language(language),
         _strings(get("metadata")),
         _extra(value, _CLIENT, _CLIENT_ALIASES),
     )
@@ -190,11 +210,12 @@ def _grant(value: Any) -> m.Grant:
     if type(value) is not dict:
         raise _Slow
     get = value.get
+    status = get("status")
     return m.Grant(
         platform=_text(get("platform")),
         service=_text(get("service")),
         agency_account_id=_text(get("agencyAccountID")),
-        status=_grant_status(get("status")),
+        status=_GRANT_STATUSES.get(status) or _grant_status(status),
         access_level=_text(get("accessLevel")),
         granted_at=_when(get("grantedAt")),
         extra=_extra(value, _GRANT, _NO_ALIASES),
@@ -213,12 +234,13 @@ def _link(value: Any) -> m.Link:
     link_id = _record(value, "linkID")
     get = value.get
     services, status, source = get("requestedServices"), get("intakeFormStatus"), get("source")
+    link_status = get("status")
     created_at, updated_at = _stamps(get("createdAt"), get("updatedAt"))
     return m.Link(  # positional, in field order, as in _client
         link_id,
         _text(get("clientID")),
         _text(get("inviteUrl")),
-        _link_status(get("status")),
+        _LINK_STATUSES.get(link_status) or _link_status(link_status),
         RequestedServices(()) if services is None else _requested_services(services),
         created_at,
         updated_at,
@@ -227,7 +249,8 @@ def _link(value: Any) -> m.Link:
         _flag(get("sendEmail"), False),
         _text(get("thankYouMessage")),
         _text(get("redirectURL")),
-        m.IntakeFormStatus.NOT_REQUESTED if status is None else _intake_form_status(status),
+        _INTAKE_FORM_STATUSES.get(status)
+        or (m.IntakeFormStatus.NOT_REQUESTED if status is None else _intake_form_status(status)),
         None if source is None else _source(source),
         _extra(value, _LINK, _LINK_ALIASES),
     )
