@@ -47,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_throughput import KEY, free_port, pinned, wait_for  # noqa: E402
+from bench_throughput import KEY, free_port, pinned, share, wait_for  # noqa: E402
 
 LAYERS = ["raw", "transport", "call", "sdk", "sdk+orjson"]
 PAYLOAD = {"name": "Acme Bakery", "email": "ops@acme.example"}
@@ -119,16 +119,8 @@ async def make_layers(
 
 async def drive(one: One, requests: int, concurrency: int) -> tuple[float, float]:
     """Run ``requests`` calls with ``concurrency`` workers; (req/s, CPU µs per request)."""
-    left = requests
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await one()
-
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await share(one, requests, concurrency)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return requests / wall, cpu / requests * 1e6
 

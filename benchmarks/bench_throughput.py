@@ -93,7 +93,7 @@ async def run_raw(url: str, requests: int, concurrency: int) -> None:
                 if envelope["error"]:
                     raise RuntimeError(envelope["msg"])
 
-        await _drive(one, requests, concurrency)
+        await share(one, requests, concurrency)
 
 
 async def run_sdk(url: str, requests: int, concurrency: int) -> None:
@@ -104,7 +104,7 @@ async def run_sdk(url: str, requests: int, concurrency: int) -> None:
         async def one() -> None:
             await session.clients.retrieve("cl_0123456789abcdef")
 
-        await _drive(one, requests, concurrency)
+        await share(one, requests, concurrency)
 
 
 async def run_httpx(url: str, requests: int, concurrency: int) -> None:
@@ -123,10 +123,10 @@ async def run_httpx(url: str, requests: int, concurrency: int) -> None:
             if envelope["error"]:
                 raise RuntimeError(envelope["msg"])
 
-        await _drive(one, requests, concurrency)
+        await share(one, requests, concurrency)
 
 
-async def _drive(one: Any, requests: int, concurrency: int) -> None:
+async def share(one: Any, requests: int, concurrency: int) -> None:
     """``concurrency`` workers share ``requests`` calls (the same shape for every client)."""
     left = requests
 
