@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -261,3 +262,35 @@ def test_wrong_key_or_unreachable_url_is_one_line(emulator: Emulator, tmp_path: 
     assert_one_line_error(unreachable, f"cannot reach http://127.0.0.1:{port}")
     assert emulator.admin("counters")["records"]["clients"] == 0
     assert not (tmp_path / "r.csv").exists()
+
+
+async def test_the_access_check_outlasts_dropped_connections(tmp_path: Path) -> None:
+    """A server that drops the first three checks was reached: the fourth answer decides.
+
+    Here it refuses the key, so the run ends on that one line, not on "cannot reach".
+    """
+    from aiohttp import web
+
+    from .helpers import serve_app
+
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        if len(seen) <= 3 and request.transport is not None:
+            request.transport.close()  # processed, never answered
+            return web.Response()
+        return web.json_response({"error": True, "msg": "Invalid API key."}, status=401)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    out = tmp_path / "r.csv"
+    args = ["onboard", str(clients), "--services", str(EXAMPLES / "services.json"),
+            "--out", str(out)]  # fmt: skip
+    async with serve_app(app) as base_url:
+        env = {"AGENCYACCESS_API_KEY": "test-key"}
+        result = await asyncio.to_thread(run_cli, *args, "--base-url", base_url, env=env)
+    assert_one_line_error(result, "refused the API key (401)")
+    assert seen == ["/api/clients/list"] * 4
+    assert not out.exists()

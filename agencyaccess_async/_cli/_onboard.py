@@ -318,10 +318,15 @@ async def _open_journal(
             raise UsageError(str(error)) from None
 
 
+_CHECK_RETRY = RetryPolicy(attempts=4, deadline=15)
+"""Enough tries that a dropped connection or two does not end the run (waits of ~1.4 s at
+most, so an unreachable URL is still reported promptly)."""
+
+
 async def _check_access(session: Session) -> None:
     """One cheap call first, so a wrong key or URL is one line, not a failure on every row."""
     try:
-        await session.clients.list(limit=1, retry=RetryPolicy(attempts=2, deadline=15)).page()
+        await session.clients.list(limit=1, retry=_CHECK_RETRY).page()
     except AuthenticationError:
         raise UsageError(f"{session.base_url} refused the API key (401)") from None
     except TransportError as error:
