@@ -16,6 +16,7 @@ from agencyaccess_async import (
     DeletedClient,
     Hooks,
     InvalidRequestError,
+    Limiter,
     MockTransport,
     NotFoundError,
     OutcomeUnknownError,
@@ -236,23 +237,29 @@ async def test_deadline_bounds_a_call_that_always_fails() -> None:
 
 @pytest.mark.usefixtures("real_waits")
 async def test_429_pauses_the_whole_session() -> None:
-    """A 429 with Retry-After holds every task, not only the one that got it."""
+    """A 429 with Retry-After holds every task, not only the one that got it.
+
+    The limiter runs on a virtual clock that moves only when it sleeps: every
+    request after the 429 is sent at or after the pause's end on that clock.
+    """
+    from .test_deadlines import VirtualClock
+
+    clock = VirtualClock()
+    paused_at = clock()
     sent: list[float] = []
-    first = True
 
     def handler(request: Request) -> Response:
-        nonlocal first
-        sent.append(time.monotonic())
-        if first:
-            first = False
+        sent.append(clock())
+        if len(sent) == 1:
             return fail(429, "Rate limit exceeded", {"Retry-After": "0.5"})
         return ok(client_json())
 
-    async with session_for(handler, max_concurrency=1) as session:
-        started = time.monotonic()
+    limiter = Limiter(1, clock=clock, sleep=clock.sleep)
+    async with session_for(handler, limiter=limiter) as session:
         await asyncio.gather(*(session.clients.retrieve("cl_1") for _ in range(5)))
     assert len(sent) == 6
-    assert all(t - started >= 0.45 for t in sent[1:])
+    assert sent[0] == paused_at
+    assert min(sent[1:]) >= paused_at + 0.5
     assert session.stats.rate_limited == 1
 
 
