@@ -88,11 +88,24 @@ async def test_counters_and_reset(raw: Raw, agencyaccess_emulator: RunningEmulat
 
 
 async def test_latency_fault(raw: Raw, agencyaccess_emulator: RunningEmulator) -> None:
-    """latencyMs delays answers."""
-    await agencyaccess_emulator.admin.set_faults(latencyMs=150)
-    started = time.perf_counter()
-    await raw.post("/api/clients/list", {})
-    assert time.perf_counter() - started >= 0.14
+    """latencyMs delays the answers of its routes only.
+
+    A list (delayed 500 ms) and a retrieve (not delayed) sent together: the
+    retrieve's answer comes first, and the list is answered all the same.
+    """
+    await agencyaccess_emulator.admin.set_faults(latencyMs=500, routes=["clients.list"])
+    answered: list[str] = []
+
+    async def post(path: str, body: dict[str, Any]) -> int:
+        answer = await raw.post(path, body)
+        answered.append(path)
+        return answer.status
+
+    statuses = await asyncio.gather(
+        post("/api/clients/list", {}), post("/api/clients/retrieve", {"clientID": "cl_none"})
+    )
+    assert answered == ["/api/clients/retrieve", "/api/clients/list"]
+    assert statuses == [200, 404]
 
 
 async def test_error_rate_faults_are_500_json_502_html_503_retry_after(
