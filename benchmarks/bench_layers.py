@@ -174,15 +174,17 @@ def fix_malloc(mode: str) -> str:
     """Fix glibc's mmap threshold for this process; say what was done.
 
     glibc serves an allocation above the threshold (128 KiB at start) with
-    ``mmap``, and raises the threshold when such a block is freed. Raw
-    aiohttp's 256 KiB read buffer is one: whether each response costs an
-    ``mmap``/``munmap`` pair depends on what the process freed before, so
-    raw's cost drifted with the order of phases (63-92 us a request for
-    the same code). Setting the threshold turns the raising off: ``fixed``
-    keeps glibc's starting 128 KiB (a fresh process: raw maps its buffer on
-    every response), ``heap`` sets 1 MiB (the buffer comes from the heap, as
-    in a process whose history raised the threshold: raw at its best). The
-    SDK reads with 64 KiB either way.
+    ``mmap`` when no free heap chunk fits it, and raises the threshold when
+    such a block is freed. Raw aiohttp's 256 KiB read buffer is one: whether
+    each response costs an ``mmap``/``munmap`` pair depends on what the process
+    freed before, so raw's cost drifted with the order of phases (63-92 us a
+    request for the same code). Setting the threshold turns the raising off:
+    ``fixed`` keeps glibc's starting 128 KiB (a fresh process: at c=64 raw maps
+    its buffer on every response), ``heap`` sets 1 MiB (the buffer comes from
+    the heap, as in a process whose history raised the threshold: raw at its
+    best). The SDK reads with 64 KiB either way. At c=1 a free heap chunk often
+    serves raw's buffer even under ``fixed`` (``benchmarks/README.md`` has the
+    counts).
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
