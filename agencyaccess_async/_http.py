@@ -146,7 +146,9 @@ def build_request(
     """
     try:
         body = _json.dumps(payload)
-    except (TypeError, ValueError) as exc:  # incl. UnicodeEncodeError, orjson's JSONEncodeError
+    except (TypeError, ValueError, RecursionError) as exc:
+        # TypeError and ValueError incl. UnicodeEncodeError and orjson's
+        # JSONEncodeError; RecursionError: the stdlib on a value nested too deep.
         raise _unsendable(operation, payload, exc) from None
     all_headers = dict(headers)
     all_headers["X-Request-ID"] = request_id
@@ -164,8 +166,20 @@ def _unsendable(operation: str, payload: Any, exc: Exception) -> InvalidRequestE
     )
 
 
-def _first_unsendable(value: Any, path: str) -> tuple[str, str] | None:
-    """The wire path of the first value JSON cannot carry, and why; None if all are fine."""
+#: How deep the search for an unsendable value goes: below orjson's limit (255
+#: levels) and far below the interpreter's recursion limit.
+_DEEPEST = 200
+
+
+def _first_unsendable(
+    value: Any, path: str, ancestors: list[int] | None = None
+) -> tuple[str, str] | None:
+    """The wire path of the first value JSON cannot carry, and why; None if all are fine.
+
+    ``ancestors`` are the ids of the objects and arrays that hold ``value``:
+    one among them again is a circular reference, and more than ``_DEEPEST``
+    of them is nesting that no codec is sure to write.
+    """
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -174,25 +188,40 @@ def _first_unsendable(value: Any, path: str) -> tuple[str, str] | None:
         return None
     if isinstance(value, float) and value - value != 0:
         return path, f"{value} is not a finite number"
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return path, f"key {key!r} is not a string"
-            found = _first_unsendable(key, path) or _first_unsendable(
-                item, f"{path}.{key}" if path else key
-            )
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _first_unsendable(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-        return None
+    if isinstance(value, (Mapping, list, tuple)):
+        return _first_unsendable_in(value, path, ancestors if ancestors is not None else [])
     if value is None or isinstance(value, (bool, int, float)):
         return None
     return path, f"a {type(value).__name__} cannot be sent as JSON"
+
+
+def _first_unsendable_in(
+    container: Mapping[Any, Any] | list[Any] | tuple[Any, ...], path: str, ancestors: list[int]
+) -> tuple[str, str] | None:
+    """``_first_unsendable`` for the members of an object or array."""
+    if id(container) in ancestors:
+        return path, "it contains itself (a circular reference)"
+    if len(ancestors) >= _DEEPEST:
+        return path, f"it is nested more than {_DEEPEST} levels deep"
+    ancestors.append(id(container))
+    try:
+        if isinstance(container, Mapping):
+            for key, item in container.items():
+                if not isinstance(key, str):
+                    return path, f"key {key!r} is not a string"
+                found = _first_unsendable(key, path) or _first_unsendable(
+                    item, f"{path}.{key}" if path else key, ancestors
+                )
+                if found is not None:
+                    return found
+            return None
+        for index, item in enumerate(container):
+            found = _first_unsendable(item, f"{path}[{index}]", ancestors)
+            if found is not None:
+                return found
+        return None
+    finally:
+        ancestors.pop()
 
 
 def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]:

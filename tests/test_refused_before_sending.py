@@ -56,6 +56,44 @@ async def test_a_lone_surrogate_is_an_invalid_request_naming_the_field(
     assert transport.requests == []
 
 
+def _circular() -> dict[str, object]:
+    services: list[object] = ["googleAds"]
+    extra = {"services": services}
+    services.append(extra)
+    return {"clientID": "cl_1", "extra": extra}
+
+
+def _deep(levels: int) -> dict[str, object]:
+    payload: dict[str, object] = {}
+    inner = payload
+    for _ in range(levels):
+        inner["k"] = inner = {}
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "why"),
+    [
+        (_circular(), "extra.services[1]", "circular reference"),
+        (_deep(5000), ".".join(["k"] * 200), "nested more than 200 levels deep"),
+    ],
+    ids=["circular", "deep"],
+)
+async def test_a_circular_or_bottomless_payload_is_an_invalid_request(
+    codec: str, payload: dict[str, object], path: str, why: str
+) -> None:
+    """Raw JSON that contains itself, or nests past what a codec writes, names where; no
+    RecursionError escapes and nothing is sent."""
+    transport = MockTransport(lambda r: ok(client_json()))
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport) as session:
+        with pytest.raises(InvalidRequestError) as info:
+            await session.post("/api/clients/retrieve", payload)
+    assert info.value.path == path
+    assert why in str(info.value)
+    assert "nothing was sent" in str(info.value)
+    assert transport.requests == []
+
+
 def test_an_api_key_is_stripped_of_surrounding_whitespace() -> None:
     """A key read from a file with its newline works as the key."""
     session = Session(f"  {SECRET_KEY}\n", base_url="https://api.test")
