@@ -15,6 +15,7 @@ __all__ = ["CODEC", "dumps", "loads"]
 
 _std_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _std_decoder = json.JSONDecoder()
+_JSON_SPACE = " \t\n\r"  # what JSON allows around a value
 
 
 def _c_encoder() -> Callable[[Any, int], list[str]] | None:
@@ -50,12 +51,16 @@ def _std_loads(data: bytes | str) -> Any:
 
     An object's first byte ``{`` followed by a non-zero byte is what
     ``json.detect_encoding`` calls UTF-8 (no BOM, not UTF-16 or 32): such a
-    body is decoded as ``json.loads`` would (saves ~0.6 us). Anything else is
+    body is decoded as ``json.loads`` would (saves ~1 us). Anything else is
     ``json.loads``'s.
     """
     if type(data) is bytes and data[:1] == b"{" and data[1:2] != b"\x00":
-        return _std_decoder.decode(data.decode("utf-8", "surrogatepass"))
-    return json.loads(data)
+        text = data.decode("utf-8", "surrogatepass")
+        # raw_decode: no leading whitespace to skip; the rest checked here, not by regex.
+        value, end = _std_decoder.raw_decode(text)
+        if end == len(text) or not text[end:].strip(_JSON_SPACE):
+            return value
+    return json.loads(data)  # or json.loads's own error for extra data
 
 
 dumps: Callable[[Any], bytes]

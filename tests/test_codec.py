@@ -122,9 +122,14 @@ def test_stdlib_loads_reads_what_json_loads_reads(value: dict[str, Any], encodin
     assert _json._std_loads(body) == json.loads(body)
 
 
-@pytest.mark.parametrize("body", [b'{"a":"\xed\xa0\x80"}', b"{ }", b"{", b"{\x00}", b"\xff{}"])
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a":"\xed\xa0\x80"}', b"{ }", b"{", b"{\x00}", b"\xff{}", b"{} \t\r\n", b"{}x",
+     b"{} {}", b"{}\x0c", b'{"a":1,}'],
+)  # fmt: skip
 def test_stdlib_loads_fails_or_reads_as_json_loads_does(body: bytes) -> None:
-    """Odd bytes (a UTF-8-encoded surrogate, a NUL, a bad start) end as ``json.loads`` ends."""
+    """Odd bytes (a UTF-8-encoded surrogate, a NUL, a bad start or end) end as ``json.loads``
+    ends."""
     try:
         expected: Any = json.loads(body)
     except ValueError as error:
