@@ -14,8 +14,8 @@
 from typing import TYPE_CHECKING, Any
 
 from ._aiohttp_transport import AiohttpTransport
+from ._auth import APIKey, KeyProvider
 from ._catalog import CATALOG
-from ._classify import error_response
 from ._clients import Clients
 from ._errors import (
     AgencyAccessError,
@@ -39,6 +39,7 @@ from ._errors import (
     ServerError,
     SessionError,
     TransportError,
+    error_response,
 )
 from ._hooks import Hooks, RateLimitWaitEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._http import (
@@ -130,6 +131,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIError",
+    "APIKey",
     "AccessPageSource",
     "AgencyAccessError",
     "AgencyAccountError",
@@ -164,6 +166,7 @@ __all__ = [
     "JournalError",
     "JournalLocked",
     "JournalMismatch",
+    "KeyProvider",
     "Language",
     "LanguageName",
     "Limiter",

@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from ._auth import APIKey
 from ._errors import (
     ConnectError,
     ProtocolError,
@@ -31,16 +33,37 @@ from ._errors import (
     TransportError,
 )
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
-from ._read_buffer import connector_class
 from ._transport import ClosingContext
-from ._watchdog import AVAILABLE as watchdog_available
-from ._watchdog import Watchdog
 
 __all__ = ["AiohttpTransport"]
 
 # aiohttp warns about (and blocks the loop on) larger bytes bodies; stream those.
 _LARGE_BODY = 1024 * 1024
 _NO_TIMEOUT_GIVEN = Timeout()
+_Handler = Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]
+
+
+class _KeyMiddleware:
+    """Puts the attempt's key on aiohttp's request as the last step before it is sent.
+
+    So the key is in no mapping of any frame a traceback could render: not
+    in ``Request.headers``, not in the ``headers`` aiohttp's ``_request``
+    prepares; only in the outgoing ``ClientRequest``, whose repr shows none.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: APIKey) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:
+        return "<aiohttp middleware adding X-Auth>"
+
+    async def __call__(
+        self, request: aiohttp.ClientRequest, handler: _Handler
+    ) -> aiohttp.ClientResponse:
+        request.headers["X-Auth"] = self.key.reveal()
+        return await handler(request)
 
 
 class AiohttpTransport(ClosingContext):
@@ -48,7 +71,9 @@ class AiohttpTransport(ClosingContext):
 
     Args:
         session: an ``aiohttp.ClientSession`` of the caller's to use; it is
-            never closed by this transport.
+            never closed by this transport, and its ``raise_for_status``
+            setting is overridden per request (an error answer is the SDK's
+            to classify).
         limit: the most connections open at once (all hosts).
         limit_per_host: the most connections to one host (0: no extra bound).
         keepalive_timeout: seconds an idle connection is kept for reuse.
@@ -56,6 +81,8 @@ class AiohttpTransport(ClosingContext):
         max_response_bytes: the largest answer body read (after decompression).
 
     Create it inside a running event loop (the Session does that lazily).
+    Several Sessions may share one (``Session(transport=...)``): they then
+    share its pool, and each still closes only what it made.
 
     """
 
@@ -74,7 +101,7 @@ class AiohttpTransport(ClosingContext):
         self._max_response_bytes = max_response_bytes
         self._owns_session = session is None
         if session is None:
-            connector = connector_class()(
+            connector = aiohttp.TCPConnector(
                 limit=limit,
                 limit_per_host=limit_per_host,
                 keepalive_timeout=keepalive_timeout,
@@ -82,17 +109,13 @@ class AiohttpTransport(ClosingContext):
                 use_dns_cache=ttl_dns_cache is not None,
             )
             # No session-wide timeout: each request carries its own. No cookies:
-            # the API authenticates by header, and a jar costs work on every request.
+            # the API authenticates by header.
             session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         self._session = session
-        self._watchdog: Watchdog | None = None
-        self._last_timeout: Timeout | None = None
-        self._last_total: float | None = None
-        self._last_client_timeout = self._client_timeout(_NO_TIMEOUT_GIVEN, None)
 
     def __repr__(self) -> str:
         state = "closed" if self._session.closed else "open"
@@ -100,58 +123,39 @@ class AiohttpTransport(ClosingContext):
         return f"<AiohttpTransport {state}, {owner}>"
 
     async def send(self, request: Request) -> Response:
-        """Send one request; raise a ``TransportError`` if no answer comes back."""
+        """Send one request; raise a ``TransportError`` if no answer comes back.
+
+        aiohttp's exception is not chained (``from None``): its traceback's
+        frames and its request info hold the outgoing headers. Its type and
+        text are in the message instead.
+        """
         timeout = request.timeout or _NO_TIMEOUT_GIVEN
-        total = timeout.total
-        task = watchdog = None
-        if total is not None and watchdog_available:  # the watchdog times the total
-            watchdog = self._watchdog or self._start_watchdog()
-            # Given the loop, current_task does not look it up (a getpid on Python 3.11).
-            task = asyncio.current_task(watchdog.loop)
-            if task is not None:
-                watchdog.watch(task, watchdog.loop.time() + total)
-        # aiohttp's own timer for the total, if the watchdog does not time it.
-        client_timeout = self._client_timeout(timeout, total if task is None else None)
         body = request.body
         started = time.perf_counter()
         try:
-            # Awaited, not ``async with``: aiohttp's documented other form, five
-            # coroutines fewer a request; ``release`` below is what its exit does.
-            answer = await self._session.request(
+            async with self._session.request(
                 request.method,
                 request.url,
                 data=body if len(body) < _LARGE_BODY else io.BytesIO(body),
                 headers=request.headers,
-                timeout=client_timeout,
+                timeout=aiohttp.ClientTimeout(
+                    total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+                ),
                 allow_redirects=False,
-            )
-            try:
-                if _sized(answer, self._max_response_bytes):
-                    content = await answer.read()  # the common case: the parser stops at the length
-                else:
-                    content = await self._read_capped(answer, request)
-            finally:
-                answer.release()
-        except asyncio.CancelledError:
-            if task is not None and watchdog is not None and watchdog.expired(task):
-                raise _translate(asyncio.TimeoutError(), request) from None
-            raise
+                raise_for_status=False,
+                middlewares=(_KeyMiddleware(request.api_key),) if request.api_key else (),
+            ) as answer:
+                content = await self._read_capped(answer, request)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _translate(exc, request) from exc
-        finally:
-            if task is not None and watchdog is not None:
-                watchdog.forget(task)
+            raise _translate(exc, request) from None
         return Response(answer.status, answer.headers, content, time.perf_counter() - started)
-
-    def _start_watchdog(self) -> Watchdog:
-        self._watchdog = Watchdog(asyncio.get_running_loop())
-        return self._watchdog
 
     async def _read_capped(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
         """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``.
 
-        For answers whose size is not known in advance (chunked, compressed)
-        or is over the cap; ``send`` reads the others in one go.
+        A length over the cap is refused before reading; otherwise chunks are
+        counted as they arrive (after decompression), so neither a lying
+        length nor a compression bomb gets past the cap.
         """
         cap = self._max_response_bytes
         length = answer.content_length
@@ -178,35 +182,17 @@ class AiohttpTransport(ClosingContext):
             request_id=request.request_id,
         )
 
-    def _client_timeout(self, timeout: Timeout, total: float | None) -> aiohttp.ClientTimeout:
-        """The ClientTimeout for ``timeout``, its total replaced by ``total``; cached."""
-        if timeout is self._last_timeout and total == self._last_total:
-            return self._last_client_timeout
-        client_timeout = aiohttp.ClientTimeout(
-            total=total, sock_connect=timeout.connect, sock_read=timeout.read
-        )
-        self._last_timeout, self._last_total = timeout, total
-        self._last_client_timeout = client_timeout
-        return client_timeout
-
     async def aclose(self) -> None:
         """Close the ``ClientSession`` if this transport created it."""
-        if self._watchdog is not None:
-            self._watchdog.close()
         if self._owns_session and not self._session.closed:
             await self._session.close()
-
-
-def _sized(answer: aiohttp.ClientResponse, cap: int) -> bool:
-    """Whether the body's size is known, final (not compressed) and within ``cap``."""
-    length = answer.content_length
-    return length is not None and length <= cap and "Content-Encoding" not in answer.headers
 
 
 def _translate(exc: BaseException, request: Request) -> TransportError:
     """Map one of aiohttp's exceptions to the SDK's, saying whether the request may have arrived.
 
-    This is the only place that knows aiohttp's exception types.
+    This is the only place that knows aiohttp's exception types. Messages
+    name the failure, never the request's headers.
     """
     context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._errors import InvalidRequestError
-from ._idempotency import IDEMPOTENCY_METADATA_KEY, find_client, generated_key
+from ._idempotency import IDEMPOTENCY_METADATA_KEY, generated_key, lookup_for
 from ._limits import METADATA_KEYS_MAX
 from ._models import (
     UNSET,
@@ -107,9 +107,7 @@ class Clients(Resource):
             language=language,
             metadata=_keyed(metadata, idempotency_key),
         )
-        if idempotency_key is None:  # the common case, one coroutine frame less
-            return await self._send(CLIENTS_CREATE, new, options)
-        return await self._create(new, idempotency_key, True, options)
+        return await self._create(new, idempotency_key, idempotency_key is not None, options)
 
     async def create_from(
         self,
@@ -136,7 +134,9 @@ class Clients(Resource):
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:
                 return found
-        return await self._send(CLIENTS_CREATE, new, options)
+        return await self._requester.request(
+            CLIENTS_CREATE, new, self._options(options), self._tenant
+        )
 
     async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
         """The client created with this idempotency key (see ``create``), or None.
@@ -145,14 +145,18 @@ class Clients(Resource):
         the record if the create did happen.
         """
         payload = {"metadata": {IDEMPOTENCY_METADATA_KEY: require_id(idempotency_key, "key")}}
+        lookup = lookup_for("clients.create", payload)
+        assert lookup is not None
         requester = self._requester
-        found = await find_client(requester.envelope, payload, 0.0, requester.retry)
+        found = await requester.find(lookup, requester.retry, self._tenant)
         return None if found is None else decoded(found, Client, "clients.list")
 
     async def retrieve(self, client_id: str, **options: Unpack[CallOptions]) -> Client:
         """Fetch one client record by id."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._send(CLIENTS_RETRIEVE, body, options)
+        return await self._requester.request(
+            CLIENTS_RETRIEVE, body, self._options(options), self._tenant
+        )
 
     async def update(
         self,
@@ -180,12 +184,16 @@ class Clients(Resource):
         )
         if body == ClientUpdate(client_id=client_id) and not options.get("extra_body"):
             raise ValueError("clients.update needs at least one field to change")
-        return await self._send(CLIENTS_UPDATE, body, options)
+        return await self._requester.request(
+            CLIENTS_UPDATE, body, self._options(options), self._tenant
+        )
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._send(CLIENTS_DELETE, body, options)
+        return await self._requester.request(
+            CLIENTS_DELETE, body, self._options(options), self._tenant
+        )
 
     def list(
         self,
@@ -202,4 +210,4 @@ class Clients(Resource):
         ``limit`` is the page size (1-100).
         """
         query = ListQuery(search=search, type=type, limit=limit)
-        return Paginator(self._requester, CLIENTS_LIST, query, self._options(options))
+        return Paginator(self._requester, CLIENTS_LIST, query, self._options(options), self._tenant)

@@ -1,14 +1,21 @@
-"""Events a caller can subscribe to for metrics and tracing, and the SDK's logger.
+"""What a caller can watch: events for metrics and tracing, the logger, and response capture.
 
 Events carry what a trace needs (operation, attempt, status, timing, request
 id) and never headers or bodies, so they cannot leak the API key or personal
 data. Callbacks run synchronously on the request path: keep them quick.
+
+Response capture (``Session.capture_responses``): a context variable holds
+the list of the innermost ``capture_responses()`` block, so tasks and nested
+blocks each see their own; a call records itself only when someone is
+listening (nothing is built otherwise).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -19,8 +26,12 @@ __all__ = [
     "RateLimitWaitEvent",
     "RequestEvent",
     "ResponseEvent",
+    "ResponseInfo",
     "RetryEvent",
+    "capture_responses",
+    "emit",
     "logger",
+    "record",
 ]
 
 logger = logging.getLogger("agencyaccess_async")
@@ -35,6 +46,7 @@ class RequestEvent:
     path: str
     request_id: str
     attempt: int
+    tenant: str | None = None
 
 
 @attrs.frozen
@@ -47,6 +59,7 @@ class ResponseEvent:
     status: int | None
     elapsed: float
     error: str | None = None
+    tenant: str | None = None
 
 
 @attrs.frozen
@@ -100,3 +113,57 @@ def emit(callbacks: list[Callable[[Any], object]], event: object) -> None:
             callback(event)
         except Exception:
             logger.exception("hook %r failed on %s", callback, type(event).__name__)
+
+
+@attrs.frozen
+class ResponseInfo:
+    """What the HTTP exchange of one call looked like (see ``Session.capture_responses``).
+
+    ``status`` and ``headers`` are those of the last answer (``None`` / empty
+    when no answer came back or the result came from reconciliation).
+    """
+
+    operation: str
+    request_id: str
+    status: int | None
+    headers: Mapping[str, str]
+    attempts: int
+    elapsed: float
+    reconciled: bool = False
+
+
+_captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
+    "agencyaccess_async_captured", default=None
+)
+
+
+@contextlib.contextmanager
+def capture_responses() -> Iterator[list[ResponseInfo]]:
+    """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
+    captured: list[ResponseInfo] = []
+    token = _captured.set(captured)
+    try:
+        yield captured
+    finally:
+        _captured.reset(token)
+
+
+def record(
+    operation: str,
+    request_id: str,
+    answer: tuple[int, Mapping[str, str]] | None,
+    attempts: int,
+    elapsed: float,
+) -> None:
+    """Add a finished call to the listening block's list, if there is one.
+
+    ``answer`` is the last answer's status and headers; ``None`` means the
+    record was found by reconciliation.
+    """
+    captured = _captured.get()
+    if captured is None:
+        return
+    status, headers = answer if answer is not None else (None, {})
+    captured.append(
+        ResponseInfo(operation, request_id, status, headers, attempts, elapsed, answer is None)
+    )

@@ -19,12 +19,13 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
-from ._classify import error_for_status
+from ._auth import APIKey
 from ._errors import (
     InvalidRequestError,
     ProtocolError,
     RedirectError,
     ServerError,
+    error_for_status,
 )
 from ._hooks import logger
 
@@ -35,6 +36,7 @@ __all__ = [
     "Response",
     "Timeout",
     "build_request",
+    "header_number",
     "parse_response",
     "parse_retry_after",
 ]
@@ -77,8 +79,11 @@ def _ci_headers(value: Mapping[str, str]) -> Mapping[str, str]:
 class Request:
     """One HTTP request, ready for a transport.
 
-    Its repr shows the operation, method, URL and body size, never headers:
-    they hold the API key.
+    ``headers`` never hold the API key: it travels beside them as
+    ``api_key``, an ``APIKey`` that shows itself as ``***``, and a transport
+    adds it as ``X-Auth`` at the last moment (``wire_headers()``, or a hook of
+    its HTTP library), so that no mapping a traceback could render holds it.
+    Its repr shows the operation, method, URL and body size.
     """
 
     method: str
@@ -87,6 +92,7 @@ class Request:
     body: bytes
     operation: str = ""
     timeout: Timeout | None = None
+    api_key: APIKey | None = None
 
     def __repr__(self) -> str:
         return (
@@ -97,6 +103,17 @@ class Request:
     def request_id(self) -> str | None:
         """The ``X-Request-ID`` this request carries."""
         return self.headers.get("X-Request-ID")
+
+    def json(self) -> Any:
+        """The body, read back as JSON (for assertions in tests)."""
+        return _json.loads(self.body) if self.body else None
+
+    def wire_headers(self) -> dict[str, str]:
+        """Every header to send, ``X-Auth`` included: for a transport's last step only."""
+        headers = dict(self.headers)
+        if self.api_key is not None:
+            headers["X-Auth"] = self.api_key.reveal()
+        return headers
 
 
 @attrs.frozen(repr=False)
@@ -141,8 +158,10 @@ def build_request(
 ) -> Request:
     """Build the POST of ``payload`` (already in wire form) to ``url``.
 
-    ``headers`` are the Session's fixed headers (auth, content type, user
-    agent); the request id is added per call and kept across its retries.
+    ``headers`` are the Session's fixed headers (content type, user agent);
+    the request id is added per call and kept across its retries. The key is
+    not among them: each attempt adds its own (``attrs.evolve(request,
+    api_key=...)``).
     """
     try:
         body = _json.dumps(payload)
@@ -313,26 +332,60 @@ def _excerpt(body: bytes) -> str:
     return body[:_EXCERPT].decode("utf-8", "replace")
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+#: The longest header value read as a number: past it a value is garbage, not a count.
+_LONGEST_NUMBER = 32
 
-    Returns ``None`` when absent or unreadable, never a negative number, and
-    never more than ``MAX_SERVER_WAIT`` (a longer wait is logged and capped).
+
+def header_number(value: str | None, name: str) -> float | None:
+    """A header's value as a finite number of at least 0; ``None`` if it is not one.
+
+    Servers and proxies send anything: ``inf``, ``nan``, ``1e999``,
+    ``-3``, ``Infinity``, a megabyte of digits. Each is ignored with one
+    DEBUG line, never raised, so that no header can fail a call or stall a
+    limiter.
     """
     if value is None:
         return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
+    text = value.strip()
+    number: float | None = None
+    if len(text) <= _LONGEST_NUMBER:
         try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            number = float(text)
+        except ValueError:
+            number = None
+    if number is None or number != number or number in (_INF, -_INF) or number < 0:
+        logger.debug("ignoring %s: %r is not a finite number of at least 0", name, value[:40])
+        return None
+    return number
+
+
+_INF = float("inf")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Returns ``None`` when absent or unreadable, never a negative or
+    non-finite number, and never more than ``MAX_SERVER_WAIT`` (a longer wait
+    is logged and capped).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text[:1].isdigit() or text[:1] in "+-.":
+        seconds = header_number(text, "Retry-After")
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            logger.debug("ignoring Retry-After: %r is neither seconds nor a date", text[:40])
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+    if seconds is None:
         return None
     if seconds > MAX_SERVER_WAIT:
-        logger.warning("Retry-After of %ss is absurd; waiting %ss at most", value, MAX_SERVER_WAIT)
+        logger.warning(
+            "Retry-After of %.40ss is absurd; waiting %ss at most", text, MAX_SERVER_WAIT
+        )
         return MAX_SERVER_WAIT
     return max(0.0, seconds)

@@ -1,20 +1,19 @@
-"""Idempotency: the keys a create carries, and finding the record a create may have made.
+"""Idempotency: the keys a create carries, and how to find the record a create may have made.
 
 When a create's answer is lost (read timeout, dropped connection, 502), the
 record may or may not exist. Resending blindly risks a duplicate; giving up
-risks a silent loss. Instead the call asks a finder here:
+risks a silent loss. Instead the request loop asks ``lookup_for`` where the
+record would be, and searches list pages for it:
 
 - clients: every create carries a key in ``metadata``
-  (``IDEMPOTENCY_METADATA_KEY``); the finder searches ``clients/list`` for it,
+  (``IDEMPOTENCY_METADATA_KEY``); the lookup searches ``clients/list`` for it,
   which matches exact metadata values;
-- links: the finder lists the client's links (``links/list`` with
+- links: the lookup lists the client's links (``links/list`` with
   ``clientID``) and takes the newest with the same requested services and
   options created since the call began (minus a clock-skew allowance).
 
-A finder returns the record's wire object, ``None`` when provably absent, or
-raises when it cannot tell (the call then raises ``OutcomeUnknownError``).
-Finders get an ``execute`` callable (send one wire payload to one route), not
-the Session: this module sits below everything that sends.
+A ``Lookup`` is plain data (a route, a query, a match): this module does no
+I/O and sits below everything that sends.
 """
 
 from __future__ import annotations
@@ -24,44 +23,54 @@ import itertools
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
 
 from ._converter import parse_datetime
 from ._errors import AgencyAccessError
-from ._retry import RetryPolicy
-from ._routes import ROUTES, Route
+from ._routes import CLIENTS_LIST, LINKS_LIST, PagedRoute
 
 __all__ = [
     "CLOCK_SKEW",
-    "FINDERS",
     "IDEMPOTENCY_METADATA_KEY",
-    "Execute",
+    "CannotReconcile",
+    "Lookup",
     "derived_key",
     "generated_key",
-    "find_client",
-    "find_link",
     "idempotency_key",
-    "iter_pages",
+    "lookup_for",
     "row_key",
 ]
-
-T = TypeVar("T")
 
 #: The metadata key under which ``clients.create`` stores its idempotency key.
 IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
 #: How far the server's clock may lag ours when matching a link's createdAt.
 CLOCK_SKEW = 300.0
 _LINK_OPTIONS = ("intakeForm", "sendEmail", "thankYouMessage", "redirectURL")
-_PAGE = 100
-
-#: Send a wire payload to a route with a retry policy; the answer's envelope.
-Execute = Callable[[Route[Any, Any], Mapping[str, Any], RetryPolicy], Awaitable[Mapping[str, Any]]]
-Finder = Callable[[Execute, Mapping[str, Any], float, RetryPolicy], Awaitable[Any]]
 
 
 class CannotReconcile(AgencyAccessError):
-    """The finder has nothing to search by."""
+    """The create carries nothing to search by."""
+
+
+@attrs.frozen
+class Lookup:
+    """Where a create's record would be, and how to know it: list ``route`` with ``query``.
+
+    ``match`` tells the record among the listed ones; with ``newest``, the
+    last match wins (pages come in creation order), else the first.
+    """
+
+    route: PagedRoute[Mapping[str, Any], Mapping[str, Any]]
+    query: Mapping[str, Any]
+    match: Callable[[Mapping[str, Any]], bool]
+    newest: bool = False
+
+
+_RAW_CLIENTS_LIST = CLIENTS_LIST.raw()
+_RAW_LINKS_LIST = LINKS_LIST.raw()
 
 
 class _KeySource:
@@ -111,58 +120,32 @@ def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
     return metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
 
 
-async def iter_pages(
-    fetch: Callable[[str | None], Awaitable[tuple[Sequence[T], str | None]]],
-) -> AsyncIterator[Sequence[T]]:
-    """Every page of a list call, following ``nextCursor``: ``fetch(cursor)`` gets one page."""
-    cursor: str | None = None
-    while True:
-        items, cursor = await fetch(cursor)
-        yield items
-        if not cursor:
-            return
+def lookup_for(
+    operation: str, payload: Mapping[str, Any], not_before: float = 0.0
+) -> Lookup | None:
+    """The lookup that finds what a create of ``payload`` made; None for other operations.
 
-
-async def find_client(
-    execute: Execute, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
-) -> Mapping[str, Any] | None:
-    """Find the client whose metadata holds this create's idempotency key, if it exists."""
-    key = idempotency_key("clients.create", payload)
-    if not key:
-        raise CannotReconcile("the create carried no idempotency key")
-    async for item in _scan(execute, "clients.list", {"search": key}, policy):
-        if _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key:
-            return item
+    ``not_before`` (epoch seconds) is the earliest a link made by this create
+    can have been created. Raises ``CannotReconcile`` for a client create
+    that carried no idempotency key.
+    """
+    if operation == "clients.create":
+        key = idempotency_key(operation, payload)
+        if not key:
+            raise CannotReconcile("the create carried no idempotency key")
+        return Lookup(
+            _RAW_CLIENTS_LIST,
+            {"search": key},
+            lambda item: _metadata(item).get(IDEMPOTENCY_METADATA_KEY) == key,
+        )
+    if operation == "links.create":
+        return Lookup(
+            _RAW_LINKS_LIST,
+            {"clientID": payload["clientID"]},
+            lambda item: _same_link(item, payload, not_before),
+            newest=True,
+        )
     return None
-
-
-async def find_link(
-    execute: Execute, payload: Mapping[str, Any], not_before: float, policy: RetryPolicy
-) -> Mapping[str, Any] | None:
-    """Find the newest link of the client matching this create's body, made since not_before."""
-    found = None
-    async for item in _scan(execute, "links.list", {"clientID": payload["clientID"]}, policy):
-        if _same_link(item, payload, not_before):
-            found = item  # pages come in creation order: the last match is the newest
-    return found
-
-
-async def _scan(
-    execute: Execute, operation: str, query: dict[str, Any], policy: RetryPolicy
-) -> AsyncIterator[Mapping[str, Any]]:
-    """Every record of a list call, following cursors, as raw wire objects."""
-    route = ROUTES[operation]
-
-    async def fetch(cursor: str | None) -> tuple[Sequence[Any], str | None]:
-        body = {**query, "limit": _PAGE, **({"cursor": cursor} if cursor else {})}
-        envelope = await execute(route, body, policy)
-        data = envelope["data"]
-        return (data if isinstance(data, list) else []), envelope.get("nextCursor")
-
-    async for page in iter_pages(fetch):
-        for item in page:
-            if isinstance(item, Mapping):
-                yield item
 
 
 def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -180,9 +163,3 @@ def _same_link(item: Mapping[str, Any], payload: Mapping[str, Any], not_before: 
     except (TypeError, ValueError):
         return False
     return created.timestamp() >= not_before
-
-
-FINDERS: Mapping[str, Finder] = {
-    "clients.create": find_client,
-    "links.create": find_link,
-}

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from ._errors import RateLimitError, RequestTimeout
 from ._hooks import logger
-from ._http import MAX_SERVER_WAIT
+from ._http import MAX_SERVER_WAIT, header_number
 
 __all__ = ["Limiter", "too_long"]
 
@@ -48,8 +48,8 @@ _PROBES = 3
 # A server reset this much later than ours means the server started a new window.
 _NEW_WINDOW = 0.05
 _FOREVER = float("inf")
-# Far from the end of the window, read the rate-limit headers of one answer in this many.
-_READ_EVERY = 8
+#: The largest request budget a window may advertise: more is a garbled header.
+_LARGEST_LIMIT = 1e9
 
 
 async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
@@ -107,10 +107,6 @@ class Limiter:
         self._reset_at = 0.0
         self._window = 0.0
         self._in_flight = 0
-        # Answers whose headers were not read, and how close to the window's end all are read:
-        # within this many requests, more than our in-flight ones and a skipped batch.
-        self._unread = 0
-        self._read_margin = 2 * max_concurrency + _READ_EVERY
         self._probe: asyncio.Future[None] | None = None
         self._probes_left = _PROBES
         self._probe_task: asyncio.Task[object] | None = None
@@ -118,6 +114,11 @@ class Limiter:
 
     def attach(self, base_url: str, key_fingerprint: str) -> None:
         """Learn which API target this limiter paces (a shared limiter names its budget so)."""
+
+    def sibling(self) -> Limiter:
+        """A new limiter like this one, for another API key: its own budget and pauses."""
+        rate = 1.0 / self._interval if self._interval else None
+        return Limiter(self.max_concurrency, rate, clock=self._clock, sleep=self._sleep_for)
 
     async def aclose(self) -> None:
         """Release what the limiter holds (nothing here; a shared limiter's connections)."""
@@ -165,25 +166,13 @@ class Limiter:
     def release(self, headers: Mapping[str, str] | None = None) -> None:
         """Give the slot back, learning from the answer's rate-limit headers if any.
 
-        Far from the end of a window the headers of only one answer in
-        ``_READ_EVERY`` are read (each read costs more than the rest of the
-        limiter); near it, and until the limit is known, every answer's are.
+        The slot is given back first, whatever the headers hold: a garbled
+        header is ignored (``_observe`` never raises), so no answer can keep
+        a slot or the probe.
         """
         self._in_flight -= 1
-        if self._slot_waiters:
-            self._give_slot()
-        else:  # what _give_slot does when no one waits
-            self._slots += 1
-        learned = False
-        if headers is not None:
-            self._unread += 1
-            if (
-                self._unread >= _READ_EVERY
-                or self._remaining <= self._read_margin
-                or not (self._learned and self._limit is not None)
-            ):
-                self._unread = 0
-                learned = self._observe(headers)
+        self._give_slot()
+        learned = self._observe(headers) if headers is not None else False
         if not self._learned and self._probe is not None:
             self._probes_left -= 1
             if learned or self._probes_left <= 0:
@@ -308,15 +297,21 @@ class Limiter:
         await self._sleep_for(delay)
 
     def _observe(self, headers: Mapping[str, str]) -> bool:
-        """Update the window mirror from an answer; ``True`` if it advertised the limit."""
-        try:  # one try for all three: this runs on every answer
-            limit = float(headers["X-RateLimit-Limit"])
-            remaining = float(headers["X-RateLimit-Remaining"])
-            reset = float(headers["X-RateLimit-Reset"])
-        except (KeyError, ValueError):
+        """Update the window mirror from an answer; ``True`` if it advertised the limit.
+
+        Each value must be a finite number of at least 0 (``header_number``),
+        and the limit at least 1 and believable; anything else is ignored, so
+        the mirror keeps what it knew.
+        """
+        limit = header_number(headers.get("X-RateLimit-Limit"), "X-RateLimit-Limit")
+        remaining = header_number(headers.get("X-RateLimit-Remaining"), "X-RateLimit-Remaining")
+        reset = header_number(headers.get("X-RateLimit-Reset"), "X-RateLimit-Reset")
+        if limit is None or remaining is None or reset is None:
             return False
-        if limit < 1 or reset != reset:  # NaN
+        if not 1 <= limit <= _LARGEST_LIMIT:
+            logger.debug("ignoring X-RateLimit-Limit: %s is not a believable budget", limit)
             return False
+        remaining = min(remaining, limit)
         if reset > MAX_SERVER_WAIT:
             logger.warning(
                 "X-RateLimit-Reset of %ss is absurd; waiting %ss at most", reset, MAX_SERVER_WAIT

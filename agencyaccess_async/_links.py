@@ -10,7 +10,7 @@ import attrs
 
 from ._converter import CONVERTER
 from ._errors import AgencyAccessError, RateLimitError, RequestTimeout
-from ._idempotency import find_link
+from ._idempotency import lookup_for
 from ._models import (
     UNSET,
     ClientType,
@@ -91,7 +91,9 @@ class Links(Resource):
 
     async def create_from(self, new: NewLink, **options: Unpack[CallOptions]) -> Link:
         """Create the access request ``new`` describes; ``create`` with a model."""
-        return await self._send(LINKS_CREATE, new, options)
+        return await self._requester.request(
+            LINKS_CREATE, new, self._options(options), self._tenant
+        )
 
     async def find_like(self, new: NewLink) -> Link | None:
         """The newest access request of ``new``'s client with the same services and options.
@@ -99,15 +101,18 @@ class Links(Resource):
         What a create of ``new`` would have made: bulk runs ask this before
         creating again a row whose earlier create may have happened.
         """
+        lookup = lookup_for("links.create", CONVERTER.unstructure(new))
+        assert lookup is not None
         requester = self._requester
-        payload = CONVERTER.unstructure(new)
-        found = await find_link(requester.envelope, payload, 0.0, requester.retry)
+        found = await requester.find(lookup, requester.retry, self._tenant)
         return None if found is None else decoded(found, Link, "links.list")
 
     async def retrieve(self, link_id: str, **options: Unpack[CallOptions]) -> Link:
         """Fetch one access request, with the current status of each grant."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._send(LINKS_RETRIEVE, body, options)
+        return await self._requester.request(
+            LINKS_RETRIEVE, body, self._options(options), self._tenant
+        )
 
     async def update(
         self,
@@ -135,12 +140,16 @@ class Links(Resource):
         )
         if body == LinkUpdate(link_id=link_id) and not options.get("extra_body"):
             raise ValueError("links.update needs at least one field to change")
-        return await self._send(LINKS_UPDATE, body, options)
+        return await self._requester.request(
+            LINKS_UPDATE, body, self._options(options), self._tenant
+        )
 
     async def delete(self, link_id: str, **options: Unpack[CallOptions]) -> DeletedLink:
         """Delete an access request."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._send(LINKS_DELETE, body, options)
+        return await self._requester.request(
+            LINKS_DELETE, body, self._options(options), self._tenant
+        )
 
     def list(
         self,
@@ -155,7 +164,7 @@ class Links(Resource):
         if not isinstance(client_id, Unset):
             require_id(client_id, "client_id")
         query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
-        return Paginator(self._requester, LINKS_LIST, query, self._options(options))
+        return Paginator(self._requester, LINKS_LIST, query, self._options(options), self._tenant)
 
     async def wait_until_granted(
         self,

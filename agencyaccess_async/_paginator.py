@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
 import attrs
 
-from ._idempotency import iter_pages
 from ._models import ListQuery, Page
-from ._requester import Requester
-from ._resource import CallOptions
-from ._routes import Route
+from ._requester import CallOptions, Requester, Tenant
+from ._routes import PagedRoute
 
 __all__ = ["Paginator"]
 
@@ -29,14 +27,16 @@ class Paginator(Generic[T]):
     def __init__(
         self,
         requester: Requester,
-        route: Route[ListQuery, T],
+        route: PagedRoute[ListQuery, T],
         query: ListQuery,
         options: CallOptions,
+        tenant: Tenant | None = None,
     ) -> None:
         self._requester = requester
         self._route = route
         self._query = query
         self._options = options
+        self._tenant = tenant
 
     def __repr__(self) -> str:
         return f"<Paginator {self._route.operation} {self._query!r}>"
@@ -44,18 +44,17 @@ class Paginator(Generic[T]):
     async def page(self, cursor: str | None = None) -> Page[T]:
         """Fetch one page: the first, or the one ``cursor`` points at."""
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
-        return await self._requester.send_page(self._route, query, self._options)
+        return await self._requester.request(self._route, query, self._options, self._tenant)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate over pages, following ``nextCursor`` until the last."""
-        pages: list[Page[T]] = []
-
-        async def fetch(cursor: str | None) -> tuple[Sequence[T], str | None]:
-            pages.append(await self.page(cursor))
-            return pages[-1].items, pages[-1].next_cursor
-
-        async for _ in iter_pages(fetch):
-            yield pages.pop()
+        cursor: str | None = None
+        while True:
+            page = await self.page(cursor)
+            yield page
+            cursor = page.next_cursor
+            if not cursor:
+                return
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():

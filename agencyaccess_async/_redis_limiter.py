@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ConnectError, SessionError
 from ._hooks import logger
+from ._http import header_number
 from ._limiter import Limiter, too_long
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class RedisLimiter(Limiter):
         max_concurrency: requests in flight in this process.
         rate: requests per second for the whole budget; ``None`` learns it
             from the server's headers.
+        owns_client: close ``client`` with the limiter (``from_url`` sets it).
         on_redis_error: ``"local"`` to fall back to local pacing with a warning,
             ``"fail"`` to fail calls (a ``ConnectError``, which nothing sent).
         redis_timeout: the longest a single Redis call may take.
@@ -125,11 +127,13 @@ class RedisLimiter(Limiter):
         retry_redis_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        owns_client: bool = False,
     ) -> None:
         if on_redis_error not in ("local", "fail"):
             raise ValueError('on_redis_error must be "local" or "fail"')
         super().__init__(max_concurrency, None, clock=clock, sleep=sleep)
         self._redis = client
+        self._owns_client = owns_client
         self._rate = rate
         self._on_redis_error = on_redis_error
         self._redis_timeout = redis_timeout
@@ -156,7 +160,24 @@ class RedisLimiter(Limiter):
         client = redis_asyncio.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
-        return cls(client, **options)
+        return cls(client, owns_client=True, **options)
+
+    def sibling(self) -> RedisLimiter:
+        """A limiter for another API key on the same Redis client and connection pool.
+
+        Its budget is named after that key (when it is attached); closing it
+        never closes the client, which stays this limiter's.
+        """
+        return RedisLimiter(
+            self._redis,
+            max_concurrency=self.max_concurrency,
+            rate=self._rate,
+            on_redis_error=self._on_redis_error,
+            redis_timeout=self._redis_timeout,
+            retry_redis_after=self._retry_redis_after,
+            clock=self._clock,
+            sleep=self._sleep_for,
+        )
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
         state = "local fallback" if self._redis_down_until else "shared"
@@ -186,10 +207,15 @@ class RedisLimiter(Limiter):
             task.add_done_callback(self._pending.discard)
 
     async def aclose(self) -> None:
-        """Wait for pause notices still being sent, and close the Redis connections."""
+        """Wait for pause notices still being sent; close the Redis client if it is ours.
+
+        Ours means made by ``from_url``: a client you pass in (shared by
+        several limiters or your own code) is yours to close.
+        """
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self._redis.aclose()
+        if self._owns_client:
+            await self._redis.aclose()
 
     async def _admit(self, deadline: float) -> None:
         # The probe first: a slot reserved before the rate is known would not be paced.
@@ -271,8 +297,8 @@ class RedisLimiter(Limiter):
         """Learn as the local limiter does, and notice the first window rollover."""
         if not super()._observe(headers):
             return False
-        remaining = float(headers["X-RateLimit-Remaining"])
-        reset = float(headers["X-RateLimit-Reset"])
+        remaining = header_number(headers["X-RateLimit-Remaining"], "") or 0.0
+        reset = header_number(headers["X-RateLimit-Reset"], "") or 0.0
         if reset > self._last_reset + _NEW_WINDOW:
             self._rolled_over = self._rolled_over or self._last_reset > 0
         self._last_remaining, self._last_reset = remaining, reset

@@ -1,58 +1,81 @@
-"""The Requester: the path of every call below the resources, and knowing no resource.
+"""The Requester: the one request loop every call goes through, below the resources.
 
-Bind to the running loop (creating the default transport there), encode the
-request model to wire JSON, build the ``Request`` with the Session's headers
-and a request id, run a ``Call`` (the limiter, the transport, retries and
-reconciliation), then decode the answer's ``data`` into the route's model.
-It also keeps the counters and the response capture of ``capture_responses``.
+``Requester.request`` reads top to bottom: encode the body, build the
+``Request``, then for each attempt take a limiter slot, read the key, send,
+classify the answer (``parse_response``), and decide what a failure allows
+(``decide``: retry, reconcile or raise); a success is decoded into the
+route's model. An attempt is written in one place (``_attempt``), and
+reconciliation looks records up through this same loop, with lookups that
+``_idempotency`` describes as data.
 
-Data flows one way: resources (``_clients``, ``_links``) -> Requester -> Call ->
-limiter and transport -> the sans-I/O core. The Requester is what ``Call``
-knows as its ``CallContext``: a limiter, hooks, stats, and ``envelope`` for
-the finders' lookups; nothing above it.
+A ``Requester`` is what a Session shares with its views: the transport and
+the loop it is bound to, the configuration, the counters. What belongs to
+one API key, the ``KeySource`` and its ``Limiter``, is a ``Tenant``: the
+Session's own, or one per key of ``with_options(api_key=...)``.
+
+Data flows one way: resources (``_clients``, ``_links``) -> Requester ->
+limiter and transport -> the sans-I/O core (``_http``, ``_errors``, models).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import secrets
 import sys
-from collections.abc import Coroutine, Mapping
-from contextlib import AbstractContextManager
-from typing import Any, TypedDict, TypeVar
+import time
+from collections.abc import Mapping
+from typing import Any, TypedDict, TypeVar, overload
 
 import aiohttp
+import attrs
 from yarl import URL
 
-from . import _fast_codec
-from ._call import CallResult, Finish, run_call
-from ._capture import ResponseInfo, capture_responses, record
-from ._errors import DecodeError, SessionError
-from ._hooks import Hooks, RateLimitWaitEvent, SessionStats, emit, logger
-from ._http import Timeout, build_request
+from ._auth import APIKey, KeySource
+from ._converter import CONVERTER
+from ._errors import (
+    AgencyAccessError,
+    AuthenticationError,
+    DecodeError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    SessionError,
+    TransportError,
+)
+from ._hooks import (
+    Hooks,
+    RateLimitWaitEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    SessionStats,
+    emit,
+    logger,
+    record,
+)
+from ._http import Request, Response, Timeout, build_request, parse_response
+from ._idempotency import CLOCK_SKEW, CannotReconcile, Lookup, idempotency_key, lookup_for
 from ._limiter import Limiter
 from ._models import Page
-from ._retry import RetryPolicy
-from ._routes import ROUTES, Kind, Route
+from ._retry import Action, RetryPolicy, decide, skipped_in_testing
+from ._routes import ROUTES, Kind, PagedRoute, Route
 from ._transport import Transport
 from ._version import __version__
 
-__all__ = ["CallOptions", "Requester"]
+__all__ = ["CallOptions", "Requester", "Tenant"]
 
 B = TypeVar("B")
 R = TypeVar("R")
-T = TypeVar("T")
 
 USER_AGENT = (
     f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
     f"python/{'.'.join(map(str, sys.version_info[:3]))}"
 )
-
-
-# The most paths ``post`` keeps a route and a parsed URL for (beyond them, made per call).
-_RAW_ROUTES_MAX = 256
+_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+_DEBUG = 10
+#: A lookup's page size: the contract's largest.
+_PAGE = 100
 
 
 class CallOptions(TypedDict, total=False):
@@ -61,7 +84,7 @@ class CallOptions(TypedDict, total=False):
     ``timeout`` and ``retry`` override the Session's for this call;
     ``extra_body`` is merged into the JSON body last, for fields the SDK does
     not model yet; ``extra_headers`` are sent besides the Session's (any but
-    ``X-Auth``: rotate the key with ``session.api_key``).
+    ``X-Auth``: the key comes from ``api_key``).
     """
 
     timeout: Timeout | None
@@ -70,28 +93,24 @@ class CallOptions(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
 
 
-class Requester:
-    """Sends calls for one Session: see the module doc. Built by the Session, not by users."""
+@attrs.define(eq=False)
+class Tenant:
+    """What belongs to one API key: where its key comes from, and its limiter."""
 
-    base_url: URL
+    keys: KeySource
     limiter: Limiter
-    timeout: Timeout
-    retry: RetryPolicy
-    hooks: Hooks
-    log_bodies: bool
-    max_response_bytes: int
-    strict_services: bool
-    stats: SessionStats
-    loop: asyncio.AbstractEventLoop | None
-    closed: bool
+    label: str | None = None
+
+
+class Requester:
+    """Sends every call of one Session and its views: see the module doc."""
 
     def __init__(
         self,
         *,
-        api_key: str | None,
+        tenant: Tenant,
         base_url: URL,
         transport: Transport | None,
-        limiter: Limiter,
         timeout: Timeout,
         retry: RetryPolicy,
         hooks: Hooks,
@@ -106,13 +125,11 @@ class Requester:
                 f"routes: no operation {sorted(unknown)[0]!r}; the operations are "
                 + ", ".join(ROUTES)
             )
-        self._api_key = clean_key(api_key)
+        self.tenant = tenant
         self.base_url = base_url
-        self._urls = {op: self._url(routes.get(op, route.path)) for op, route in ROUTES.items()}
-        self._raw_routes: dict[tuple[str, Kind], Route[dict[str, Any], Any]] = {}
+        self._paths = {op: routes.get(op, route.path) for op, route in ROUTES.items()}
         self._transport = transport
         self._owns_transport = transport is None
-        self.limiter = limiter
         self.timeout = timeout
         self.retry = retry
         self.hooks = hooks
@@ -120,35 +137,21 @@ class Requester:
         self.max_response_bytes = max_response_bytes
         self.strict_services = strict_services
         self.stats = SessionStats()
-        if limiter.on_wait is None:
-            limiter.on_wait = self._on_rate_limit_wait
-        limiter.attach(str(base_url), self.key_fingerprint)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
-        self._headers: dict[str, str] = {}
-        # Request ids: random per Session, then a counter (cheaper than a UUID per call).
+        # Request ids: random per Session, then a counter (readable in logs, unique enough).
         self._id_prefix = secrets.token_hex(6) + "-"
         self._request_numbers = itertools.count(1)
+        self.adopt(tenant)
 
-    @property
-    def api_key(self) -> str | None:
-        """The API key; a new one takes effect on the next request."""
-        return self._api_key
-
-    @api_key.setter
-    def api_key(self, key: str) -> None:
-        cleaned = clean_key(key)
-        if not cleaned:
-            raise SessionError("the new API key is empty")
-        self._api_key = cleaned
-        if self._headers:
-            self._headers = {**self._headers, "X-Auth": cleaned}
-
-    @property
-    def key_fingerprint(self) -> str:
-        """A short hash of the API key: tells keys apart, never reveals one."""
-        digest = hashlib.sha256(b"agencyaccess-key\n" + (self._api_key or "").encode())
-        return digest.hexdigest()[:16]
+    def adopt(self, tenant: Tenant) -> Tenant:
+        """Make ``tenant``'s limiter report its waits here, and name its budget."""
+        limiter = tenant.limiter
+        if limiter.on_wait is None:
+            limiter.on_wait = self._on_rate_limit_wait
+        last = tenant.keys.last
+        limiter.attach(str(self.base_url), last.fingerprint if last else "")
+        return tenant
 
     def bind(self) -> Transport:
         """The transport, bound to the running loop on first use; refuse any other loop."""
@@ -156,20 +159,11 @@ class Requester:
         if self.closed:
             raise SessionError("this Session is closed; create a new one")
         if self.loop is None:
-            if not self._api_key:
-                raise SessionError(
-                    "no API key: pass Session(api_key=...) or set AGENCYACCESS_API_KEY"
-                )
-            self._headers = {
-                "X-Auth": self._api_key,
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-            }
             if self._transport is None:
                 from ._aiohttp_transport import AiohttpTransport  # in the loop, on first use
 
                 self._transport = AiohttpTransport(
-                    limit=max(100, self.limiter.max_concurrency),
+                    limit=max(100, self.tenant.limiter.max_concurrency),
                     max_response_bytes=self.max_response_bytes,
                 )
             self.loop = loop
@@ -195,93 +189,324 @@ class Requester:
         if self.closed:
             return
         self.closed = True
-        await self.limiter.aclose()
+        await self.tenant.limiter.aclose()
         if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 
-    def send(self, route: Route[B, R], body: B, options: CallOptions) -> Coroutine[Any, Any, R]:
-        """Send ``body`` (a request model) to ``route``; the answer's ``data`` as its model.
+    def url(self, route: Route[Any, Any]) -> URL:
+        """Where ``route`` is sent: the base URL and its path (or the ``routes=`` override)."""
+        return URL(str(self.base_url) + self._paths.get(route.operation, route.path))
 
-        ``extra_body`` is merged into the wire body last: fields the SDK does
-        not model yet go out as given. Like every sending method here, this
-        one returns ``run_call``'s coroutine for the caller to await, rather
-        than awaiting it in a coroutine of its own: one frame less a call,
-        on every resume of the task.
-        """
-        return self._call(route, _payload(body, options), options, _decode_record)
-
-    def send_page(
-        self, route: Route[B, R], body: B, options: CallOptions
-    ) -> Coroutine[Any, Any, Page[R]]:
-        """Send a list query to a paged ``route``; one ``Page`` of its model."""
-        return self._call(route, _payload(body, options), options, _decode_page)
-
-    def post(
+    @overload
+    async def request(
         self,
-        path: str,
-        body: Mapping[str, Any] | None,
-        *,
-        idempotent: bool,
-        timeout: Timeout | None,
-        retry: RetryPolicy | None,
-    ) -> Coroutine[Any, Any, Any]:
-        """POST to a path the route table does not know; the answer's ``data`` as plain JSON."""
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
-        kind = Kind.UPDATE if idempotent else Kind.CREATE
-        route = self._raw_routes.get((path, kind))
-        if route is None:  # the route and its URL are made once per path
-            route = Route(f"POST {path}", path, "", kind, dict, dict)
-            if len(self._raw_routes) < _RAW_ROUTES_MAX:
-                self._raw_routes[path, kind] = route
-                self._urls[route.operation] = self._url(path)
-        options: CallOptions = {"timeout": timeout, "retry": retry}
-        return self._call(route, dict(body or {}), options, _data)
-
-    def envelope(
-        self, route: Route[Any, Any], payload: Mapping[str, Any], retry: RetryPolicy
-    ) -> Coroutine[Any, Any, Mapping[str, Any]]:
-        """The envelope of one call of a wire ``payload``: the finders' way to look records up."""
-        return self._call(route, payload, {"retry": retry}, _envelope)
-
-    def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
-        """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
-        return capture_responses()
-
-    #: Hand a successful call to ``capture_responses`` (the Call's way to report one).
-    record = staticmethod(record)
-
-    def _call(
-        self,
-        route: Route[Any, Any],
-        payload: Mapping[str, Any],
+        route: PagedRoute[B, R],
+        body: B,
         options: CallOptions,
-        finish: Finish[T],
-    ) -> Coroutine[Any, Any, T]:
-        """Build the request of one call of a wire ``payload``; the coroutine that makes it.
+        tenant: Tenant | None = None,
+    ) -> Page[R]: ...
 
-        ``run_call`` ends the call with ``finish(route, result)``: the decoding
-        that the sending method would otherwise await the call to do.
+    @overload
+    async def request(
+        self, route: Route[B, R], body: B, options: CallOptions, tenant: Tenant | None = None
+    ) -> R: ...
+
+    async def request(
+        self, route: Route[Any, Any], body: Any, options: CallOptions, tenant: Tenant | None = None
+    ) -> Any:
+        """Make one call of ``route`` with ``body``; its answer decoded as the route's model.
+
+        ``body`` is a request model, or plain JSON for a route of plain JSON
+        (``session.post``, lookups). A paged route's answer is a ``Page``.
         """
         transport = self.bind()
-        extra_headers = options.get("extra_headers")
-        headers = self._headers if not extra_headers else _with_extra(self._headers, extra_headers)
-        url = self._urls.get(route.operation)
-        if url is None:  # (not ``or``: a URL's truth is a Python call)
-            url = self._url(route.path)
+        tenant = tenant or self.tenant
+        payload = body if isinstance(body, Mapping) else CONVERTER.unstructure(body)
+        extra_body, extra_headers = options.get("extra_body"), options.get("extra_headers")
+        if extra_body:
+            payload = {**payload, **extra_body}  # last: sent as given
+        headers = _with_extra(_HEADERS, extra_headers) if extra_headers else _HEADERS
         request = build_request(
             route.operation,
-            url,
+            self.url(route),
             payload,
             headers=headers,
             request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
             timeout=options.get("timeout") or self.timeout,
         )
         policy = options.get("retry") or self.retry
-        return run_call(self, transport, route, payload, request, policy, finish)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + policy.deadline
+        attempt = 0
+        maybe_done = False  # an earlier attempt may have been processed
+        refreshed_key = False
+        response: Response | None = None
+        while True:
+            attempt += 1
+            response = None
+            try:
+                response = await self._attempt(transport, tenant, request, attempt, deadline)
+                envelope = parse_response(response, operation=route.operation)
+                break
+            except _Refused as refused:  # nothing was sent: no retry
+                refused.error.attempts = attempt - 1
+                if isinstance(refused.error, RateLimitError):
+                    refused.error.operation = route.operation
+                raise refused.error from refused.error.__cause__
+            except AgencyAccessError as error:
+                if maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
+                    envelope = {"error": False, "data": {**payload, "deleted": True}}
+                    break  # the earlier, unanswered delete did it
+                if (
+                    isinstance(error, AuthenticationError)
+                    and tenant.keys.refreshable
+                    and not refreshed_key
+                ):
+                    refreshed_key = True  # the key may have been rotated: read it once more
+                    continue
+                action = decide(route.kind, error)
+                wait = self._wait_before_retry(tenant, policy, error, action, attempt, deadline)
+                if wait is None:
+                    if action is Action.RECONCILE:
+                        why = "no time left to look it up"
+                        raise self._unknown(route, payload, error, attempt, why) from error
+                    error.attempts = attempt
+                    raise
+                self._announce_retry(request, error, action, attempt, wait)
+                await asyncio.sleep(wait)
+                if action is Action.RECONCILE:
+                    found = await self._reconcile(
+                        route, payload, error, attempt, policy, started, deadline, tenant
+                    )
+                    if found is not None:
+                        self.stats.reconciled += 1
+                        envelope, response = {"error": False, "data": found}, None
+                        break
+                maybe_done = maybe_done or not (
+                    isinstance(error, TransportError) and not error.may_have_reached_server
+                )
+        answer = (response.status, response.headers) if response is not None else None
+        request_id = (response.request_id if response else None) or request.request_id or ""
+        record(route.operation, request_id, answer, attempt, loop.time() - started)
+        return _decode(route, envelope, request_id)
 
-    def _url(self, path: str) -> URL:
-        return URL(str(self.base_url) + path)
+    async def _attempt(
+        self,
+        transport: Transport,
+        tenant: Tenant,
+        request: Request,
+        attempt: int,
+        deadline: float,
+    ) -> Response:
+        """One attempt: a limiter slot, the key, the send; every event paired, the slot released.
+
+        The limiter's wait and the attempt's total timeout both end by the
+        call's deadline.
+        """
+        limiter = tenant.limiter
+        loop = asyncio.get_running_loop()
+        timeout = request.timeout
+        if not limiter.try_acquire():
+            budget = deadline - loop.time()
+            if timeout is not None and timeout.total is not None:
+                budget = min(budget, timeout.total)
+            try:
+                await limiter.acquire(timeout.pool if timeout else None, max(budget, 0.0))
+            except RateLimitError as error:
+                raise _Refused(error) from None
+        try:
+            key = await self._read_key(tenant.keys, deadline - loop.time())
+            left = deadline - loop.time()
+            if timeout is not None and timeout.total is not None and timeout.total > left:
+                timeout = attrs.evolve(timeout, total=max(left, 0.001))
+            if key is not request.api_key or timeout is not request.timeout:
+                request = attrs.evolve(request, api_key=key, timeout=timeout)
+        except BaseException:
+            limiter.release(None)
+            raise
+        self.stats.requests += 1
+        hooks = self.hooks
+        if hooks.on_request:
+            emit(hooks.on_request, RequestEvent(request.operation, request.method,
+                 request.url.path, request.request_id or "", attempt, tenant.label))  # fmt: skip
+        started = time.perf_counter()
+        response: Response | None = None
+        failure: BaseException | None = None
+        try:
+            response = await transport.send(request)
+            return response
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            limiter.release(response.headers if response is not None else None)
+            if hooks.on_response or logger.isEnabledFor(_DEBUG):
+                elapsed = (
+                    response.elapsed if response is not None else time.perf_counter() - started
+                )
+                self._report(request, tenant, attempt, response, elapsed, failure)
+
+    async def _read_key(self, keys: KeySource, budget: float) -> APIKey:
+        """The key for this attempt; a provider's failure ends the call, nothing sent."""
+        try:
+            if not keys.refreshable:
+                return await keys.read()
+            return await asyncio.wait_for(keys.read(), max(budget, 0.001))
+        except SessionError as error:
+            raise _Refused(error) from None
+        except Exception as exc:
+            failed = SessionError(f"the api_key provider failed: {type(exc).__name__}")
+            failed.__cause__ = exc
+            raise _Refused(failed) from None
+
+    def _report(
+        self,
+        request: Request,
+        tenant: Tenant,
+        attempt: int,
+        response: Response | None,
+        elapsed: float,
+        error: BaseException | None,
+    ) -> None:
+        """Tell hooks and the DEBUG log how an attempt ended (never headers, never the key)."""
+        status = response.status if response is not None else None
+        outcome: str | None = None
+        if isinstance(error, asyncio.CancelledError):
+            outcome = "cancelled"
+        elif error is not None:
+            outcome = repr(error)
+        if self.hooks.on_response:
+            event = ResponseEvent(request.operation, request.request_id or "", attempt, status,
+                                  elapsed, outcome, tenant.label)  # fmt: skip
+            emit(self.hooks.on_response, event)
+        if logger.isEnabledFor(_DEBUG):
+            bodies = ""
+            if self.log_bodies:
+                answer = response.body if response is not None else b""
+                bodies = f" request_body={_text(request.body)} response_body={_text(answer)}"
+            shown = str(status) if status is not None else type(error).__name__
+            fields = {"operation": request.operation, "request_id": request.request_id,
+                      "attempt": attempt, "status": status, "elapsed": elapsed,
+                      "tenant": tenant.label}  # fmt: skip
+            logger.debug(
+                "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
+                request.method, request.url.path, shown, attempt, elapsed,
+                request.request_id, bodies, extra=fields,
+            )  # fmt: skip
+
+    def _wait_before_retry(
+        self,
+        tenant: Tenant,
+        policy: RetryPolicy,
+        error: AgencyAccessError,
+        action: Action,
+        attempt: int,
+        deadline: float,
+    ) -> float | None:
+        """Seconds to wait before trying again, or None if this error is final."""
+        if action is Action.FAIL:
+            return None
+        now = asyncio.get_running_loop().time()
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(error, RateLimitError):
+            self.stats.rate_limited += 1
+            pause = retry_after if retry_after is not None else policy.backoff(attempt)
+            pause = skipped_in_testing(pause)
+            tenant.limiter.pause(pause)  # holds this key's every task, this one included
+            if pause >= deadline - now:
+                return None  # the pause outlasts this call: fail now, retry_after says when
+            retry_after = None
+        if attempt >= policy.attempts and action is not Action.RECONCILE:
+            return None
+        wait = policy.backoff(attempt, retry_after)
+        return None if wait >= deadline - now else wait
+
+    def _announce_retry(
+        self, request: Request, error: AgencyAccessError, action: Action, attempt: int, wait: float
+    ) -> None:
+        self.stats.retries += 1
+        if self.hooks.on_retry:
+            event = RetryEvent(request.operation, request.request_id or "", attempt, wait,
+                               action.value, repr(error))  # fmt: skip
+            emit(self.hooks.on_retry, event)
+        logger.info(
+            "%s attempt %d failed (%s); %s in %.2fs",
+            request.operation, attempt, type(error).__name__, action.value, wait,
+            extra={"operation": request.operation, "request_id": request.request_id,
+                   "attempt": attempt, "action": action.value},
+        )  # fmt: skip
+
+    async def _reconcile(
+        self,
+        route: Route[Any, Any],
+        payload: Mapping[str, Any],
+        error: AgencyAccessError,
+        attempt: int,
+        policy: RetryPolicy,
+        started: float,
+        deadline: float,
+        tenant: Tenant,
+    ) -> Mapping[str, Any] | None:
+        """The record an unanswered create may have made; None if provably not made.
+
+        Raises ``OutcomeUnknownError`` when that cannot be told, and the error
+        itself when the record is provably absent and no attempt is left.
+        """
+        now = asyncio.get_running_loop().time()
+        not_before = time.time() - (now - started) - CLOCK_SKEW
+        try:
+            lookup = lookup_for(route.operation, payload, not_before)
+        except CannotReconcile as cannot:
+            raise self._unknown(route, payload, error, attempt, str(cannot)) from error
+        if lookup is None or deadline - now <= 0:
+            raise self._unknown(route, payload, error, attempt, "no way to look the record up")
+        try:
+            found = await self.find(lookup, attrs.evolve(policy, deadline=deadline - now), tenant)
+        except AgencyAccessError as lookup_error:
+            why = f"the lookup failed: {lookup_error}"
+            raise self._unknown(route, payload, error, attempt, why) from lookup_error
+        if found is None and attempt >= policy.attempts:
+            error.attempts = attempt
+            raise error  # provably not created: a plain failure
+        return found
+
+    async def find(
+        self, lookup: Lookup, policy: RetryPolicy, tenant: Tenant | None = None
+    ) -> Mapping[str, Any] | None:
+        """The record ``lookup`` describes, searched through list pages; None if absent."""
+        found = None
+        cursor: str | None = None
+        while True:
+            query = {**lookup.query, "limit": _PAGE, **({"cursor": cursor} if cursor else {})}
+            page = await self.request(lookup.route, query, {"retry": policy}, tenant)
+            for item in page.items:
+                if isinstance(item, Mapping) and lookup.match(item):
+                    found = item  # pages come in creation order: a later match is newer
+                    if not lookup.newest:
+                        return found
+            cursor = page.next_cursor
+            if not cursor:
+                return found
+
+    def _unknown(
+        self,
+        route: Route[Any, Any],
+        payload: Mapping[str, Any],
+        error: AgencyAccessError,
+        attempt: int,
+        why: str,
+    ) -> OutcomeUnknownError:
+        operation = route.operation
+        unknown = OutcomeUnknownError(
+            f"{operation}: outcome unknown after {attempt} attempt(s) ({error!s}); {why}",
+            operation=operation,
+            idempotency_key=idempotency_key(operation, payload),
+            last_error=error,
+        )
+        unknown.attempts = attempt
+        unknown.__cause__ = error
+        return unknown
 
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.hooks.on_rate_limit_wait:
@@ -289,89 +514,53 @@ class Requester:
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
 
 
+class _Refused(Exception):
+    """Carries an error that ends the call before its attempt was sent (no retry)."""
+
+    def __init__(self, error: AgencyAccessError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _with_extra(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
     """The Session's headers with a call's extra ones; the key is never one of them."""
     if any(name.lower() == "x-auth" for name in extra):
-        raise ValueError("extra_headers may not set X-Auth; rotate the key with session.api_key")
+        raise ValueError("extra_headers may not set X-Auth; pass the key as api_key")
     return {**headers, **extra}
 
 
-def _payload(body: Any, options: CallOptions) -> Any:
-    """The wire form of a request model, with ``extra_body`` merged in last."""
-    payload = _fast_codec.unstructure(body)
-    extra_body = options.get("extra_body")
-    return {**payload, **extra_body} if extra_body else payload
+def _decode(route: Route[Any, Any], envelope: Mapping[str, Any], request_id: str) -> Any:
+    """The answer's ``data`` as the route's model (a ``Page`` of it for a paged route).
 
-
-def _lift(route: Route[Any, Any], envelope: Mapping[str, Any]) -> Any:
-    """The answer's ``data``, with the route's fields found beside it moved in; checked."""
-    data = envelope["data"]
-    if not isinstance(data, dict):
-        return data
-    if route.beside_data:
-        lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
-        if lifted:
-            data = {**data, **{k: envelope[k] for k in lifted}}
-    for name in route.requires:
-        if not data.get(name):
-            raise ValueError(f"{name} is missing, inside data and beside it")
-    return data
-
-
-def _decode_record(route: Route[Any, R], result: CallResult) -> R:
-    """The answer's record as the route's model."""
-    try:
-        return _fast_codec.structure(_lift(route, result.envelope), route.data)
-    except Exception as exc:  # the converter fails in many ways; all mean the same here
-        raise _decode_error(route, result, exc) from exc
-
-
-def _decode_page(route: Route[Any, R], result: CallResult) -> Page[R]:
-    """A list answer's records as a ``Page`` of the route's model."""
-    envelope = result.envelope
-    try:
-        items = tuple(_fast_codec.structure(item, route.data) for item in envelope["data"])
-    except Exception as exc:
-        raise _decode_error(route, result, exc) from exc
-    return Page(items, envelope.get("nextCursor"))
-
-
-def _decode_error(route: Route[Any, Any], result: CallResult, exc: Exception) -> DecodeError:
-    """The error of an answer that cannot be read as the route's model: it carries the raw data."""
-    response = result.response
-    return DecodeError(
-        f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
-        operation=route.operation,
-        request_id=response.request_id if response is not None else None,
-        data=result.envelope.get("data"),
-    )
-
-
-def _data(route: Route[Any, Any], result: CallResult) -> Any:
-    """The answer's ``data``, as plain JSON."""
-    return result.envelope["data"]
-
-
-def _envelope(route: Route[Any, Any], result: CallResult) -> Mapping[str, Any]:
-    """The answer's whole envelope."""
-    return result.envelope
-
-
-def clean_key(key: str | None) -> str | None:
-    """The API key without surrounding whitespace; a ``SessionError`` if it cannot be a header.
-
-    A key read from a file or a ``.env`` often ends with a newline: that is
-    stripped. A control or non-ASCII character inside it would be refused by
-    the HTTP library as header injection; it is refused here, at construction,
-    with a message that never shows the key.
+    A route of plain JSON (``data`` is ``dict``) gets the data as it came. A
+    field the route says may stand beside ``data`` (a link's ``inviteUrl``)
+    is moved in first.
     """
-    if key is None:
-        return None
-    key = key.strip()
-    for position, char in enumerate(key):
-        if not " " <= char <= "~":
-            raise SessionError(
-                f"the API key has a control or non-ASCII character at position {position}; "
-                "check how it was copied"
+    data = envelope["data"]
+    try:
+        if isinstance(route, PagedRoute):
+            items = (
+                data if route.data is dict else [CONVERTER.structure(x, route.data) for x in data]
             )
-    return key
+            return Page(tuple(items), envelope.get("nextCursor"))
+        if route.data is dict:
+            return data
+        if isinstance(data, dict):
+            lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
+            if lifted:
+                data = {**data, **{k: envelope[k] for k in lifted}}
+            missing = [name for name in route.requires if not data.get(name)]
+            if missing:
+                raise ValueError(f"{missing[0]} is missing, inside data and beside it")
+        return CONVERTER.structure(data, route.data)
+    except Exception as exc:  # the converter fails in many ways; all mean the same here
+        raise DecodeError(
+            f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
+            operation=route.operation,
+            request_id=request_id,
+            data=data,
+        ) from exc
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")

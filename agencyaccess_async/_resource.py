@@ -11,13 +11,12 @@ calls its optional fields "common", not all).
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from . import _fast_codec
+from ._converter import CONVERTER
 from ._errors import DecodeError
-from ._requester import CallOptions, Requester
-from ._routes import Route
+from ._requester import CallOptions, Requester, Tenant
 from ._services import RequestedServices, advise
 
 __all__ = ["CallOptions", "Resource", "decoded", "require_id", "services_body"]
@@ -29,7 +28,7 @@ R = TypeVar("R")
 def decoded(record: Any, model: type[R], operation: str) -> R:
     """A raw record found by a lookup, as its model; a ``DecodeError`` if it cannot be read."""
     try:
-        decoded: R = _fast_codec.structure(record, model)
+        decoded: R = CONVERTER.structure(record, model)
     except Exception as exc:  # any failure of the converter means one thing here
         raise DecodeError(
             f"cannot read a record of {operation} as {model.__name__}: {exc}",
@@ -56,20 +55,24 @@ def services_body(
 
 
 class Resource:
-    """What every resource shares: the Requester, and the one typed way to send a call."""
+    """What every resource shares: the Requester, a view's defaults and tenant.
 
-    def __init__(self, requester: Requester, defaults: CallOptions | None = None) -> None:
+    Methods send with ``self._requester.request(ROUTE, body, self._options(options),
+    self._tenant)``: the return type follows from the route.
+    """
+
+    def __init__(
+        self,
+        requester: Requester,
+        defaults: CallOptions | None = None,
+        tenant: Tenant | None = None,
+    ) -> None:
         self._requester = requester
         self._defaults = defaults  # a with_options() view's; a call's own options win
+        self._tenant = tenant  # a with_options(api_key=...) view's key and limiter
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.base_url}>"
 
     def _options(self, options: CallOptions) -> CallOptions:
         return {**self._defaults, **options} if self._defaults else options
-
-    def _send(self, route: Route[B, R], body: B, options: CallOptions) -> Coroutine[Any, Any, R]:
-        # Not itself a coroutine: the caller awaits the Requester's, one frame less a call.
-        if self._defaults:
-            options = self._options(options)
-        return self._requester.send(route, body, options)

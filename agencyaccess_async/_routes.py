@@ -40,6 +40,7 @@ __all__ = [
     "LINKS_UPDATE",
     "ROUTES",
     "Kind",
+    "PagedRoute",
     "Route",
 ]
 
@@ -60,7 +61,8 @@ class Kind(enum.Enum):
 class Route(Generic[B, R]):
     """One operation of the API, typed by its body ``B`` and answer ``R``.
 
-    ``data`` is the model of the answer's ``data`` (of each item, when ``paged``).
+    ``data`` is the model of the answer's ``data`` (of each record, for a
+    ``PagedRoute``); ``dict`` means plain JSON.
     ``beside_data`` names fields an answer may put beside ``data`` rather than
     in it (the guide says only that a created link's answer "includes the
     created request data and inviteUrl"); ``requires`` names fields the SDK
@@ -73,9 +75,22 @@ class Route(Generic[B, R]):
     kind: Kind
     body: type[B]
     data: type[R]
-    paged: bool = False
     beside_data: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+
+    def raw(self) -> Route[Mapping[str, Any], Mapping[str, Any]]:
+        """This route with plain JSON for its body and answer (lookups, ``session.post``)."""
+        return Route(self.operation, self.path, self.capability, self.kind, dict, dict,
+                     self.beside_data, self.requires)  # fmt: skip
+
+
+@attrs.frozen
+class PagedRoute(Route[B, R]):
+    """A list operation: its answer is a page of ``data`` records and a ``nextCursor``."""
+
+    def raw(self) -> PagedRoute[Mapping[str, Any], Mapping[str, Any]]:
+        """This route with plain JSON for its query and records."""
+        return PagedRoute(self.operation, self.path, self.capability, self.kind, dict, dict)
 
 
 _INVITE_URL = ("inviteUrl",)
@@ -83,8 +98,8 @@ _INVITE_URL = ("inviteUrl",)
 CLIENTS_CREATE: Route[NewClient, Client] = Route(
     "clients.create", "/api/clients/create", "clients:create", Kind.CREATE, NewClient, Client
 )
-CLIENTS_LIST: Route[ListQuery, Client] = Route(
-    "clients.list", "/api/clients/list", "clients:retrieve", Kind.READ, ListQuery, Client, True
+CLIENTS_LIST: PagedRoute[ListQuery, Client] = PagedRoute(
+    "clients.list", "/api/clients/list", "clients:retrieve", Kind.READ, ListQuery, Client
 )
 CLIENTS_RETRIEVE: Route[ClientRef, Client] = Route(
     "clients.retrieve", "/api/clients/retrieve", "clients:retrieve", Kind.READ, ClientRef, Client
@@ -100,8 +115,8 @@ LINKS_CREATE: Route[NewLink, Link] = Route(
     "links.create", "/api/links/create", "links:create", Kind.CREATE, NewLink, Link,
     beside_data=_INVITE_URL, requires=_INVITE_URL,
 )  # fmt: skip
-LINKS_LIST: Route[ListQuery, Link] = Route(
-    "links.list", "/api/links/list", "links:retrieve", Kind.READ, ListQuery, Link, True
+LINKS_LIST: PagedRoute[ListQuery, Link] = PagedRoute(
+    "links.list", "/api/links/list", "links:retrieve", Kind.READ, ListQuery, Link
 )
 LINKS_RETRIEVE: Route[LinkRef, Link] = Route(
     "links.retrieve", "/api/links/retrieve", "links:retrieve", Kind.READ, LinkRef, Link,

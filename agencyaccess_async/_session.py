@@ -8,22 +8,26 @@ resource (``session.clients``, ``session.links``, ``session.bulk``) to the
 
 from __future__ import annotations
 
+import collections
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from ._capture import ResponseInfo
+from ._auth import APIKey, KeyProvider, KeySource, key_from_environment
 from ._clients import Clients
-from ._hooks import Hooks, SessionStats
+from ._errors import SessionError
+from ._hooks import Hooks, ResponseInfo, SessionStats, capture_responses
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
 from ._limiter import Limiter
 from ._links import Links
-from ._requester import CallOptions, Requester
+from ._models import UNSET, Unset
+from ._requester import CallOptions, Requester, Tenant
 from ._retry import RetryPolicy
+from ._routes import Kind, Route
 from ._transport import ClosingContext, Transport
 
 if TYPE_CHECKING:
@@ -33,14 +37,111 @@ __all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats", "Sessi
 
 
 DEFAULT_BASE_URL = "https://api.agencyaccess.co"
+#: The most API keys whose limiters a Session keeps (least recently used go first).
+DEFAULT_MAX_TENANTS = 1024
+# The most paths ``post`` keeps a route for (beyond them, one is made per call).
+_RAW_ROUTES_MAX = 256
 
 
-class Session(ClosingContext):
+class _Calls:
+    """What a Session and its views share: the resources, ``bulk``, ``post``, ``with_options``."""
+
+    clients: Clients
+    links: Links
+
+    def __init__(
+        self, session: Session, requester: Requester, defaults: CallOptions, tenant: Tenant
+    ) -> None:
+        self._session = session
+        self._requester = requester
+        self._defaults = defaults
+        self._tenant = tenant
+        self.clients = Clients(requester, defaults, tenant)
+        self.links = Links(requester, defaults, tenant)
+        self._bulk: Bulk | None = None
+
+    @property
+    def bulk(self) -> Bulk:
+        """Bulk operations: ``create_clients``, ``create_links`` and ``onboard``."""
+        if self._bulk is None:
+            from ._bulk import Bulk  # imported on first use: it brings sqlite3 and more
+
+            self._bulk = Bulk(self._requester, self._tenant, self.clients, self.links)
+        return self._bulk
+
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = False,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """POST ``body`` to a route the SDK does not know; return the answer's ``data`` as JSON.
+
+        The same headers, limiter, deadline, envelope checks and error classes
+        as every other call. Retries resend only what provably never reached
+        the server (and 429s), unless ``idempotent=True`` says a resend is
+        harmless; an unanswered non-idempotent call is an
+        ``OutcomeUnknownError``.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        route = self._session._raw_route(path, Kind.UPDATE if idempotent else Kind.CREATE)
+        options: CallOptions = {**self._defaults}
+        if timeout is not None:
+            options["timeout"] = timeout
+        if retry is not None:
+            options["retry"] = retry
+        return await self._requester.request(route, dict(body or {}), options, self._tenant)
+
+    def with_options(
+        self,
+        *,
+        api_key: str | KeyProvider | Unset = UNSET,
+        tenant: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SessionView:
+        """A view whose calls default to these options; it shares this Session's pool.
+
+        ``api_key`` makes a view for another key (a tenant of a platform): its
+        own key, its own limiter (its own pacing and 429 pause), on the
+        Session's connection pool. ``tenant`` is a label for hooks and logs
+        (never the key). A call's own ``timeout=``/``retry=``/``extra_headers=``
+        still win; closing a view closes nothing::
+
+            urgent = session.with_options(retry=aa.RetryPolicy(deadline=5))
+            agency = session.with_options(api_key=agency_key, tenant="agency-42")
+            client = await agency.clients.retrieve(client_id)
+        """
+        defaults: CallOptions = {**self._defaults}
+        if timeout is not None:
+            defaults["timeout"] = timeout
+        if retry is not None:
+            defaults["retry"] = retry
+        if headers:  # headers add up; the later view's win a clash
+            defaults["extra_headers"] = {**(self._defaults.get("extra_headers") or {}), **headers}
+        view_tenant = self._tenant
+        if not isinstance(api_key, Unset):
+            view_tenant = self._session._tenant_for(api_key, tenant)
+        elif tenant is not None:
+            view_tenant = Tenant(view_tenant.keys, view_tenant.limiter, tenant)
+        return SessionView(self._session, self._requester, defaults, view_tenant)
+
+
+class Session(_Calls, ClosingContext):
     """An async client of the AgencyAccess API. Use it as ``async with Session() as s:``.
 
     Args:
-        api_key: the API key; defaults to ``$AGENCYACCESS_API_KEY``. A missing
-            key is an error at the first call, not here.
+        api_key: the API key, or a callable (sync or async) returning it,
+            called for each attempt (a secrets manager that rotates it).
+            Omitted: ``$AGENCYACCESS_API_KEY``, else the contents of the file
+            named by ``$AGENCYACCESS_API_KEY_FILE``; no key there is an error
+            at the first call. An explicit ``None`` or ``""`` is an error here,
+            never a fall back to the environment.
         base_url: defaults to ``$AGENCYACCESS_BASE_URL``, else the hosted API.
         transport: how requests travel; defaults to an ``AiohttpTransport``
             created inside the running loop and closed with the Session. A
@@ -64,19 +165,20 @@ class Session(ClosingContext):
         hooks: event callbacks (``Hooks``) for metrics and tracing.
         log_bodies: log request and response bodies at DEBUG level (they hold
             client records, which are personal data: off by default).
+        max_tenants: the most other keys (``with_options(api_key=...)``) whose
+            limiters are kept; the least recently used go first.
 
     One Session serves a whole application: it is bound to the event loop of
-    its first call and refuses use from any other.
+    its first call and refuses use from any other. For many keys, keep one
+    Session and take a view per key with ``with_options(api_key=...)``.
 
     """
 
-    clients: Clients
-    links: Links
     base_url: URL
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | KeyProvider | Unset | None = UNSET,
         *,
         base_url: str | URL | None = None,
         transport: Transport | None = None,
@@ -90,14 +192,19 @@ class Session(ClosingContext):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         routes: Mapping[str, str] | None = None,
         strict_services: bool = False,
+        max_tenants: int = DEFAULT_MAX_TENANTS,
     ) -> None:
+        if api_key is None:  # not a "use the default": a tenant's key may be missing
+            raise SessionError(
+                "api_key is None; pass the key, or omit the argument to read the environment"
+            )
+        keys = KeySource(key_from_environment() if isinstance(api_key, Unset) else api_key)
         base = base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = URL(str(base).rstrip("/"))
-        self._requester = Requester(
-            api_key=api_key if api_key is not None else os.environ.get("AGENCYACCESS_API_KEY"),
+        requester = Requester(
+            tenant=Tenant(keys, limiter or Limiter(max_concurrency, rate_limit)),
             base_url=self.base_url,
             transport=transport,
-            limiter=limiter or Limiter(max_concurrency, rate_limit),
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),
             hooks=hooks or Hooks(),
@@ -106,9 +213,10 @@ class Session(ClosingContext):
             routes=routes or {},
             strict_services=strict_services,
         )
-        self.clients = Clients(self._requester)
-        self.links = Links(self._requester)
-        self._bulk: Bulk | None = None
+        self._max_tenants = max_tenants
+        self._tenants: collections.OrderedDict[Hashable, Tenant] = collections.OrderedDict()
+        self._raw_routes: dict[tuple[str, Kind], Route[Any, Any]] = {}
+        super().__init__(self, requester, {}, requester.tenant)
 
     def __repr__(self) -> str:
         requester = self._requester
@@ -119,18 +227,9 @@ class Session(ClosingContext):
         )
 
     @property
-    def bulk(self) -> Bulk:
-        """Bulk operations: ``create_clients``, ``create_links`` and ``onboard``."""
-        if self._bulk is None:
-            from ._bulk import Bulk  # imported on first use: it brings sqlite3 and more
-
-            self._bulk = Bulk(self._requester, self.clients, self.links)
-        return self._bulk
-
-    @property
     def max_concurrency(self) -> int:
         """The most requests this Session has in flight at once."""
-        return self._requester.limiter.max_concurrency
+        return self._tenant.limiter.max_concurrency
 
     @property
     def transport(self) -> Transport | None:
@@ -140,7 +239,7 @@ class Session(ClosingContext):
     @property
     def limiter(self) -> Limiter:
         """The limiter pacing this Session's requests (local, or shared like ``RedisLimiter``)."""
-        return self._requester.limiter
+        return self._tenant.limiter
 
     @property
     def stats(self) -> SessionStats:
@@ -177,65 +276,28 @@ class Session(ClosingContext):
         return self._requester.strict_services
 
     @property
-    def api_key(self) -> str | None:
-        """The API key. Assign a new one to rotate it: the next request uses it.
+    def api_key(self) -> APIKey | None:
+        """The API key, as an ``APIKey`` that never shows itself (``.reveal()`` gives the text).
 
-        The pool, the limiter and the loop binding stay as they are, so a
-        long-lived Session survives a key roll (the old key stops at once).
+        Assign a new one (a str or a provider) to rotate it: the next attempt
+        uses it, a retry already waiting included. The pool, the limiter and
+        the loop binding stay as they are.
         """
-        return self._requester.api_key
+        return self._tenant.keys.last
 
     @api_key.setter
-    def api_key(self, key: str) -> None:
-        self._requester.api_key = key
+    def api_key(self, key: str | KeyProvider) -> None:
+        self._tenant.keys.set(key)
 
     @property
     def key_fingerprint(self) -> str:
         """A short hash of the API key: tells keys apart, never reveals one (safe to store).
 
         A bulk journal records it, so that a journal written with one key is
-        not taken as done with another.
+        not taken as done with another. Empty while a key provider was never read.
         """
-        return self._requester.key_fingerprint
-
-    async def post(
-        self,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        idempotent: bool = False,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> Any:
-        """POST ``body`` to a route the SDK does not know; return the answer's ``data`` as JSON.
-
-        The same headers, limiter, deadline, envelope checks and error classes
-        as every other call. Retries resend only what provably never reached
-        the server (and 429s), unless ``idempotent=True`` says a resend is
-        harmless; an unanswered non-idempotent call is an
-        ``OutcomeUnknownError``.
-        """
-        return await self._requester.post(
-            path, body, idempotent=idempotent, timeout=timeout, retry=retry
-        )
-
-    def with_options(
-        self,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> SessionView:
-        """A view of this Session whose calls default to these options.
-
-        It shares the pool, the limiter, the loop binding and the key; closing
-        it closes nothing. A call's own ``timeout=``/``retry=``/``extra_headers=``
-        still win::
-
-            urgent = session.with_options(retry=aa.RetryPolicy(deadline=5))
-            client = await urgent.clients.retrieve(client_id)
-        """
-        return SessionView(self._requester, _defaults(timeout, retry, headers))
+        key = self._tenant.keys.last
+        return key.fingerprint if key is not None else ""
 
     def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
         """Collect a ``ResponseInfo`` for every call made inside the ``with`` block.
@@ -244,7 +306,34 @@ class Session(ClosingContext):
         ...     client = await session.clients.create(name="Acme", email="ops@acme.test")
         >>> responses[-1].request_id, responses[-1].attempts  # doctest: +SKIP
         """
-        return self._requester.capture_responses()
+        return capture_responses()
+
+    def _tenant_for(self, api_key: str | KeyProvider, label: str | None) -> Tenant:
+        """The tenant of ``api_key``: its limiter is kept while the key is in use (LRU)."""
+        keys = KeySource(api_key)
+        last = keys.last
+        identity: Hashable = last.fingerprint if last is not None else api_key
+        tenant = self._tenants.get(identity)
+        if tenant is None:
+            limiter = self._tenant.limiter.sibling()
+            tenant = self._requester.adopt(Tenant(keys, limiter, label))
+            self._tenants[identity] = tenant
+            while len(self._tenants) > self._max_tenants:
+                self._tenants.popitem(last=False)
+        else:
+            self._tenants.move_to_end(identity)
+        if label is not None and tenant.label != label:
+            return Tenant(tenant.keys, tenant.limiter, label)
+        return tenant
+
+    def _raw_route(self, path: str, kind: Kind) -> Route[Any, Any]:
+        """The route of ``session.post(path)``: made once per path (up to a bound)."""
+        route = self._raw_routes.get((path, kind))
+        if route is None:
+            route = Route(f"POST {path}", path, "", kind, dict, dict)
+            if len(self._raw_routes) < _RAW_ROUTES_MAX:
+                self._raw_routes[path, kind] = route
+        return route
 
     async def __aenter__(self) -> Session:
         self._requester.bind()
@@ -262,44 +351,13 @@ class Session(ClosingContext):
             _warn(f"unclosed {self!r}; use 'async with' or await aclose()", ResourceWarning, 2)
 
 
-class SessionView:
-    """A Session's resources with default per-call options (see ``Session.with_options``)."""
+class SessionView(_Calls):
+    """A Session's calls with other defaults, or another key (see ``Session.with_options``).
 
-    clients: Clients
-    links: Links
-
-    def __init__(self, requester: Requester, defaults: CallOptions) -> None:
-        self._requester = requester
-        self._defaults = defaults
-        self.clients = Clients(requester, defaults)
-        self.links = Links(requester, defaults)
+    It shares the Session's pool, loop binding and counters; closing it
+    closes nothing.
+    """
 
     def __repr__(self) -> str:
-        return f"<SessionView of {self._requester.base_url} {sorted(self._defaults)}>"
-
-    def with_options(
-        self,
-        *,
-        timeout: Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> SessionView:
-        """A view with these options on top of this one's."""
-        earlier = self._defaults.get("extra_headers") or {}
-        merged: CallOptions = {**self._defaults, **_defaults(timeout, retry, headers)}
-        if earlier and headers:  # headers add up; the later view's win a clash
-            merged["extra_headers"] = {**earlier, **headers}
-        return SessionView(self._requester, merged)
-
-
-def _defaults(
-    timeout: Timeout | None, retry: RetryPolicy | None, headers: Mapping[str, str] | None
-) -> CallOptions:
-    options: CallOptions = {}
-    if timeout is not None:
-        options["timeout"] = timeout
-    if retry is not None:
-        options["retry"] = retry
-    if headers:
-        options["extra_headers"] = dict(headers)
-    return options
+        label = f" tenant={self._tenant.label!r}" if self._tenant.label else ""
+        return f"<SessionView of {self._requester.base_url}{label} {sorted(self._defaults)}>"

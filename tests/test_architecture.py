@@ -19,7 +19,7 @@ from agencyaccess_async.emulator._app import ROUTES as EMULATOR_ROUTES
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parent.parent / "agencyaccess_async"
-MAX_LINES = 400
+MAX_LINES = 600
 
 
 def _module_name(path: Path) -> str:
@@ -85,7 +85,7 @@ def test_no_import_cycle_counting_type_checking_and_function_level_imports() -> 
     assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
 
 
-def test_no_module_is_over_400_lines() -> None:
+def test_no_module_is_over_600_lines() -> None:
     """Small modules: each does one thing."""
     sizes = {
         str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from agencyaccess_async import Link, Response, _json, parse_response
 from agencyaccess_async._converter import CONVERTER
@@ -81,25 +79,6 @@ def test_bad_json_is_a_protocol_error_in_both(codec: str) -> None:
         parse_response(Response(200, {}, b'{"error": false, "data": {'))
 
 
-_JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
-_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"]
-
-
-@given(value=_JSON_VALUES)
-def test_stdlib_dumps_writes_what_the_json_encoder_writes(value: Any) -> None:
-    """The prebuilt C encoder gives the bytes of ``JSONEncoder.encode`` with the same options."""
-    reference = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    assert _json._std_dumps(value) == reference.encode(value).encode("utf-8")
-
-
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), {"x": [float("-inf")]}, {1j: 1}])
 def test_stdlib_dumps_refuses_what_the_json_encoder_refuses(value: Any) -> None:
     """Numbers JSON cannot carry, and keys it cannot write, raise the same error type."""
@@ -108,32 +87,3 @@ def test_stdlib_dumps_refuses_what_the_json_encoder_refuses(value: Any) -> None:
         reference.encode(value)
     with pytest.raises(type(expected.value)):
         _json._std_dumps(value)
-
-
-@given(
-    value=st.dictionaries(st.text(), _JSON_VALUES, max_size=4), encoding=st.sampled_from(_ENCODINGS)
-)
-def test_stdlib_loads_reads_what_json_loads_reads(value: dict[str, Any], encoding: str) -> None:
-    """In any encoding ``json.loads`` detects, with or without a BOM, the answer is its answer."""
-    try:
-        body = json.dumps(value, ensure_ascii=False).encode(encoding)
-    except UnicodeEncodeError:  # a lone surrogate: not text in any of these encodings
-        return
-    assert _json._std_loads(body) == json.loads(body)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [b'{"a":"\xed\xa0\x80"}', b"{ }", b"{", b"{\x00}", b"\xff{}", b"{} \t\r\n", b"{}x",
-     b"{} {}", b"{}\x0c", b'{"a":1,}'],
-)  # fmt: skip
-def test_stdlib_loads_fails_or_reads_as_json_loads_does(body: bytes) -> None:
-    """Odd bytes (a UTF-8-encoded surrogate, a NUL, a bad start or end) end as ``json.loads``
-    ends."""
-    try:
-        expected: Any = json.loads(body)
-    except ValueError as error:
-        with pytest.raises(type(error)):
-            _json._std_loads(body)
-    else:
-        assert _json._std_loads(body) == expected

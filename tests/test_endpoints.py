@@ -291,4 +291,4 @@ async def test_with_options_and_extra_headers_share_the_session() -> None:
     assert seen[0].headers["X-Tenant"] == "t1" and seen[0].timeout == Timeout(total=5)
     assert seen[1].headers["X-Tenant"] == "t1" and seen[1].headers["X-Trace"] == "abc"
     assert "X-Tenant" not in seen[2].headers and seen[2].headers["X-Trace"] == "own"
-    assert all(r.headers["X-Auth"] == SECRET_KEY for r in seen)
+    assert all(r.api_key.reveal() == SECRET_KEY and "X-Auth" not in r.headers for r in seen)

@@ -24,7 +24,8 @@ def test_all_is_sorted_and_importable() -> None:
 # Helpers and request bodies the endpoint methods build for the caller.
 INTERNAL = {
     "row_key", "emit", "logger", "advise", "set_testing", "decide", "Action", "error_for_status",
-    "skipped_in_testing", "GUIDE_CAUSES",
+    "skipped_in_testing", "GUIDE_CAUSES", "header_number", "capture_responses", "record",
+    "KeySource", "clean_key", "key_from_environment", "KEY_ENV", "KEY_FILE_ENV",
     "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery", "ClosingContext",
 }  # fmt: skip
 
@@ -42,6 +43,7 @@ def test_every_public_class_and_function_is_exported() -> None:
         "_services",
         "_retry",
         "_hooks",
+        "_auth",
     ):
         module = importlib.import_module(f"agencyaccess_async.{module_name}")
         missing = set(getattr(module, "__all__", [])) - exported - INTERNAL

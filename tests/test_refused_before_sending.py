@@ -115,7 +115,7 @@ async def test_the_sent_key_is_the_stripped_one() -> None:
     transport = MockTransport(lambda r: ok(client_json()))
     async with Session(SECRET_KEY + "\n", base_url="https://api.test", transport=transport) as s:
         await s.clients.retrieve("cl_1")
-    assert transport.requests[0].headers["X-Auth"] == SECRET_KEY
+    assert transport.requests[0].api_key.reveal() == SECRET_KEY
 
 
 async def test_a_given_idempotency_key_makes_a_second_create_return_the_first(

@@ -41,7 +41,7 @@ async def test_sends_auth_content_type_user_agent_and_request_id() -> None:
         await session.clients.retrieve("cl_1")
         await session.clients.retrieve("cl_1")
     first, second = transport.requests
-    assert first.headers["X-Auth"] == SECRET_KEY
+    assert first.api_key.reveal() == SECRET_KEY and "X-Auth" not in first.headers
     assert first.headers["Content-Type"] == "application/json"
     assert re.fullmatch(
         r"agencyaccess-async/\S+ aiohttp/\S+ python/\S+", first.headers["User-Agent"]
@@ -78,7 +78,7 @@ async def test_key_and_base_url_default_to_environment(monkeypatch: pytest.Monke
     transport = MockTransport(lambda r: ok(client_json()))
     async with Session(transport=transport) as session:
         await session.clients.retrieve("cl_1")
-    assert transport.requests[0].headers["X-Auth"] == SECRET_KEY
+    assert transport.requests[0].api_key.reveal() == SECRET_KEY
     assert str(transport.requests[0].url) == "http://127.0.0.1:9/prefix/api/clients/retrieve"
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from .._clients import Clients
 from .._converter import CONVERTER
-from .._errors import AgencyAccessError
+from .._errors import AgencyAccessError, SessionError
 from .._idempotency import derived_key, row_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink, Unset
-from .._requester import Requester
+from .._requester import Requester, Tenant
 from .._services import RequestedServices, advise
 from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
 from ._onboard import Onboarded, Onboarder, OnboardItem
@@ -55,8 +55,11 @@ __all__ = [
 class Bulk:
     """Bulk operations of a Session: ``session.bulk``."""
 
-    def __init__(self, requester: Requester, clients: Clients, links: Links) -> None:
+    def __init__(
+        self, requester: Requester, tenant: Tenant, clients: Clients, links: Links
+    ) -> None:
         self._requester = requester
+        self._tenant = tenant
         self._clients = clients
         self._links = links
 
@@ -160,11 +163,17 @@ class Bulk:
         fingerprint = row_key([wire, {k: repr(v) for k, v in options.items()}])
         opened = None
         if journal is not None:
+            key = self._tenant.keys.last
+            if key is None:
+                raise SessionError(
+                    "a journal is tied to the API key, and the key provider has not been "
+                    "read yet: make one call first (e.g. clients.list().page())"
+                )
             opened = Journal(
                 journal,
                 fingerprint,
                 base_url=str(self._requester.base_url),
-                key_hash=self._requester.key_fingerprint,
+                key_hash=key.fingerprint,
                 key_rotated=key_rotated,
                 replace=replace_journal,
             )
@@ -191,7 +200,7 @@ class Bulk:
             self._requester.stats,
             items,
             process,
-            concurrency=concurrency or self._requester.limiter.max_concurrency,
+            concurrency=concurrency or self._tenant.limiter.max_concurrency,
             total=total,
             progress=default_progress(total) if progress is True else (progress or None),
             on_close=on_close,

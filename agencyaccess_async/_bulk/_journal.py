@@ -42,7 +42,6 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 
 from .._errors import AgencyAccessError
-from ._keyfilter import KeyFilter
 
 if TYPE_CHECKING:
     import sqlite3
@@ -151,8 +150,6 @@ class Journal:
         self._lock: IO[str] | None = None
         self._dirty: dict[str, tuple[Any, ...]] = {}  # key -> the row's latest state, unwritten
         self._group: asyncio.Future[None] | None = None
-        # The keys a writer's rows may have, so that a new row costs no query.
-        self._keys: KeyFilter | None = None
         if fingerprint is not None:
             self._lock = _lock(self.path)
         wanted = {"fingerprint": fingerprint, "base_url": base_url, "key": key_hash}
@@ -169,8 +166,6 @@ class Journal:
                 set_aside(self.path)
                 self._db = _connect(self.path)
                 self._claim(wanted, key_rotated)
-            # Only the writer (it holds the lock) knows every key that can appear.
-            self._keys = KeyFilter(key for (key,) in self._db.execute("SELECT key FROM rows"))
         except BaseException:
             self.close()
             raise
@@ -211,8 +206,6 @@ class Journal:
         """The row's state: the latest one noted, written or not yet."""
         if key in self._dirty:
             return JournalRow(*self._dirty[key][: len(_COLUMNS)])
-        if self._keys is not None and key not in self._keys:
-            return None  # certain: the writer never wrote this key
         found = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
         return JournalRow(*found) if found else None
 
@@ -229,8 +222,6 @@ class Journal:
         is sent goes through ``write_ahead``.
         """
         self._dirty[row.key] = (*_row_values(row), time.time())
-        if self._keys is not None:
-            self._keys.add(row.key)
 
     async def write_ahead(self, row: JournalRow) -> None:
         """Return once the row's state is committed: group commit, one transaction a loop turn.
