@@ -20,6 +20,7 @@ import asyncio
 import io
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -43,27 +44,18 @@ _NO_TIMEOUT_GIVEN = Timeout()
 _Handler = Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]
 
 
-class _KeyMiddleware:
-    """Puts the attempt's key on aiohttp's request as the last step before it is sent.
+async def _add_key(
+    key: APIKey, request: aiohttp.ClientRequest, handler: _Handler
+) -> aiohttp.ClientResponse:
+    """Put the attempt's key on aiohttp's request, as the last step before it is sent.
 
-    So the key is in no mapping of any frame a traceback could render: not
-    in ``Request.headers``, not in the ``headers`` aiohttp's ``_request``
-    prepares; only in the outgoing ``ClientRequest``, whose repr shows none.
+    A per-request middleware (``functools.partial`` of this), so the key is in
+    no mapping any frame could render: not in ``Request.headers``, not in the
+    ``headers`` aiohttp's ``_request`` prepares; only in the outgoing
+    ``ClientRequest``, whose repr shows none.
     """
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: APIKey) -> None:
-        self.key = key
-
-    def __repr__(self) -> str:
-        return "<aiohttp middleware adding X-Auth>"
-
-    async def __call__(
-        self, request: aiohttp.ClientRequest, handler: _Handler
-    ) -> aiohttp.ClientResponse:
-        request.headers["X-Auth"] = self.key.reveal()
-        return await handler(request)
+    request.headers["X-Auth"] = key.reveal()
+    return await handler(request)
 
 
 class AiohttpTransport(ClosingContext):
@@ -143,32 +135,26 @@ class AiohttpTransport(ClosingContext):
                 ),
                 allow_redirects=False,
                 raise_for_status=False,
-                middlewares=(_KeyMiddleware(request.api_key),) if request.api_key else (),
+                middlewares=(partial(_add_key, request.api_key),) if request.api_key else (),
             ) as answer:
-                content = await self._read_capped(answer, request)
+                # The cap: a length over it is refused before reading; otherwise
+                # chunks are counted as they arrive (after decompression), so
+                # neither a lying length nor a compression bomb gets past it.
+                cap = self._max_response_bytes
+                length = answer.content_length
+                if length is not None and length > cap:
+                    raise self._too_large(answer, request, f" of {length} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                while chunk := await answer.content.readany():
+                    size += len(chunk)
+                    if size > cap:
+                        raise self._too_large(answer, request, "")
+                    chunks.append(chunk)
+                content = b"".join(chunks)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _translate(exc, request) from None
         return Response(answer.status, answer.headers, content, time.perf_counter() - started)
-
-    async def _read_capped(self, answer: aiohttp.ClientResponse, request: Request) -> bytes:
-        """The answer's body, or a ``ProtocolError`` once it passes ``max_response_bytes``.
-
-        A length over the cap is refused before reading; otherwise chunks are
-        counted as they arrive (after decompression), so neither a lying
-        length nor a compression bomb gets past the cap.
-        """
-        cap = self._max_response_bytes
-        length = answer.content_length
-        if length is not None and length > cap:
-            raise self._too_large(answer, request, f" of {length} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await answer.content.readany():
-            size += len(chunk)
-            if size > cap:
-                raise self._too_large(answer, request, "")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _too_large(
         self, answer: aiohttp.ClientResponse, request: Request, how: str

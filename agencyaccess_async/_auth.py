@@ -90,62 +90,60 @@ class APIKey:
 class KeySource:
     """The key of each attempt: a fixed ``APIKey``, or a provider called every time.
 
-    ``refreshable`` is true for a provider: after a 401 the call reads the key
-    once more and retries once, in case the secret was rotated meanwhile.
+    ``fixed`` is the key when it is one; ``refreshable`` is true for a
+    provider: after a 401 the call reads the key once more and retries once,
+    in case the secret was rotated meanwhile. ``last`` is the key read last
+    (the fixed key at once; a provider's after its first call).
     """
 
-    __slots__ = ("_fixed", "_last", "_provider")
+    __slots__ = ("_provider", "fixed", "last", "refreshable")
+
+    fixed: APIKey | None
+    last: APIKey | None
+    refreshable: bool
 
     def __init__(self, key: str | APIKey | KeyProvider | None) -> None:
         self.set(key)
 
     def set(self, key: str | APIKey | KeyProvider | None) -> None:
         """Read ``key`` from now on (a rotation): every view sharing this source sees it."""
-        self._provider: KeyProvider | None = None
-        self._fixed: APIKey | None = None
+        provider: KeyProvider | None = None
+        fixed: APIKey | None = None
         if key is None:
             pass  # no key anywhere: the first call says so
         elif isinstance(key, APIKey):
-            self._fixed = key
+            fixed = key
         elif isinstance(key, str):
             if not key.strip():
                 raise SessionError(
                     "api_key is empty; pass the key, or omit it to read the environment"
                 )
-            self._fixed = APIKey(key)
+            fixed = APIKey(key)
         elif callable(key):
-            self._provider = key
+            provider = key
         else:
             raise SessionError(
                 f"api_key must be a str or a callable returning one, not {type(key).__name__}"
             )
-        self._last = self._fixed
+        self._provider = provider
+        self.fixed = self.last = fixed
+        self.refreshable = provider is not None
 
     def __repr__(self) -> str:
         return "<KeySource provider>" if self._provider else "<KeySource fixed>"
 
-    @property
-    def refreshable(self) -> bool:
-        """Whether reading again may give another key (a provider, not a fixed key)."""
-        return self._provider is not None
-
-    @property
-    def last(self) -> APIKey | None:
-        """The key read last (the fixed key at once; a provider's after its first call)."""
-        return self._last
-
     async def read(self) -> APIKey:
-        """The key for the next attempt; a ``SessionError`` if the provider's answer is no key.
+        """The key for the next attempt; a ``SessionError`` if there is none.
 
         A provider that raises fails the call with its own error (chained by
         the caller); nothing is sent.
         """
         if self._provider is None:
-            if self._fixed is None:
+            if self.fixed is None:
                 raise SessionError(
                     f"no API key: pass Session(api_key=...), or set ${KEY_ENV} or ${KEY_FILE_ENV}"
                 )
-            return self._fixed
+            return self.fixed
         value = self._provider()
         if inspect.isawaitable(value):
             value = await value
@@ -154,8 +152,8 @@ class KeySource:
                 f"the api_key provider returned {type(value).__name__ if value else 'no key'}, "
                 "not a key"
             )
-        self._last = APIKey(value)
-        return self._last
+        self.last = APIKey(value)
+        return self.last
 
 
 def clean_key(key: str) -> str:

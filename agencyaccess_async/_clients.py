@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from . import _idempotency
 from ._errors import InvalidRequestError
-from ._idempotency import IDEMPOTENCY_METADATA_KEY, generated_key, lookup_for
+from ._idempotency import IDEMPOTENCY_METADATA_KEY, lookup_for
 from ._limits import METADATA_KEYS_MAX
 from ._models import (
     UNSET,
@@ -38,29 +39,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["Clients"]
-
-
-def _keyed(
-    metadata: Mapping[str, str] | Unset, idempotency_key: str | None
-) -> Mapping[str, str] | Unset:
-    """The metadata with the idempotency key added (a fresh one unless given).
-
-    The key takes one of the 50 entries: with all 50 used, a given key is
-    refused, and a generated one is left out (reconciliation is then
-    impossible: a lost answer becomes an ``OutcomeUnknownError``).
-    """
-    entries = dict(metadata) if not isinstance(metadata, Unset) else {}
-    if len(entries) < METADATA_KEYS_MAX:
-        entries[IDEMPOTENCY_METADATA_KEY] = idempotency_key or generated_key()
-        return entries
-    if idempotency_key is not None:
-        raise InvalidRequestError(
-            f"Invalid field metadata: it has {len(entries)} entries, the most a client may "
-            "have, so the idempotency key has no room; drop one entry or the key",
-            status=0,
-            operation="clients.create",
-        )
-    return metadata
 
 
 class Clients(Resource):
@@ -98,16 +76,16 @@ class Clients(Resource):
             OutcomeUnknownError: the answer was lost and the lookup failed.
 
         """
-        new = NewClient(  # built once, the idempotency key already in its metadata
+        new = NewClient(
             name=name,
             email=email,
             company=company,
             website=website,
             type=type,
             language=language,
-            metadata=_keyed(metadata, idempotency_key),
+            metadata=metadata,
         )
-        return await self._create(new, idempotency_key, idempotency_key is not None, options)
+        return await self.create_from(new, idempotency_key=idempotency_key, **options)
 
     async def create_from(
         self,
@@ -121,22 +99,30 @@ class Clients(Resource):
 
         ``lookup_first`` (default: whether a key is given) looks the key up
         before creating, and returns the client already made with it.
+
+        The idempotency key takes one of the 50 metadata entries: with all 50
+        used, a given key is refused, and a generated one is left out
+        (reconciliation is then impossible: a lost answer becomes an
+        ``OutcomeUnknownError``).
         """
+        entries = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
+        if len(entries) < METADATA_KEYS_MAX:
+            entries[IDEMPOTENCY_METADATA_KEY] = idempotency_key or _idempotency.generated_key()
+            new = attrs.evolve(new, metadata=entries)
+        elif idempotency_key is not None:
+            raise InvalidRequestError(
+                f"Invalid field metadata: it has {len(entries)} entries, the most a client may "
+                "have, so the idempotency key has no room; drop one entry or the key",
+                status=0,
+                operation="clients.create",
+            )
         if lookup_first is None:
             lookup_first = idempotency_key is not None
-        new = attrs.evolve(new, metadata=_keyed(new.metadata, idempotency_key))
-        return await self._create(new, idempotency_key, lookup_first, options)
-
-    async def _create(
-        self, new: NewClient, idempotency_key: str | None, lookup_first: bool, options: CallOptions
-    ) -> Client:
         if lookup_first and idempotency_key is not None:
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:
                 return found
-        return await self._requester.request(
-            CLIENTS_CREATE, new, self._options(options), self._tenant
-        )
+        return await self._requester.request(CLIENTS_CREATE, new, options, self._scope)
 
     async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
         """The client created with this idempotency key (see ``create``), or None.
@@ -148,15 +134,13 @@ class Clients(Resource):
         lookup = lookup_for("clients.create", payload)
         assert lookup is not None
         requester = self._requester
-        found = await requester.find(lookup, requester.retry, self._tenant)
+        found = await requester.find(lookup, requester.retry, self._scope)
         return None if found is None else decoded(found, Client, "clients.list")
 
     async def retrieve(self, client_id: str, **options: Unpack[CallOptions]) -> Client:
         """Fetch one client record by id."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._requester.request(
-            CLIENTS_RETRIEVE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(CLIENTS_RETRIEVE, body, options, self._scope)
 
     async def update(
         self,
@@ -184,16 +168,12 @@ class Clients(Resource):
         )
         if body == ClientUpdate(client_id=client_id) and not options.get("extra_body"):
             raise ValueError("clients.update needs at least one field to change")
-        return await self._requester.request(
-            CLIENTS_UPDATE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(CLIENTS_UPDATE, body, options, self._scope)
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""
         body = ClientRef(require_id(client_id, "client_id"))
-        return await self._requester.request(
-            CLIENTS_DELETE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(CLIENTS_DELETE, body, options, self._scope)
 
     def list(
         self,
@@ -210,4 +190,4 @@ class Clients(Resource):
         ``limit`` is the page size (1-100).
         """
         query = ListQuery(search=search, type=type, limit=limit)
-        return Paginator(self._requester, CLIENTS_LIST, query, self._options(options), self._tenant)
+        return Paginator(self._requester, CLIENTS_LIST, query, options, self._scope)

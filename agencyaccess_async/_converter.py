@@ -131,7 +131,10 @@ def _open_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callabl
             )
         present = value
         if None in value.values():  # null is absent: the field's default applies
-            present = {k: v for k, v in value.items() if v is not None}
+            present = dict(value)
+            for name, item in value.items():
+                if item is None:
+                    del present[name]
         for alias, name in aliases.items():
             if name not in present and alias in present:
                 present = {**present, name: present[alias]}

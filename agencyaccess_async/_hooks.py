@@ -27,6 +27,7 @@ __all__ = [
     "RequestEvent",
     "ResponseEvent",
     "ResponseInfo",
+    "CAPTURED",
     "RetryEvent",
     "capture_responses",
     "emit",
@@ -132,7 +133,8 @@ class ResponseInfo:
     reconciled: bool = False
 
 
-_captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
+#: The list of the innermost ``capture_responses()`` block of this context, if any.
+CAPTURED: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
     "agencyaccess_async_captured", default=None
 )
 
@@ -141,11 +143,11 @@ _captured: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.Conte
 def capture_responses() -> Iterator[list[ResponseInfo]]:
     """Collect a ``ResponseInfo`` for every call made inside the ``with`` block."""
     captured: list[ResponseInfo] = []
-    token = _captured.set(captured)
+    token = CAPTURED.set(captured)
     try:
         yield captured
     finally:
-        _captured.reset(token)
+        CAPTURED.reset(token)
 
 
 def record(
@@ -160,7 +162,7 @@ def record(
     ``answer`` is the last answer's status and headers; ``None`` means the
     record was found by reconciliation.
     """
-    captured = _captured.get()
+    captured = CAPTURED.get()
     if captured is None:
         return
     status, headers = answer if answer is not None else (None, {})

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
 from . import _json
@@ -69,12 +69,6 @@ class Timeout:
     pool: float | None = None
 
 
-def _ci_headers(value: Mapping[str, str]) -> Mapping[str, str]:
-    if isinstance(value, (CIMultiDict, CIMultiDictProxy)):
-        return value
-    return CIMultiDict(value)
-
-
 @attrs.frozen(repr=False)
 class Request:
     """One HTTP request, ready for a transport.
@@ -121,7 +115,7 @@ class Response:
     """One HTTP answer: status, headers (case-insensitive), body bytes, seconds it took."""
 
     status: int
-    headers: Mapping[str, str] = attrs.field(factory=CIMultiDict, converter=_ci_headers)
+    headers: Mapping[str, str] = attrs.field(factory=CIMultiDict, converter=CIMultiDict[str])
     body: bytes = b""
     elapsed: float = 0.0
 
@@ -253,8 +247,11 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
     status = response.status
     if 300 <= status < 400:
         raise _redirect_error(response, operation)
-    envelope = _decode_envelope(response)
-    if envelope is None or not isinstance(envelope.get("error"), bool):
+    try:
+        envelope = _json.loads(response.body) if response.body else None
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("error"), bool):
         excerpt = _excerpt(response.body)
         if status >= 500:
             raise ServerError(
@@ -282,16 +279,6 @@ def parse_response(response: Response, *, operation: str = "") -> dict[str, Any]
             request_id=response.request_id,
         )
     return envelope
-
-
-def _decode_envelope(response: Response) -> dict[str, Any] | None:
-    if not response.body:
-        return None
-    try:
-        envelope = _json.loads(response.body)
-    except ValueError:
-        return None
-    return envelope if isinstance(envelope, dict) else None
 
 
 def _api_error(response: Response, envelope: Mapping[str, Any], operation: str) -> Exception:

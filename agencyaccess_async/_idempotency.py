@@ -18,10 +18,9 @@ I/O and sits below everything that sends.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import itertools
 import json
-import os
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -73,28 +72,9 @@ _RAW_CLIENTS_LIST = CLIENTS_LIST.raw()
 _RAW_LINKS_LIST = LINKS_LIST.raw()
 
 
-class _KeySource:
-    """Idempotency keys with no syscall each: a random per-process prefix, then a counter.
-
-    64 random bits per process make a collision between processes as unlikely
-    as between UUIDs for this purpose; a forked child (``uvicorn --workers``,
-    a preloading gunicorn) draws a prefix of its own.
-    """
-
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)
-
-    def reseed(self) -> None:
-        self._prefix = secrets.token_hex(8)
-        self._numbers = itertools.count(1)
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._numbers):x}"
-
-
-#: A fresh idempotency key for a create that was given none.
-generated_key = _KeySource()
+#: Makes the idempotency key of a create given none: 128 random bits, hex. Read
+#: through the module at each create, so a test may put a deterministic source here.
+generated_key: Callable[[], str] = functools.partial(secrets.token_hex, 16)
 
 
 def row_key(payload: Any) -> str:

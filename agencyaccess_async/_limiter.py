@@ -171,7 +171,10 @@ class Limiter:
         a slot or the probe.
         """
         self._in_flight -= 1
-        self._give_slot()
+        if self._slot_waiters:
+            self._give_slot()
+        else:  # what _give_slot does when no one waits
+            self._slots += 1
         learned = self._observe(headers) if headers is not None else False
         if not self._learned and self._probe is not None:
             self._probes_left -= 1

@@ -91,9 +91,7 @@ class Links(Resource):
 
     async def create_from(self, new: NewLink, **options: Unpack[CallOptions]) -> Link:
         """Create the access request ``new`` describes; ``create`` with a model."""
-        return await self._requester.request(
-            LINKS_CREATE, new, self._options(options), self._tenant
-        )
+        return await self._requester.request(LINKS_CREATE, new, options, self._scope)
 
     async def find_like(self, new: NewLink) -> Link | None:
         """The newest access request of ``new``'s client with the same services and options.
@@ -104,15 +102,13 @@ class Links(Resource):
         lookup = lookup_for("links.create", CONVERTER.unstructure(new))
         assert lookup is not None
         requester = self._requester
-        found = await requester.find(lookup, requester.retry, self._tenant)
+        found = await requester.find(lookup, requester.retry, self._scope)
         return None if found is None else decoded(found, Link, "links.list")
 
     async def retrieve(self, link_id: str, **options: Unpack[CallOptions]) -> Link:
         """Fetch one access request, with the current status of each grant."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._requester.request(
-            LINKS_RETRIEVE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(LINKS_RETRIEVE, body, options, self._scope)
 
     async def update(
         self,
@@ -140,16 +136,12 @@ class Links(Resource):
         )
         if body == LinkUpdate(link_id=link_id) and not options.get("extra_body"):
             raise ValueError("links.update needs at least one field to change")
-        return await self._requester.request(
-            LINKS_UPDATE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(LINKS_UPDATE, body, options, self._scope)
 
     async def delete(self, link_id: str, **options: Unpack[CallOptions]) -> DeletedLink:
         """Delete an access request."""
         body = LinkRef(require_id(link_id, "link_id"))
-        return await self._requester.request(
-            LINKS_DELETE, body, self._options(options), self._tenant
-        )
+        return await self._requester.request(LINKS_DELETE, body, options, self._scope)
 
     def list(
         self,
@@ -164,7 +156,7 @@ class Links(Resource):
         if not isinstance(client_id, Unset):
             require_id(client_id, "client_id")
         query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
-        return Paginator(self._requester, LINKS_LIST, query, self._options(options), self._tenant)
+        return Paginator(self._requester, LINKS_LIST, query, options, self._scope)
 
     async def wait_until_granted(
         self,

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from ._models import ListQuery, Page
-from ._requester import CallOptions, Requester, Tenant
+from ._requester import CallOptions, Requester, Scope
 from ._routes import PagedRoute
 
 __all__ = ["Paginator"]
@@ -30,13 +30,13 @@ class Paginator(Generic[T]):
         route: PagedRoute[ListQuery, T],
         query: ListQuery,
         options: CallOptions,
-        tenant: Tenant | None = None,
+        scope: Scope,
     ) -> None:
         self._requester = requester
         self._route = route
         self._query = query
         self._options = options
-        self._tenant = tenant
+        self._scope = scope
 
     def __repr__(self) -> str:
         return f"<Paginator {self._route.operation} {self._query!r}>"
@@ -44,7 +44,7 @@ class Paginator(Generic[T]):
     async def page(self, cursor: str | None = None) -> Page[T]:
         """Fetch one page: the first, or the one ``cursor`` points at."""
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
-        return await self._requester.request(self._route, query, self._options, self._tenant)
+        return await self._requester.request(self._route, query, self._options, self._scope)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate over pages, following ``nextCursor`` until the last."""

@@ -44,6 +44,7 @@ from ._errors import (
     TransportError,
 )
 from ._hooks import (
+    CAPTURED,
     Hooks,
     RateLimitWaitEvent,
     RequestEvent,
@@ -63,7 +64,7 @@ from ._routes import ROUTES, Kind, PagedRoute, Route
 from ._transport import Transport
 from ._version import __version__
 
-__all__ = ["CallOptions", "Requester", "Tenant"]
+__all__ = ["CallOptions", "Requester", "Scope", "Tenant"]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -102,6 +103,14 @@ class Tenant:
     label: str | None = None
 
 
+@attrs.frozen(eq=False)
+class Scope:
+    """What a Session or a view sends with: its tenant, and its default call options."""
+
+    tenant: Tenant
+    defaults: CallOptions = attrs.field(factory=lambda: CallOptions())
+
+
 class Requester:
     """Sends every call of one Session and its views: see the module doc."""
 
@@ -127,7 +136,7 @@ class Requester:
             )
         self.tenant = tenant
         self.base_url = base_url
-        self._paths = {op: routes.get(op, route.path) for op, route in ROUTES.items()}
+        self._urls = {op: self.url(routes.get(op, r.path)) for op, r in ROUTES.items()}
         self._transport = transport
         self._owns_transport = transport is None
         self.timeout = timeout
@@ -193,49 +202,54 @@ class Requester:
         if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 
-    def url(self, route: Route[Any, Any]) -> URL:
-        """Where ``route`` is sent: the base URL and its path (or the ``routes=`` override)."""
-        return URL(str(self.base_url) + self._paths.get(route.operation, route.path))
+    def url(self, path: str) -> URL:
+        """The URL of ``path`` on the base URL."""
+        return URL(str(self.base_url) + path)
 
     @overload
     async def request(
-        self,
-        route: PagedRoute[B, R],
-        body: B,
-        options: CallOptions,
-        tenant: Tenant | None = None,
+        self, route: PagedRoute[B, R], body: B, options: CallOptions, scope: Scope
     ) -> Page[R]: ...
 
     @overload
     async def request(
-        self, route: Route[B, R], body: B, options: CallOptions, tenant: Tenant | None = None
+        self, route: Route[B, R], body: B, options: CallOptions, scope: Scope
     ) -> R: ...
 
     async def request(
-        self, route: Route[Any, Any], body: Any, options: CallOptions, tenant: Tenant | None = None
+        self, route: Route[Any, Any], body: Any, options: CallOptions, scope: Scope
     ) -> Any:
         """Make one call of ``route`` with ``body``; its answer decoded as the route's model.
 
         ``body`` is a request model, or plain JSON for a route of plain JSON
         (``session.post``, lookups). A paged route's answer is a ``Page``.
+        ``options`` win over the ``scope``'s defaults; the scope's tenant
+        gives the key and the limiter.
         """
-        transport = self.bind()
-        tenant = tenant or self.tenant
+        loop = asyncio.get_running_loop()
+        transport = self._transport if loop is self.loop and not self.closed else self.bind()
+        assert transport is not None
+        tenant = scope.tenant
+        if scope.defaults:
+            options = {**scope.defaults, **options}
         payload = body if isinstance(body, Mapping) else CONVERTER.unstructure(body)
         extra_body, extra_headers = options.get("extra_body"), options.get("extra_headers")
         if extra_body:
             payload = {**payload, **extra_body}  # last: sent as given
         headers = _with_extra(_HEADERS, extra_headers) if extra_headers else _HEADERS
+        url = self._urls.get(route.operation)
+        if url is None:  # a path of session.post
+            url = self.url(route.path)
+        request_id = f"{self._id_prefix}{next(self._request_numbers):x}"
         request = build_request(
             route.operation,
-            self.url(route),
+            url,
             payload,
             headers=headers,
-            request_id=f"{self._id_prefix}{next(self._request_numbers):x}",
+            request_id=request_id,
             timeout=options.get("timeout") or self.timeout,
         )
         policy = options.get("retry") or self.retry
-        loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + policy.deadline
         attempt = 0
@@ -277,7 +291,7 @@ class Requester:
                 await asyncio.sleep(wait)
                 if action is Action.RECONCILE:
                     found = await self._reconcile(
-                        route, payload, error, attempt, policy, started, deadline, tenant
+                        route, payload, error, attempt, policy, started, deadline, scope
                     )
                     if found is not None:
                         self.stats.reconciled += 1
@@ -286,9 +300,11 @@ class Requester:
                 maybe_done = maybe_done or not (
                     isinstance(error, TransportError) and not error.may_have_reached_server
                 )
-        answer = (response.status, response.headers) if response is not None else None
-        request_id = (response.request_id if response else None) or request.request_id or ""
-        record(route.operation, request_id, answer, attempt, loop.time() - started)
+        if response is not None:
+            request_id = response.headers.get("X-Request-ID") or request_id
+        if CAPTURED.get() is not None:
+            answer = (response.status, response.headers) if response is not None else None
+            record(route.operation, request_id, answer, attempt, loop.time() - started)
         return _decode(route, envelope, request_id)
 
     async def _attempt(
@@ -316,7 +332,8 @@ class Requester:
             except RateLimitError as error:
                 raise _Refused(error) from None
         try:
-            key = await self._read_key(tenant.keys, deadline - loop.time())
+            keys = tenant.keys
+            key = keys.fixed or await self._read_key(keys, deadline - loop.time())
             left = deadline - loop.time()
             if timeout is not None and timeout.total is not None and timeout.total > left:
                 timeout = attrs.evolve(timeout, total=max(left, 0.001))
@@ -348,10 +365,8 @@ class Requester:
                 self._report(request, tenant, attempt, response, elapsed, failure)
 
     async def _read_key(self, keys: KeySource, budget: float) -> APIKey:
-        """The key for this attempt; a provider's failure ends the call, nothing sent."""
+        """A provider's key (or no key) for this attempt; a failure ends the call, nothing sent."""
         try:
-            if not keys.refreshable:
-                return await keys.read()
             return await asyncio.wait_for(keys.read(), max(budget, 0.001))
         except SessionError as error:
             raise _Refused(error) from None
@@ -446,7 +461,7 @@ class Requester:
         policy: RetryPolicy,
         started: float,
         deadline: float,
-        tenant: Tenant,
+        scope: Scope,
     ) -> Mapping[str, Any] | None:
         """The record an unanswered create may have made; None if provably not made.
 
@@ -462,7 +477,7 @@ class Requester:
         if lookup is None or deadline - now <= 0:
             raise self._unknown(route, payload, error, attempt, "no way to look the record up")
         try:
-            found = await self.find(lookup, attrs.evolve(policy, deadline=deadline - now), tenant)
+            found = await self.find(lookup, attrs.evolve(policy, deadline=deadline - now), scope)
         except AgencyAccessError as lookup_error:
             why = f"the lookup failed: {lookup_error}"
             raise self._unknown(route, payload, error, attempt, why) from lookup_error
@@ -472,14 +487,14 @@ class Requester:
         return found
 
     async def find(
-        self, lookup: Lookup, policy: RetryPolicy, tenant: Tenant | None = None
+        self, lookup: Lookup, policy: RetryPolicy, scope: Scope
     ) -> Mapping[str, Any] | None:
         """The record ``lookup`` describes, searched through list pages; None if absent."""
         found = None
         cursor: str | None = None
         while True:
             query = {**lookup.query, "limit": _PAGE, **({"cursor": cursor} if cursor else {})}
-            page = await self.request(lookup.route, query, {"retry": policy}, tenant)
+            page = await self.request(lookup.route, query, {"retry": policy}, scope)
             for item in page.items:
                 if isinstance(item, Mapping) and lookup.match(item):
                     found = item  # pages come in creation order: a later match is newer
@@ -539,19 +554,18 @@ def _decode(route: Route[Any, Any], envelope: Mapping[str, Any], request_id: str
     data = envelope["data"]
     try:
         if isinstance(route, PagedRoute):
-            items = (
-                data if route.data is dict else [CONVERTER.structure(x, route.data) for x in data]
-            )
-            return Page(tuple(items), envelope.get("nextCursor"))
+            if route.data is not dict:
+                data = [CONVERTER.structure(item, route.data) for item in data]
+            return Page(tuple(data), envelope.get("nextCursor"))
         if route.data is dict:
             return data
         if isinstance(data, dict):
-            lifted = [k for k in route.beside_data if data.get(k) is None and k in envelope]
-            if lifted:
-                data = {**data, **{k: envelope[k] for k in lifted}}
-            missing = [name for name in route.requires if not data.get(name)]
-            if missing:
-                raise ValueError(f"{missing[0]} is missing, inside data and beside it")
+            for name in route.beside_data:
+                if data.get(name) is None and name in envelope:
+                    data = {**data, name: envelope[name]}
+            for name in route.requires:
+                if not data.get(name):
+                    raise ValueError(f"{name} is missing, inside data and beside it")
         return CONVERTER.structure(data, route.data)
     except Exception as exc:  # the converter fails in many ways; all mean the same here
         raise DecodeError(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ._converter import CONVERTER
 from ._errors import DecodeError
-from ._requester import CallOptions, Requester, Tenant
+from ._requester import CallOptions, Requester, Scope
 from ._services import RequestedServices, advise
 
 __all__ = ["CallOptions", "Resource", "decoded", "require_id", "services_body"]
@@ -55,24 +55,15 @@ def services_body(
 
 
 class Resource:
-    """What every resource shares: the Requester, a view's defaults and tenant.
+    """What every resource shares: the Requester, and the scope (key, defaults) of its view.
 
-    Methods send with ``self._requester.request(ROUTE, body, self._options(options),
-    self._tenant)``: the return type follows from the route.
+    Methods send with ``self._requester.request(ROUTE, body, options,
+    self._scope)``: the return type follows from the route.
     """
 
-    def __init__(
-        self,
-        requester: Requester,
-        defaults: CallOptions | None = None,
-        tenant: Tenant | None = None,
-    ) -> None:
+    def __init__(self, requester: Requester, scope: Scope) -> None:
         self._requester = requester
-        self._defaults = defaults  # a with_options() view's; a call's own options win
-        self._tenant = tenant  # a with_options(api_key=...) view's key and limiter
+        self._scope = scope
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.base_url}>"
-
-    def _options(self, options: CallOptions) -> CallOptions:
-        return {**self._defaults, **options} if self._defaults else options

@@ -25,7 +25,7 @@ from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
 from ._limiter import Limiter
 from ._links import Links
 from ._models import UNSET, Unset
-from ._requester import CallOptions, Requester, Tenant
+from ._requester import CallOptions, Requester, Scope, Tenant
 from ._retry import RetryPolicy
 from ._routes import Kind, Route
 from ._transport import ClosingContext, Transport
@@ -49,15 +49,12 @@ class _Calls:
     clients: Clients
     links: Links
 
-    def __init__(
-        self, session: Session, requester: Requester, defaults: CallOptions, tenant: Tenant
-    ) -> None:
+    def __init__(self, session: Session, requester: Requester, scope: Scope) -> None:
         self._session = session
         self._requester = requester
-        self._defaults = defaults
-        self._tenant = tenant
-        self.clients = Clients(requester, defaults, tenant)
-        self.links = Links(requester, defaults, tenant)
+        self._scope = scope
+        self.clients = Clients(requester, scope)
+        self.links = Links(requester, scope)
         self._bulk: Bulk | None = None
 
     @property
@@ -66,7 +63,7 @@ class _Calls:
         if self._bulk is None:
             from ._bulk import Bulk  # imported on first use: it brings sqlite3 and more
 
-            self._bulk = Bulk(self._requester, self._tenant, self.clients, self.links)
+            self._bulk = Bulk(self._requester, self._scope.tenant, self.clients, self.links)
         return self._bulk
 
     async def post(
@@ -89,12 +86,12 @@ class _Calls:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         route = self._session._raw_route(path, Kind.UPDATE if idempotent else Kind.CREATE)
-        options: CallOptions = {**self._defaults}
+        options: CallOptions = {}
         if timeout is not None:
             options["timeout"] = timeout
         if retry is not None:
             options["retry"] = retry
-        return await self._requester.request(route, dict(body or {}), options, self._tenant)
+        return await self._requester.request(route, dict(body or {}), options, self._scope)
 
     def with_options(
         self,
@@ -117,19 +114,20 @@ class _Calls:
             agency = session.with_options(api_key=agency_key, tenant="agency-42")
             client = await agency.clients.retrieve(client_id)
         """
-        defaults: CallOptions = {**self._defaults}
+        earlier = self._scope.defaults
+        defaults: CallOptions = {**earlier}
         if timeout is not None:
             defaults["timeout"] = timeout
         if retry is not None:
             defaults["retry"] = retry
         if headers:  # headers add up; the later view's win a clash
-            defaults["extra_headers"] = {**(self._defaults.get("extra_headers") or {}), **headers}
-        view_tenant = self._tenant
+            defaults["extra_headers"] = {**(earlier.get("extra_headers") or {}), **headers}
+        view_tenant = self._scope.tenant
         if not isinstance(api_key, Unset):
             view_tenant = self._session._tenant_for(api_key, tenant)
         elif tenant is not None:
             view_tenant = Tenant(view_tenant.keys, view_tenant.limiter, tenant)
-        return SessionView(self._session, self._requester, defaults, view_tenant)
+        return SessionView(self._session, self._requester, Scope(view_tenant, defaults))
 
 
 class Session(_Calls, ClosingContext):
@@ -216,7 +214,7 @@ class Session(_Calls, ClosingContext):
         self._max_tenants = max_tenants
         self._tenants: collections.OrderedDict[Hashable, Tenant] = collections.OrderedDict()
         self._raw_routes: dict[tuple[str, Kind], Route[Any, Any]] = {}
-        super().__init__(self, requester, {}, requester.tenant)
+        super().__init__(self, requester, Scope(requester.tenant))
 
     def __repr__(self) -> str:
         requester = self._requester
@@ -229,7 +227,7 @@ class Session(_Calls, ClosingContext):
     @property
     def max_concurrency(self) -> int:
         """The most requests this Session has in flight at once."""
-        return self._tenant.limiter.max_concurrency
+        return self._scope.tenant.limiter.max_concurrency
 
     @property
     def transport(self) -> Transport | None:
@@ -239,7 +237,7 @@ class Session(_Calls, ClosingContext):
     @property
     def limiter(self) -> Limiter:
         """The limiter pacing this Session's requests (local, or shared like ``RedisLimiter``)."""
-        return self._tenant.limiter
+        return self._scope.tenant.limiter
 
     @property
     def stats(self) -> SessionStats:
@@ -283,11 +281,11 @@ class Session(_Calls, ClosingContext):
         uses it, a retry already waiting included. The pool, the limiter and
         the loop binding stay as they are.
         """
-        return self._tenant.keys.last
+        return self._scope.tenant.keys.last
 
     @api_key.setter
     def api_key(self, key: str | KeyProvider) -> None:
-        self._tenant.keys.set(key)
+        self._scope.tenant.keys.set(key)
 
     @property
     def key_fingerprint(self) -> str:
@@ -296,7 +294,7 @@ class Session(_Calls, ClosingContext):
         A bulk journal records it, so that a journal written with one key is
         not taken as done with another. Empty while a key provider was never read.
         """
-        key = self._tenant.keys.last
+        key = self._scope.tenant.keys.last
         return key.fingerprint if key is not None else ""
 
     def capture_responses(self) -> AbstractContextManager[list[ResponseInfo]]:
@@ -315,7 +313,7 @@ class Session(_Calls, ClosingContext):
         identity: Hashable = last.fingerprint if last is not None else api_key
         tenant = self._tenants.get(identity)
         if tenant is None:
-            limiter = self._tenant.limiter.sibling()
+            limiter = self._scope.tenant.limiter.sibling()
             tenant = self._requester.adopt(Tenant(keys, limiter, label))
             self._tenants[identity] = tenant
             while len(self._tenants) > self._max_tenants:
@@ -359,5 +357,5 @@ class SessionView(_Calls):
     """
 
     def __repr__(self) -> str:
-        label = f" tenant={self._tenant.label!r}" if self._tenant.label else ""
-        return f"<SessionView of {self._requester.base_url}{label} {sorted(self._defaults)}>"
+        label = f" tenant={self._scope.tenant.label!r}" if self._scope.tenant.label else ""
+        return f"<SessionView of {self._requester.base_url}{label} {sorted(self._scope.defaults)}>"
