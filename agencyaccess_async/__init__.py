@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._aiohttp_transport import AiohttpTransport
 from ._auth import APIKey, KeyProvider
-from ._catalog import CATALOG
 from ._clients import Clients
+from ._contract import CATALOG
 from ._errors import (
     AgencyAccessError,
     AgencyAccountError,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import attrs
 
 from . import _idempotency
+from ._contract import METADATA_KEYS_MAX
 from ._errors import InvalidRequestError
 from ._idempotency import IDEMPOTENCY_METADATA_KEY, lookup_for
-from ._limits import METADATA_KEYS_MAX
 from ._models import (
     UNSET,
     Client,

@@ -20,8 +20,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _models as m
+from ._models import format_datetime, wire_name
 from ._services import RequestedServices
-from ._wire import format_datetime, wire_name
 
 __all__ = ["CONVERTER", "MODERN_ISOFORMAT", "configure_converter", "parse_datetime", "wire_name"]
 

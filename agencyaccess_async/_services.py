@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from ._catalog import CATALOG, READ_ONLY_LEVELS
+from ._contract import CATALOG, READ_ONLY_LEVELS
 from ._errors import InvalidServiceError
 from ._hooks import logger
 

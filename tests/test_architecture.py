@@ -1,4 +1,9 @@
-"""The package's shape: imports run one way, modules stay small, nobody reaches into another's privates."""
+"""The package's shape: layers import one way, modules stay small, nobody reaches into another's privates.
+
+The layer of every module comes from the module map of ``docs/architecture.md``
+(one source): the test fails when the map misses a module, names one that is
+gone, or an import goes up a layer.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,14 @@ from agencyaccess_async.emulator._app import ROUTES as EMULATOR_ROUTES
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parent.parent / "agencyaccess_async"
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
 MAX_LINES = 600
+#: The layers, top to bottom: a module imports its own layer and those below it.
+LAYERS = [
+    "cli", "testing", "facade", "session", "bulk", "resources", "request loop",
+    "transports and limiters", "policy", "sans-I/O core", "emulator", "data",
+]  # fmt: skip
+_MAP_ROW = re.compile(r"^\| `([\w/]+\.py)` \| ([^|]+?) \|", re.MULTILINE)
 
 
 def _module_name(path: Path) -> str:
@@ -83,6 +95,47 @@ def test_no_import_cycle_counting_type_checking_and_function_level_imports() -> 
         if start not in done:
             visit(start, [start], done)
     assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
+
+
+def _layers() -> dict[str, str]:
+    """Module name -> layer, from the module map of docs/architecture.md."""
+    found = {}
+    for path, layer in _MAP_ROW.findall(ARCHITECTURE.read_text()):
+        found[_module_name(PACKAGE / path)] = layer
+    return found
+
+
+def test_the_module_map_names_every_module_and_only_modules_that_exist() -> None:
+    """docs/architecture.md is complete and right: one row a module, a known layer each."""
+    mapped = _layers()
+    modules = set(_graph())
+    assert sorted(modules - set(mapped)) == [], "modules missing from docs/architecture.md"
+    assert sorted(set(mapped) - modules) == [], "modules in docs/architecture.md that are gone"
+    assert {layer for layer in mapped.values()} <= set(LAYERS)
+
+
+def test_imports_go_to_the_same_layer_or_below() -> None:
+    """No module imports a layer above its own, by any import (TYPE_CHECKING and in functions)."""
+    layer_of = _layers()
+    rank = {layer: index for index, layer in enumerate(LAYERS)}
+    upward = [
+        f"{module} ({layer_of[module]}) imports {target} ({layer_of[target]})"
+        for module, targets in _graph().items()
+        for target in targets
+        if rank[layer_of[target]] < rank[layer_of[module]]
+    ]
+    assert upward == []
+
+
+def test_only_the_cli_and_testing_import_the_emulator_and_it_imports_only_data() -> None:
+    """The emulator is a separate program: it shares plain data with the SDK, nothing more."""
+    layer_of = _layers()
+    for module, targets in _graph().items():
+        emulator_targets = {t for t in targets if layer_of[t] == "emulator"}
+        if layer_of[module] not in ("cli", "testing", "emulator"):
+            assert emulator_targets == set(), module
+        if layer_of[module] == "emulator":
+            assert {layer_of[t] for t in targets} <= {"emulator", "data"}, module
 
 
 def test_no_module_is_over_600_lines() -> None:

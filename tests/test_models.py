@@ -31,8 +31,7 @@ from agencyaccess_async import (
     ServiceRequest,
 )
 from agencyaccess_async._converter import CONVERTER
-from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery
-from agencyaccess_async._wire import wire_name
+from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery, wire_name
 
 from .helpers import STAMP, client_json, link_json
 

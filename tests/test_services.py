@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agencyaccess_async import CATALOG, InvalidServiceError, RequestedServices
-from agencyaccess_async._catalog import READ_ONLY_LEVELS
+from agencyaccess_async._contract import READ_ONLY_LEVELS
 
 pytestmark = pytest.mark.unit
 

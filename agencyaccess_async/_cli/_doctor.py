@@ -27,11 +27,10 @@ from .._errors import (
     CapabilityError,
     TransportError,
 )
-from .._models import Client, Link
+from .._models import Client, Link, wire_name
 from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
-from .._wire import wire_name
 from ._common import UsageError, add_command
 from ._signals import run_until_signal
 

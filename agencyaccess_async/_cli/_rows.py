@@ -18,8 +18,7 @@ from urllib.parse import urlparse
 
 import attrs
 
-from .._idempotency import row_key
-from .._limits import (
+from .._contract import (
     COMPANY_MAX,
     EMAIL_MAX,
     METADATA_KEY_MAX,
@@ -27,6 +26,7 @@ from .._limits import (
     METADATA_VALUE_MAX,
     NAME_MAX,
 )
+from .._idempotency import row_key
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
 from ._common import UsageError

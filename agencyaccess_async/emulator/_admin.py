@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._catalog import CATALOG
+from .._contract import CATALOG
 from . import _validate as v
 from ._app import Emulator, Faults
 from ._state import ALL_CAPABILITIES

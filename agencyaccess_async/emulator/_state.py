@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from .._catalog import CATALOG
+from .._contract import CATALOG
 from ._validate import ApiFailure, check_services, invalid
 
 ALL_CAPABILITIES = (

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from .._catalog import CATALOG, READ_ONLY_LEVELS
-from .._limits import (
+from .._contract import (
+    CATALOG,
     COMPANY_MAX,
     EMAIL_MAX,
     LIST_LIMIT_MAX,
@@ -22,6 +22,7 @@ from .._limits import (
     METADATA_KEYS_MAX,
     METADATA_VALUE_MAX,
     NAME_MAX,
+    READ_ONLY_LEVELS,
     THANK_YOU_MAX,
     URL_MAX,
 )

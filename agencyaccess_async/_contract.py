@@ -1,6 +1,11 @@
-"""The service catalog: platform -> service -> access levels, as plain data.
+"""The contract's data: the service catalog and the field limits, as plain data.
 
-This is the one copy of the contract's catalog table, kept in the contract's
+Plain data only (dicts, tuples, numbers), so that the emulator shares it
+with the SDK without sharing any of the SDK's code: the models' checks, the
+CLI's row checks and the emulator's validation all read these values.
+
+The catalog (platform -> service -> access levels) is the one copy of the
+contract's catalog table, kept in the contract's
 own notation (``*`` marks the read-only level, ``(none)`` a service without
 levels) so that a correction is a one-line edit. The SDK's requested-services
 builder validates against it, and the emulator reads the same data (plain
@@ -11,7 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["CATALOG", "READ_ONLY_LEVELS", "Levels"]
+__all__ = [
+    "CATALOG",
+    "COMPANY_MAX",
+    "EMAIL_MAX",
+    "LIST_LIMIT_MAX",
+    "METADATA_KEYS_MAX",
+    "METADATA_KEY_MAX",
+    "METADATA_VALUE_MAX",
+    "NAME_MAX",
+    "READ_ONLY_LEVELS",
+    "THANK_YOU_MAX",
+    "URL_MAX",
+    "Levels",
+]
 
 #: The access levels of one service, in the contract's order; empty when the
 #: service has none.
@@ -82,3 +100,16 @@ CATALOG: Mapping[str, Mapping[str, Levels]] = _catalog
 #: (platform, service) -> the read-only level (marked * in the contract), for
 #: every service that has levels.
 READ_ONLY_LEVELS: Mapping[tuple[str, str], str] = _read_only
+
+
+# The contract's field limits.
+NAME_MAX = 200
+EMAIL_MAX = 320
+COMPANY_MAX = 200
+URL_MAX = 2048
+#: A client's metadata: at most this many keys, each key and value this long at most.
+METADATA_KEYS_MAX = 50
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+THANK_YOU_MAX = 1000
+LIST_LIMIT_MAX = 100
