@@ -24,7 +24,7 @@ import attrs
 from ._errors import RateLimitError, ServerError, TransportError
 from ._routes import Kind
 
-__all__ = ["Action", "RetryPolicy", "decide", "set_testing", "skipped_in_testing"]
+__all__ = ["Action", "RetryPolicy", "TestingMode", "decide", "set_testing", "skipped_in_testing"]
 
 _testing = False
 
@@ -32,8 +32,17 @@ _testing = False
 _recorded: list[float] | None = None
 
 
-class set_testing:
+def set_testing(enabled: bool) -> TestingMode:
     """Make every wait between attempts instant (``True``), or real again (``False``).
+
+    Takes effect at once; the ``TestingMode`` it returns is a context manager
+    that puts the previous state back on exit (see there).
+    """
+    return TestingMode(enabled)
+
+
+class TestingMode:
+    """The testing mode ``set_testing`` switched to, and the way back to the one before.
 
     Instant means backoff, a server's ``Retry-After`` and the Session-wide
     pause after a 429 are not slept: they are recorded in ``waits`` instead,
@@ -47,6 +56,8 @@ class set_testing:
                 ...  # real waits here
             ...  # instant again here; waits lists what was skipped
     """
+
+    __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(self, enabled: bool) -> None:
         global _testing, _recorded

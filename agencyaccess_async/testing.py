@@ -33,7 +33,7 @@ from ._models import (
     Link,
     LinkStatus,
 )
-from ._retry import set_testing
+from ._retry import TestingMode, set_testing
 from ._services import RequestedServices
 from ._session import Session
 from .emulator import EmulatorConfig, EmulatorServer
@@ -78,7 +78,7 @@ def make_link(**overrides: Any) -> Link:
     return Link(**{**fields, **overrides})
 
 
-def instant_retries() -> set_testing:
+def instant_retries() -> TestingMode:
     """Make every wait between attempts instant inside the ``with`` block.
 
     ``with instant_retries() as waits:`` lists what was skipped: backoff,
