@@ -163,7 +163,7 @@ def test_nothing_outside_the_session_module_touches_a_sessions_private_names() -
 def test_the_sdk_route_table_and_the_emulators_agree() -> None:
     """Every operation has the same path and capability in the SDK and in the emulator."""
     sdk = {route.path: (route.operation, route.capability) for route in ROUTES.values()}
-    emulator = {path: (row[0], row[1]) for path, row in EMULATOR_ROUTES.items()}
+    emulator = {path: (row.operation, row.capability) for path, row in EMULATOR_ROUTES.items()}
     assert sdk == emulator
 
 

@@ -53,3 +53,26 @@ def test_non_loopback_host_needs_explicit_flag() -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "--allow-non-loopback" in result.stderr
+
+
+def test_print_openapi_writes_the_document_built_from_the_emulators_tables() -> None:
+    """One command writes the OpenAPI document; it is the one the emulator serves."""
+    import json
+
+    from agencyaccess_async.emulator import openapi_document
+
+    result = subprocess.run(
+        [sys.executable, "-m", "agencyaccess_async", "emulator", "--print-openapi"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    document = json.loads(result.stdout)
+    assert document == openapi_document()
+    assert set(document["paths"]) == {
+        "/api/clients/create", "/api/clients/list", "/api/clients/retrieve",
+        "/api/clients/update", "/api/clients/delete", "/api/links/create", "/api/links/list",
+        "/api/links/retrieve", "/api/links/update", "/api/links/delete",
+    }  # fmt: skip
+    # Each body schema is the validation table's: a field the emulator refuses is not in it.
+    new_client = document["components"]["schemas"]["NewClient"]
+    assert new_client["required"] == ["name", "email"]
+    assert new_client["properties"]["name"] == {"type": "string", "maxLength": 200, "minLength": 1}

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -287,8 +286,9 @@ async def _post_fuzzed(route: str, body: Any) -> None:
 
 
 def _openapi() -> dict[str, Any]:
-    text = resources.files("agencyaccess_async.emulator").joinpath("openapi.json").read_text()
-    return dict(json.loads(text))
+    from agencyaccess_async.emulator import openapi_document
+
+    return openapi_document()
 
 
 def _check(schema: dict[str, Any], value: Any, doc: dict[str, Any], path: str = "$") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from typing import Any
 
@@ -33,6 +34,11 @@ def add_emulator_command(commands: Any) -> None:
         "each request came to); invite links are URL/invite/<token>",
     )
     parser.add_argument(
+        "--print-openapi",
+        action="store_true",
+        help="print the OpenAPI document of the routes the emulator serves, and exit",
+    )
+    parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
         help="allow binding an address other machines can reach (the admin API has no auth)",
@@ -41,9 +47,12 @@ def add_emulator_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the emulator and serve until SIGINT or SIGTERM."""
-    from ..emulator import EmulatorConfig, serve
+    """Start the emulator and serve until SIGINT or SIGTERM (or print its OpenAPI document)."""
+    from ..emulator import EmulatorConfig, openapi_document, serve
 
+    if args.print_openapi:
+        print(json.dumps(openapi_document(), indent=2))
+        return 0
     if not is_loopback(args.host) and not args.allow_non_loopback:
         raise UsageError(
             f"--host {args.host} is reachable from other machines; add --allow-non-loopback"

@@ -6,8 +6,8 @@ otherwise. Bodies and answers use the API's envelope.
 
 from __future__ import annotations
 
+import json
 import math
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from aiohttp import web
 from .._contract import CATALOG
 from . import _validate as v
 from ._app import Emulator, Faults
+from ._openapi import openapi_document
 from ._state import ALL_CAPABILITIES
 from ._validate import ApiFailure, invalid
 
@@ -175,8 +176,7 @@ class _Admin:
         }
 
     async def openapi(self, request: web.Request) -> web.Response:
-        document = resources.files(__package__).joinpath("openapi.json").read_bytes()
-        return web.Response(body=document, content_type="application/json")
+        return web.Response(text=_OPENAPI, content_type="application/json")
 
 
 def _share(body: dict[str, Any], name: str) -> float:
@@ -232,3 +232,7 @@ def _faults_from_json(body: dict[str, Any], default_latency: float) -> Faults:
         force_429_retry_after=_seconds(force, "retryAfter", 2.0) or 0.0,
         routes=frozenset(routes) if routes is not None else None,
     )
+
+
+#: Built once, at import: the document of the tables this emulator serves.
+_OPENAPI = json.dumps(openapi_document(), indent=2)

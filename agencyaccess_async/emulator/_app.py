@@ -53,68 +53,74 @@ _HTML_502 = (
 Operation = Callable[[Store, dict[str, Any]], tuple[Any, dict[str, Any]]]
 
 
-def _list_clients(store: Store, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    items, cursor = store.list_clients(v.validate(body, v.LIST_QUERY))
+@attrs.frozen
+class RouteSpec:
+    """One public route: its operation, capability, body and answer schemas, and handler.
+
+    ``body`` names a schema of ``_validate.SCHEMAS``, which checks the body
+    before ``handler`` sees it; ``answer`` names the schema of the answer's
+    ``data`` (of each record when ``paged``). The OpenAPI document is built
+    from this table (``_openapi.py``).
+    """
+
+    operation: str
+    capability: str
+    body: str
+    answer: str
+    handler: Operation
+    paged: bool = False
+    changes: bool = False  # an update: at least one field besides the id
+
+
+def _listed(items_and_cursor: tuple[list[Any], str | None]) -> tuple[Any, dict[str, Any]]:
+    items, cursor = items_and_cursor
     return items, {"nextCursor": cursor}
 
 
-def _list_links(store: Store, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    items, cursor = store.list_links(v.validate(body, v.LINK_LIST_QUERY))
-    return items, {"nextCursor": cursor}
-
-
-#: path -> (operation, capability, handler). The emulator's own copy of the
-#: contract's route table (it does not import the SDK's).
-ROUTES: Mapping[str, tuple[str, str, Operation]] = {
-    "/api/clients/create": (
-        "clients.create",
-        "clients:create",
-        lambda s, b: (s.create_client(v.validate(b, v.NEW_CLIENT)), {}),
+#: path -> RouteSpec. The emulator's own copy of the contract's route table (it
+#: does not import the SDK's; a test checks that both agree).
+ROUTES: Mapping[str, RouteSpec] = {
+    "/api/clients/create": RouteSpec(
+        "clients.create", "clients:create", "NewClient", "Client",
+        lambda s, b: (s.create_client(b), {}),
     ),
-    "/api/clients/list": ("clients.list", "clients:retrieve", _list_clients),
-    "/api/clients/retrieve": (
-        "clients.retrieve",
-        "clients:retrieve",
-        lambda s, b: (s.client(v.validate(b, v.CLIENT_REF)["clientID"]), {}),
+    "/api/clients/list": RouteSpec(
+        "clients.list", "clients:retrieve", "ListQuery", "Client",
+        lambda s, b: _listed(s.list_clients(b)), paged=True,
     ),
-    "/api/clients/update": (
-        "clients.update",
-        "clients:edit",
-        lambda s, b: (
-            s.update_client(v.validate(b, v.CLIENT_CHANGES, at_least_one_change=True)),
-            {},
-        ),
+    "/api/clients/retrieve": RouteSpec(
+        "clients.retrieve", "clients:retrieve", "ClientRef", "Client",
+        lambda s, b: (s.client(b["clientID"]), {}),
     ),
-    "/api/clients/delete": (
-        "clients.delete",
-        "clients:delete",
-        lambda s, b: (s.delete_client(v.validate(b, v.CLIENT_REF)["clientID"]), {}),
+    "/api/clients/update": RouteSpec(
+        "clients.update", "clients:edit", "ClientChanges", "Client",
+        lambda s, b: (s.update_client(b), {}), changes=True,
     ),
-    "/api/links/create": (
-        "links.create",
-        "links:create",
-        lambda s, b: (s.create_link(v.validate(b, v.NEW_LINK)), {}),
+    "/api/clients/delete": RouteSpec(
+        "clients.delete", "clients:delete", "ClientRef", "DeletedClient",
+        lambda s, b: (s.delete_client(b["clientID"]), {}),
     ),
-    "/api/links/list": ("links.list", "links:retrieve", _list_links),
-    "/api/links/retrieve": (
-        "links.retrieve",
-        "links:retrieve",
-        lambda s, b: (s.link(v.validate(b, v.LINK_REF)["linkID"]), {}),
+    "/api/links/create": RouteSpec(
+        "links.create", "links:create", "NewLink", "Link",
+        lambda s, b: (s.create_link(b), {}),
     ),
-    "/api/links/update": (
-        "links.update",
-        "links:edit",
-        lambda s, b: (
-            s.update_link(v.validate(b, v.LINK_CHANGES, at_least_one_change=True)),
-            {},
-        ),
+    "/api/links/list": RouteSpec(
+        "links.list", "links:retrieve", "LinkListQuery", "Link",
+        lambda s, b: _listed(s.list_links(b)), paged=True,
     ),
-    "/api/links/delete": (
-        "links.delete",
-        "links:delete",
-        lambda s, b: (s.delete_link(v.validate(b, v.LINK_REF)["linkID"]), {}),
+    "/api/links/retrieve": RouteSpec(
+        "links.retrieve", "links:retrieve", "LinkRef", "Link",
+        lambda s, b: (s.link(b["linkID"]), {}),
     ),
-}
+    "/api/links/update": RouteSpec(
+        "links.update", "links:edit", "LinkChanges", "Link",
+        lambda s, b: (s.update_link(b), {}), changes=True,
+    ),
+    "/api/links/delete": RouteSpec(
+        "links.delete", "links:delete", "LinkRef", "DeletedLink",
+        lambda s, b: (s.delete_link(b["linkID"]), {}),
+    ),
+}  # fmt: skip
 
 
 @attrs.define
@@ -199,7 +205,7 @@ class Emulator:
         request_id = request.headers.get("X-Request-ID") or "req_" + secrets.token_hex(8)
         headers = {"X-Request-ID": request_id}
         route = ROUTES.get(request.path)
-        operation = route[0] if route else request.path
+        operation = route.operation if route else request.path
         key = request.headers.get("X-Auth")
         status: int | str = 200
         try:
@@ -219,13 +225,18 @@ class Emulator:
             if faults is not None and await self._fault_before(request, faults, headers):
                 status = "dropped_before"
                 return web.Response()
-            if route[1] not in capabilities:
-                raise ApiFailure(403, f"Key does not have the required capability. {route[1]}")
+            if route.capability not in capabilities:
+                raise ApiFailure(
+                    403, f"Key does not have the required capability. {route.capability}"
+                )
             if request.content_type != "application/json":
                 raise ApiFailure(415, "Content-Type must be application/json")
-            if route[0] == "links.create":
+            if route.operation == "links.create":
                 self.store.invite_base = self._invite_base(request)
-            data, extra = route[2](self.store, self._parse(raw))
+            body = v.validate(
+                self._parse(raw), v.SCHEMAS[route.body], at_least_one_change=route.changes
+            )
+            data, extra = route.handler(self.store, body)
             payload = {"error": False, "data": data, **extra}
             if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:
                 status = "dropped_after"

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+import attrs
+
 from .._contract import (
     CATALOG,
     COMPANY_MAX,
@@ -30,6 +32,10 @@ from .._contract import (
 CLIENT_TYPES = ("client", "prospect")
 LANGUAGES = ("en", "es", "nl")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SEARCH_MAX = 200
+_SEARCH = (
+    "case-insensitive substring of name, company or email; or an exact clientID or metadata value"
+)
 
 
 class ApiFailure(Exception):
@@ -50,11 +56,26 @@ def bad_service(path: str, reason: str) -> ApiFailure:
     return ApiFailure(400, f"Requested service is invalid. {path}: {reason}")
 
 
-# ------------------------------------------------------------ field checks
+# ------------------------------------------------------------ field rules
 Check = Callable[[str, Any], Any]
 
 
-def text(min_len: int, max_len: int) -> Check:
+@attrs.frozen
+class Rule:
+    """A field's check and its JSON Schema.
+
+    The one source of both the emulator's validation and the OpenAPI
+    document it serves (``_openapi.py``).
+    """
+
+    check: Check
+    schema: Mapping[str, Any]
+
+    def __call__(self, path: str, value: Any) -> Any:
+        return self.check(path, value)
+
+
+def text(min_len: int, max_len: int) -> Rule:
     def check(path: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise invalid(path, "must be a string")
@@ -62,23 +83,38 @@ def text(min_len: int, max_len: int) -> Check:
             raise invalid(path, f"must be {min_len}-{max_len} characters")
         return value
 
-    return check
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_len}
+    if min_len:
+        schema["minLength"] = min_len
+    return Rule(check, schema)
 
 
-def nullable(check: Check) -> Check:
+def described(rule: Rule, description: str) -> Rule:
+    """``rule`` with a description for the OpenAPI document."""
+    return Rule(rule.check, {**rule.schema, "description": description})
+
+
+def nullable(rule: Rule) -> Rule:
     def nullable_check(path: str, value: Any) -> Any:
-        return None if value is None else check(path, value)
+        return None if value is None else rule(path, value)
 
-    return nullable_check
+    schema = dict(rule.schema)
+    schema["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return Rule(nullable_check, schema)
 
 
-def email(path: str, value: Any) -> Any:
+def _email(path: str, value: Any) -> Any:
     if not isinstance(value, str) or len(value) > EMAIL_MAX or not _EMAIL.match(value):
         raise invalid(path, "must be a valid e-mail address")
     return value
 
 
-def http_url(path: str, value: Any) -> Any:
+email = Rule(_email, {"type": "string", "format": "email", "maxLength": EMAIL_MAX})
+
+
+def _http_url(path: str, value: Any) -> Any:
     if not isinstance(value, str) or len(value) > URL_MAX:
         raise invalid(path, "must be an http(s) URL")
     parts = urlparse(value)
@@ -87,33 +123,48 @@ def http_url(path: str, value: Any) -> Any:
     return value
 
 
-def one_of(*choices: str) -> Check:
+http_url = Rule(
+    _http_url,
+    {"type": "string", "format": "uri", "maxLength": URL_MAX, "description": "an http(s) URL"},
+)
+
+
+def one_of(*choices: str) -> Rule:
     def check(path: str, value: Any) -> Any:
         if value not in choices or not isinstance(value, str):
             raise invalid(path, f"must be one of {', '.join(choices)}")
         return value
 
-    return check
+    return Rule(check, {"type": "string", "enum": list(choices)})
 
 
-def boolean(path: str, value: Any) -> Any:
+def _boolean(path: str, value: Any) -> Any:
     if not isinstance(value, bool):
         raise invalid(path, "must be true or false")
     return value
 
 
-def identifier(path: str, value: Any) -> Any:
+boolean = Rule(_boolean, {"type": "boolean"})
+
+
+def _identifier(path: str, value: Any) -> Any:
     if not isinstance(value, str) or not value:
         raise invalid(path, "must be a non-empty string")
     return value
 
 
-def limit(path: str, value: Any) -> Any:
+identifier = Rule(_identifier, {"type": "string", "minLength": 1})
+
+
+def _limit(path: str, value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON has one number type: 39.0 is the integer 39
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIST_LIMIT_MAX:
         raise invalid(path, f"must be an integer from 1 to {LIST_LIMIT_MAX}")
     return value
+
+
+limit = Rule(_limit, {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX, "default": 50})
 
 
 def check_text(value: Any, path: str = "body") -> None:
@@ -132,7 +183,7 @@ def check_text(value: Any, path: str = "body") -> None:
             check_text(item, f"{path}[{index}]")
 
 
-def metadata(path: str, value: Any) -> Any:
+def _metadata(path: str, value: Any) -> Any:
     if not isinstance(value, dict):
         raise invalid(path, "must be an object of strings")
     if len(value) > METADATA_KEYS_MAX:
@@ -146,7 +197,18 @@ def metadata(path: str, value: Any) -> Any:
     return dict(value)
 
 
-def requested_services_shape(path: str, value: Any) -> Any:
+metadata = Rule(
+    _metadata,
+    {
+        "type": "object",
+        "maxProperties": METADATA_KEYS_MAX,
+        "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX},
+        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
+    },
+)
+
+
+def _requested_services(path: str, value: Any) -> Any:
     """Check the shape only; the catalog and accounts are checked by ``check_services``."""
     if not isinstance(value, dict) or not value:
         raise invalid(path, "at least one platform is required")
@@ -158,6 +220,9 @@ def requested_services_shape(path: str, value: Any) -> Any:
         for service, entry in services.items():
             _check_entry(f"{path}.{platform}.{service}", platform, service, entry)
     return value
+
+
+requested_services = Rule(_requested_services, {"$ref": "#/components/schemas/RequestedServices"})
 
 
 def _check_entry(path: str, platform: str, service: str, entry: Any) -> None:
@@ -202,7 +267,7 @@ def check_services(
 
 
 # ------------------------------------------------------------ body schemas
-Schema = Mapping[str, tuple[bool, Check]]  # field -> (required, check)
+Schema = Mapping[str, tuple[bool, Rule]]  # field -> (required, rule)
 
 NEW_CLIENT: Schema = {
     "name": (True, text(1, NAME_MAX)),
@@ -219,7 +284,7 @@ CLIENT_CHANGES: Schema = {
 }
 NEW_LINK: Schema = {
     "clientID": (True, identifier),
-    "requestedServices": (True, requested_services_shape),
+    "requestedServices": (True, requested_services),
     "intakeForm": (False, boolean),
     "sendEmail": (False, boolean),
     "thankYouMessage": (False, nullable(text(0, THANK_YOU_MAX))),
@@ -234,10 +299,22 @@ LINK_REF: Schema = {"linkID": (True, identifier)}
 LIST_QUERY: Schema = {
     "limit": (False, limit),
     "cursor": (False, nullable(identifier)),
-    "search": (False, nullable(text(0, 200))),
+    "search": (False, described(nullable(text(0, SEARCH_MAX)), _SEARCH)),
     "type": (False, nullable(one_of(*CLIENT_TYPES))),
 }
 LINK_LIST_QUERY: Schema = {**LIST_QUERY, "clientID": (False, identifier)}
+
+#: Every body schema by the name the OpenAPI document gives it.
+SCHEMAS: Mapping[str, Schema] = {
+    "NewClient": NEW_CLIENT,
+    "ClientChanges": CLIENT_CHANGES,
+    "ClientRef": CLIENT_REF,
+    "NewLink": NEW_LINK,
+    "LinkChanges": LINK_CHANGES,
+    "LinkRef": LINK_REF,
+    "ListQuery": LIST_QUERY,
+    "LinkListQuery": LINK_LIST_QUERY,
+}
 
 
 def validate(body: Any, schema: Schema, *, at_least_one_change: bool = False) -> dict[str, Any]:
