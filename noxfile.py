@@ -66,9 +66,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """What CI checks of types: mypy --strict, tests/typing, and --verifytypes at 100%."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "agencyaccess_async")
+    session.run("mypy", "--strict", "tests/typing")
+    session.run("pyright", "tests/typing")
+    session.run("bash", ".ci/verifytypes", external=True)
 
 
 @nox.session

@@ -13,7 +13,6 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ._aiohttp_transport import AiohttpTransport
 from ._auth import APIKey, KeyProvider
 from ._clients import Clients
 from ._contract import CATALOG
@@ -86,6 +85,7 @@ from ._transport import MockTransport, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._aiohttp_transport import AiohttpTransport
     from ._bulk import (
         Bulk,
         BulkProgress,
@@ -101,7 +101,8 @@ if TYPE_CHECKING:
         Succeeded,
     )
 
-# Imported on first use, to keep ``import agencyaccess_async`` light.
+# Imported on first use, to keep ``import agencyaccess_async`` light: the bulk helpers
+# bring sqlite3, and the default transport brings aiohttp.
 _LAZY = {
     name: "._bulk"
     for name in (
@@ -116,10 +117,11 @@ _LAZY = {
         "Succeeded",
     )
 } | {name: "._bulk" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
+_LAZY["AiohttpTransport"] = "._aiohttp_transport"  # aiohttp itself: on first use
 
 
 def __getattr__(name: str) -> Any:
-    """Import the bulk helpers' names when first used."""
+    """Import the bulk helpers' names and the default transport when first used."""
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib

@@ -139,6 +139,8 @@ class RedisLimiter(Limiter):
         self._redis_timeout = redis_timeout
         self._retry_redis_after = retry_redis_after
         self._redis_down_until = 0.0
+        # When each kind of warning may be logged again: shared with the siblings.
+        self._notices: dict[str, float] = {}
         self._keys: tuple[str, str, str] | None = None
         self._pending: set[asyncio.Task[Any]] = set()
         self._rolled_over = False
@@ -157,9 +159,16 @@ class RedisLimiter(Limiter):
                 "RedisLimiter needs redis-py: pip install 'agencyaccess-async[redis]'"
             ) from None
         timeout = options.get("redis_timeout", 0.5)
-        client = redis_asyncio.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        # One bounded pool for every key this limiter and its siblings pace: Redis
+        # connections grow with the process's concurrency, never with its tenants.
+        pool = redis_asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=options.get("max_concurrency", 32),
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
+        client = redis_asyncio.Redis.from_pool(pool)  # closing the client closes the pool
         return cls(client, owns_client=True, **options)
 
     def sibling(self) -> RedisLimiter:
@@ -168,7 +177,7 @@ class RedisLimiter(Limiter):
         Its budget is named after that key (when it is attached); closing it
         never closes the client, which stays this limiter's.
         """
-        return RedisLimiter(
+        sibling = RedisLimiter(
             self._redis,
             max_concurrency=self.max_concurrency,
             rate=self._rate,
@@ -178,6 +187,8 @@ class RedisLimiter(Limiter):
             clock=self._clock,
             sleep=self._sleep_for,
         )
+        sibling._notices = self._notices
+        return sibling
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
         state = "local fallback" if self._redis_down_until else "shared"
@@ -308,8 +319,15 @@ class RedisLimiter(Limiter):
         if self._redis_down_until and self._clock() >= self._redis_down_until:
             self._redis_down_until = 0.0  # try again
             self._interval = 0.0
-            logger.warning("shared rate limit: trying Redis again")
+            self._notice("up", "shared rate limit: trying Redis again")
         return self._redis_down_until > 0
+
+    def _notice(self, kind: str, message: str, *args: object) -> None:
+        """Log ``message`` once for this limiter and its siblings (one Redis client, one line)."""
+        now = self._clock()
+        if self._notices.get(kind, 0.0) <= now:
+            self._notices[kind] = now + self._retry_redis_after
+            logger.warning(message, *args)
 
     def _down(self, error: BaseException) -> None:
         if self._on_redis_error == "fail":
@@ -318,7 +336,8 @@ class RedisLimiter(Limiter):
                 may_have_reached_server=False,
             ) from error
         if not self._redis_down_until:
-            logger.warning(
+            self._notice(
+                "down",
                 "shared rate limit: Redis failed (%s); pacing locally, trying again in %ss",
                 type(error).__name__,
                 self._retry_redis_after,

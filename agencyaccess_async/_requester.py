@@ -27,7 +27,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, TypedDict, TypeVar, overload
 
-import aiohttp
 import attrs
 from yarl import URL
 
@@ -69,11 +68,7 @@ __all__ = ["CallOptions", "Requester", "Scope", "Tenant"]
 B = TypeVar("B")
 R = TypeVar("R")
 
-USER_AGENT = (
-    f"agencyaccess-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{'.'.join(map(str, sys.version_info[:3]))}"
-)
-_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+_PYTHON = ".".join(map(str, sys.version_info[:3]))
 _DEBUG = 10
 #: A lookup's page size: the contract's largest.
 _PAGE = 100
@@ -114,6 +109,18 @@ class Scope:
 class Requester:
     """Sends every call of one Session and its views: see the module doc."""
 
+    tenant: Tenant
+    base_url: URL
+    timeout: Timeout
+    retry: RetryPolicy
+    hooks: Hooks
+    log_bodies: bool
+    max_response_bytes: int
+    strict_services: bool
+    stats: SessionStats
+    loop: asyncio.AbstractEventLoop | None
+    closed: bool
+
     def __init__(
         self,
         *,
@@ -146,9 +153,10 @@ class Requester:
         self.max_response_bytes = max_response_bytes
         self.strict_services = strict_services
         self.stats = SessionStats()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop = None
         self.closed = False
         # Request ids: random per Session, then a counter (readable in logs, unique enough).
+        self._headers: Mapping[str, str] = {}
         self._id_prefix = secrets.token_hex(6) + "-"
         self._request_numbers = itertools.count(1)
         self.adopt(tenant)
@@ -168,11 +176,20 @@ class Requester:
         if self.closed:
             raise SessionError("this Session is closed; create a new one")
         if self.loop is None:
+            # aiohttp is imported here, on first use: an import of the SDK does not pay for it.
+            from aiohttp import __version__ as aiohttp_version
+
+            user_agent = (
+                f"agencyaccess-async/{__version__} aiohttp/{aiohttp_version} python/{_PYTHON}"
+            )
+            self._headers = {"Content-Type": "application/json", "User-Agent": user_agent}
             if self._transport is None:
                 from ._aiohttp_transport import AiohttpTransport  # in the loop, on first use
 
+                # One pool for the Session and every tenant view: its size bounds the
+                # sockets, whatever the number of keys (each key's limiter bounds its own).
                 self._transport = AiohttpTransport(
-                    limit=max(100, self.tenant.limiter.max_concurrency),
+                    limit=self.tenant.limiter.max_concurrency,
                     max_response_bytes=self.max_response_bytes,
                 )
             self.loop = loop
@@ -236,7 +253,9 @@ class Requester:
         extra_body, extra_headers = options.get("extra_body"), options.get("extra_headers")
         if extra_body:
             payload = {**payload, **extra_body}  # last: sent as given
-        headers = _with_extra(_HEADERS, extra_headers) if extra_headers else _HEADERS
+        headers = self._headers
+        if extra_headers:
+            headers = _with_extra(headers, extra_headers)
         url = self._urls.get(route.operation)
         if url is None:  # a path of session.post
             url = self.url(route.path)

@@ -66,6 +66,11 @@ class _Calls:
             self._bulk = Bulk(self._requester, self._scope.tenant, self.clients, self.links)
         return self._bulk
 
+    @property
+    def limiter(self) -> Limiter:
+        """The limiter pacing this key's requests (local, or shared like ``RedisLimiter``)."""
+        return self._scope.tenant.limiter
+
     async def post(
         self,
         path: str,
@@ -233,11 +238,6 @@ class Session(_Calls, ClosingContext):
     def transport(self) -> Transport | None:
         """The transport in use: yours, or the default one once the first call created it."""
         return self._requester.transport
-
-    @property
-    def limiter(self) -> Limiter:
-        """The limiter pacing this Session's requests (local, or shared like ``RedisLimiter``)."""
-        return self._scope.tenant.limiter
 
     @property
     def stats(self) -> SessionStats:

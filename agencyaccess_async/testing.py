@@ -109,12 +109,23 @@ class EmulatorAdmin:
             return _data(path, answer.status, await answer.json())
 
     async def create_key(
-        self, capabilities: list[str] | None = None, key: str | None = None
+        self,
+        capabilities: list[str] | None = None,
+        key: str | None = None,
+        *,
+        agency: str | None = None,
     ) -> str:
-        """Create an API key with these capabilities (default: all); return it."""
+        """Create an API key with these capabilities (default: all); return it.
+
+        Keys of one ``agency`` share its clients, links and connected accounts,
+        and see nothing of another agency's (default: the seeded key's agency),
+        so a platform's tenant isolation can be tested.
+        """
         body: dict[str, Any] = {} if capabilities is None else {"capabilities": capabilities}
         if key is not None:
             body["key"] = key
+        if agency is not None:
+            body["agency"] = agency
         return str((await self._post("keys", body))["key"])
 
     async def revoke_key(self, key: str) -> None:

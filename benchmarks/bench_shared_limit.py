@@ -48,10 +48,17 @@ def counters(base_url: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def run_case(
-    folder: Path, rows: int, processes: int, limit: int, redis_url: str | None
+    folder: Path,
+    rows: int,
+    processes: int,
+    limit: int,
+    redis_url: str | None,
+    latency_ms: float = 0.0,
 ) -> dict[str, float]:
+    """``processes`` onboard processes on one key; what the emulator counted, and the time."""
     emulator = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--api-key", KEY, "--rate-limit", str(limit)],
+        [*CLI, "emulator", "--port", "0", "--api-key", KEY, "--rate-limit", str(limit),
+         "--latency-ms", str(latency_ms)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert emulator.stdout is not None
@@ -77,8 +84,7 @@ def run_case(
                     str(folder / f"out-{i}.csv"),
                     "--base-url",
                     base_url,
-                    "--shard",
-                    f"{i}/{processes}",
+                    *(["--shard", f"{i}/{processes}"] if processes > 1 else []),
                     "--concurrency",
                     "16",
                     *(["--redis-url", redis_url] if redis_url else []),
@@ -90,8 +96,13 @@ def run_case(
             )
             for i in range(1, processes + 1)
         ]
-        failures = [job.communicate(timeout=600)[1] for job in jobs if job.wait(600) not in (0, 1)]
+        failures = [job.communicate(timeout=900)[1] for job in jobs if job.wait(900) not in (0, 1)]
         wall = time.monotonic() - started
+        failed_rows = sum(
+            row["status"] != "onboarded"
+            for i in range(1, processes + 1)
+            for row in csv.DictReader((folder / f"out-{i}.csv").open(newline=""))
+        )
         if failures:
             raise SystemExit("an onboard process failed:\n" + failures[0])
         statuses, records = counters(base_url)
@@ -107,6 +118,7 @@ def run_case(
         "wall": wall,
         "ideal": ok / limit,
         "all rows once": float(records == {"clients": rows, "links": rows}),
+        "failed rows": failed_rows,
     }
 
 

@@ -226,3 +226,43 @@ async def test_slots_reserved_by_a_process_that_dies_delay_others_by_one_window_
         other.hooks.on_rate_limit_wait.append(waits.append)
         await other.clients.list(limit=1).page()
     assert sum(w.delay for w in waits if w.reason == "shared rate limit") <= 0.55
+
+
+async def test_every_tenant_key_has_its_budget_on_one_redis_client_that_closing_never_closes(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """Tenant views pace each key's own budget through the Session's one Redis client.
+
+    A client the caller passes in is the caller's: closing the Session (and so
+    its views) leaves its connection open; one made by ``from_url`` is closed
+    with it. Told by redis-server's own count of connected clients.
+    """
+    import redis.asyncio as redis_asyncio
+
+    admin = agencyaccess_emulator.admin
+    north, south = await admin.create_key(agency="north"), await admin.create_key(agency="south")
+    probe = redis_asyncio.Redis.from_url(redis_server.url)
+
+    async def connected() -> int:
+        return int((await probe.info("clients"))["connected_clients"]) - 1  # less the probe
+
+    client = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisLimiter(client, max_concurrency=8, rate=50)
+        async with agencyaccess_emulator.session(limiter=limiter) as session:
+            for key in (north, south):
+                await session.with_options(api_key=key).clients.list().page()
+            await session.clients.list().page()
+        budgets = {name async for name in probe.scan_iter("agencyaccess:*:rate")}
+        assert len(budgets) == 3  # the Session's key and the two tenants', each its own
+        assert await connected() >= 1  # the caller's client: still connected
+        await client.aclose()
+        assert await connected() == 0
+        owned = RedisLimiter.from_url(redis_server.url, rate=50)
+        async with agencyaccess_emulator.session(limiter=owned) as session:
+            await session.with_options(api_key=north).clients.list().page()
+            assert await connected() >= 1
+        assert await connected() == 0  # from_url's client: closed with the Session
+    finally:
+        await client.aclose()
+        await probe.aclose()

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from .._contract import CATALOG
 from . import _validate as v
-from ._app import Emulator, Faults
+from ._app import DEFAULT_AGENCY, Emulator, Faults
 from ._openapi import openapi_document
-from ._state import ALL_CAPABILITIES
+from ._state import ALL_CAPABILITIES, Store
 from ._validate import ApiFailure, invalid
 
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
@@ -77,8 +77,14 @@ class _Admin:
         return endpoint
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.emulator.store
+
+    def _agency(self, body: dict[str, Any]) -> str:
+        agency = body.get("agency", DEFAULT_AGENCY)
+        if not isinstance(agency, str) or not agency:
+            raise invalid("agency", "must be a non-empty string")
+        return agency
 
     def create_key(self, body: dict[str, Any]) -> Any:
         capabilities = body.get("capabilities", list(ALL_CAPABILITIES))
@@ -89,25 +95,28 @@ class _Admin:
         key = body.get("key")
         if key is not None and (not isinstance(key, str) or not key):
             raise invalid("key", "must be a non-empty string")
-        return {"key": self.store.add_key(key, capabilities), "capabilities": capabilities}
+        agency = self._agency(body)
+        key = self.emulator.add_key(key, capabilities, agency)
+        return {"key": key, "capabilities": capabilities, "agency": agency}
 
     def revoke_key(self, body: dict[str, Any]) -> Any:
         key = body.get("key")
-        if self.store.keys.pop(key, None) is None:
+        if not isinstance(key, str) or self.emulator.keys.pop(key, None) is None:
             raise ApiFailure(404, "Not found: key")
         return {"revoked": True}
 
     def add_account(self, body: dict[str, Any]) -> Any:
         platform = body.get("platform")
-        if platform not in CATALOG:
+        if not isinstance(platform, str) or platform not in CATALOG:
             raise invalid("platform", f"one of {', '.join(CATALOG)}")
-        return self.store.add_account(
+        return self.emulator.agency(self._agency(body)).add_account(
             platform, body.get("agencyAccountID"), bool(body.get("expired", False))
         )
 
     def intake_form(self, body: dict[str, Any]) -> Any:
-        self.store.intake_form_enabled = v.boolean("enabled", body.get("enabled"))
-        return {"enabled": self.store.intake_form_enabled}
+        store = self.emulator.agency(self._agency(body))
+        store.intake_form_enabled = v.boolean("enabled", body.get("enabled"))
+        return {"enabled": store.intake_form_enabled}
 
     def grant(self, body: dict[str, Any]) -> Any:
         status = body.get("status", "granted")
@@ -116,10 +125,11 @@ class _Admin:
         link_id = v.identifier("linkID", body.get("linkID"))
         platform = v.identifier("platform", body.get("platform"))
         service = v.identifier("service", body.get("service"))
-        return self.store.set_grant(link_id, platform, service, status)
+        return self.emulator.store_with_link(link_id).set_grant(link_id, platform, service, status)
 
     def complete_intake(self, body: dict[str, Any]) -> Any:
-        return self.store.complete_intake(v.identifier("linkID", body.get("linkID")))
+        link_id = v.identifier("linkID", body.get("linkID"))
+        return self.emulator.store_with_link(link_id).complete_intake(link_id)
 
     def rate_limit(self, body: dict[str, Any]) -> Any:
         limit = body.get("limit")
@@ -172,7 +182,8 @@ class _Admin:
             "accounts": list(self.store.accounts.values()),
             "intakeFormEnabled": self.store.intake_form_enabled,
             "rateLimit": {"limit": self.emulator.rate_limit, "window": self.emulator.rate_window},
-            "keys": len(self.store.keys),
+            "keys": len(self.emulator.keys),
+            "agencies": sorted(self.emulator.agencies),
         }
 
     async def openapi(self, request: web.Request) -> web.Response:

@@ -163,13 +163,26 @@ class EmulatorConfig:
     agency_name: str = "Emulated Agency"
 
 
+#: The agency of the seeded key, and of every key created without one.
+DEFAULT_AGENCY = "default"
+
+
+@attrs.frozen
+class KeyGrant:
+    """What an API key may do, and whose records it sees."""
+
+    capabilities: frozenset[str]
+    agency: str
+
+
 class Emulator:
     """The state and behaviour behind one emulator application."""
 
     config: EmulatorConfig
     rng: random.Random
     api_key: str
-    store: Store
+    keys: dict[str, KeyGrant]
+    agencies: dict[str, Store]
     rate_limit: int | None
     rate_window: float
     faults: Faults
@@ -182,13 +195,49 @@ class Emulator:
         self.api_key = config.api_key or "aa_test_" + secrets.token_urlsafe(18)
         self.reset()
 
+    @property
+    def store(self) -> Store:
+        """The default agency's records (the seeded key's)."""
+        return self.agency(DEFAULT_AGENCY)
+
+    def agency(self, name: str) -> Store:
+        """The records of agency ``name``, made (with the seeded accounts) on first use."""
+        store = self.agencies.get(name)
+        if store is None:
+            store = self.agencies[name] = Store()
+            if self.config.seed_accounts:
+                store.seed_accounts()
+            store.intake_form_enabled = self.config.intake_form_enabled
+        return store
+
+    def add_key(
+        self, key: str | None, capabilities: list[str] | tuple[str, ...], agency: str
+    ) -> str:
+        """Make an API key of ``agency`` (a random one unless given); return it."""
+        key = key or "aa_test_" + secrets.token_urlsafe(18)
+        self.keys[key] = KeyGrant(frozenset(capabilities), agency)
+        self.agency(agency)
+        return key
+
+    def store_with_link(self, link_id: str) -> Store:
+        """The agency that holds access request ``link_id`` (the default one if none does)."""
+        for store in self.agencies.values():
+            if link_id in store.links.by_id:
+                return store
+        return self.store
+
+    def store_with_invite(self, token: str) -> Store:
+        """The agency whose access request has invite ``token`` (the default one if none)."""
+        for store in self.agencies.values():
+            if token in store.invites:
+                return store
+        return self.store
+
     def reset(self) -> None:
         """Forget every record, key, account and fault; seed again (the seeded key stays)."""
-        self.store = Store()
-        self.store.add_key(self.api_key, ALL_CAPABILITIES)
-        if self.config.seed_accounts:
-            self.store.seed_accounts()
-        self.store.intake_form_enabled = self.config.intake_form_enabled
+        self.keys = {}
+        self.agencies = {}
+        self.add_key(self.api_key, ALL_CAPABILITIES, DEFAULT_AGENCY)
         self.rate_limit = self.config.rate_limit
         self.rate_window = self.config.rate_window
         self.faults = Faults(latency_ms=self.config.latency_ms)
@@ -216,10 +265,11 @@ class Emulator:
                     405, f"Method not allowed: {request.method}; use POST", {"Allow": "POST"}
                 )
             raw = await _read_body(request)
-            capabilities = self.store.keys.get(key) if key else None
-            if capabilities is None:
+            grant = self.keys.get(key) if key else None
+            if grant is None:
                 raise ApiFailure(401, "Missing or invalid API key.")
             assert key is not None
+            capabilities, store = grant.capabilities, self.agency(grant.agency)
             headers.update(self._count_against_limit(key))
             faults = self.faults if self._faults_apply(operation) else None
             if faults is not None and await self._fault_before(request, faults, headers):
@@ -232,11 +282,11 @@ class Emulator:
             if request.content_type != "application/json":
                 raise ApiFailure(415, "Content-Type must be application/json")
             if route.operation == "links.create":
-                self.store.invite_base = self._invite_base(request)
+                store.invite_base = self._invite_base(request)
             body = v.validate(
                 self._parse(raw), v.SCHEMAS[route.body], at_least_one_change=route.changes
             )
-            data, extra = route.handler(self.store, body)
+            data, extra = route.handler(store, body)
             payload = {"error": False, "data": data, **extra}
             if faults is not None and faults.drop_after and self.rng.random() < faults.drop_after:
                 status = "dropped_after"
@@ -349,7 +399,10 @@ class Emulator:
         return {
             "requests": by_operation,
             "total": sum(self.counters.values()),
-            "records": {"clients": len(self.store.clients), "links": len(self.store.links)},
+            "records": {
+                "clients": sum(len(store.clients) for store in self.agencies.values()),
+                "links": sum(len(store.links) for store in self.agencies.values()),
+            },
         }
 
 

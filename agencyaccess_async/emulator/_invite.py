@@ -50,8 +50,8 @@ _INTAKE_FIELDS = (
 )
 
 
-def add_invite_routes(app: web.Application, store: Callable[[], Store], agency: str) -> None:
-    """Serve the invite page of every link of ``store()`` (a callable: reset replaces it)."""
+def add_invite_routes(app: web.Application, store: Callable[[str], Store], agency: str) -> None:
+    """Serve the invite page of every link; ``store(token)`` is the records that hold it."""
     pages = _InvitePages(store, agency)
     app.router.add_get("/invite/{token}", pages.page)
     app.router.add_post("/invite/{token}/answer", pages.answer)
@@ -61,12 +61,13 @@ def add_invite_routes(app: web.Application, store: Callable[[], Store], agency: 
 class _InvitePages:
     """The page, and the two forms it posts: an answer per service, and the intake form."""
 
-    def __init__(self, store: Callable[[], Store], agency: str) -> None:
-        self._store = store
+    def __init__(self, store: Callable[[str], Store], agency: str) -> None:
+        self._store = store  # the agency's records that hold an invite token
         self._agency = agency
 
     def _invited(self, request: web.Request) -> tuple[Store, str, dict[str, Any] | None]:
-        store, token = self._store(), request.match_info["token"]
+        token = request.match_info["token"]
+        store = self._store(token)
         return store, token, store.invited(token)
 
     async def page(self, request: web.Request) -> web.Response:

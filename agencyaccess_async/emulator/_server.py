@@ -28,7 +28,7 @@ def make_app(config: EmulatorConfig | None = None) -> web.Application:
     app[EMULATOR_KEY] = emulator
     add_admin_routes(app, emulator)
     # A callable: the store is replaced on reset.
-    add_invite_routes(app, lambda: emulator.store, emulator.config.agency_name)
+    add_invite_routes(app, emulator.store_with_invite, emulator.config.agency_name)
     app.router.add_route("*", "/{tail:.*}", emulator.handle)
     return app
 

@@ -1,4 +1,4 @@
-"""The emulator's in-memory records: keys, connected accounts, clients and links.
+"""The emulator's in-memory records: one agency's connected accounts, clients and links.
 
 Plain dicts in wire form, so answers need no conversion. Records keep a
 creation sequence number; list cursors point at a sequence number, which is
@@ -89,10 +89,9 @@ def decode_cursor(cursor: str) -> int:
 
 
 class Store:
-    """All records of one emulator instance."""
+    """All records of one agency: the keys of that agency share them, no other key sees them."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, frozenset[str]] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
         self.intake_form_enabled: bool = False
         self.clients: Table = Table("clientID")
@@ -104,11 +103,6 @@ class Store:
         self.invite_base = INVITE_BASE
 
     # ------------------------------------------------------------ setup
-    def add_key(self, key: str | None, capabilities: list[str] | tuple[str, ...]) -> str:
-        key = key or "aa_test_" + secrets.token_urlsafe(18)
-        self.keys[key] = frozenset(capabilities)
-        return key
-
     def add_account(self, platform: str, account_id: str | None, expired: bool) -> dict[str, Any]:
         if platform not in CATALOG:
             raise invalid("platform", f"unknown platform {platform!r}")
