@@ -44,17 +44,23 @@ _NO_TIMEOUT_GIVEN = Timeout()
 _Handler = Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]
 
 
-async def _add_key(
-    key: APIKey, request: aiohttp.ClientRequest, handler: _Handler
+async def _add_secrets(
+    key: APIKey | None,
+    authorization: APIKey | None,
+    request: aiohttp.ClientRequest,
+    handler: _Handler,
 ) -> aiohttp.ClientResponse:
-    """Put the attempt's key on aiohttp's request, as the last step before it is sent.
+    """Put the attempt's key (and a gateway's credentials) on aiohttp's request, last.
 
-    A per-request middleware (``functools.partial`` of this), so the key is in
-    no mapping any frame could render: not in ``Request.headers``, not in the
+    A per-request middleware (``functools.partial`` of this), so neither is in
+    any mapping a frame could render: not in ``Request.headers``, not in the
     ``headers`` aiohttp's ``_request`` prepares; only in the outgoing
     ``ClientRequest``, whose repr shows none.
     """
-    request.headers["X-Auth"] = key.reveal()
+    if key is not None:
+        request.headers["X-Auth"] = key.reveal()
+    if authorization is not None:
+        request.headers["Authorization"] = authorization.reveal()
     return await handler(request)
 
 
@@ -135,7 +141,7 @@ class AiohttpTransport(ClosingContext):
                 ),
                 allow_redirects=False,
                 raise_for_status=False,
-                middlewares=(partial(_add_key, request.api_key),) if request.api_key else (),
+                middlewares=(partial(_add_secrets, request.api_key, request.authorization),),
             ) as answer:
                 # The cap: a length over it is refused before reading; otherwise
                 # chunks are counted as they arrive (after decompression), so

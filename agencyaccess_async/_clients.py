@@ -41,6 +41,29 @@ if TYPE_CHECKING:
 __all__ = ["Clients"]
 
 
+def _keyed(
+    metadata: Mapping[str, str] | Unset, idempotency_key: str | None
+) -> Mapping[str, str] | Unset:
+    """The metadata with the idempotency key added (a fresh one unless given).
+
+    The key takes one of the 50 entries: with all 50 used, a given key is
+    refused, and a generated one is left out (reconciliation is then
+    impossible: a lost answer becomes an ``OutcomeUnknownError``).
+    """
+    entries = dict(metadata) if not isinstance(metadata, Unset) else {}
+    if len(entries) < METADATA_KEYS_MAX:
+        entries[IDEMPOTENCY_METADATA_KEY] = idempotency_key or _idempotency.generated_key()
+        return entries
+    if idempotency_key is not None:
+        raise InvalidRequestError(
+            f"Invalid field metadata: it has {len(entries)} entries, the most a client may "
+            "have, so the idempotency key has no room; drop one entry or the key",
+            status=0,
+            operation="clients.create",
+        )
+    return metadata
+
+
 class Clients(Resource):
     """Client records: ``session.clients``."""
 
@@ -83,9 +106,9 @@ class Clients(Resource):
             website=website,
             type=type,
             language=language,
-            metadata=metadata,
+            metadata=_keyed(metadata, idempotency_key),
         )
-        return await self.create_from(new, idempotency_key=idempotency_key, **options)
+        return await self._create(new, idempotency_key, idempotency_key is not None, options)
 
     async def create_from(
         self,
@@ -99,25 +122,15 @@ class Clients(Resource):
 
         ``lookup_first`` (default: whether a key is given) looks the key up
         before creating, and returns the client already made with it.
-
-        The idempotency key takes one of the 50 metadata entries: with all 50
-        used, a given key is refused, and a generated one is left out
-        (reconciliation is then impossible: a lost answer becomes an
-        ``OutcomeUnknownError``).
         """
-        entries = dict(new.metadata) if not isinstance(new.metadata, Unset) else {}
-        if len(entries) < METADATA_KEYS_MAX:
-            entries[IDEMPOTENCY_METADATA_KEY] = idempotency_key or _idempotency.generated_key()
-            new = attrs.evolve(new, metadata=entries)
-        elif idempotency_key is not None:
-            raise InvalidRequestError(
-                f"Invalid field metadata: it has {len(entries)} entries, the most a client may "
-                "have, so the idempotency key has no room; drop one entry or the key",
-                status=0,
-                operation="clients.create",
-            )
         if lookup_first is None:
             lookup_first = idempotency_key is not None
+        new = attrs.evolve(new, metadata=_keyed(new.metadata, idempotency_key))
+        return await self._create(new, idempotency_key, lookup_first, options)
+
+    async def _create(
+        self, new: NewClient, idempotency_key: str | None, lookup_first: bool, options: CallOptions
+    ) -> Client:
         if lookup_first and idempotency_key is not None:
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:

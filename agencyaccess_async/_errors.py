@@ -69,6 +69,7 @@ __all__ = [
     "TransportError",
     "error_for_status",
     "error_response",
+    "scrub",
 ]
 
 
@@ -434,3 +435,30 @@ def error_response(error: AgencyAccessError) -> tuple[int, dict[str, Any], dict[
     elif isinstance(error, RateLimitError):
         headers["Retry-After"] = str(max(1, round(error.retry_after or 1)))
     return error.suggested_status, body, headers
+
+
+def scrub(error: BaseException, secret: str) -> None:
+    """Replace ``secret`` with ``***`` in every text ``error`` carries, in place.
+
+    What the server says reaches messages, results files and journals; a
+    gateway that echoes the request (or the key) must not put the key there.
+    Strings, the args and mappings of strings (an answer's headers) are
+    scrubbed; nothing else of the error changes.
+    """
+    if len(secret) < 4:  # too short to tell from ordinary text
+        return
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str) and secret in value:
+            return value.replace(secret, "***")
+        if isinstance(value, Mapping) and any(
+            isinstance(v, str) and secret in v for v in value.values()
+        ):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    error.args = tuple(clean(arg) for arg in error.args)
+    for name, value in list(vars(error).items()):
+        cleaned = clean(value)
+        if cleaned is not value:
+            setattr(error, name, cleaned)

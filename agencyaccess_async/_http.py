@@ -10,6 +10,7 @@ move these values over a wire.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = [
     "header_number",
     "parse_response",
     "parse_retry_after",
+    "redacted_url",
+    "target_url",
 ]
 
 _EXCERPT = 200
@@ -87,6 +90,9 @@ class Request:
     operation: str = ""
     timeout: Timeout | None = None
     api_key: APIKey | None = None
+    #: ``Authorization`` for a gateway in front of the API: the user and password
+    #: of a base URL like ``https://user:pass@gateway/``, kept out of every URL.
+    authorization: APIKey | None = None
 
     def __repr__(self) -> str:
         return (
@@ -107,6 +113,8 @@ class Request:
         headers = dict(self.headers)
         if self.api_key is not None:
             headers["X-Auth"] = self.api_key.reveal()
+        if self.authorization is not None:
+            headers["Authorization"] = self.authorization.reveal()
         return headers
 
 
@@ -149,13 +157,14 @@ def build_request(
     headers: Mapping[str, str],
     request_id: str,
     timeout: Timeout | None = None,
+    api_key: APIKey | None = None,
+    authorization: APIKey | None = None,
 ) -> Request:
     """Build the POST of ``payload`` (already in wire form) to ``url``.
 
     ``headers`` are the Session's fixed headers (content type, user agent);
     the request id is added per call and kept across its retries. The key is
-    not among them: each attempt adds its own (``attrs.evolve(request,
-    api_key=...)``).
+    not among them: it travels beside them (a provider's is set per attempt).
     """
     try:
         body = _json.dumps(payload)
@@ -165,7 +174,7 @@ def build_request(
         raise _unsendable(operation, payload, exc) from None
     all_headers = dict(headers)
     all_headers["X-Request-ID"] = request_id
-    return Request("POST", url, all_headers, body, operation, timeout)
+    return Request("POST", url, all_headers, body, operation, timeout, api_key, authorization)
 
 
 def _unsendable(operation: str, payload: Any, exc: Exception) -> InvalidRequestError:
@@ -319,28 +328,24 @@ def _excerpt(body: bytes) -> str:
     return body[:_EXCERPT].decode("utf-8", "replace")
 
 
-#: The longest header value read as a number: past it a value is garbage, not a count.
-_LONGEST_NUMBER = 32
+#: What a header's number may look like: plain ASCII digits, a fraction, an exponent.
+#: Not a sign, ``inf``, ``nan``, underscores or other scripts' digits (all of which
+#: ``float`` takes), and at most 32 characters.
+_NUMBER = re.compile(r"(?=.{1,32}$)[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]{1,3})?", re.ASCII)
 
 
 def header_number(value: str | None, name: str) -> float | None:
     """A header's value as a finite number of at least 0; ``None`` if it is not one.
 
-    Servers and proxies send anything: ``inf``, ``nan``, ``1e999``,
-    ``-3``, ``Infinity``, a megabyte of digits. Each is ignored with one
-    DEBUG line, never raised, so that no header can fail a call or stall a
-    limiter.
+    Servers and proxies send anything: ``inf``, ``nan``, ``1e999``, ``-3``,
+    ``Infinity``, a megabyte of digits. Each is ignored with one DEBUG line,
+    never raised, so that no header can fail a call or stall a limiter.
     """
     if value is None:
         return None
     text = value.strip()
-    number: float | None = None
-    if len(text) <= _LONGEST_NUMBER:
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
-    if number is None or number != number or number in (_INF, -_INF) or number < 0:
+    number = float(text) if _NUMBER.fullmatch(text) else None
+    if number is None or number == _INF:  # 9e999 matches, and is no finite number
         logger.debug("ignoring %s: %r is not a finite number of at least 0", name, value[:40])
         return None
     return number
@@ -359,7 +364,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value is None:
         return None
     text = value.strip()
-    if text[:1].isdigit() or text[:1] in "+-.":
+    if not text[:1].isalpha():  # delta-seconds, or something no date starts with
         seconds = header_number(text, "Retry-After")
     else:
         try:
@@ -376,3 +381,13 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         )
         return MAX_SERVER_WAIT
     return max(0.0, seconds)
+
+
+def redacted_url(url: URL) -> str:
+    """``url`` for a repr, a log or a message: a password in it shown as ``***``."""
+    return str(url.with_password("***")) if url.password else str(url)
+
+
+def target_url(url: URL) -> str:
+    """``url`` without its credentials: what a journal stores and compares; a budget's name."""
+    return str(url.with_user(None)) if url.user or url.password else str(url)

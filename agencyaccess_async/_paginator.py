@@ -8,8 +8,9 @@ from typing import Generic, TypeVar
 import attrs
 
 from ._models import ListQuery, Page
-from ._requester import CallOptions, Requester, Scope
+from ._requester import Requester
 from ._routes import PagedRoute
+from ._scope import CallOptions, Scope
 
 __all__ = ["Paginator"]
 

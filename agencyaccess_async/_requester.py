@@ -20,12 +20,13 @@ limiter and transport -> the sans-I/O core (``_http``, ``_errors``, models).
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import secrets
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, TypedDict, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import attrs
 from yarl import URL
@@ -41,6 +42,7 @@ from ._errors import (
     RateLimitError,
     SessionError,
     TransportError,
+    scrub,
 )
 from ._hooks import (
     CAPTURED,
@@ -54,16 +56,24 @@ from ._hooks import (
     logger,
     record,
 )
-from ._http import Request, Response, Timeout, build_request, parse_response
+from ._http import (
+    Request,
+    Response,
+    Timeout,
+    build_request,
+    parse_response,
+    redacted_url,
+    target_url,
+)
 from ._idempotency import CLOCK_SKEW, CannotReconcile, Lookup, idempotency_key, lookup_for
-from ._limiter import Limiter
 from ._models import Page
 from ._retry import Action, RetryPolicy, decide, skipped_in_testing
 from ._routes import ROUTES, Kind, PagedRoute, Route
+from ._scope import CallOptions, Scope, Tenant
 from ._transport import Transport
 from ._version import __version__
 
-__all__ = ["CallOptions", "Requester", "Scope", "Tenant"]
+__all__ = ["Requester"]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -72,38 +82,6 @@ _PYTHON = ".".join(map(str, sys.version_info[:3]))
 _DEBUG = 10
 #: A lookup's page size: the contract's largest.
 _PAGE = 100
-
-
-class CallOptions(TypedDict, total=False):
-    """The per-call options every endpoint method takes as keywords.
-
-    ``timeout`` and ``retry`` override the Session's for this call;
-    ``extra_body`` is merged into the JSON body last, for fields the SDK does
-    not model yet; ``extra_headers`` are sent besides the Session's (any but
-    ``X-Auth``: the key comes from ``api_key``).
-    """
-
-    timeout: Timeout | None
-    retry: RetryPolicy | None
-    extra_body: Mapping[str, Any] | None
-    extra_headers: Mapping[str, str] | None
-
-
-@attrs.define(eq=False)
-class Tenant:
-    """What belongs to one API key: where its key comes from, and its limiter."""
-
-    keys: KeySource
-    limiter: Limiter
-    label: str | None = None
-
-
-@attrs.frozen(eq=False)
-class Scope:
-    """What a Session or a view sends with: its tenant, and its default call options."""
-
-    tenant: Tenant
-    defaults: CallOptions = attrs.field(factory=lambda: CallOptions())
 
 
 class Requester:
@@ -120,6 +98,7 @@ class Requester:
     stats: SessionStats
     loop: asyncio.AbstractEventLoop | None
     closed: bool
+    shown_url: str
 
     def __init__(
         self,
@@ -142,6 +121,17 @@ class Requester:
                 + ", ".join(ROUTES)
             )
         self.tenant = tenant
+        #: The base URL for reprs and messages: a password in it shows as ``***``.
+        self.shown_url = redacted_url(base_url)
+        # A gateway's user and password leave the URL (whose repr would show them)
+        # for an Authorization header added at the last moment, like the key.
+        self._authorization: APIKey | None = None
+        self._password = APIKey(base_url.password) if base_url.password else None
+        if base_url.user or base_url.password:
+            credentials = f"{base_url.user or ''}:{base_url.password or ''}"
+            encoded = base64.b64encode(credentials.encode()).decode("ascii")
+            self._authorization = APIKey("Basic " + encoded)
+            base_url = base_url.with_user(None)
         self.base_url = base_url
         self._urls = {op: self.url(routes.get(op, r.path)) for op, r in ROUTES.items()}
         self._transport = transport
@@ -167,7 +157,7 @@ class Requester:
         if limiter.on_wait is None:
             limiter.on_wait = self._on_rate_limit_wait
         last = tenant.keys.last
-        limiter.attach(str(self.base_url), last.fingerprint if last else "")
+        limiter.attach(target_url(self.base_url), last.fingerprint if last else "")
         return tenant
 
     def bind(self) -> Transport:
@@ -267,6 +257,8 @@ class Requester:
             headers=headers,
             request_id=request_id,
             timeout=options.get("timeout") or self.timeout,
+            api_key=tenant.keys.fixed,
+            authorization=self._authorization,
         )
         policy = options.get("retry") or self.retry
         started = loop.time()
@@ -288,6 +280,7 @@ class Requester:
                     refused.error.operation = route.operation
                 raise refused.error from refused.error.__cause__
             except AgencyAccessError as error:
+                self._scrub(error, tenant)
                 if maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
                     envelope = {"error": False, "data": {**payload, "deleted": True}}
                     break  # the earlier, unanswered delete did it
@@ -324,7 +317,32 @@ class Requester:
         if CAPTURED.get() is not None:
             answer = (response.status, response.headers) if response is not None else None
             record(route.operation, request_id, answer, attempt, loop.time() - started)
-        return _decode(route, envelope, request_id)
+        # Decode: the answer's data as the route's model (a Page of it for a paged
+        # route; as it came for a route of plain JSON), a field the route says may
+        # stand beside data (a link's inviteUrl) moved in first.
+        data = envelope["data"]
+        try:
+            if isinstance(route, PagedRoute):
+                if route.data is not dict:
+                    data = [CONVERTER.structure(item, route.data) for item in data]
+                return Page(tuple(data), envelope.get("nextCursor"))
+            if route.data is dict:
+                return data
+            if isinstance(data, dict):
+                for name in route.beside_data:
+                    if data.get(name) is None and name in envelope:
+                        data = {**data, name: envelope[name]}
+                for name in route.requires:
+                    if not data.get(name):
+                        raise ValueError(f"{name} is missing, inside data and beside it")
+            return CONVERTER.structure(data, route.data)
+        except Exception as exc:  # the converter fails in many ways; all mean the same here
+            raise DecodeError(
+                f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
+                operation=route.operation,
+                request_id=request_id,
+                data=data,
+            ) from exc
 
     async def _attempt(
         self,
@@ -542,6 +560,13 @@ class Requester:
         unknown.__cause__ = error
         return unknown
 
+    def _scrub(self, error: AgencyAccessError, tenant: Tenant) -> None:
+        """Take the key and the base URL's password out of what the server said."""
+        if tenant.keys.last is not None:
+            scrub(error, tenant.keys.last.reveal())
+        if self._password is not None:
+            scrub(error, self._password.reveal())
+
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
@@ -561,38 +586,6 @@ def _with_extra(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[st
     if any(name.lower() == "x-auth" for name in extra):
         raise ValueError("extra_headers may not set X-Auth; pass the key as api_key")
     return {**headers, **extra}
-
-
-def _decode(route: Route[Any, Any], envelope: Mapping[str, Any], request_id: str) -> Any:
-    """The answer's ``data`` as the route's model (a ``Page`` of it for a paged route).
-
-    A route of plain JSON (``data`` is ``dict``) gets the data as it came. A
-    field the route says may stand beside ``data`` (a link's ``inviteUrl``)
-    is moved in first.
-    """
-    data = envelope["data"]
-    try:
-        if isinstance(route, PagedRoute):
-            if route.data is not dict:
-                data = [CONVERTER.structure(item, route.data) for item in data]
-            return Page(tuple(data), envelope.get("nextCursor"))
-        if route.data is dict:
-            return data
-        if isinstance(data, dict):
-            for name in route.beside_data:
-                if data.get(name) is None and name in envelope:
-                    data = {**data, name: envelope[name]}
-            for name in route.requires:
-                if not data.get(name):
-                    raise ValueError(f"{name} is missing, inside data and beside it")
-        return CONVERTER.structure(data, route.data)
-    except Exception as exc:  # the converter fails in many ways; all mean the same here
-        raise DecodeError(
-            f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
-            operation=route.operation,
-            request_id=request_id,
-            data=data,
-        ) from exc
 
 
 def _text(body: bytes) -> str:

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from ._converter import CONVERTER
 from ._errors import DecodeError
-from ._requester import CallOptions, Requester, Scope
+from ._requester import Requester
+from ._scope import CallOptions, Scope
 from ._services import RequestedServices, advise
 
 __all__ = ["CallOptions", "Resource", "decoded", "require_id", "services_body"]
@@ -66,4 +67,4 @@ class Resource:
         self._scope = scope
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {self._requester.base_url}>"
+        return f"<{type(self).__name__} of {self._requester.shown_url}>"

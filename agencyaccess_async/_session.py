@@ -25,9 +25,10 @@ from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
 from ._limiter import Limiter
 from ._links import Links
 from ._models import UNSET, Unset
-from ._requester import CallOptions, Requester, Scope, Tenant
+from ._requester import Requester
 from ._retry import RetryPolicy
 from ._routes import Kind, Route
+from ._scope import CallOptions, Scope, Tenant
 from ._transport import ClosingContext, Transport
 
 if TYPE_CHECKING:
@@ -203,10 +204,9 @@ class Session(_Calls, ClosingContext):
             )
         keys = KeySource(key_from_environment() if isinstance(api_key, Unset) else api_key)
         base = base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
-        self.base_url = URL(str(base).rstrip("/"))
         requester = Requester(
             tenant=Tenant(keys, limiter or Limiter(max_concurrency, rate_limit)),
-            base_url=self.base_url,
+            base_url=URL(str(base).rstrip("/")),
             transport=transport,
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),
@@ -216,6 +216,8 @@ class Session(_Calls, ClosingContext):
             routes=routes or {},
             strict_services=strict_services,
         )
+        # Without a gateway's credentials, if the URL had any (they travel as a header).
+        self.base_url = requester.base_url
         self._max_tenants = max_tenants
         self._tenants: collections.OrderedDict[Hashable, Tenant] = collections.OrderedDict()
         self._raw_routes: dict[tuple[str, Kind], Route[Any, Any]] = {}
@@ -225,7 +227,7 @@ class Session(_Calls, ClosingContext):
         requester = self._requester
         state = "closed" if requester.closed else ("open" if requester.loop else "not started")
         return (
-            f"<Session {self.base_url} {state}, max_concurrency={self.max_concurrency}, "
+            f"<Session {requester.shown_url} {state}, max_concurrency={self.max_concurrency}, "
             f"requests={self.stats.requests}>"
         )
 
@@ -358,4 +360,4 @@ class SessionView(_Calls):
 
     def __repr__(self) -> str:
         label = f" tenant={self._scope.tenant.label!r}" if self._scope.tenant.label else ""
-        return f"<SessionView of {self._requester.base_url}{label} {sorted(self._scope.defaults)}>"
+        return f"<SessionView of {self._requester.shown_url}{label} {sorted(self._scope.defaults)}>"

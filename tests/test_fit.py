@@ -96,3 +96,40 @@ def test_each_error_suggests_the_status_a_proxying_backend_should_answer(
     if isinstance(error, aa.RateLimitError):
         assert headers == {"Retry-After": "7"}
     assert set(body) <= {"error", "detail", "field"}  # upstream details stay upstream
+
+
+def test_the_multitenant_example_keeps_each_agencys_clients_to_itself(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two agencies' keys on one Session: each tenant sees only its own clients; no key, 404."""
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from agencyaccess_async.testing import EmulatorAdmin
+
+    async def two_agency_keys() -> tuple[str, str]:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            admin = EmulatorAdmin(emulator.base_url, http)
+            return await admin.create_key(agency="north"), await admin.create_key(agency="south")
+
+    north, south = asyncio.run(two_agency_keys())
+    monkeypatch.setenv("AGENCYACCESS_BASE_URL", emulator.base_url)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    sys.modules.pop("multitenant_app", None)
+    import multitenant_app
+
+    monkeypatch.setattr(multitenant_app, "TENANT_KEYS", {"north": north, "south": south})
+    with TestClient(multitenant_app.app) as http:
+        for tenant in ("north", "south"):
+            made = http.post(
+                f"/tenants/{tenant}/clients",
+                json={"name": f"{tenant.title()} Bakery", "email": f"ops@{tenant}.example"},
+            )
+            assert made.status_code == 201, made.text
+        assert [c["name"] for c in http.get("/tenants/north/clients").json()] == ["North Bakery"]
+        assert [c["name"] for c in http.get("/tenants/south/clients").json()] == ["South Bakery"]
+        assert http.get("/tenants/east/clients").status_code == 404

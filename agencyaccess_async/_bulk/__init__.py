@@ -17,10 +17,12 @@ from typing import Any
 from .._clients import Clients
 from .._converter import CONVERTER
 from .._errors import AgencyAccessError, SessionError
+from .._http import target_url
 from .._idempotency import derived_key, row_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink, Unset
-from .._requester import Requester, Tenant
+from .._requester import Requester
+from .._scope import Tenant
 from .._services import RequestedServices, advise
 from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
 from ._onboard import Onboarded, Onboarder, OnboardItem
@@ -64,7 +66,7 @@ class Bulk:
         self._links = links
 
     def __repr__(self) -> str:
-        return f"<Bulk of {self._requester.base_url}>"
+        return f"<Bulk of {self._requester.shown_url}>"
 
     def create_clients(
         self,
@@ -172,7 +174,7 @@ class Bulk:
             opened = Journal(
                 journal,
                 fingerprint,
-                base_url=str(self._requester.base_url),
+                base_url=target_url(self._requester.base_url),
                 key_hash=key.fingerprint,
                 key_rotated=key_rotated,
                 replace=replace_journal,

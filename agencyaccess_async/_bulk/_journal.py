@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
+from yarl import URL
 
 from .._errors import AgencyAccessError
+from .._http import target_url
 
 if TYPE_CHECKING:
     import sqlite3
@@ -176,6 +178,8 @@ class Journal:
     def _claim(self, wanted: dict[str, str | None], key_rotated: bool) -> None:
         """Record the job and target in a new journal; refuse a journal of another."""
         saved = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        if saved.get("base_url"):  # an older journal may hold credentials: never compare them
+            saved["base_url"] = target_url(URL(saved["base_url"]))
 
         def differs(name: str) -> bool:
             return wanted[name] is not None and saved.get(name, wanted[name]) != wanted[name]

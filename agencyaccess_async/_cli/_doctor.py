@@ -27,6 +27,7 @@ from .._errors import (
     CapabilityError,
     TransportError,
 )
+from .._http import redacted_url
 from .._models import Client, Link, wire_name
 from .._retry import RetryPolicy
 from .._routes import ROUTES
@@ -101,7 +102,7 @@ async def _examine(
 ) -> int:
     report = Report()
     async with Session(api_key, base_url=base_url, retry=_ONCE) as session:
-        print(f"doctor: {session.base_url}", file=sys.stderr)
+        print(f"doctor: {redacted_url(session.base_url)}", file=sys.stderr)
         with session.capture_responses() as seen:
             await _reads(session, report)
             if write and not report.fatal:
@@ -128,7 +129,8 @@ async def _reads(session: Session, report: Report) -> None:
             report.no(f"the key is refused: {error.msg}", fatal=True)
             return
         except TransportError as error:
-            report.no(f"{session.base_url} does not answer as the API: {error}", fatal=True)
+            shown = redacted_url(session.base_url)
+            report.no(f"{shown} does not answer as the API: {error}", fatal=True)
             return
         except CapabilityError as error:
             report.no(f"{route.capability}: not granted to this key ({error.msg})")

@@ -34,6 +34,7 @@ from .._errors import (
     TransportError,
 )
 from .._hooks import logger
+from .._http import redacted_url
 from .._limiter import Limiter
 from .._models import UNSET
 from .._redis_limiter import RedisLimiter
@@ -328,9 +329,11 @@ async def _check_access(session: Session) -> None:
     try:
         await session.clients.list(limit=1, retry=_CHECK_RETRY).page()
     except AuthenticationError:
-        raise UsageError(f"{session.base_url} refused the API key (401)") from None
+        raise UsageError(f"{redacted_url(session.base_url)} refused the API key (401)") from None
     except TransportError as error:
-        raise UsageError(f"cannot reach {session.base_url}: {error.message}") from None
+        raise UsageError(
+            f"cannot reach {redacted_url(session.base_url)}: {error.message}"
+        ) from None
     except (APIError, DecodeError):
         pass  # e.g. a key without clients:retrieve: the rows will say what they can
 
