@@ -1,12 +1,13 @@
 """The contract's data: the service catalog and the field limits, as plain data.
 
 Plain data only (dicts, tuples, numbers), so that the emulator shares it
-with the SDK without sharing any of the SDK's code: the models' checks, the
-CLI's row checks and the emulator's validation all read these values.
+with the SDK without sharing any of the SDK's code: the requested-services
+builder, the metadata rule of ``clients.create``, the CLI's row checks and
+the emulator's validation all read these values.
 
-The catalog (platform -> service -> access levels) is the one copy of the
-contract's catalog table, kept in the contract's
-own notation (``*`` marks the read-only level, ``(none)`` a service without
+The catalog (platform -> service -> access levels) is read from the one copy
+of the contract's catalog table, ``catalog.txt`` beside this module, kept in
+the contract's own notation (``*`` marks the read-only level, ``(none)`` a service without
 levels) so that a correction is a one-line edit. The SDK's requested-services
 builder validates against it, and the emulator reads the same data (plain
 dicts and tuples only: it shares data with the SDK, never models).
@@ -15,6 +16,7 @@ dicts and tuples only: it shares data with the SDK, never models).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 __all__ = [
     "CATALOG",
@@ -35,54 +37,16 @@ __all__ = [
 #: service has none.
 Levels = tuple[str, ...]
 
-_TABLE = """
-google         | googleAds              | admin, standard, readOnly*, emailOnly
-google         | googleAdsMcc           | admin, standard, readOnly*
-google         | googleAnalytics        | administrator, editor, analyst, viewer*
-google         | googleTagManager       | publish, approve, edit, read*
-google         | googleMerchantCenter   | admin, standard*
-google         | googleSearchConsole    | owner, full, restricted*
-google         | googleBusinessProfile  | owner, manager*
-google         | youtubeStudio          | manager, editor, viewer*
-google         | lookerStudio           | editor, viewer*
-meta           | metaAds                | admin, advertiser, analyst*
-meta           | facebookPages          | fullControl, partialAccess*
-meta           | facebookCatalog        | admin, advertiser*
-meta           | metaPixels             | admin, advertiser*
-meta           | instagram              | fullControl, partialAccess*
-linkedin       | linkedinAds            | accountManager, campaignManager, creativeManager, viewer*
-linkedin       | linkedinCompanyPage    | superAdmin, contentAdmin, analyst*
-tiktok         | tiktokAds              | admin, operator, analyst*
-twitter        | twitterAds             | adManager, creativeManager, campaignAnalyst*
-twitter        | twitterDelegate        | (none)
-pinterest      | pinterestAds           | admin, campaignManager, analyst*
-microsoft      | microsoftAds           | standard, viewer*
-microsoft      | microsoftClarity       | admin, member*
-amazon         | amazonAds              | admin, editor, viewer*
-snapchat       | snapchatAds            | admin, member*
-snapchat       | snapchatBusiness       | admin, member*
-reddit         | redditAds              | admin, analyst*
-apple          | appleSearchAds         | admin, readOnly*
-shopify        | storeCollaborator      | (none)
-hubspot        | partner                | (none)
-klaviyo        | account                | owner, admin, manager, analyst*
-mailchimp      | dashboard              | admin, manager, author, viewer*
-wordpress      | site                   | administrator, editor*
-lightspeed     | cSeries                | (none)
-channable      | dashboard              | (none)
-cookiebot      | account                | (none)
-profitmetrics  | partner                | (none)
-hotjar         | dashboard              | admin, user*
-activecampaign | account                | admin, user*
-wix            | site                   | admin, editor*
-webflow        | site                   | admin, editor*
-"""
+#: The table itself, in the contract's notation: a data file beside this module.
+_TABLE = (Path(__file__).with_name("catalog.txt")).read_text(encoding="utf-8")
 
 
 def _parse(table: str) -> tuple[dict[str, dict[str, Levels]], dict[tuple[str, str], str]]:
     catalog: dict[str, dict[str, Levels]] = {}
     read_only: dict[tuple[str, str], str] = {}
     for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
         platform, service, levels_text = (cell.strip() for cell in line.split("|"))
         names = [] if levels_text == "(none)" else [n.strip() for n in levels_text.split(",")]
         catalog.setdefault(platform, {})[service] = tuple(n.rstrip("*") for n in names)

@@ -76,8 +76,11 @@ __all__ = [
 class AgencyAccessError(Exception):
     """Base class of every error the SDK raises.
 
-    ``attempts`` is how many HTTP requests the failed call made (set by the
-    Session once retries are over; 0 when no request was sent).
+    ``attempts`` is how many attempts (HTTP requests) the failed call sent
+    before it ended: 0 when it was refused before sending anything (a field
+    JSON cannot carry, a rate-limit wait past the deadline, no key). The
+    request loop sets it when the call ends; the lookups that reconcile a
+    create are not counted.
 
     ``suggested_status`` is what a backend that calls the SDK for its own
     client should answer: 422 for a refused input, 404 for a missing record,
@@ -157,7 +160,17 @@ class RequestTimeout(TransportError):
 
 
 class RemoteDisconnected(TransportError):
-    """The connection dropped after the request was sent: the outcome is unknown."""
+    """The connection dropped after the request was sent: the outcome is unknown.
+
+    ``on_reused_connection`` is true when it dropped on a pooled connection
+    before any answer came: most often the server had closed that connection
+    without saying so (no ``Connection: close``), and a resend on a new
+    connection goes through.
+    """
+
+    def __init__(self, message: str, *, on_reused_connection: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.on_reused_connection = on_reused_connection
 
 
 class ProtocolError(TransportError):

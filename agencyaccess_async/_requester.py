@@ -40,6 +40,7 @@ from ._errors import (
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
+    RemoteDisconnected,
     SessionError,
     TransportError,
     scrub,
@@ -67,7 +68,7 @@ from ._http import (
 )
 from ._idempotency import CLOCK_SKEW, CannotReconcile, Lookup, idempotency_key, lookup_for
 from ._models import Page
-from ._retry import Action, RetryPolicy, decide, skipped_in_testing
+from ._retry import Action, RetryPolicy, decide, plan_retry
 from ._routes import ROUTES, Kind, PagedRoute, Route
 from ._scope import CallOptions, Scope, Tenant
 from ._transport import Transport
@@ -266,6 +267,7 @@ class Requester:
         attempt = 0
         maybe_done = False  # an earlier attempt may have been processed
         refreshed_key = False
+        resent_on_new_connection = False
         response: Response | None = None
         while True:
             attempt += 1
@@ -291,8 +293,25 @@ class Requester:
                 ):
                     refreshed_key = True  # the key may have been rotated: read it once more
                     continue
+                if (
+                    isinstance(error, RemoteDisconnected)
+                    and error.on_reused_connection
+                    and route.kind is not Kind.CREATE  # a create is reconciled, as always
+                    and not resent_on_new_connection
+                ):
+                    # A pooled connection the server had closed: resend at once on a new
+                    # one, and do not count it as an attempt of the policy.
+                    resent_on_new_connection = True
+                    attempt -= 1
+                    continue
                 action = decide(route.kind, error)
-                wait = self._wait_before_retry(tenant, policy, error, action, attempt, deadline)
+                if isinstance(error, RateLimitError):
+                    self.stats.rate_limited += 1
+                pause, wait = plan_retry(
+                    policy, error, action, attempt, deadline - asyncio.get_running_loop().time()
+                )
+                if pause:
+                    tenant.limiter.pause(pause)  # holds this key's every task, this one included
                 if wait is None:
                     if action is Action.RECONCILE:
                         why = "no time left to look it up"
@@ -355,8 +374,12 @@ class Requester:
         """One attempt: a limiter slot, the key, the send; every event paired, the slot released.
 
         The limiter's wait and the attempt's total timeout both end by the
-        call's deadline.
+        call's deadline. A resend first lets the loop turn once, so that the
+        pool drops connections the server closed meanwhile (a reconciling
+        lookup's, say) before one is taken for it.
         """
+        if attempt > 1:
+            await asyncio.sleep(0)
         limiter = tenant.limiter
         loop = asyncio.get_running_loop()
         timeout = request.timeout
@@ -446,33 +469,6 @@ class Requester:
                 request.method, request.url.path, shown, attempt, elapsed,
                 request.request_id, bodies, extra=fields,
             )  # fmt: skip
-
-    def _wait_before_retry(
-        self,
-        tenant: Tenant,
-        policy: RetryPolicy,
-        error: AgencyAccessError,
-        action: Action,
-        attempt: int,
-        deadline: float,
-    ) -> float | None:
-        """Seconds to wait before trying again, or None if this error is final."""
-        if action is Action.FAIL:
-            return None
-        now = asyncio.get_running_loop().time()
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimitError):
-            self.stats.rate_limited += 1
-            pause = retry_after if retry_after is not None else policy.backoff(attempt)
-            pause = skipped_in_testing(pause)
-            tenant.limiter.pause(pause)  # holds this key's every task, this one included
-            if pause >= deadline - now:
-                return None  # the pause outlasts this call: fail now, retry_after says when
-            retry_after = None
-        if attempt >= policy.attempts and action is not Action.RECONCILE:
-            return None
-        wait = policy.backoff(attempt, retry_after)
-        return None if wait >= deadline - now else wait
 
     def _announce_retry(
         self, request: Request, error: AgencyAccessError, action: Action, attempt: int, wait: float

@@ -24,7 +24,15 @@ import attrs
 from ._errors import RateLimitError, ServerError, TransportError
 from ._routes import Kind
 
-__all__ = ["Action", "RetryPolicy", "TestingMode", "decide", "set_testing", "skipped_in_testing"]
+__all__ = [
+    "Action",
+    "RetryPolicy",
+    "TestingMode",
+    "decide",
+    "plan_retry",
+    "set_testing",
+    "skipped_in_testing",
+]
 
 _testing = False
 
@@ -143,3 +151,31 @@ def decide(kind: Kind, error: BaseException) -> Action:
             return Action.RETRY
         return Action.RECONCILE if kind is Kind.CREATE else Action.RETRY
     return Action.FAIL
+
+
+def plan_retry(
+    policy: RetryPolicy, error: BaseException, action: Action, attempt: int, time_left: float
+) -> tuple[float, float | None]:
+    """After failed attempt number ``attempt``: (the key's pause, the wait before trying again).
+
+    The pause (after a 429: its ``Retry-After``, else the backoff) holds every
+    task of the key, this one included, so this call's own wait is then only
+    the backoff. The wait is ``None`` when the error is final: ``action`` is
+    to fail, no attempt is left (a reconcile always gets its lookup), or the
+    pause or the wait would outlast the ``time_left`` before the deadline.
+    """
+    if action is Action.FAIL:
+        return 0.0, None
+    retry_after = getattr(error, "retry_after", None)
+    pause = 0.0
+    if isinstance(error, RateLimitError):
+        pause = skipped_in_testing(
+            retry_after if retry_after is not None else policy.backoff(attempt)
+        )
+        if pause >= time_left:
+            return pause, None  # the pause outlasts this call: fail now, retry_after says when
+        retry_after = None
+    if attempt >= policy.attempts and action is not Action.RECONCILE:
+        return pause, None
+    wait = policy.backoff(attempt, retry_after)
+    return pause, (None if wait >= time_left else wait)

@@ -9,8 +9,11 @@ to your ``conftest.py`` and use the fixtures:
 - ``agencyaccess_session``: a ``Session`` connected to it, closed afterwards.
 
 Both work without pytest too: ``async with run_emulator() as emu: ...``.
-``instant_retries()`` makes the SDK's backoff instant (server ``Retry-After``
-is still honoured), so retry tests run fast.
+``instant_retries()`` makes every wait between attempts instant: backoff, a
+server's ``Retry-After`` and the pause after a 429 are recorded (``with
+instant_retries() as waits``), not slept, so retry tests run fast and can
+still check what would have been waited. The rate limiter's pacing is not a
+wait between attempts: it stays real.
 """
 
 from __future__ import annotations

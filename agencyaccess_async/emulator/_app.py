@@ -80,46 +80,27 @@ def _listed(items_and_cursor: tuple[list[Any], str | None]) -> tuple[Any, dict[s
 #: path -> RouteSpec. The emulator's own copy of the contract's route table (it
 #: does not import the SDK's; a test checks that both agree).
 ROUTES: Mapping[str, RouteSpec] = {
-    "/api/clients/create": RouteSpec(
-        "clients.create", "clients:create", "NewClient", "Client",
-        lambda s, b: (s.create_client(b), {}),
-    ),
-    "/api/clients/list": RouteSpec(
-        "clients.list", "clients:retrieve", "ListQuery", "Client",
-        lambda s, b: _listed(s.list_clients(b)), paged=True,
-    ),
-    "/api/clients/retrieve": RouteSpec(
-        "clients.retrieve", "clients:retrieve", "ClientRef", "Client",
-        lambda s, b: (s.client(b["clientID"]), {}),
-    ),
-    "/api/clients/update": RouteSpec(
-        "clients.update", "clients:edit", "ClientChanges", "Client",
-        lambda s, b: (s.update_client(b), {}), changes=True,
-    ),
-    "/api/clients/delete": RouteSpec(
-        "clients.delete", "clients:delete", "ClientRef", "DeletedClient",
-        lambda s, b: (s.delete_client(b["clientID"]), {}),
-    ),
-    "/api/links/create": RouteSpec(
-        "links.create", "links:create", "NewLink", "Link",
-        lambda s, b: (s.create_link(b), {}),
-    ),
-    "/api/links/list": RouteSpec(
-        "links.list", "links:retrieve", "LinkListQuery", "Link",
-        lambda s, b: _listed(s.list_links(b)), paged=True,
-    ),
-    "/api/links/retrieve": RouteSpec(
-        "links.retrieve", "links:retrieve", "LinkRef", "Link",
-        lambda s, b: (s.link(b["linkID"]), {}),
-    ),
-    "/api/links/update": RouteSpec(
-        "links.update", "links:edit", "LinkChanges", "Link",
-        lambda s, b: (s.update_link(b), {}), changes=True,
-    ),
-    "/api/links/delete": RouteSpec(
-        "links.delete", "links:delete", "LinkRef", "DeletedLink",
-        lambda s, b: (s.delete_link(b["linkID"]), {}),
-    ),
+    "/api/clients/create": RouteSpec("clients.create", "clients:create", "NewClient", "Client",
+                                     lambda s, b: (s.create_client(b), {})),
+    "/api/clients/list": RouteSpec("clients.list", "clients:retrieve", "ListQuery", "Client",
+                                   lambda s, b: _listed(s.list_clients(b)), paged=True),
+    "/api/clients/retrieve": RouteSpec("clients.retrieve", "clients:retrieve", "ClientRef",
+                                       "Client", lambda s, b: (s.client(b["clientID"]), {})),
+    "/api/clients/update": RouteSpec("clients.update", "clients:edit", "ClientChanges", "Client",
+                                     lambda s, b: (s.update_client(b), {}), changes=True),
+    "/api/clients/delete": RouteSpec("clients.delete", "clients:delete", "ClientRef",
+                                     "DeletedClient",
+                                     lambda s, b: (s.delete_client(b["clientID"]), {})),
+    "/api/links/create": RouteSpec("links.create", "links:create", "NewLink", "Link",
+                                   lambda s, b: (s.create_link(b), {})),
+    "/api/links/list": RouteSpec("links.list", "links:retrieve", "LinkListQuery", "Link",
+                                 lambda s, b: _listed(s.list_links(b)), paged=True),
+    "/api/links/retrieve": RouteSpec("links.retrieve", "links:retrieve", "LinkRef", "Link",
+                                     lambda s, b: (s.link(b["linkID"]), {})),
+    "/api/links/update": RouteSpec("links.update", "links:edit", "LinkChanges", "Link",
+                                   lambda s, b: (s.update_link(b), {}), changes=True),
+    "/api/links/delete": RouteSpec("links.delete", "links:delete", "LinkRef", "DeletedLink",
+                                   lambda s, b: (s.delete_link(b["linkID"]), {})),
 }  # fmt: skip
 
 
