@@ -21,7 +21,7 @@ from ._auth import APIKey, KeyProvider, KeySource, key_from_environment
 from ._clients import Clients
 from ._errors import SessionError
 from ._hooks import Hooks, ResponseInfo, SessionStats, capture_responses
-from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Timeout, redacted_url
 from ._limiter import Limiter
 from ._links import Links
 from ._models import UNSET, Unset
@@ -34,7 +34,14 @@ from ._transport import ClosingContext, Transport
 if TYPE_CHECKING:
     from ._bulk import Bulk
 
-__all__ = ["DEFAULT_BASE_URL", "ResponseInfo", "Session", "SessionStats", "SessionView"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ResponseInfo",
+    "Session",
+    "SessionStats",
+    "SessionView",
+    "checked_base_url",
+]
 
 
 DEFAULT_BASE_URL = "https://api.agencyaccess.co"
@@ -42,6 +49,28 @@ DEFAULT_BASE_URL = "https://api.agencyaccess.co"
 DEFAULT_MAX_TENANTS = 1024
 # The most paths ``post`` keeps a route for (beyond them, one is made per call).
 _RAW_ROUTES_MAX = 256
+
+
+def checked_base_url(value: str | URL) -> URL:
+    """``value`` as the base URL requests are built on; a ``SessionError`` if it cannot be one.
+
+    An http(s) URL with a host, and no query or fragment (a path is appended
+    to the base URL, so either would mangle every request). Messages never
+    show a password the text may hold.
+    """
+    try:
+        url = URL(str(value).rstrip("/"))
+        host = url.host
+    except ValueError:
+        raise SessionError("the base URL is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not host:
+        raise SessionError(f"the base URL {redacted_url(url)} is not an http(s) URL with a host")
+    if url.query_string or url.fragment:
+        raise SessionError(
+            f"the base URL {redacted_url(url)} has a query or a fragment; give the address "
+            "the API's paths (/api/...) follow"
+        )
+    return url
 
 
 class _Calls:
@@ -206,7 +235,7 @@ class Session(_Calls, ClosingContext):
         base = base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
         requester = Requester(
             tenant=Tenant(keys, limiter or Limiter(max_concurrency, rate_limit)),
-            base_url=URL(str(base).rstrip("/")),
+            base_url=checked_base_url(base),
             transport=transport,
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),

@@ -20,6 +20,7 @@ from .cli_helpers import (
     clean_rows,
     read_results,
     run_cli,
+    running_emulator,
     start_cli,
     wait_for_clients,
     write_csv,
@@ -106,17 +107,26 @@ def test_a_second_ctrl_c_during_shutdown_still_leaves_the_results_file(
 def test_a_journal_of_another_server_is_not_taken_as_done(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """A dry run's journal (embedded emulator) is refused against another server; --fresh-journal sets it aside."""
+    """A journal of one server is refused against another; --fresh-journal sets it aside.
+
+    An embedded emulator's run keeps a journal of its own name: it blocks no
+    run against a server and is not trusted by one.
+    """
     clients = write_csv(tmp_path / "clients.csv", clean_rows(5))
     out = tmp_path / "results.csv"
     dry = run_cli(*onboard_args(clients, out, None))
     assert dry.returncode == 0, dry.stderr
+    assert (tmp_path / "results.csv.emulator.journal").exists()
     real = run_cli(*onboard_args(clients, out, emulator), env=emulator.env())
-    assert_one_line_error(real, "was written against http://127.0.0.1:", "--fresh-journal")
-    assert emulator.admin("counters")["records"] == {"clients": 0, "links": 0}
-    fresh = run_cli(*onboard_args(clients, out, emulator, "--fresh-journal"), env=emulator.env())
-    assert fresh.returncode == 0, fresh.stderr
+    assert real.returncode == 0, real.stderr
     assert emulator.admin("counters")["records"] == {"clients": 5, "links": 5}
+    with running_emulator() as other:
+        refused = run_cli(*onboard_args(clients, out, other), env=other.env())
+        assert_one_line_error(refused, "was written against http://127.0.0.1:", "--fresh-journal")
+        assert other.admin("counters")["records"] == {"clients": 0, "links": 0}
+        fresh = run_cli(*onboard_args(clients, out, other, "--fresh-journal"), env=other.env())
+        assert fresh.returncode == 0, fresh.stderr
+        assert other.admin("counters")["records"] == {"clients": 5, "links": 5}
     assert len(list(tmp_path.glob("results.csv.journal.replaced-*"))) == 1
 
 

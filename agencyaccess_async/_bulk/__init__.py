@@ -129,6 +129,7 @@ class Bulk:
         replace_journal: bool = False,
         key_rotated: bool = False,
         retry_failed: bool = False,
+        journal_target: str | None = None,
         concurrency: int | None = None,
         total: int | None = None,
         progress: ProgressCallback | bool | None = None,
@@ -141,7 +142,9 @@ class Bulk:
         by an earlier run with the same journal are skipped
         (``outcome == "skipped"``), rows that were in flight are reconciled
         (never created twice), and rows that failed are reported again, or
-        retried when ``retry_failed`` is true.
+        retried when ``retry_failed`` is true. ``journal_target`` is what the
+        journal records as the server instead of the base URL: for a target
+        whose address changes from run to run (the CLI's embedded emulator).
 
         Raises:
             JournalLocked: another process is running with this journal.
@@ -174,7 +177,7 @@ class Bulk:
             opened = Journal(
                 journal,
                 fingerprint,
-                base_url=target_url(self._requester.base_url),
+                base_url=journal_target or target_url(self._requester.base_url),
                 key_hash=key.fingerprint,
                 key_rotated=key_rotated,
                 replace=replace_journal,

@@ -178,7 +178,7 @@ class Journal:
     def _claim(self, wanted: dict[str, str | None], key_rotated: bool) -> None:
         """Record the job and target in a new journal; refuse a journal of another."""
         saved = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
-        if saved.get("base_url"):  # an older journal may hold credentials: never compare them
+        if "@" in saved.get("base_url", ""):  # an older journal's URL may hold credentials
             saved["base_url"] = target_url(URL(saved["base_url"]))
 
         def differs(name: str) -> bool:

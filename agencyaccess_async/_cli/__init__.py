@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ._common import UsageError
+from ._common import Stopped, UsageError
 from ._doctor import add_doctor_command
 from ._emulator import add_emulator_command
 from ._onboard import add_onboard_command
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"agencyaccess-async {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Stopped as error:
+        print(f"agencyaccess-async {args.command}: stopped: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # before the command's own handler was installed
         code = 128 + signal.SIGINT
     if code in _STOPPED_BY:

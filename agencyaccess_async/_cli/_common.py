@@ -11,6 +11,14 @@ class UsageError(Exception):
     """A mistake the user can fix: printed as one line, exit code 2."""
 
 
+class Stopped(Exception):
+    """The run could not go on (a full disk): printed as one line, exit code 1.
+
+    What was done is kept (the journal is consistent): the same command, run
+    again once the cause is fixed, finishes the job.
+    """
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
     if host == "localhost":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from typing import Any
 
@@ -59,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.rate_limit is not None and args.rate_limit < 1:
         raise UsageError("--rate-limit must be a positive number of requests per second")
-    if args.latency_ms < 0:
-        raise UsageError("--latency-ms must not be negative")
+    if not 0 <= args.latency_ms < math.inf:
+        raise UsageError("--latency-ms must be a number of milliseconds, 0 or more")
     if args.invite_base_url and not args.invite_base_url.startswith(("http://", "https://")):
         raise UsageError("--invite-base-url must be an http(s) URL")
     if not is_loopback(args.host):

@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
@@ -40,8 +42,8 @@ from .._models import UNSET
 from .._redis_limiter import RedisLimiter
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
-from .._session import Session
-from ._common import UsageError, add_command
+from .._session import Session, checked_base_url
+from ._common import Stopped, UsageError, add_command
 from ._results import write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
@@ -142,8 +144,13 @@ def run(args: argparse.Namespace) -> int:
     """Check the inputs, then onboard; returns 0, 1 (some rows failed), 130 or 143 (stopped)."""
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        raise UsageError("--rate-limit must be positive")
+    if args.rate_limit is not None and not 0 < args.rate_limit < math.inf:
+        raise UsageError("--rate-limit must be a positive number of requests per second")
+    if args.base_url is not None:
+        try:
+            checked_base_url(args.base_url)
+        except SessionError as error:
+            raise UsageError(f"--base-url: {error}") from None
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     if len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")
@@ -151,9 +158,14 @@ def run(args: argparse.Namespace) -> int:
     services = _load_services(args.services, strict=args.strict_services)
     table = ClientsCsv(args.csv, delimiter, _shard(args.shard))
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
-    journal = Path(args.journal) if args.journal else out.with_name(out.name + ".journal")
-    _check_writable(out, "--out")
-    _check_writable(journal, "--journal")
+    # An embedded emulator's run keeps a journal of its own: a later run against a real
+    # server is never blocked by it and never trusts it.
+    suffix = ".emulator.journal" if _embedded(args) else ".journal"
+    journal = Path(args.journal) if args.journal else out.with_name(out.name + suffix)
+    _check_output(out, "--out", table.path)
+    _check_output(journal, "--journal", table.path)
+    if _same_file(out, journal):
+        raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     return run_until_signal(_onboard(args, table, services, total, out, journal))
 
@@ -190,15 +202,36 @@ def _show_warnings() -> None:
     logger.setLevel(min(logger.getEffectiveLevel(), logging.WARNING))
 
 
-def _check_writable(path: Path, option: str) -> None:
-    """Refuse, before any row is sent, a file that could not be written at the end."""
+def _check_output(path: Path, option: str, source: Path) -> None:
+    """Refuse, before any row is sent, an output file that would lose or hide something.
+
+    The input itself (followed through links), a symbolic link, a FIFO, a
+    device or a directory: the results are written to a temporary file and
+    renamed over ``path``, which would replace any of these with a regular file.
+    """
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    if _same_file(path, source):
+        raise UsageError(f"{option} {path}: is the input file; name another file")
+    if path.is_symlink():
+        raise UsageError(f"{option} {path}: is a symbolic link; name the file itself")
     if path.is_dir():
         raise UsageError(f"{option} {path}: is a directory")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path}: is not a regular file (a pipe or a device)")
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file, links followed (also when ``one`` does not exist yet)."""
+    try:
+        if one.exists() and other.exists():
+            return os.path.samefile(one, other)
+    except OSError:
+        return False
+    return one.resolve() == other.resolve()
 
 
 def _load_services(path: str, *, strict: bool) -> Mapping[str, Any]:
@@ -243,6 +276,43 @@ async def _onboard(
     out: Path,
     journal: Path,
 ) -> int:
+    try:
+        return await _onboard_journaled(args, table, services, total, out, journal)
+    except sqlite3.OperationalError as error:
+        if "disk" not in str(error) and "full" not in str(error):
+            raise _damaged(journal, error) from None
+        raise Stopped(
+            f"cannot write the journal {journal} ({error}); free some space and run the same "
+            "command again: what was sent is in the journal, nothing is sent twice"
+        ) from None
+    except sqlite3.DatabaseError as error:
+        raise _damaged(journal, error) from None
+    except OSError as error:
+        raise Stopped(
+            f"cannot write {error.filename or out} ({error.strerror or error}); free some space "
+            "and run the same command again: the journal keeps what was done"
+        ) from None
+
+
+#: What to do with a journal that cannot be read, said honestly.
+_DAMAGED_HINT = (
+    "move it aside and run again with --fresh-journal (a new journal does not know which "
+    "rows the old one had sent)"
+)
+
+
+def _damaged(journal: Path, error: Exception) -> UsageError:
+    return UsageError(f"{journal}: the journal is damaged ({error}); {_DAMAGED_HINT}")
+
+
+async def _onboard_journaled(
+    args: argparse.Namespace,
+    table: ClientsCsv,
+    services: Mapping[str, Any],
+    total: int,
+    out: Path,
+    journal: Path,
+) -> int:
     rules = RequestedServices.from_json(services, validate=False)  # for checking rows
     invalid = _InvalidRows()
     display = ProgressDisplay(sys.stderr, total)
@@ -268,6 +338,7 @@ async def _onboard(
                     replace_journal=args.fresh_journal,
                     key_rotated=args.key_rotated,
                     retry_failed=args.retry_failed,
+                    journal_target=EMBEDDED_TARGET if _embedded(args) else None,
                     concurrency=args.concurrency,
                     total=total,
                     progress=lambda p: display(invalid.shift(p)),
@@ -316,7 +387,7 @@ async def _open_journal(
         except JournalMismatch as error:
             raise UsageError(f"{error}; {_MISMATCH_HINT[error.what]}") from None
         except JournalError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(f"{error}; {_DAMAGED_HINT}") from None
 
 
 _CHECK_RETRY = RetryPolicy(attempts=4, deadline=15)
@@ -350,6 +421,17 @@ def _items(
         yield OnboardItem(client, key=row.key, row=row.number)
 
 
+def _embedded(args: argparse.Namespace) -> bool:
+    """Whether this run goes to an embedded emulator: no --base-url and no key."""
+    return not args.base_url and not os.environ.get("AGENCYACCESS_API_KEY")
+
+
+#: What the journal of an embedded emulator's run names as its target and key: its
+#: address changes with every run, so a re-run of the same command finishes at once.
+EMBEDDED_TARGET = "embedded-emulator"
+EMBEDDED_KEY = "aa_embedded_emulator"
+
+
 @contextlib.asynccontextmanager
 async def _target(base_url: str | None) -> AsyncIterator[tuple[str | None, str | None]]:
     """Where to send: the given URL, the hosted API with a key, or an embedded emulator."""
@@ -359,9 +441,9 @@ async def _target(base_url: str | None) -> AsyncIterator[tuple[str | None, str |
             raise UsageError("set AGENCYACCESS_API_KEY to use --base-url")
         yield base_url, api_key
         return
-    from ..emulator import EmulatorServer
+    from ..emulator import EmulatorConfig, EmulatorServer
 
-    async with EmulatorServer() as emulator:
+    async with EmulatorServer(EmulatorConfig(api_key=EMBEDDED_KEY)) as emulator:
         print(
             f"onboard: no AGENCYACCESS_API_KEY and no --base-url: using an embedded emulator at "
             f"{emulator.base_url} (nothing leaves this machine; its invite links are an "

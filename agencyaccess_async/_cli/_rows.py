@@ -10,6 +10,7 @@ row is reported with its number and never sent.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,15 @@ class ClientsCsv:
         self.path = Path(path)
         self.delimiter = delimiter
         self.shard = shard
+        # A pipe or a process substitution (<(cat f)) can be read only once: it
+        # is read into memory here, and every later read is of that copy.
+        self._content: str | None = None
+        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
+            with self._open_file() as handle:
+                try:
+                    self._content = handle.read()
+                except UnicodeDecodeError:
+                    raise UsageError(f"{self.path}: not UTF-8 text (is it a CSV file?)") from None
         self.header = self._read_header()
         self.extra_columns = [
             c for c in self.header
@@ -91,6 +101,11 @@ class ClientsCsv:
         ]  # fmt: skip
 
     def _open(self) -> Any:
+        if self._content is not None:
+            return io.StringIO(self._content, newline="")
+        return self._open_file()
+
+    def _open_file(self) -> Any:
         try:
             return self.path.open(newline="", encoding="utf-8-sig")
         except FileNotFoundError:
