@@ -64,23 +64,6 @@ async def _add_secrets(
     return await handler(request)
 
 
-class _Attempt:
-    """What aiohttp's trace tells of one attempt: whether it took a reused connection."""
-
-    __slots__ = ("reused",)
-
-    def __init__(self) -> None:
-        self.reused = False
-
-
-async def _note_reuse(
-    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceConnectionReuseconnParams
-) -> None:
-    attempt = context.trace_request_ctx
-    if isinstance(attempt, _Attempt):
-        attempt.reused = True
-
-
 class AiohttpTransport(ClosingContext):
     """Sends requests over one ``aiohttp.ClientSession`` with a bounded connection pool.
 
@@ -125,14 +108,10 @@ class AiohttpTransport(ClosingContext):
             )
             # No session-wide timeout: each request carries its own. No cookies:
             # the API authenticates by header.
-            # The trace tells which attempts went out on a reused pooled connection.
-            reuse = aiohttp.TraceConfig()
-            reuse.on_connection_reuseconn.append(_note_reuse)
             session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
                 cookie_jar=aiohttp.DummyCookieJar(),
-                trace_configs=[reuse],
             )
         self._session = session
 
@@ -151,7 +130,6 @@ class AiohttpTransport(ClosingContext):
         timeout = request.timeout or _NO_TIMEOUT_GIVEN
         body = request.body
         started = time.perf_counter()
-        attempt = _Attempt()
         answer: aiohttp.ClientResponse | None = None
         try:
             async with self._session.request(
@@ -165,7 +143,6 @@ class AiohttpTransport(ClosingContext):
                 allow_redirects=False,
                 raise_for_status=False,
                 middlewares=(partial(_add_secrets, request.api_key, request.authorization),),
-                trace_request_ctx=attempt,
             ) as answer:
                 # The cap: a length over it is refused before reading; otherwise
                 # chunks are counted as they arrive (after decompression), so
@@ -184,8 +161,8 @@ class AiohttpTransport(ClosingContext):
                 content = b"".join(chunks)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = _translate(exc, request)
-            if isinstance(error, RemoteDisconnected) and attempt.reused and answer is None:
-                error.on_reused_connection = True
+            if isinstance(error, RemoteDisconnected) and answer is None:
+                error.before_answer = True
                 # One turn of the loop: the pool drops the connections the server
                 # closed (their end reaches the protocol), so a resend gets a new one.
                 await asyncio.sleep(0)

@@ -162,15 +162,14 @@ class RequestTimeout(TransportError):
 class RemoteDisconnected(TransportError):
     """The connection dropped after the request was sent: the outcome is unknown.
 
-    ``on_reused_connection`` is true when it dropped on a pooled connection
-    before any answer came: most often the server had closed that connection
-    without saying so (no ``Connection: close``), and a resend on a new
-    connection goes through.
+    ``before_answer`` is true when it dropped before any answer came: most
+    often on a pooled connection the server had closed without saying so (no
+    ``Connection: close``), where a resend on a new connection goes through.
     """
 
-    def __init__(self, message: str, *, on_reused_connection: bool = False, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, before_answer: bool = False, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.on_reused_connection = on_reused_connection
+        self.before_answer = before_answer
 
 
 class ProtocolError(TransportError):

@@ -295,12 +295,12 @@ class Requester:
                     continue
                 if (
                     isinstance(error, RemoteDisconnected)
-                    and error.on_reused_connection
+                    and error.before_answer
                     and route.kind is not Kind.CREATE  # a create is reconciled, as always
                     and not resent_on_new_connection
                 ):
-                    # A pooled connection the server had closed: resend at once on a new
-                    # one, and do not count it as an attempt of the policy.
+                    # Most often a pooled connection the server had closed: resend a read,
+                    # update or delete at once on a new one, uncounted by the policy.
                     resent_on_new_connection = True
                     attempt -= 1
                     continue
