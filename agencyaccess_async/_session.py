@@ -315,7 +315,7 @@ class Session(_Calls, ClosingContext):
         return self._scope.tenant.keys.last
 
     @api_key.setter
-    def api_key(self, key: str | KeyProvider) -> None:
+    def api_key(self, key: str | APIKey | KeyProvider) -> None:
         self._scope.tenant.keys.set(key)
 
     @property
