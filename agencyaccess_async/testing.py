@@ -19,6 +19,7 @@ wait between attempts: it stays real.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
@@ -96,19 +97,26 @@ def instant_retries() -> TestingMode:
 class EmulatorAdmin:
     """A small client of the emulator's ``/_emulator/`` admin API."""
 
-    def __init__(self, base_url: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, base_url: str, http: aiohttp.ClientSession, token: str | None = None
+    ) -> None:
         self._base = base_url.rstrip("/") + "/_emulator/"
         self._http = http
+        # The token the emulator printed at start-up (default: its environment variable).
+        token = token or os.environ.get("AGENCYACCESS_EMULATOR_ADMIN_TOKEN", "")
+        self._headers = {"X-Emulator-Admin": token}
 
     def __repr__(self) -> str:
         return f"<EmulatorAdmin {self._base}>"
 
     async def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        async with self._http.post(self._base + path, json=body or {}) as answer:
+        async with self._http.post(
+            self._base + path, json=body or {}, headers=self._headers
+        ) as answer:
             return _data(path, answer.status, await answer.json())
 
     async def _get(self, path: str) -> Any:
-        async with self._http.get(self._base + path) as answer:
+        async with self._http.get(self._base + path, headers=self._headers) as answer:
             return _data(path, answer.status, await answer.json())
 
     async def create_key(
@@ -213,9 +221,8 @@ class RunningEmulator:
 async def run_emulator(config: EmulatorConfig | None = None) -> AsyncIterator[RunningEmulator]:
     """Start an emulator on a free loopback port for the duration of the block."""
     async with EmulatorServer(config) as server, aiohttp.ClientSession() as http:
-        yield RunningEmulator(
-            server.base_url, server.api_key, EmulatorAdmin(server.base_url, http), server
-        )
+        admin = EmulatorAdmin(server.base_url, http, server.admin_token)
+        yield RunningEmulator(server.base_url, server.api_key, admin, server)
 
 
 try:

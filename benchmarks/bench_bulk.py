@@ -54,6 +54,9 @@ SERVICES = (
     .build()
 )
 
+#: The emulator here is started with this admin token (its admin API needs it).
+ADMIN_TOKEN = "bench-admin-token"
+
 
 def rows(n: int) -> Iterator[OnboardItem]:
     for i in range(n):
@@ -158,7 +161,10 @@ def reset(base_url: str) -> None:
     later ones slower (its garbage collector had more to walk): runs of the
     same case spread from 0.63 to 0.92 of another.
     """
-    request = urllib.request.Request(f"{base_url}/_emulator/reset", data=b"{}", method="POST")
+    request = urllib.request.Request(
+        f"{base_url}/_emulator/reset", data=b"{}", method="POST",
+        headers={"X-Emulator-Admin": ADMIN_TOKEN},
+    )  # fmt: skip
     with urllib.request.urlopen(request, timeout=30) as answer:
         answer.read()
 
@@ -195,7 +201,7 @@ def main() -> None:
         print(f"RSS growth {min(mock)} -> {max(mock)} rows: {growth:+.1%} (goal within ±10%)")
     if args.emulator_rows:
         emulator = subprocess.Popen(
-            [*pinned(0), sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0", "--api-key", "bench"],
+            [*pinned(0), sys.executable, "-m", "agencyaccess_async", "emulator", "--port", "0", "--api-key", "bench", "--admin-token", ADMIN_TOKEN],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:

@@ -28,6 +28,9 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CLI = [sys.executable, "-m", "agencyaccess_async"]
 KEY = "bench-shared-key"
+#: The emulators here are started with this admin token (the admin API needs it).
+ADMIN_TOKEN = "bench-admin-token"
+ADMIN = {"X-Emulator-Admin": ADMIN_TOKEN}
 
 
 def free_port() -> int:
@@ -38,7 +41,8 @@ def free_port() -> int:
 
 def counters(base_url: str) -> tuple[dict[str, int], dict[str, int]]:
     """Requests by status, and records held, from the emulator's counters."""
-    with urllib.request.urlopen(f"{base_url}/_emulator/counters") as answer:
+    request = urllib.request.Request(f"{base_url}/_emulator/counters", headers=ADMIN)
+    with urllib.request.urlopen(request) as answer:
         data = json.load(answer)["data"]
     by_status: dict[str, int] = {}
     for statuses in data["requests"].values():
@@ -58,7 +62,7 @@ def run_case(
     """``processes`` onboard processes on one key; what the emulator counted, and the time."""
     emulator = subprocess.Popen(
         [*CLI, "emulator", "--port", "0", "--api-key", KEY, "--rate-limit", str(limit),
-         "--latency-ms", str(latency_ms)],
+         "--latency-ms", str(latency_ms), "--admin-token", ADMIN_TOKEN],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert emulator.stdout is not None

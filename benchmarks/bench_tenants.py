@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_shared_limit import free_port  # noqa: E402
+from bench_shared_limit import ADMIN, ADMIN_TOKEN, free_port  # noqa: E402
 
 CLI = [sys.executable, "-m", "agencyaccess_async"]
 MAX_CONCURRENCY = 32
@@ -54,7 +54,7 @@ def sockets() -> int:
 def admin(base_url: str, path: str, body: dict[str, object]) -> object:
     request = urllib.request.Request(
         f"{base_url}/_emulator/{path}", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **ADMIN},
     )  # fmt: skip
     with urllib.request.urlopen(request) as answer:
         return json.load(answer)["data"]
@@ -100,7 +100,8 @@ def main() -> None:
         one_process(args)
         return
     emulator = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [*CLI, "emulator", "--port", "0", "--admin-token", ADMIN_TOKEN], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )  # fmt: skip
     assert emulator.stdout is not None

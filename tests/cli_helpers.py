@@ -73,8 +73,13 @@ class Emulator:
         return asyncio.run(_admin(self.base_url, path, body))
 
 
+#: The admin token the test emulators are started with (their admin API needs it).
+ADMIN_TOKEN = "cli-test-admin-token"
+ADMIN_HEADERS = {"X-Emulator-Admin": ADMIN_TOKEN}
+
+
 async def _admin(base_url: str, path: str, body: dict[str, Any] | None) -> Any:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
         method = http.post if body is not None else http.get
         async with method(f"{base_url}/_emulator/{path}", json=body) as answer:
             return (await answer.json())["data"]
@@ -100,7 +105,8 @@ def wait_for_clients(emulator: Emulator, at_least: int, process: subprocess.Pope
 def running_emulator(*options: str) -> Iterator[Emulator]:
     """A standalone emulator process (``agencyaccess-async emulator``), stopped afterwards."""
     process = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--api-key", "cli-test-key", *options],
+        [*CLI, "emulator", "--port", "0", "--api-key", "cli-test-key",
+         "--admin-token", ADMIN_TOKEN, *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None

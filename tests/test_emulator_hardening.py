@@ -142,7 +142,10 @@ async def test_the_admin_api_answers_wrong_types_with_a_400(
         http.post(
             f"{agencyaccess_emulator.base_url}/_emulator/{path}",
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                "X-Emulator-Admin": agencyaccess_emulator.server.admin_token,
+            },
         ) as answer,
     ):
         payload = await answer.json(content_type=None)

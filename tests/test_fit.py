@@ -9,7 +9,7 @@ import pytest
 
 import agencyaccess_async as aa
 
-from .cli_helpers import Emulator
+from .cli_helpers import ADMIN_TOKEN, Emulator
 
 pytestmark = pytest.mark.process  # the FastAPI app runs its own loop; the emulator its own process
 
@@ -113,7 +113,7 @@ def test_the_multitenant_example_keeps_each_agencys_clients_to_itself(
         import aiohttp
 
         async with aiohttp.ClientSession() as http:
-            admin = EmulatorAdmin(emulator.base_url, http)
+            admin = EmulatorAdmin(emulator.base_url, http, ADMIN_TOKEN)
             return await admin.create_key(agency="north"), await admin.create_key(agency="south")
 
     north, south = asyncio.run(two_agency_keys())

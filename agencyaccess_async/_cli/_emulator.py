@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -26,6 +27,12 @@ def add_emulator_command(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
     parser.add_argument("--api-key", help="the API key to seed (default: a random one)")
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("AGENCYACCESS_EMULATOR_ADMIN_TOKEN"),
+        help="the token the admin API (/_emulator/) requires in the X-Emulator-Admin header "
+        "(default: $AGENCYACCESS_EMULATOR_ADMIN_TOKEN, else a random one, printed)",
+    )
     parser.add_argument("--rate-limit", type=int, help="requests per second per key")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument(
@@ -74,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         latency_ms=args.latency_ms,
         admin_from_anywhere=not is_loopback(args.host),
+        admin_token=args.admin_token or None,
         invite_base_url=args.invite_base_url,
     )
     try:

@@ -1,11 +1,16 @@
 """The emulator's admin API under ``/_emulator/``: what tests need and the hosted API lacks.
 
-No API key; answered only to loopback clients unless the config allows
-otherwise. Bodies and answers use the API's envelope.
+It mints keys, reads every record and switches faults on, so it needs proof,
+not a peer address: the ``X-Emulator-Admin`` header must carry the token the
+emulator printed at start-up (``EmulatorConfig.admin_token``). Behind a tunnel
+or a reverse proxy every request comes from 127.0.0.1, so the loopback check
+(kept, unless the config allows other peers) proves nothing by itself.
+Bodies and answers use the API's envelope. The OpenAPI document is public.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 from typing import Any
@@ -20,6 +25,8 @@ from ._state import ALL_CAPABILITIES, Store
 from ._validate import ApiFailure, invalid
 
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
+#: The header that carries the admin token.
+ADMIN_HEADER = "X-Emulator-Admin"
 
 
 def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
@@ -56,6 +63,13 @@ class _Admin:
                     request.remote or ""
                 ).startswith(_LOOPBACK):
                     raise ApiFailure(403, "The admin API answers loopback clients only")
+                given = request.headers.get(ADMIN_HEADER, "").encode()
+                if not hmac.compare_digest(given, self.emulator.admin_token.encode()):
+                    raise ApiFailure(
+                        403,
+                        f"The admin API needs the {ADMIN_HEADER} header with the token the "
+                        "emulator printed at start-up",
+                    )
                 body = await request.json() if request.can_read_body else {}
                 if not isinstance(body, dict):
                     raise ApiFailure(400, "Invalid JSON body")

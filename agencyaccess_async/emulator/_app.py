@@ -135,6 +135,9 @@ class EmulatorConfig:
     seed_accounts: bool = True
     intake_form_enabled: bool = False
     admin_from_anywhere: bool = False
+    #: The token the admin API requires (``X-Emulator-Admin``); default: a random
+    #: one, printed by the CLI at start-up.
+    admin_token: str | None = None
     random_seed: int | None = None
     request_log_size: int = 20_000
     #: The emulator's address as clients' browsers reach it (``https://tunnel.example``);
@@ -162,6 +165,7 @@ class Emulator:
     config: EmulatorConfig
     rng: random.Random
     api_key: str
+    admin_token: str
     keys: dict[str, KeyGrant]
     agencies: dict[str, Store]
     rate_limit: int | None
@@ -174,6 +178,7 @@ class Emulator:
         self.config = config
         self.rng = random.Random(config.random_seed)
         self.api_key = config.api_key or "aa_test_" + secrets.token_urlsafe(18)
+        self.admin_token = config.admin_token or "adm_" + secrets.token_urlsafe(24)
         self.reset()
 
     @property

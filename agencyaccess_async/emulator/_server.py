@@ -64,6 +64,11 @@ class EmulatorServer:
         """The seeded API key with every capability."""
         return self.emulator.api_key
 
+    @property
+    def admin_token(self) -> str:
+        """The token the admin API requires, in the ``X-Emulator-Admin`` header."""
+        return self.emulator.admin_token
+
     async def start(self) -> None:
         """Bind the port and start serving."""
         self._runner = web.AppRunner(
@@ -103,6 +108,7 @@ async def serve(config: EmulatorConfig, host: str, port: int, out: TextIO = sys.
             a["agencyAccountID"] + (" (expired)" if a["expired"] else "") for a in accounts
         )
         print(f"connected agency accounts: {names}", file=out)
+    print(f"export AGENCYACCESS_EMULATOR_ADMIN_TOKEN={server.admin_token}", file=out)
     print("Press Ctrl-C to stop.", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
