@@ -131,10 +131,12 @@ async def test_only_the_token_opens_the_page(
     async with aiohttp.ClientSession() as http:
         async with http.get(link.invite_url) as page:
             assert page.status == 200
-            assert "Requested services" in await page.text()
+            text = await page.text()
+            assert "Requested services" in text
         async with http.get(link.invite_url[:-3] + "xyz") as wrong:
             assert wrong.status == 404
-        answer = {"platform": "meta", "service": "metaAds", "decision": "granted"}
+        csrf = text.split("name='csrf' value='", 1)[1].split("'", 1)[0]
+        answer = {"csrf": csrf, "platform": "meta", "service": "metaAds", "decision": "granted"}
         async with http.post(link.invite_url + "/answer", data=answer) as refused:
             assert refused.status == 404
     assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PENDING
@@ -155,3 +157,73 @@ async def test_the_admin_grant_still_works_and_the_api_document_is_unchanged(
     ):
         document = await answer.json()
     assert not [path for path in document["paths"] if "invite" in path]
+
+
+@pytest.mark.browser
+async def test_the_page_sends_its_security_headers_and_refuses_another_sites_form(
+    browser: Any,
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    pending_link: Link,
+) -> None:
+    """A form on another origin that posts a grant is refused; the grant stays pending."""
+    from aiohttp import web
+
+    from .helpers import serve_app
+
+    link = pending_link
+    invite = str(link.invite_url)
+    page = await browser.new_page()
+    response = await page.goto(invite)
+    headers = await response.all_headers()
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "form-action 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "script-src" not in policy
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+
+    async def attacker(request: web.Request) -> web.Response:
+        form = (
+            f"<form id='f' method='post' action='{invite}/answer'>"
+            "<input name='platform' value='google'><input name='service' value='googleAds'>"
+            "<button name='decision' value='granted'>Win a prize</button></form>"
+        )
+        return web.Response(text=form, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", attacker)
+    async with serve_app(app, host="127.0.0.2") as other_site:  # another origin
+        evil = await browser.new_page()
+        await evil.goto(other_site + "/")
+        async with evil.expect_navigation():
+            await evil.get_by_role("button", name="Win a prize").click()
+        assert "did not come from this page" in await evil.content()
+    assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.PENDING
+
+
+async def test_answers_are_locked_once_the_thank_you_page_was_shown(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    pending_link: Link,
+) -> None:
+    """After every service is answered and the page shown, a later post changes nothing."""
+    import re
+
+    link = pending_link
+    invite = str(link.invite_url)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(invite) as page:
+            csrf = re.search(r"name='csrf' value='([0-9a-f]+)'", await page.text())
+        assert csrf is not None
+        for platform, service in (("google", "googleAds"), ("shopify", "storeCollaborator")):
+            answer = {"csrf": csrf.group(1), "platform": platform, "service": service,
+                      "decision": "granted"}  # fmt: skip
+            async with http.post(invite + "/answer", data=answer) as posted:
+                assert posted.status == 200
+        async with http.get(invite) as page:  # the thank-you page
+            assert "everything is answered" in await page.text()
+        change = {"csrf": csrf.group(1), "platform": "google", "service": "googleAds",
+                  "decision": "rejected"}  # fmt: skip
+        async with http.post(invite + "/answer", data=change) as refused:
+            assert refused.status == 409
+    assert (await agencyaccess_session.links.retrieve(link.link_id)).status is LinkStatus.GRANTED

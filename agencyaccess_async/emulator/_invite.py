@@ -8,12 +8,21 @@ The token in the URL is the only thing that opens it (no API key, as on the
 hosted service). Every button is the same state change as the admin API's
 grant, so ``links.retrieve`` and ``wait_until_granted`` see it at once.
 
+Hardened as a page a stranger's browser opens should be: a Content Security
+Policy with no script at all, forms that post only to this page, no framing
+and no referrer; each form carries a token of its page (a keyed hash of the
+invite token), so a form on another site cannot post a grant; and once the
+thank-you page was shown the answers are locked.
+
 Not part of the API: the OpenAPI document does not list these routes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +53,14 @@ border-radius:6px}
 a{overflow-wrap:anywhere}
 .service h2{margin-top:0}
 """
+#: The headers of every page: no script, forms to this page only, no framing, no referrer.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 _INTAKE_FIELDS = (
     ("contact_name", "Your name", "text"),
     ("contact_email", "Your e-mail address", "email"),
@@ -64,6 +81,19 @@ class _InvitePages:
     def __init__(self, store: Callable[[str], Store], agency: str) -> None:
         self._store = store  # the agency's records that hold an invite token
         self._agency = agency
+        self._secret = secrets.token_bytes(32)  # keys each page's form token
+        self._locked: set[str] = set()  # invites whose thank-you page was shown
+
+    def _form_token(self, token: str) -> str:
+        return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
+
+    def _refused(self, token: str, form: Any) -> web.Response | None:
+        """Why a form post is refused (another site's form, or locked answers); None if not."""
+        if not hmac.compare_digest(str(form.get("csrf", "")), self._form_token(token)):
+            return _html("Not allowed", "<p>This form did not come from this page.</p>", 403)
+        if token in self._locked:
+            return _html("Already answered", "<p>These answers are final.</p>", 409)
+        return None
 
     def _invited(self, request: web.Request) -> tuple[Store, str, dict[str, Any] | None]:
         token = request.match_info["token"]
@@ -71,12 +101,15 @@ class _InvitePages:
         return store, token, store.invited(token)
 
     async def page(self, request: web.Request) -> web.Response:
-        _, _, link = self._invited(request)
+        _, token, link = self._invited(request)
         if link is None:
             return _html(
                 "Invite not found", "<p>This invite link is unknown or withdrawn.</p>", 404
             )
-        return _html(f"{self._agency} asks for access", _body(link, self._agency, request.path))
+        if _answered(link):
+            self._locked.add(token)  # the thank-you page is shown: the answers are final
+        body = _body(link, self._agency, request.path, self._form_token(token))
+        return _html(f"{self._agency} asks for access", body)
 
     async def answer(self, request: web.Request) -> web.Response:
         store, token, link = self._invited(request)
@@ -84,6 +117,9 @@ class _InvitePages:
         decision = form.get("decision")
         if link is None or decision not in ("granted", "rejected"):
             return _html("Not found", "<p>Unknown invite or answer.</p>", 404)
+        refused = self._refused(token, form)
+        if refused is not None:
+            return refused
         platform, service = str(form.get("platform")), str(form.get("service"))
         try:
             store.set_grant(link["linkID"], platform, service, str(decision))
@@ -96,28 +132,31 @@ class _InvitePages:
         if link is None or not link["intakeForm"]:
             return _html("Not found", "<p>This invite has no intake form.</p>", 404)
         form = await request.post()
+        refused = self._refused(token, form)
+        if refused is not None:
+            return refused
         if not all(str(form.get(name, "")).strip() for name, _, _ in _INTAKE_FIELDS):
             return _html("Intake form", "<p>Please fill in every field.</p>", 400)
         store.complete_intake(link["linkID"])
         raise web.HTTPSeeOther(f"/invite/{token}")
 
 
-def _body(link: dict[str, Any], agency: str, path: str) -> str:
+def _body(link: dict[str, Any], agency: str, path: str, csrf: str) -> str:
     parts = [
         f"<h1>{html.escape(agency)} asks for access</h1>",
         "<p>Grant or reject each service below. You can change nothing else here.</p>",
         '<section aria-labelledby="services"><h2 id="services">Requested services</h2>',
     ]
-    parts += [_service(grant, path) for grant in link["grants"]]
+    parts += [_service(grant, path, csrf) for grant in link["grants"]]
     parts.append("</section>")
     if link["intakeForm"]:
-        parts.append(_intake_form(link, path))
+        parts.append(_intake_form(link, path, csrf))
     if _answered(link):
         parts.append(_finished(link))
     return "\n".join(parts)
 
 
-def _service(grant: dict[str, Any], path: str) -> str:
+def _service(grant: dict[str, Any], path: str, csrf: str) -> str:
     name = f"{grant['platform']} · {grant['service']}"
     level = grant.get("accessLevel")
     level_text = f"Access level: {html.escape(level)}" if level else "Access (no levels)"
@@ -126,6 +165,7 @@ def _service(grant: dict[str, Any], path: str) -> str:
         status = "Granted" if grant["status"] == "granted" else "Rejected"
         return f"<div class='service'>{heading}<p class='status' role='status'>{status}</p></div>"
     hidden = (
+        f"<input type='hidden' name='csrf' value='{csrf}'>"
         f"<input type='hidden' name='platform' value='{html.escape(grant['platform'])}'>"
         f"<input type='hidden' name='service' value='{html.escape(grant['service'])}'>"
     )
@@ -143,7 +183,7 @@ def _service(grant: dict[str, Any], path: str) -> str:
     return f"<div class='service'>{heading}{form}</div>"
 
 
-def _intake_form(link: dict[str, Any], path: str) -> str:
+def _intake_form(link: dict[str, Any], path: str, csrf: str) -> str:
     if link["intakeFormStatus"] == "completed":
         return (
             "<section class='service'><h2>Intake form</h2><p role='status'>Completed</p></section>"
@@ -155,7 +195,8 @@ def _intake_form(link: dict[str, Any], path: str) -> str:
     )
     return (
         "<section class='service' aria-labelledby='intake'><h2 id='intake'>Intake form</h2>"
-        f"<form method='post' action='{path}/intake'>{fields}"
+        f"<form method='post' action='{path}/intake'>"
+        f"<input type='hidden' name='csrf' value='{csrf}'>{fields}"
         "<div class='actions' style='margin-top:1rem'><button class='grant' type='submit'>"
         "Send the intake form</button></div></form></section>"
     )
@@ -186,4 +227,4 @@ def _html(title: str, body: str, status: int = 200) -> web.Response:
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
-    return web.Response(text=page, status=status, content_type="text/html")
+    return web.Response(text=page, status=status, content_type="text/html", headers=_HEADERS)
