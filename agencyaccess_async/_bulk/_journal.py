@@ -31,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import importlib
 import operator
 import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
@@ -323,24 +325,27 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _lock(path: Path) -> IO[str] | None:
     """Take the journal's exclusive lock, or raise ``JournalLocked`` naming its holder.
 
-    An ``fcntl`` lock on ``PATH.lock``: the OS releases it when the holder
-    exits, however it exits, so a killed run never leaves a stale lock. (On a
-    system without ``fcntl`` no lock is taken.)
+    A lock on ``PATH.lock`` that the OS releases when the holder exits,
+    however it exits, so a killed run never leaves a stale lock: ``fcntl``'s
+    ``flock`` on POSIX, ``msvcrt.locking`` on Windows. Where neither exists,
+    the journal is refused: two runs on one journal would duplicate rows.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return None
+    fcntl = _system_module("fcntl")  # None on Windows
     lock_path = path.with_name(path.name + ".lock")
     try:
         handle = lock_path.open("a+", encoding="ascii")
     except OSError as error:
         raise JournalError(f"{lock_path}: cannot create ({error.strerror})", path=path) from None
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip()
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            _lock_without_fcntl(handle, path)
+    except OSError:  # BlockingIOError from flock; PermissionError from msvcrt
+        holder = ""
+        with contextlib.suppress(OSError):  # Windows' lock may keep even us from reading
+            handle.seek(0)
+            holder = handle.read(20).strip()
         handle.close()
         pid = int(holder) if holder.isdigit() else None
         who = f"process {pid}" if pid else "another process"
@@ -352,6 +357,32 @@ def _lock(path: Path) -> IO[str] | None:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def _lock_without_fcntl(handle: IO[str], path: Path) -> None:
+    """Windows: ``msvcrt.locking`` of the lock file's first bytes; refuse where it is missing."""
+    msvcrt = _system_module("msvcrt")
+    if msvcrt is None:
+        handle.close()
+        raise JournalError(
+            f"{path}: this system offers no file lock (neither fcntl nor msvcrt), and two "
+            "runs on one journal would duplicate rows",
+            path=path,
+        ) from None
+    handle.seek(0)
+    msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, _LOCKED_BYTES)
+
+
+def _system_module(name: str) -> ModuleType | None:
+    """An operating system's own module (``fcntl``, ``msvcrt``), or None on the others."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+#: How much of the lock file ``msvcrt.locking`` locks (the holder's pid fits in it).
+_LOCKED_BYTES = 32
 
 
 def set_aside(path: Path) -> Path:

@@ -112,12 +112,16 @@ async def serve(config: EmulatorConfig, host: str, port: int, out: TextIO = sys.
     print("Press Ctrl-C to stop.", file=out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    def on_signal(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    # signal.signal, not the loop's add_signal_handler: Windows' loops have none.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         await server.stop()
         print("emulator stopped", file=out, flush=True)
