@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
 import math
 import random
 import secrets
@@ -21,6 +22,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError as _PayloadError
 
 from . import _validate as v
 from ._state import ALL_CAPABILITIES, Store
@@ -42,6 +44,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
 
 MAX_BODY = 1024 * 1024
+#: The operation name the counters give every path that is no route of the API.
+UNKNOWN_ROUTE = "(unknown route)"
+_logger = logging.getLogger("agencyaccess_async.emulator")
 #: orjson refuses a lone surrogate while parsing; the stdlib parser keeps it, and
 #: a record holding one could never be written back out.
 _CHECK_SURROGATES = _loads is json.loads
@@ -140,6 +145,11 @@ class EmulatorConfig:
     admin_token: str | None = None
     random_seed: int | None = None
     request_log_size: int = 20_000
+    #: Seconds a client may take to send a request's headers, and its body; and to
+    #: keep an idle connection open. A slow client is disconnected past them.
+    read_timeout: float = 30.0
+    #: The most connections open at once; more are closed as they arrive.
+    max_connections: int = 4096
     #: The emulator's address as clients' browsers reach it (``https://tunnel.example``);
     #: default: the address the request came to. Invite URLs are it plus /invite/<token>.
     invite_base_url: str | None = None
@@ -240,7 +250,9 @@ class Emulator:
         request_id = request.headers.get("X-Request-ID") or "req_" + secrets.token_hex(8)
         headers = {"X-Request-ID": request_id}
         route = ROUTES.get(request.path)
-        operation = route.operation if route else request.path
+        # Counted by known route; every unknown path in one bucket (junk paths by the
+        # thousand must not grow the counters).
+        operation = route.operation if route else UNKNOWN_ROUTE
         key = request.headers.get("X-Auth")
         status: int | str = 200
         try:
@@ -250,7 +262,14 @@ class Emulator:
                 raise ApiFailure(
                     405, f"Method not allowed: {request.method}; use POST", {"Allow": "POST"}
                 )
-            raw = await _read_body(request)
+            try:
+                raw = await asyncio.wait_for(_read_body(request), self.config.read_timeout)
+            except asyncio.TimeoutError:
+                raise ApiFailure(408, "Request body not received in time") from None
+            except (ConnectionError, web.HTTPException, _PayloadError) as error:
+                status = "disconnected"
+                _logger.info("a client left mid-body (%s)", type(error).__name__)
+                return web.Response(status=400)
             grant = self.keys.get(key) if key else None
             if grant is None:
                 raise ApiFailure(401, "Missing or invalid API key.")

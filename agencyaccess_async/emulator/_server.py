@@ -14,6 +14,83 @@ from ._app import Emulator, EmulatorConfig
 from ._invite import add_invite_routes
 
 EMULATOR_KEY = web.AppKey("agencyaccess_emulator", Emulator)
+
+
+class _Guard:
+    """Bounds on connections: how many are open, and how long a request's headers may take.
+
+    aiohttp's server has no deadline for a request's headers, so a client
+    that sends them a byte at a time (slowloris) holds a connection for
+    ever. Each connection is wrapped: it is closed when its first request's
+    headers have not arrived within ``read_timeout`` (later requests are
+    bounded by aiohttp's keep-alive timeout, set to the same), and a
+    connection past ``max_connections`` is closed as it arrives.
+    """
+
+    def __init__(self, server: web.Server, read_timeout: float, max_connections: int) -> None:
+        self.server = server
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        self.open = 0
+
+    def protocol(self) -> asyncio.Protocol:
+        return _Guarded(self.server(), self)
+
+
+class _Guarded(asyncio.Protocol):
+    """aiohttp's protocol for one connection, with the guard's bounds around it."""
+
+    def __init__(self, inner: asyncio.Protocol, guard: _Guard) -> None:
+        self._inner = inner
+        self._guard = guard
+        self._transport: asyncio.BaseTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        guard = self._guard
+        if guard.open >= guard.max_connections:
+            transport.close()  # over the cap: closed before aiohttp sees it
+            return
+        guard.open += 1
+        self._transport = transport
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(guard.read_timeout, self._too_slow)
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._timer is not None:  # still waiting for the first request's headers
+            window = self._tail + data
+            if b"\r\n\r\n" in window:
+                self._timer.cancel()
+                self._timer = None
+            else:
+                self._tail = window[-3:]
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is None:
+            return  # refused over the cap: aiohttp never had it
+        self._guard.open -= 1
+        if self._timer is not None:
+            self._timer.cancel()
+        self._inner.connection_lost(exc)
+
+    def _too_slow(self) -> None:
+        self._timer = None
+        if self._transport is not None:
+            self._transport.close()
+
+
 _MAX_REQUEST = 8 * 1024 * 1024  # above the API's 1 MiB so that it can answer 413 itself
 
 
@@ -54,6 +131,7 @@ class EmulatorServer:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.base_url = ""
 
     def __repr__(self) -> str:
@@ -71,21 +149,36 @@ class EmulatorServer:
 
     async def start(self) -> None:
         """Bind the port and start serving."""
+        config = self.emulator.config
         self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=config.read_timeout,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
+        # The low-level server as a protocol factory, each connection guarded.
+        server = self._runner.server
+        assert server is not None  # made by setup()
+        guard = _Guard(server, config.read_timeout, config.max_connections)
+        self._listener = await asyncio.get_running_loop().create_server(
+            guard.protocol, self._host, self._port, reuse_address=True
+        )
+        host, port = self._listener.sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
 
     async def stop(self) -> None:
         """Stop serving and close every connection; calling it twice is harmless."""
+        if self._listener is not None:
+            self._listener.close()  # no new connections
         if self._runner is not None:
             runner, self._runner = self._runner, None
-            await runner.cleanup()
+            await runner.cleanup()  # closes the open ones
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.wait_closed()
 
     async def __aenter__(self) -> EmulatorServer:
         await self.start()
