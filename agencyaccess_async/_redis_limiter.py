@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,13 +52,18 @@ __all__ = ["RedisLimiter"]
 
 T = TypeVar("T")
 
-# KEYS: the next slot, the pause, the published rate. ARGV: rate (0: use the
-# published one), the longest wait the caller accepts. Returns the wait in
-# seconds as a string (Redis turns Lua numbers into integers), negative when
-# refused (nothing reserved).
+# KEYS: the next slot, the pause, the published rate, the live processes. ARGV:
+# rate (0: use the published one), the longest wait the caller accepts, this
+# process's id, how long its heartbeat lasts. Returns "wait count": the wait in
+# seconds (Redis turns Lua numbers into integers, hence a string), negative when
+# refused (nothing reserved); and how many processes pace on this budget now.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(ARGV[4]) * 1000))
+local live = redis.call('ZCARD', KEYS[4])
 local rate = tonumber(ARGV[1])
 if rate > 0 then
   redis.call('SET', KEYS[3], ARGV[1], 'EX', 3600)
@@ -66,16 +72,16 @@ else
 end
 local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
 if rate <= 0 then
-  return tostring(start - now)
+  return tostring(start - now) .. ' ' .. live
 end
 local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), start)
 local wait = slot - now
 if wait > tonumber(ARGV[2]) then
-  return tostring(-wait)
+  return tostring(-wait) .. ' ' .. live
 end
 local next_slot = slot + 1 / rate
 redis.call('SET', KEYS[1], tostring(next_slot), 'PX', math.ceil((next_slot - now) * 1000) + 1000)
-return tostring(wait)
+return tostring(wait) .. ' ' .. live
 """
 # KEYS: the pause. ARGV: seconds. Extends the shared pause, never shortens it.
 _PAUSE = """
@@ -89,6 +95,8 @@ return 1
 """
 _NEVER = 1e9  # "no deadline": the longest wait a caller without one accepts
 _HEADROOM = 0.95
+#: How long a process counts as live on a budget after its last admission.
+_HEARTBEAT = 10.0
 _NEW_WINDOW = 0.05  # a reset this much later than the last one seen: a new window
 
 
@@ -108,6 +116,10 @@ class RedisLimiter(Limiter):
         rate: requests per second for the whole budget; ``None`` learns it
             from the server's headers.
         owns_client: close ``client`` with the limiter (``from_url`` sets it).
+        start_fallback: pace locally even when Redis cannot be reached at the
+            very first call; by default that is a ``SessionError`` (a wrong
+            URL, port or password), since pacing alone, unaware of the other
+            processes, means 429s for all of them.
         on_redis_error: ``"local"`` to fall back to local pacing with a warning,
             ``"fail"`` to fail calls (a ``ConnectError``, which nothing sent).
         redis_timeout: the longest a single Redis call may take.
@@ -128,6 +140,7 @@ class RedisLimiter(Limiter):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         owns_client: bool = False,
+        start_fallback: bool = False,
     ) -> None:
         if on_redis_error not in ("local", "fail"):
             raise ValueError('on_redis_error must be "local" or "fail"')
@@ -139,9 +152,16 @@ class RedisLimiter(Limiter):
         self._redis_timeout = redis_timeout
         self._retry_redis_after = retry_redis_after
         self._redis_down_until = 0.0
-        # When each kind of warning may be logged again: shared with the siblings.
+        # This process's id on the budget, and how many processes paced on it when
+        # Redis last answered: a fallback paces at the rate over that many.
+        self._member = secrets.token_hex(8)
+        self._live = 1
+        self._start_fallback = start_fallback
+        # Shared with the siblings (one Redis client): when each kind of warning may be
+        # logged again, and "reached" once Redis answered (a later failure is an outage,
+        # not a misconfiguration).
         self._notices: dict[str, float] = {}
-        self._keys: tuple[str, str, str] | None = None
+        self._keys: tuple[str, str, str, str] | None = None
         self._pending: set[asyncio.Task[Any]] = set()
         self._rolled_over = False
         self._last_remaining = 0.0
@@ -186,6 +206,7 @@ class RedisLimiter(Limiter):
             retry_redis_after=self._retry_redis_after,
             clock=self._clock,
             sleep=self._sleep_for,
+            start_fallback=self._start_fallback,
         )
         sibling._notices = self._notices
         return sibling
@@ -263,12 +284,23 @@ class RedisLimiter(Limiter):
         return 0.0, ""
 
     async def _reserve(self, budget: float) -> float:
-        """Reserve the budget's next slot; the wait for it, negative if it is past ``budget``."""
+        """Reserve the budget's next slot; the wait for it, negative if it is past ``budget``.
+
+        The same script renews this process's heartbeat on the budget and
+        counts the live processes, for a fair fallback.
+        """
         assert self._keys is not None
         rate = self._rate or self._learnt_rate()
         longest = min(budget, _NEVER)
-        call = self._redis.eval(_ADMIT, 3, *self._keys, str(rate or 0), str(longest))
-        return float(await self._bounded(call, budget))  # type: ignore[arg-type]
+        call = self._redis.eval(
+            _ADMIT, 4, *self._keys, str(rate or 0), str(longest), self._member, str(_HEARTBEAT)
+        )
+        answer: Any = await self._bounded(call, budget)  # type: ignore[arg-type]
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        wait, _, live = text.partition(" ")
+        self._notices["reached"] = 1.0
+        self._live = max(1, int(live or "1"))
+        return float(wait)
 
     async def _publish_pause(self, seconds: float) -> None:
         assert self._keys is not None
@@ -330,6 +362,13 @@ class RedisLimiter(Limiter):
             logger.warning(message, *args)
 
     def _down(self, error: BaseException) -> None:
+        never_reached = "reached" not in self._notices
+        if never_reached and self._on_redis_error == "local" and not self._start_fallback:
+            raise SessionError(
+                f"the shared rate limit cannot reach Redis ({type(error).__name__}): check the "
+                "URL, port and password; nothing was sent (start_fallback=True, or the CLI's "
+                "--redis-fallback, paces locally instead)"
+            ) from None
         if self._on_redis_error == "fail":
             raise ConnectError(
                 f"the shared rate limit is unreachable ({type(error).__name__}); nothing was sent",
@@ -343,9 +382,11 @@ class RedisLimiter(Limiter):
                 self._retry_redis_after,
             )
         self._redis_down_until = self._clock() + self._retry_redis_after
+        # Local pacing meanwhile, at this process's share of the budget: the rate
+        # over the processes that were live on it when Redis last answered.
         rate = self._rate or self._learnt_rate()
-        self._interval = 1.0 / rate if rate else 0.0  # local pacing meanwhile
+        self._interval = self._live / rate if rate else 0.0
 
     def _name_budget(self, name: str) -> None:
         base = f"agencyaccess:{name}"
-        self._keys = (f"{base}:next", f"{base}:pause", f"{base}:rate")
+        self._keys = (f"{base}:next", f"{base}:pause", f"{base}:rate", f"{base}:live")

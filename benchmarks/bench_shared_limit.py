@@ -21,8 +21,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -58,6 +60,7 @@ def run_case(
     limit: int,
     redis_url: str | None,
     latency_ms: float = 0.0,
+    stop_redis: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """``processes`` onboard processes on one key; what the emulator counted, and the time."""
     emulator = subprocess.Popen(
@@ -91,7 +94,7 @@ def run_case(
                     *(["--shard", f"{i}/{processes}"] if processes > 1 else []),
                     "--concurrency",
                     "16",
-                    *(["--redis-url", redis_url] if redis_url else []),
+                    *(["--redis-url", redis_url, "--redis-fallback"] if redis_url else []),
                 ],
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -100,6 +103,8 @@ def run_case(
             )
             for i in range(1, processes + 1)
         ]
+        if stop_redis is not None:  # Redis goes away two seconds into the run
+            threading.Timer(2.0, stop_redis).start()
         failures = [job.communicate(timeout=900)[1] for job in jobs if job.wait(900) not in (0, 1)]
         wall = time.monotonic() - started
         failed_rows = sum(
@@ -152,6 +157,10 @@ def main() -> None:
                 results["RedisLimiter"] = run_case(
                     Path(tmp, "b"), args.rows, args.processes, args.limit, url
                 )
+                results["Redis down at 2 s"] = run_case(
+                    Path(tmp, "c"), args.rows, args.processes, args.limit, url,
+                    stop_redis=redis.kill,
+                )  # fmt: skip
             finally:
                 redis.terminate()
                 redis.wait(10)

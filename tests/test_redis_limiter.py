@@ -26,8 +26,11 @@ from agencyaccess_async import (
     RedisLimiter,
     RetryPolicy,
     Session,
+    SessionError,
 )
 from agencyaccess_async.testing import RunningEmulator
+
+from .helpers import closed_port
 
 pytestmark = [pytest.mark.socket, pytest.mark.redis]
 
@@ -37,7 +40,8 @@ REDIS_SERVER = shutil.which("redis-server")
 class RedisServer:
     """A redis-server process on a loopback port, which a test may stop and start again."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        self.options = options
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -48,7 +52,7 @@ class RedisServer:
         assert REDIS_SERVER is not None
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+             "--appendonly", "no", *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
@@ -203,7 +207,11 @@ async def test_the_api_key_is_never_stored_in_redis(
     client = redis_asyncio.Redis.from_url(redis_server.url)
     try:
         keys = [k.decode() for k in await client.keys("*")]
-        values = [str(await client.get(k)) for k in keys]
+        values = []
+        for k in keys:  # strings, and the sorted set of live processes
+            kind = await client.type(k)
+            found = await client.get(k) if kind == b"string" else await client.zrange(k, 0, -1)
+            values.append(str(found))
     finally:
         await client.aclose()
     assert keys and all(k.startswith("agencyaccess:") for k in keys)
@@ -266,3 +274,53 @@ async def test_every_tenant_key_has_its_budget_on_one_redis_client_that_closing_
     finally:
         await client.aclose()
         await probe.aclose()
+
+
+@pytest.mark.parametrize("wrong", ["port", "password"])
+async def test_a_redis_that_cannot_be_reached_at_the_start_is_an_error_unless_opted_out(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer, wrong: str
+) -> None:
+    """A wrong port or password: a SessionError, nothing sent; start_fallback=True paces locally."""
+    guarded = RedisServer("--requirepass", "the-right-one")
+    guarded.start()
+    try:
+        url = (
+            f"redis://127.0.0.1:{closed_port()}/0"
+            if wrong == "port"
+            else guarded.url.replace("redis://", "redis://:wrong-password@")
+        )
+        limiter = RedisLimiter.from_url(url, rate=50)
+        async with agencyaccess_emulator.session(limiter=limiter) as s:
+            with pytest.raises(SessionError, match="cannot reach Redis") as info:
+                await s.clients.list().page()
+    finally:
+        guarded.stop()
+    assert "wrong-password" not in str(info.value)
+    assert "clients.list" not in (await agencyaccess_emulator.admin.counters())["requests"]
+    fallback = RedisLimiter.from_url(url, rate=50, start_fallback=True)
+    async with agencyaccess_emulator.session(limiter=fallback) as s:
+        assert (await s.clients.list().page()).items == ()
+
+
+async def test_while_redis_is_down_each_process_paces_at_its_share_of_the_rate(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer, real_waits: None
+) -> None:
+    """Three processes on a 30 req/s budget; Redis goes away: each paces at 10/s, so no 429.
+
+    Told by the emulator's count of 429s, not by time: at the full rate each,
+    the three would send three times the limit.
+    """
+    await agencyaccess_emulator.admin.set_rate_limit(30, window=1)
+    async with shared_sessions(agencyaccess_emulator, redis_server, 3, rate=30) as sessions:
+        for session in sessions:  # each registers on the budget while Redis is up
+            await session.clients.list(limit=1).page()
+        redis_server.stop()
+
+        async def calls(session: Session) -> None:
+            for _ in range(12):
+                await session.clients.list(limit=1).page()
+
+        await asyncio.wait_for(asyncio.gather(*(calls(s) for s in sessions)), 60)
+    statuses = await _statuses(agencyaccess_emulator)
+    assert statuses.get("200") == 3 + 36
+    assert statuses.get("429", 0) <= 2  # at most an edge of a window

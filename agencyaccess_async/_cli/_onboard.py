@@ -92,6 +92,13 @@ def add_onboard_command(commands: Any) -> None:
         "(default: $AGENCYACCESS_REDIS_URL); needs the redis extra",
     )
     parser.add_argument(
+        "--redis-fallback",
+        action="store_true",
+        help="when Redis cannot be reached at the start, pace locally at this process's share "
+        "of the rate instead of refusing to start (a wrong URL, port or password is an error "
+        "otherwise)",
+    )
+    parser.add_argument(
         "--shard",
         metavar="I/N",
         help="onboard only shard I of N (rows I, I+N, ...): run N processes, one per shard, "
@@ -186,7 +193,10 @@ def _limiter(args: argparse.Namespace) -> Limiter | None:
         return None
     try:
         return RedisLimiter.from_url(
-            args.redis_url, max_concurrency=args.concurrency, rate=args.rate_limit
+            args.redis_url,
+            max_concurrency=args.concurrency,
+            rate=args.rate_limit,
+            start_fallback=args.redis_fallback,
         )
     except SessionError as error:
         raise UsageError(str(error)) from None
@@ -405,6 +415,8 @@ async def _check_access(session: Session) -> None:
         raise UsageError(
             f"cannot reach {redacted_url(session.base_url)}: {error.message}"
         ) from None
+    except SessionError as error:  # e.g. a shared rate limit whose Redis cannot be reached
+        raise UsageError(str(error)) from None
     except (APIError, DecodeError):
         pass  # e.g. a key without clients:retrieve: the rows will say what they can
 
