@@ -72,3 +72,36 @@ async def test_hostile_values_fail_no_call_and_keep_no_slot(
             for _ in range(3):  # more calls than slots: a kept slot would stall the third
                 assert (await session.clients.list().page()).items == ()
         assert session.stats.requests == (3 if when == "a later answer" else 0) + 3 * len(HOSTILE)
+
+
+@pytest.mark.parametrize("length", ["inf", "-1", "1e999", "nan", "9" * 40, "12, 13"])
+async def test_a_hostile_content_length_is_a_transport_error_not_a_crash(length: str) -> None:
+    """The answer's Content-Length is garbage: a typed TransportError, and the Session goes on."""
+    import asyncio
+
+    answers = [0]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        answers[0] += 1
+        body = b'{"error":false,"data":[],"nextCursor":null}'
+        if answers[0] == 1:
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}"
+        else:
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            )
+        writer.write(head.encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with aa.Session(SECRET_KEY, base_url=f"http://127.0.0.1:{port}") as session:
+            with pytest.raises(aa.TransportError):
+                await session.clients.list(retry=aa.RetryPolicy.none()).page()
+            assert (await session.clients.list().page()).items == ()
+    finally:
+        server.close()
+        await server.wait_closed()
