@@ -21,7 +21,8 @@ import hashlib
 import hmac
 import inspect
 import os
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable
 from pathlib import Path
 
 from ._errors import SessionError
@@ -41,8 +42,9 @@ __all__ = [
 KEY_ENV = "AGENCYACCESS_API_KEY"
 KEY_FILE_ENV = "AGENCYACCESS_API_KEY_FILE"
 
-#: A callable returning the key, sync or async: called for each attempt.
-KeyProvider = Callable[[], str | Awaitable[str]]
+#: A callable returning the key, sync or async: called for each attempt. (typing's
+#: Callable: on Python 3.10 collections.abc's subscripted form passes for a class.)
+KeyProvider = typing.Callable[[], str | Awaitable[str]]
 
 
 class APIKey:
