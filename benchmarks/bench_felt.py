@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_shared_limit import free_port, run_case  # noqa: E402
+from bench_shared_limit import free_port, run_case, start_redis  # noqa: E402
 from bench_throughput import KEY, pinned, wait_for  # noqa: E402
 
 
@@ -54,13 +54,7 @@ def onboarding(rows: int, rate: int, latency_ms: float, processes: int) -> None:
         if redis_server is None:
             print("  redis-server not found: the shared case is not run")
         else:
-            port = free_port()
-            redis = subprocess.Popen(
-                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no"], stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            wait_for_redis(port)
-            url = f"redis://127.0.0.1:{port}/0"
+            redis, url = start_redis(redis_server)
             cases.append((f"{processes} processes, RedisLimiter", processes, url))
         try:
             for index, (name, count, url) in enumerate(cases):
@@ -73,17 +67,6 @@ def onboarding(rows: int, rate: int, latency_ms: float, processes: int) -> None:
             if redis is not None:
                 redis.terminate()
                 redis.wait(10)
-
-
-def wait_for_redis(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            wait_for(port)
-            return
-        except RuntimeError:
-            time.sleep(0.1)
-    raise RuntimeError("redis-server did not start")
 
 
 async def _latencies(url: str, requests: int) -> tuple[list[float], list[float]]:

@@ -13,7 +13,6 @@ time against the ideal (successful requests / limit).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
 import shutil
@@ -39,6 +38,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def start_redis(redis_server: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server on a free loopback port (no persistence); the process and its URL."""
+    port = free_port()
+    redis = subprocess.Popen(
+        [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"], stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return redis, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    redis.kill()
+    raise RuntimeError("redis-server did not start")
 
 
 def counters(base_url: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -146,14 +162,8 @@ def main() -> None:
         if redis_server is None:
             print("redis-server not found: the shared case was not run")
         else:
-            port = free_port()
-            redis = subprocess.Popen(
-                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no"], stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+            redis, url = start_redis(redis_server)
             try:
-                asyncio.run(asyncio.sleep(0.3))
-                url = f"redis://127.0.0.1:{port}/0"
                 results["RedisLimiter"] = run_case(
                     Path(tmp, "b"), args.rows, args.processes, args.limit, url
                 )

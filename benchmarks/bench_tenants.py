@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_shared_limit import ADMIN, ADMIN_TOKEN, free_port  # noqa: E402
+from bench_shared_limit import ADMIN, ADMIN_TOKEN, start_redis  # noqa: E402
 
 CLI = [sys.executable, "-m", "agencyaccess_async"]
 MAX_CONCURRENCY = 32
@@ -121,13 +121,8 @@ def main() -> None:
             f"  open sockets            {local['sockets']:8.0f}   goal <= {MAX_CONCURRENCY} + a few"
         )
         if args.redis and shutil.which("redis-server"):
-            port = free_port()
-            redis = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no"], stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            time.sleep(0.5)
-            url = f"redis://127.0.0.1:{port}/0"
+            redis, url = start_redis("redis-server")
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
             jobs = [
                 subprocess.Popen([*command, "--redis-url", url], stdout=subprocess.PIPE, text=True)
                 for _ in range(args.processes)

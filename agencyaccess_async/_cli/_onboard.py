@@ -286,8 +286,58 @@ async def _onboard(
     out: Path,
     journal: Path,
 ) -> int:
+    with _disk_errors(journal, out):
+        rules = RequestedServices.from_json(services, validate=False)  # for checking rows
+        invalid = _InvalidRows()
+        display = ProgressDisplay(sys.stderr, total)
+        interrupted = False
+        async with _target(args.base_url) as (base_url, api_key):
+            session = Session(
+                api_key,
+                base_url=base_url,
+                max_concurrency=args.concurrency,
+                rate_limit=args.rate_limit,
+                limiter=_limiter(args),
+                strict_services=args.strict_services,
+            )
+            async with session:
+                await _check_access(session)
+
+                def start() -> BulkRun[Any]:
+                    return session.bulk.onboard(
+                        _items(table, rules, invalid),
+                        services=services,
+                        send_email=True if args.send_email else UNSET,
+                        journal=journal,
+                        replace_journal=args.fresh_journal,
+                        key_rotated=args.key_rotated,
+                        retry_failed=args.retry_failed,
+                        journal_target=EMBEDDED_TARGET if _embedded(args) else None,
+                        concurrency=args.concurrency,
+                        total=total,
+                        progress=lambda p: display(invalid.shift(p)),
+                    )
+
+                run = await _open_journal(start, journal, wait=args.wait)
+                try:
+                    await run.run()
+                except asyncio.CancelledError:
+                    interrupted = True
+                    raise  # run_until_signal turns it into exit code 130 or 143
+                finally:
+                    display.close()
+                    counts = write_results(
+                        table, out, journal, rules, escape_formulas=args.escape_formulas
+                    )
+                    print(counts.summary(out, interrupted), file=sys.stderr)
+        return 0 if counts.all_ok else 1
+
+
+@contextlib.contextmanager
+def _disk_errors(journal: Path, out: Path) -> Iterator[None]:
+    """A damaged journal (exit 2) or a full disk (exit 1) as one line, never a traceback."""
     try:
-        return await _onboard_journaled(args, table, services, total, out, journal)
+        yield
     except sqlite3.OperationalError as error:
         if "disk" not in str(error) and "full" not in str(error):
             raise _damaged(journal, error) from None
@@ -313,60 +363,6 @@ _DAMAGED_HINT = (
 
 def _damaged(journal: Path, error: Exception) -> UsageError:
     return UsageError(f"{journal}: the journal is damaged ({error}); {_DAMAGED_HINT}")
-
-
-async def _onboard_journaled(
-    args: argparse.Namespace,
-    table: ClientsCsv,
-    services: Mapping[str, Any],
-    total: int,
-    out: Path,
-    journal: Path,
-) -> int:
-    rules = RequestedServices.from_json(services, validate=False)  # for checking rows
-    invalid = _InvalidRows()
-    display = ProgressDisplay(sys.stderr, total)
-    interrupted = False
-    async with _target(args.base_url) as (base_url, api_key):
-        session = Session(
-            api_key,
-            base_url=base_url,
-            max_concurrency=args.concurrency,
-            rate_limit=args.rate_limit,
-            limiter=_limiter(args),
-            strict_services=args.strict_services,
-        )
-        async with session:
-            await _check_access(session)
-
-            def start() -> BulkRun[Any]:
-                return session.bulk.onboard(
-                    _items(table, rules, invalid),
-                    services=services,
-                    send_email=True if args.send_email else UNSET,
-                    journal=journal,
-                    replace_journal=args.fresh_journal,
-                    key_rotated=args.key_rotated,
-                    retry_failed=args.retry_failed,
-                    journal_target=EMBEDDED_TARGET if _embedded(args) else None,
-                    concurrency=args.concurrency,
-                    total=total,
-                    progress=lambda p: display(invalid.shift(p)),
-                )
-
-            run = await _open_journal(start, journal, wait=args.wait)
-            try:
-                await run.run()
-            except asyncio.CancelledError:
-                interrupted = True
-                raise  # run_until_signal turns it into exit code 130 or 143
-            finally:
-                display.close()
-                counts = write_results(
-                    table, out, journal, rules, escape_formulas=args.escape_formulas
-                )
-                print(counts.summary(out, interrupted), file=sys.stderr)
-    return 0 if counts.all_ok else 1
 
 
 _WAIT_POLL = 0.5
