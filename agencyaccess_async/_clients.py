@@ -26,7 +26,15 @@ from ._models import (
     Unset,
 )
 from ._paginator import Paginator
-from ._resource import CallOptions, Resource, decoded, require_id
+from ._resource import (
+    CallOptions,
+    Resource,
+    check_choice,
+    check_limit,
+    decoded,
+    invalid_argument,
+    require_id,
+)
 from ._routes import (
     CLIENTS_CREATE,
     CLIENTS_DELETE,
@@ -104,8 +112,8 @@ class Clients(Resource):
             email=email,
             company=company,
             website=website,
-            type=type,
-            language=language,
+            type=check_choice(type, ClientType, "type"),
+            language=check_choice(language, Language, "language"),
             metadata=_keyed(metadata, idempotency_key),
         )
         return await self._create(new, idempotency_key, idempotency_key is not None, options)
@@ -175,12 +183,12 @@ class Clients(Resource):
             email=email,
             company=company,
             website=website,
-            type=type,
-            language=language,
+            type=check_choice(type, ClientType, "type"),
+            language=check_choice(language, Language, "language"),
             metadata=metadata,
         )
         if body == ClientUpdate(client_id=client_id) and not options.get("extra_body"):
-            raise ValueError("clients.update needs at least one field to change")
+            raise invalid_argument("body", "clients.update needs at least one field to change")
         return await self._requester.request(CLIENTS_UPDATE, body, options, self._scope)
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
@@ -202,5 +210,7 @@ class Clients(Resource):
         (case-insensitive), an exact client id, or an exact metadata value.
         ``limit`` is the page size (1-100).
         """
-        query = ListQuery(search=search, type=type, limit=limit)
+        query = ListQuery(
+            search=search, type=check_choice(type, ClientType, "type"), limit=check_limit(limit)
+        )
         return Paginator(self._requester, CLIENTS_LIST, query, options, self._scope)

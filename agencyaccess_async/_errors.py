@@ -246,11 +246,12 @@ class NotFoundError(APIError):
     suggested_status: int = 404
 
 
-class InvalidRequestError(APIError):
-    """400, 413 or 422: the request was refused as invalid.
+class InvalidRequestError(APIError, ValueError):
+    """400, 413 or 422: the request was refused as invalid; status 0: refused before sending.
 
     ``path`` is the offending field path (``requestedServices.google.googleAds``)
-    when the server's message names one, else ``None``.
+    when the message names one, else ``None``. Also a ``ValueError``, so code
+    that catches a bad argument as one keeps working.
     """
 
     suggested_status: int = 422

@@ -25,7 +25,16 @@ from ._models import (
     Unset,
 )
 from ._paginator import Paginator
-from ._resource import CallOptions, Resource, decoded, require_id, services_body
+from ._resource import (
+    CallOptions,
+    Resource,
+    check_choice,
+    check_limit,
+    decoded,
+    invalid_argument,
+    require_id,
+    services_body,
+)
 from ._routes import (
     LINKS_CREATE,
     LINKS_DELETE,
@@ -135,7 +144,7 @@ class Links(Resource):
             redirect_url=redirect_url,
         )
         if body == LinkUpdate(link_id=link_id) and not options.get("extra_body"):
-            raise ValueError("links.update needs at least one field to change")
+            raise invalid_argument("body", "links.update needs at least one field to change")
         return await self._requester.request(LINKS_UPDATE, body, options, self._scope)
 
     async def delete(self, link_id: str, **options: Unpack[CallOptions]) -> DeletedLink:
@@ -155,7 +164,12 @@ class Links(Resource):
         """Access requests in creation order, optionally of one client only."""
         if not isinstance(client_id, Unset):
             require_id(client_id, "client_id")
-        query = ListQuery(client_id=client_id, search=search, type=type, limit=limit)
+        query = ListQuery(
+            client_id=client_id,
+            search=search,
+            type=check_choice(type, ClientType, "type"),
+            limit=check_limit(limit),
+        )
         return Paginator(self._requester, LINKS_LIST, query, options, self._scope)
 
     async def wait_until_granted(

@@ -11,16 +11,28 @@ calls its optional fields "common", not all).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from ._contract import LIST_LIMIT_MAX
 from ._converter import CONVERTER
-from ._errors import DecodeError
+from ._errors import DecodeError, InvalidRequestError
+from ._models import Unset
 from ._requester import Requester
 from ._scope import CallOptions, Scope
 from ._services import RequestedServices, advise
 
-__all__ = ["CallOptions", "Resource", "decoded", "require_id", "services_body"]
+__all__ = [
+    "CallOptions",
+    "Resource",
+    "check_choice",
+    "check_limit",
+    "decoded",
+    "invalid_argument",
+    "require_id",
+    "services_body",
+]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -39,9 +51,41 @@ def decoded(record: Any, model: type[R], operation: str) -> R:
     return decoded
 
 
+def invalid_argument(name: str, why: str) -> InvalidRequestError:
+    """The error of an argument refused before anything is sent: it names the argument."""
+    return InvalidRequestError(f"Invalid field {name}: {why}; nothing was sent", status=0)
+
+
 def require_id(value: str, name: str) -> str:
+    """``value`` if it can be an id; an ``InvalidRequestError`` naming ``name`` otherwise."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        raise invalid_argument(name, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_limit(limit: int | Unset) -> int | Unset:
+    """A list call's page size: an integer from 1 to the contract's most."""
+    if isinstance(limit, Unset):
+        return limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
+        raise invalid_argument("limit", f"must be an integer from 1 to {LIST_LIMIT_MAX}")
+    return limit
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def check_choice(value: Any, choices: type[E], name: str) -> Any:
+    """``value`` as given if it is one of ``choices`` (any case), else an ``InvalidRequestError``.
+
+    ``None`` and ``UNSET`` pass: they clear or leave out the field.
+    """
+    if value is None or isinstance(value, (Unset, choices)):
+        return value
+    known = {str(member.value).casefold() for member in choices}
+    if not isinstance(value, str) or value.casefold() not in known:
+        allowed = ", ".join(str(member.value) for member in choices)
+        raise invalid_argument(name, f"must be one of {allowed}, got {value!r}")
     return value
 
 

@@ -26,6 +26,7 @@ from ._limiter import Limiter
 from ._links import Links
 from ._models import UNSET, Unset
 from ._requester import Requester
+from ._resource import invalid_argument
 from ._retry import RetryPolicy
 from ._routes import Kind, Route
 from ._scope import CallOptions, Scope, Tenant
@@ -119,7 +120,7 @@ class _Calls:
         ``OutcomeUnknownError``.
         """
         if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
+            raise invalid_argument("path", f"must start with '/', got {path!r}")
         route = self._session._raw_route(path, Kind.UPDATE if idempotent else Kind.CREATE)
         options: CallOptions = {}
         if timeout is not None:

@@ -40,6 +40,8 @@ def test_the_fastapi_example_returns_models_and_maps_errors(
         assert refused.json()["field"] == "email"
         missing = http.get("/clients/cl_nobody")
         assert missing.status_code == 404
+        blank = http.get("/clients/%20")  # a blank id: the caller's mistake, not a 500
+        assert blank.status_code == 422 and blank.json()["field"] == "client_id"
         assert (
             http.get(f"/clients/{body['client']['client_id']}").json()["email"]
             == "ops@acme.example"
