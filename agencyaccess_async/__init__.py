@@ -81,7 +81,7 @@ from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices, ServiceRequest, ServicesBuilder
 from ._session import DEFAULT_BASE_URL, ResponseInfo, Session, SessionStats, SessionView
-from ._transport import MockTransport, Transport
+from ._transport import MockCall, MockTransport, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ __all__ = [
     "LinkStatus",
     "Links",
     "MAX_SERVER_WAIT",
+    "MockCall",
     "MockTransport",
     "Model",
     "NewClient",

@@ -6,9 +6,14 @@ to your ``conftest.py`` and use the fixtures:
 - ``agencyaccess_emulator``: an emulator on a free loopback port, started in
   the test's event loop; a ``RunningEmulator`` with ``base_url``, ``api_key``
   (every capability) and ``admin`` (an ``EmulatorAdmin``);
-- ``agencyaccess_session``: a ``Session`` connected to it, closed afterwards.
+- ``agencyaccess_session``: a ``Session`` connected to it, closed afterwards;
+- ``agencyaccess_idempotency_keys``: creates given no idempotency key get
+  ``idem-1``, ``idem-2``..., so exact bodies can be asserted.
 
-Both work without pytest too: ``async with run_emulator() as emu: ...``.
+Every test of a suite that loads the plugin runs with instant retries (see
+below); mark one ``@pytest.mark.agencyaccess_real_waits`` for real waits.
+The emulator and its admin work without pytest too: ``async with
+run_emulator() as emu: ...``.
 ``instant_retries()`` makes every wait between attempts instant: backoff, a
 server's ``Retry-After`` and the pause after a 429 are recorded (``with
 instant_retries() as waits``), not slept, so retry tests run fast and can
@@ -19,14 +24,16 @@ wait between attempts: it stays real.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import attrs
 
+from . import _idempotency
 from ._models import (
     Client,
     ClientType,
@@ -43,8 +50,10 @@ from ._session import Session
 from .emulator import EmulatorConfig, EmulatorServer
 
 __all__ = [
+    "REAL_WAITS_MARKER",
     "EmulatorAdmin",
     "RunningEmulator",
+    "deterministic_idempotency_keys",
     "instant_retries",
     "make_client",
     "make_link",
@@ -225,11 +234,55 @@ async def run_emulator(config: EmulatorConfig | None = None) -> AsyncIterator[Ru
         yield RunningEmulator(server.base_url, server.api_key, admin, server)
 
 
+@contextlib.contextmanager
+def deterministic_idempotency_keys(prefix: str = "idem-") -> Iterator[None]:
+    """Inside the block, a create given no idempotency key gets ``idem-1``, ``idem-2``...
+
+    So a test can assert a create's exact body. The random keys come back after.
+    """
+    numbers = itertools.count(1)
+    previous = _idempotency.generated_key
+    _idempotency.generated_key = lambda: f"{prefix}{next(numbers)}"
+    try:
+        yield
+    finally:
+        _idempotency.generated_key = previous
+
+
+#: The marker that gives a test real waits between attempts (the plugin's default
+#: is instant: waits are recorded, not slept).
+REAL_WAITS_MARKER = "agencyaccess_real_waits"
+
 try:
+    import pytest
     import pytest_asyncio
-except ImportError:  # pragma: no cover - the fixtures need pytest-asyncio
+except ImportError:  # pragma: no cover - the fixtures need pytest and pytest-asyncio
     pass
 else:
+
+    def pytest_configure(config: pytest.Config) -> None:
+        """Register the plugin's marker."""
+        config.addinivalue_line(
+            "markers",
+            f"{REAL_WAITS_MARKER}: real waits between the SDK's attempts in this test "
+            "(by default the agencyaccess_async plugin makes them instant)",
+        )
+
+    @pytest.fixture(autouse=True)
+    def _agencyaccess_instant_retries(request: pytest.FixtureRequest) -> Iterator[None]:
+        """Every test runs with instant retries, unless marked ``agencyaccess_real_waits``."""
+        if request.node.get_closest_marker(REAL_WAITS_MARKER):
+            with set_testing(False):
+                yield
+            return
+        with instant_retries():
+            yield
+
+    @pytest.fixture
+    def agencyaccess_idempotency_keys() -> Iterator[None]:
+        """Deterministic idempotency keys (``idem-1``, ``idem-2``...) for exact-body asserts."""
+        with deterministic_idempotency_keys():
+            yield
 
     @pytest_asyncio.fixture
     async def agencyaccess_emulator() -> AsyncIterator[RunningEmulator]:
