@@ -40,7 +40,11 @@ logger = logging.getLogger("agencyaccess_async")
 
 @attrs.frozen
 class RequestEvent:
-    """An attempt is about to be sent."""
+    """An attempt is about to be sent.
+
+    ``session`` is the Session's ``name=`` and ``tenant`` the label of the
+    view that sent it (``with_options(tenant=...)``), when given: never a key.
+    """
 
     operation: str
     method: str
@@ -48,6 +52,7 @@ class RequestEvent:
     request_id: str
     attempt: int
     tenant: str | None = None
+    session: str | None = None
 
 
 @attrs.frozen
@@ -61,6 +66,7 @@ class ResponseEvent:
     elapsed: float
     error: str | None = None
     tenant: str | None = None
+    session: str | None = None
 
 
 @attrs.frozen
@@ -73,6 +79,8 @@ class RetryEvent:
     delay: float
     action: str
     error: str
+    tenant: str | None = None
+    session: str | None = None
 
 
 @attrs.frozen

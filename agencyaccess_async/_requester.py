@@ -100,6 +100,7 @@ class Requester:
     loop: asyncio.AbstractEventLoop | None
     closed: bool
     shown_url: str
+    name: str | None
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class Requester:
         max_response_bytes: int,
         routes: Mapping[str, str],
         strict_services: bool,
+        name: str | None = None,
     ) -> None:
         unknown = set(routes) - set(ROUTES)
         if unknown:
@@ -143,6 +145,7 @@ class Requester:
         self.log_bodies = log_bodies
         self.max_response_bytes = max_response_bytes
         self.strict_services = strict_services
+        self.name = name
         self.stats = SessionStats()
         self.loop = None
         self.closed = False
@@ -318,7 +321,7 @@ class Requester:
                         raise self._unknown(route, payload, error, attempt, why) from error
                     error.attempts = attempt
                     raise
-                self._announce_retry(request, error, action, attempt, wait)
+                self._announce_retry(request, tenant, error, action, attempt, wait)
                 await asyncio.sleep(wait)
                 if action is Action.RECONCILE:
                     found = await self._reconcile(
@@ -406,7 +409,8 @@ class Requester:
         hooks = self.hooks
         if hooks.on_request:
             emit(hooks.on_request, RequestEvent(request.operation, request.method,
-                 request.url.path, request.request_id or "", attempt, tenant.label))  # fmt: skip
+                 request.url.path, request.request_id or "", attempt, tenant.label,
+                 self.name))  # fmt: skip
         started = time.perf_counter()
         response: Response | None = None
         failure: BaseException | None = None
@@ -453,7 +457,7 @@ class Requester:
             outcome = repr(error)
         if self.hooks.on_response:
             event = ResponseEvent(request.operation, request.request_id or "", attempt, status,
-                                  elapsed, outcome, tenant.label)  # fmt: skip
+                                  elapsed, outcome, tenant.label, self.name)  # fmt: skip
             emit(self.hooks.on_response, event)
         if logger.isEnabledFor(_DEBUG):
             bodies = ""
@@ -463,7 +467,7 @@ class Requester:
             shown = str(status) if status is not None else type(error).__name__
             fields = {"operation": request.operation, "request_id": request.request_id,
                       "attempt": attempt, "status": status, "elapsed": elapsed,
-                      "tenant": tenant.label}  # fmt: skip
+                      "tenant": tenant.label, "session": self.name}  # fmt: skip
             logger.debug(
                 "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
                 request.method, request.url.path, shown, attempt, elapsed,
@@ -471,12 +475,18 @@ class Requester:
             )  # fmt: skip
 
     def _announce_retry(
-        self, request: Request, error: AgencyAccessError, action: Action, attempt: int, wait: float
+        self,
+        request: Request,
+        tenant: Tenant,
+        error: AgencyAccessError,
+        action: Action,
+        attempt: int,
+        wait: float,
     ) -> None:
         self.stats.retries += 1
         if self.hooks.on_retry:
             event = RetryEvent(request.operation, request.request_id or "", attempt, wait,
-                               action.value, repr(error))  # fmt: skip
+                               action.value, repr(error), tenant.label, self.name)  # fmt: skip
             emit(self.hooks.on_retry, event)
         logger.info(
             "%s attempt %d failed (%s); %s in %.2fs",

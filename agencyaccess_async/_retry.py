@@ -118,6 +118,17 @@ class RetryPolicy:
         """One attempt, no retries."""
         return cls(attempts=1)
 
+    @classmethod
+    def web(cls, deadline: float = 5.0) -> RetryPolicy:
+        """For a call made while a web request waits: a few seconds in all, three attempts.
+
+        Every wait is bounded by the deadline, the 429 pause included: a call
+        that would wait longer fails at once with ``RateLimitError``, whose
+        ``retry_after`` (and ``error_response``'s ``Retry-After``) says when to
+        come back.
+        """
+        return cls(attempts=3, deadline=deadline, backoff_initial=0.1, backoff_max=1.0)
+
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         wait = random.uniform(0, self._cap(attempt))

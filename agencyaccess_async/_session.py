@@ -201,6 +201,8 @@ class Session(_Calls, ClosingContext):
             client records, which are personal data: off by default).
         max_tenants: the most other keys (``with_options(api_key=...)``) whose
             limiters are kept; the least recently used go first.
+        name: a name for this Session in events and log records (``session``),
+            to tell several apart.
 
     One Session serves a whole application: it is bound to the event loop of
     its first call and refuses use from any other. For many keys, keep one
@@ -227,6 +229,7 @@ class Session(_Calls, ClosingContext):
         routes: Mapping[str, str] | None = None,
         strict_services: bool = False,
         max_tenants: int = DEFAULT_MAX_TENANTS,
+        name: str | None = None,
     ) -> None:
         if api_key is None:  # not a "use the default": a tenant's key may be missing
             raise SessionError(
@@ -245,6 +248,7 @@ class Session(_Calls, ClosingContext):
             max_response_bytes=max_response_bytes,
             routes=routes or {},
             strict_services=strict_services,
+            name=name,
         )
         # Without a gateway's credentials, if the URL had any (they travel as a header).
         self.base_url = requester.base_url

@@ -33,8 +33,12 @@ SERVICES = (
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One Session for the app's lifetime (it reads AGENCYACCESS_API_KEY and _BASE_URL)."""
-    async with aa.Session(max_concurrency=16) as session:
+    """One Session for the app's lifetime (it reads AGENCYACCESS_API_KEY and _BASE_URL).
+
+    Web-sized waits: RetryPolicy.web() gives each call a few seconds in all,
+    never holding a request longer than a browser will wait.
+    """
+    async with aa.Session(max_concurrency=16, retry=aa.RetryPolicy.web()) as session:
         app.state.agencyaccess = session
         yield
 

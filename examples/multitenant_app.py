@@ -61,7 +61,7 @@ def agency(request: Request, tenant: str) -> aa.SessionView:
     if key is None:
         raise HTTPException(404, f"no AgencyAccess key stored for tenant {tenant!r}")
     session: aa.Session = request.app.state.agencyaccess
-    return session.with_options(api_key=key, tenant=tenant, retry=aa.RetryPolicy(deadline=10))
+    return session.with_options(api_key=key, tenant=tenant, retry=aa.RetryPolicy.web())
 
 
 class NewClient(BaseModel):

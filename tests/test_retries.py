@@ -371,3 +371,34 @@ async def test_instant_mode_records_retry_after_and_the_pause_instead_of_sleepin
             client = await asyncio.wait_for(session.clients.retrieve("cl_1"), 5)
     assert client.client_id == "cl_1"
     assert 30.0 in waits
+
+
+@pytest.mark.unit
+def test_the_web_policy_is_a_few_seconds_in_all() -> None:
+    """RetryPolicy.web(): three attempts within five seconds, backoff capped at one."""
+    from agencyaccess_async import RetryPolicy
+
+    policy = RetryPolicy.web()
+    assert (policy.attempts, policy.deadline, policy.backoff_max) == (3, 5.0, 1.0)
+    assert RetryPolicy.web(deadline=2).deadline == 2
+
+
+async def test_events_carry_the_sessions_name_and_the_views_tenant() -> None:
+    """name= and with_options(tenant=...) label every event, and every DEBUG record's extra."""
+    from agencyaccess_async import MockTransport, Session
+    from agencyaccess_async.testing import make_client
+
+    from .helpers import SECRET_KEY, subscribe_to_everything
+
+    transport = MockTransport().respond(
+        "clients.retrieve",
+        side_effect=[ServerError("busy", status=502), make_client()],
+    )
+    async with Session(SECRET_KEY, base_url="https://api.test", transport=transport,
+                       name="billing") as session:  # fmt: skip
+        events = subscribe_to_everything(session.hooks)
+        view = session.with_options(tenant="agency-42")
+        await view.clients.retrieve("cl_test")
+    labelled = [e for e in events if hasattr(e, "tenant")]
+    assert len(labelled) == 5  # two requests, two responses, one retry
+    assert all(e.session == "billing" and e.tenant == "agency-42" for e in labelled)

@@ -189,20 +189,11 @@ class EmulatorServer:
 
 
 async def serve(config: EmulatorConfig, host: str, port: int, out: TextIO = sys.stdout) -> None:
-    """Run an emulator until SIGINT/SIGTERM, printing its URL and key first."""
-    server = EmulatorServer(config, host=host, port=port)
-    await server.start()
-    print(f"AgencyAccess emulator listening on {server.base_url}", file=out)
-    print(f"export AGENCYACCESS_BASE_URL={server.base_url}", file=out)
-    print(f"export AGENCYACCESS_API_KEY={server.api_key}", file=out)
-    accounts = sorted(server.emulator.store.accounts.values(), key=lambda a: a["agencyAccountID"])
-    if accounts:  # the real service lists these in its dashboard's builder only
-        names = ", ".join(
-            a["agencyAccountID"] + (" (expired)" if a["expired"] else "") for a in accounts
-        )
-        print(f"connected agency accounts: {names}", file=out)
-    print(f"export AGENCYACCESS_EMULATOR_ADMIN_TOKEN={server.admin_token}", file=out)
-    print("Press Ctrl-C to stop.", file=out, flush=True)
+    """Run an emulator until SIGINT/SIGTERM, printing its URL and key first.
+
+    The signal handlers are in place before anything is printed: whoever
+    reads "Press Ctrl-C" may press it at once.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -211,7 +202,22 @@ async def serve(config: EmulatorConfig, host: str, port: int, out: TextIO = sys.
 
     # signal.signal, not the loop's add_signal_handler: Windows' loops have none.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server = EmulatorServer(config, host=host, port=port)
     try:
+        await server.start()
+        print(f"AgencyAccess emulator listening on {server.base_url}", file=out)
+        print(f"export AGENCYACCESS_BASE_URL={server.base_url}", file=out)
+        print(f"export AGENCYACCESS_API_KEY={server.api_key}", file=out)
+        accounts = sorted(
+            server.emulator.store.accounts.values(), key=lambda a: a["agencyAccountID"]
+        )
+        if accounts:  # the real service lists these in its dashboard's builder only
+            names = ", ".join(
+                a["agencyAccountID"] + (" (expired)" if a["expired"] else "") for a in accounts
+            )
+            print(f"connected agency accounts: {names}", file=out)
+        print(f"export AGENCYACCESS_EMULATOR_ADMIN_TOKEN={server.admin_token}", file=out)
+        print("Press Ctrl-C to stop.", file=out, flush=True)
         await stop.wait()
     finally:
         for sig, handler in previous.items():
