@@ -305,6 +305,7 @@ class Requester:
                     # Most often a pooled connection the server had closed: resend a read,
                     # update or delete at once on a new one, uncounted by the policy.
                     resent_on_new_connection = True
+                    maybe_done = True  # it may have arrived: a delete's 404 then means done
                     attempt -= 1
                     continue
                 action = decide(route.kind, error)

@@ -76,3 +76,19 @@ async def test_every_call_succeeds_and_nothing_is_made_twice(
     records = (await agencyaccess_emulator.admin.counters())["records"]
     assert records == {"clients": 10, "links": 10}  # not one duplicate
     assert s.stats.retries <= 20  # creates reconcile; reads and updates resend, uncounted
+
+
+@pytest.mark.unit
+async def test_a_delete_resent_after_a_drop_and_answered_404_is_done() -> None:
+    """The first delete may have arrived before the connection dropped: its resend's 404 is done."""
+
+    from .helpers import SECRET_KEY
+
+    dropped = aa.RemoteDisconnected("connection dropped", before_answer=True)
+    transport = aa.MockTransport().respond(
+        "clients.delete",
+        side_effect=[dropped, aa.NotFoundError("Client does not exist.", status=404)],
+    )
+    async with aa.Session(SECRET_KEY, base_url="https://api.test", transport=transport) as s:
+        deleted = await s.clients.delete("cl_1")
+    assert deleted.deleted is True and len(transport.calls) == 2
