@@ -346,6 +346,9 @@ class Session(_Calls, ClosingContext):
         """The tenant of ``api_key``: its limiter is kept while the key is in use (LRU)."""
         keys = KeySource(api_key)
         last = keys.last
+        own = self._scope.tenant
+        if last is not None and last == own.keys.last:  # the Session's own key: its own budget
+            return own if label is None else Tenant(own.keys, own.limiter, label)
         identity: Hashable = last.fingerprint if last is not None else api_key
         tenant = self._tenants.get(identity)
         if tenant is None:

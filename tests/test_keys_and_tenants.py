@@ -261,3 +261,14 @@ async def test_the_tenant_registry_keeps_the_most_recent_keys_only(
             session.with_options(api_key=key)
         assert session.with_options(api_key="k1").limiter is first
         assert session.with_options(api_key="k2").limiter is not second  # dropped, made anew
+
+
+async def test_a_view_of_the_sessions_own_key_shares_its_limiter(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """One key, one budget: a view given the Session's own key paces with the Session."""
+    async with agencyaccess_emulator.session() as session:
+        same = session.with_options(api_key=agencyaccess_emulator.api_key, tenant="self")
+        assert same.limiter is session.limiter
+        other = session.with_options(api_key=await agencyaccess_emulator.admin.create_key())
+        assert other.limiter is not session.limiter
