@@ -393,8 +393,11 @@ class Requester:
                 budget = min(budget, timeout.total)
             try:
                 await limiter.acquire(timeout.pool if timeout else None, max(budget, 0.0))
-            except RateLimitError as error:
-                raise _Refused(error) from None
+            except (
+                RateLimitError,
+                SessionError,
+            ) as error:  # a wait too long; a Redis misconfigured
+                raise _Refused(error) from error.__cause__
         try:
             keys = tenant.keys
             key = keys.fixed or await self._read_key(keys, deadline - loop.time())

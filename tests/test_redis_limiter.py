@@ -293,6 +293,7 @@ async def test_a_redis_that_cannot_be_reached_at_the_start_is_an_error_unless_op
         async with agencyaccess_emulator.session(limiter=limiter) as s:
             with pytest.raises(SessionError, match="cannot reach Redis") as info:
                 await s.clients.list().page()
+            assert info.value.attempts == 0
     finally:
         guarded.stop()
     assert "wrong-password" not in str(info.value)
