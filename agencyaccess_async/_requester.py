@@ -13,8 +13,7 @@ the loop it is bound to, the configuration, the counters. What belongs to
 one API key, the ``KeySource`` and its ``Limiter``, is a ``Tenant``: the
 Session's own, or one per key of ``with_options(api_key=...)``.
 
-Data flows one way: resources (``_clients``, ``_links``) -> Requester ->
-limiter and transport -> the sans-I/O core (``_http``, ``_errors``, models).
+Data flows one way: resources -> Requester -> limiter and transport -> the sans-I/O core.
 """
 
 from __future__ import annotations
@@ -81,8 +80,7 @@ R = TypeVar("R")
 
 _PYTHON = ".".join(map(str, sys.version_info[:3]))
 _DEBUG = 10
-#: A lookup's page size: the contract's largest.
-_PAGE = 100
+_PAGE = 100  # a lookup's page size: the contract's largest
 
 
 class Requester:
