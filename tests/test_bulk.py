@@ -400,3 +400,42 @@ def test_the_journal_reads_back_rows_of_this_run_and_of_an_earlier_one(tmp_path:
     assert reader.get("later") is not None
     reader.close()
     journal.close()
+
+
+async def test_a_rerun_without_journal_finds_every_row_in_list_pages(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    """A re-run cell with no journal and no keys: every row is found, in ~N/100 list requests."""
+    rows = new_clients(250)
+    first = await agencyaccess_session.bulk.onboard(rows, services=services).collect()
+    assert {r.outcome for r in first} == {"created"}
+    before = await agencyaccess_emulator.admin.counters()
+    again = await agencyaccess_session.bulk.onboard(rows, services=services).collect()
+    assert {r.outcome for r in again} == {"found"}
+    assert {r.value.link_id for r in again if r.ok} == {r.value.link_id for r in first if r.ok}
+    after = await agencyaccess_emulator.admin.counters()
+    assert after["records"] == {"clients": 250, "links": 250}
+    spent = after["total"] - before["total"]
+    assert spent == 3 + 3  # 250 clients and 250 links, in pages of 100
+
+
+async def test_update_links_changes_a_found_request_instead_of_making_one(
+    agencyaccess_emulator: RunningEmulator,
+    agencyaccess_session: Session,
+    services: RequestedServices,
+) -> None:
+    rows = new_clients(3)
+    await agencyaccess_session.bulk.onboard(rows, services=services).collect()
+    fewer = RequestedServices.from_json(dict(list(services.to_json().items())[:1]))
+    refused = await agencyaccess_session.bulk.onboard(rows, services=fewer).collect()
+    assert {r.outcome for r in refused} == {"failed"}
+    assert all("update_links=True" in str(r.error) for r in refused)
+    updated = await agencyaccess_session.bulk.onboard(
+        rows, services=fewer, update_links=True
+    ).collect()
+    assert {r.outcome for r in updated} == {"updated"}
+    assert all(r.ok and r.value.link and len(r.value.link.grants) == len(fewer) for r in updated)
+    counters = await agencyaccess_emulator.admin.counters()
+    assert counters["records"] == {"clients": 3, "links": 3}

@@ -24,6 +24,7 @@ from .._models import Client, Link, NewClient, NewLink, Unset
 from .._requester import Requester
 from .._scope import Tenant
 from .._services import RequestedServices, advise
+from ._existing import Sweep
 from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
 from ._onboard import Onboarded, Onboarder, OnboardItem
 from ._progress import default_progress
@@ -129,6 +130,8 @@ class Bulk:
         replace_journal: bool = False,
         key_rotated: bool = False,
         retry_failed: bool = False,
+        find_existing: bool = True,
+        update_links: bool = False,
         journal_target: str | None = None,
         concurrency: int | None = None,
         total: int | None = None,
@@ -136,9 +139,17 @@ class Bulk:
     ) -> BulkRun[Onboarded]:
         """Create a client and an access request for each row.
 
-        Rows with a ``key`` of their own (``OnboardItem(key=...)``) are looked
-        up before they are created when there is no journal, so running the
-        same rows again creates nothing twice. With ``journal``, rows finished
+        A row's identity is its ``OnboardItem.key``, else its e-mail address
+        (trimmed, lower-cased). Before the first row the journal does not know
+        is created (every row, with no journal), the account's clients and
+        access requests are swept once, in list pages (about one request per
+        100 records), and a row whose client and access request exist is
+        ``found``, not made again: a lost journal, another machine or a re-run
+        notebook cell never duplicates a client. A found client whose access
+        request asks for other services is refused, or, with
+        ``update_links=True``, has that request updated to ``services`` and
+        the options given (``updated``). ``find_existing=False`` skips the
+        sweep (the journal is then the only guard). With ``journal``, rows finished
         by an earlier run with the same journal are skipped
         (``outcome == "skipped"``), rows that were in flight are reconciled
         (never created twice), and rows that failed are reported again, or
@@ -182,7 +193,17 @@ class Bulk:
                 key_rotated=key_rotated,
                 replace=replace_journal,
             )
-        onboarder = Onboarder(self._clients, self._links, services, options, opened, retry_failed)
+        sweep = Sweep(self._clients, self._links, services) if find_existing else None
+        onboarder = Onboarder(
+            self._clients,
+            self._links,
+            services,
+            options,
+            opened,
+            retry_failed,
+            sweep,
+            update_links,
+        )
         return self._run(
             rows,
             onboarder.process,

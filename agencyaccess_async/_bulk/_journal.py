@@ -1,7 +1,9 @@
 """The bulk journal: each row's state, committed to SQLite as it changes.
 
 A row moves ``pending`` (client create about to be sent) -> ``client_created``
--> ``link_pending`` (link create about to be sent) -> ``done``, or to
+-> ``link_pending`` (link create about to be sent) -> ``done``, or to ``found``
+(the account had its records) or ``updated`` (its access request was
+changed to the job's services), or to
 ``failed`` / ``invalid`` with a reason. Because ``pending`` and
 ``link_pending`` are committed *before* each create is sent (``write_ahead``),
 a re-run after a crash knows which creates may have happened and reconciles
@@ -50,7 +52,18 @@ from .._http import target_url
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["Journal", "JournalError", "JournalLocked", "JournalMismatch", "JournalRow"]
+__all__ = [
+    "DONE_STATES",
+    "Journal",
+    "JournalError",
+    "JournalLocked",
+    "JournalMismatch",
+    "JournalRow",
+]
+
+#: The states of a finished row: made by a run, found already made, or an existing
+#: access request updated to the job's services.
+DONE_STATES = ("done", "found", "updated")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);

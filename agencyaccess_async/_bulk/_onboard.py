@@ -8,13 +8,13 @@ from typing import Any
 import attrs
 
 from .._clients import Clients
-from .._converter import CONVERTER
 from .._errors import AgencyAccessError
-from .._idempotency import derived_key, row_key
+from .._idempotency import derived_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink
 from .._services import RequestedServices
-from ._journal import Journal, JournalRow
+from ._existing import Sweep, email_key, wire_services
+from ._journal import DONE_STATES, Journal, JournalRow
 from ._run import Failed, ItemResult, Succeeded
 
 __all__ = ["OnboardItem", "Onboarded", "Onboarder"]
@@ -24,7 +24,11 @@ __all__ = ["OnboardItem", "Onboarded", "Onboarder"]
 class OnboardItem:
     """One row to onboard: the client to create and a stable key for the journal.
 
-    Without a ``key``, a hash of the client's fields is used. ``row`` is the
+    The ``key`` is the row's identity: two items with one key are one client.
+    Without one, it is the client's e-mail address, trimmed and lower-cased
+    (so a changed name or a stray space never makes a second client); give
+    a key of your own (a CRM id, say) where one address stands for several
+    clients. ``row`` is the
     caller's own row number (e.g. the CSV line), recorded in the journal and
     used in messages; it defaults to the item's position. ``services``
     overrides the run's requested services for this row.
@@ -40,8 +44,9 @@ class OnboardItem:
 class Onboarded:
     """An onboarded row: the client, its access request and the invite URL.
 
-    ``client`` and ``link`` are the full records when created in this run,
-    ``None`` when the row was finished by an earlier run (the ids remain).
+    ``client`` and ``link`` are the full records when created (or updated)
+    in this run, ``None`` when the row was finished by an earlier run or
+    found already made (the ids remain).
     """
 
     client_id: str
@@ -61,23 +66,40 @@ class Onboarder:
     _options: dict[str, Any]
     _journal: Journal | None
     _retry_failed: bool
+    _sweep: Sweep | None = None
+    _update_links: bool = False
+    #: key -> the row that has it in this run: a second row with it is a duplicate,
+    #: caught before either awaits anything.
+    _positions: dict[str, int] = attrs.field(factory=dict)
 
     async def process(self, index: int, row: OnboardItem | NewClient) -> ItemResult[Onboarded]:
         item = row if isinstance(row, OnboardItem) else OnboardItem(row)
-        key = item.key or row_key(CONVERTER.unstructure(item.client))
+        key = item.key or email_key(item.client.email)
         position = item.row if item.row is not None else index
+        first = self._positions.setdefault(key, position)
+        if first != position:
+            return Failed(index, key, _duplicate(first, key), outcome="invalid")
         saved = self._journal.get(key) if self._journal is not None else None
-        if saved is not None:
+        if saved is not None and self._refused_for_other_services(saved):
+            saved = None  # with update_links, it goes through the sweep's path again
+        elif saved is not None:
             earlier = self._from_journal(index, position, saved)
             if earlier is not None:
                 return earlier
-        # A row the journal has seen before may have been created already, and
-        # so may a row with a key of its own when there is no journal to ask
-        # (a re-run notebook cell): every create of it is preceded by a lookup.
-        resuming = saved is not None or (self._journal is None and item.key is not None)
+        # A row the journal has seen before may have been created already: every
+        # create of it is preceded by a lookup. A row it has not seen is looked
+        # for in the sweep of the account's records (or, with no sweep and no
+        # journal, looked up when it has a key of its own).
+        resuming = saved is not None or (
+            self._sweep is None and self._journal is None and item.key is not None
+        )
         state = saved or JournalRow(key, position, self._run_id, "new", derived_key(key))
         state.index, state.run, state.error = position, self._run_id, None
         try:
+            if saved is None and self._sweep is not None:
+                found = await self._existing(index, item, state)
+                if found is not None:
+                    return found
             client = await self._client(item, state, resuming)
             link = await self._link(item, state, resuming)
         except (AgencyAccessError, ValueError) as error:
@@ -99,13 +121,12 @@ class Onboarder:
     ) -> ItemResult[Onboarded] | None:
         """The result of a row the journal already settled, or None if it still needs work."""
         if saved.run == self._run_id and saved.index != position:
-            error = ValueError(f"duplicate of row {saved.index} (same key {saved.key})")
-            return Failed(index, saved.key, error, outcome="invalid")
-        if saved.state in ("done", "failed", "invalid"):
+            return Failed(index, saved.key, _duplicate(saved.index, saved.key), outcome="invalid")
+        if saved.state in (*DONE_STATES, "failed", "invalid"):
             # Claim the row for this run, so that a later duplicate of it is caught.
             saved.run, saved.index = self._run_id, position
             self._save(saved)
-        if saved.state == "done":
+        if saved.state in DONE_STATES:
             done = Onboarded(saved.client_id or "", saved.link_id, saved.invite_url)
             return Succeeded(index, saved.key, done, outcome="skipped")
         if saved.state in ("failed", "invalid") and not self._retry_failed:
@@ -113,6 +134,57 @@ class Onboarder:
             partial = Onboarded(saved.client_id) if saved.client_id else None
             return Failed(index, saved.key, error, partial, saved.state)
         return None
+
+    def _refused_for_other_services(self, saved: JournalRow) -> bool:
+        """Whether ``update_links`` should take up a row refused for a link of other services."""
+        return (
+            self._update_links
+            and saved.state == "failed"
+            and saved.client_id is not None
+            and saved.link_id is None
+        )
+
+    async def _existing(
+        self, index: int, item: OnboardItem, state: JournalRow
+    ) -> ItemResult[Onboarded] | None:
+        """The row's result if the account already has its records; None if work remains.
+
+        A found client without an access request gets one made as usual
+        (``state`` then holds the client); a found client whose access request
+        asks for other services has it updated with ``update_links``, and is
+        refused otherwise: a second invite is never made beside the first.
+        """
+        assert self._sweep is not None
+        existing = await self._sweep.index()
+        email = item.client.email if state.key == email_key(item.client.email) else None
+        client_id = existing.claim_client(state.idempotency_key, email)
+        if client_id is None:
+            return None
+        state.state, state.client_id = "client_created", client_id
+        services = wire_services(item.services) if item.services else self._sweep.services
+        same, newest = existing.link_of(client_id, services, self._options)
+        if same is not None:
+            state.state, state.link_id, state.invite_url = "found", same.link_id, same.invite_url
+            self._save(state)
+            return Succeeded(
+                index, state.key, Onboarded(client_id, same.link_id, same.invite_url), "found"
+            )
+        if newest is None:
+            return None  # the client is there, its access request is not: make it
+        if not self._update_links:
+            raise ValueError(
+                f"client {client_id} already has access request {newest.link_id}, for other "
+                "services or options: update it with update_links=True (CLI: --update-links)"
+            )
+        link = await self._links.update(
+            newest.link_id, services=item.services or self._services, **self._options
+        )
+        invite_url = link.invite_url or newest.invite_url
+        state.state, state.link_id, state.invite_url = "updated", link.link_id, invite_url
+        self._save(state)
+        return Succeeded(
+            index, state.key, Onboarded(client_id, link.link_id, invite_url, None, link), "updated"
+        )
 
     async def _client(self, item: OnboardItem, state: JournalRow, resuming: bool) -> Client | None:
         """Create the row's client (or find the one an earlier run made); None if known."""
@@ -152,6 +224,15 @@ class Onboarder:
         """Commit a state before the create it announces is sent."""
         if self._journal is not None:
             await self._journal.write_ahead(state)
+
+
+def _duplicate(first: int, key: str) -> ValueError:
+    if key.startswith("email:"):
+        return ValueError(
+            f"duplicate of row {first} (same e-mail address; give each row its own key, "
+            "e.g. an external_id)"
+        )
+    return ValueError(f"duplicate of row {first} (same key {key})")
 
 
 def _one_line(error: BaseException) -> str:

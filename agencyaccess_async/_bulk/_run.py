@@ -77,7 +77,13 @@ class _Row:
 
 @attrs.frozen
 class Succeeded(_Row, Generic[T]):
-    """An item that succeeded: ``value`` is there (``outcome`` ``created`` or ``skipped``)."""
+    """An item that succeeded: ``value`` is there.
+
+    ``outcome`` is ``created``; ``skipped`` (finished by an earlier run, as
+    its journal says); ``found`` (already in the account, made by a run whose
+    journal this one lacks); or ``updated`` (an existing access request
+    changed to the job's services).
+    """
 
     index: int
     key: str

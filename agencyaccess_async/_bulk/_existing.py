@@ -1,0 +1,165 @@
+"""What the account already has: one sweep of its clients and links, for rows a journal lacks.
+
+A row the journal does not know (a first run, a new ``--out``, a lost or
+replaced journal, another machine) may have been onboarded all the same.
+Looking each such row up would cost a request per row; instead the first
+such row sweeps the account's clients and access requests once, in list
+pages of the contract's largest size (about N/100 requests for N records),
+into an index that every later row reads:
+
+- a client is the row's when it carries the row's idempotency key in its
+  metadata (the SDK stores one with every client it creates); or, for a row
+  whose identity is its e-mail address, when its e-mail address is the
+  row's, normalised (trimmed, lower-cased), and no other row claimed it;
+- an access request is the row's when it belongs to that client and asks
+  for the same services (and the options the job sets).
+
+Each record is claimed by at most one row, so two rows never share a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._clients import Clients
+from .._errors import CapabilityError
+from .._hooks import logger
+from .._idempotency import IDEMPOTENCY_METADATA_KEY
+from .._links import Links
+from .._models import Link, Unset
+from .._services import RequestedServices
+
+__all__ = ["Existing", "Sweep", "email_key", "normalised_email", "wire_services"]
+
+#: The contract's largest page: the sweep's cost is records / 100 requests.
+_PAGE = 100
+
+
+def normalised_email(email: str) -> str:
+    """An e-mail address as identity compares it: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def email_key(email: str) -> str:
+    """The row key of a row whose identity is its e-mail address."""
+    return "email:" + normalised_email(email)
+
+
+@attrs.frozen
+class _KnownLink:
+    link_id: str
+    invite_url: str | None
+    services: Mapping[str, Any]
+    options: Mapping[str, Any]
+
+
+@attrs.define
+class Existing:
+    """The account's clients and access requests, indexed by what identifies a row."""
+
+    by_idempotency_key: dict[str, str] = attrs.field(factory=dict)
+    by_email: dict[str, list[str]] = attrs.field(factory=dict)
+    links: dict[str, list[_KnownLink]] = attrs.field(factory=dict)
+    claimed: set[str] = attrs.field(factory=set)
+    requests: int = 0
+
+    def claim_client(self, idempotency_key: str, email: str | None) -> str | None:
+        """The id of the row's existing client (now claimed), or None.
+
+        ``email`` is given when the row's identity is its e-mail address.
+        """
+        found = self.by_idempotency_key.get(idempotency_key)
+        if found is None and email is not None:
+            candidates = self.by_email.get(normalised_email(email), ())
+            found = next((c for c in candidates if c not in self.claimed), None)
+        if found is None or found in self.claimed:
+            return None
+        self.claimed.add(found)
+        return found
+
+    def link_of(
+        self, client_id: str, services: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> tuple[_KnownLink | None, _KnownLink | None]:
+        """(the newest link of the client asking for this, the newest link of the client)."""
+        links = self.links.get(client_id, [])
+        same = [k for k in links if k.services == services and _options_match(k, options)]
+        return (same[-1] if same else None), (links[-1] if links else None)
+
+
+def _options_match(link: _KnownLink, options: Mapping[str, Any]) -> bool:
+    """Whether the link has every option the job sets (an unset option matches anything)."""
+    return all(
+        isinstance(value, Unset) or link.options.get(name) == value
+        for name, value in options.items()
+    )
+
+
+class Sweep:
+    """The index of what the account has, built once, by the first row that needs it.
+
+    A key that may not list (403) gets an empty index and one warning: rows
+    are then created as before, with the journal as the only guard.
+    """
+
+    def __init__(
+        self, clients: Clients, links: Links, services: RequestedServices | Mapping[str, Any]
+    ) -> None:
+        #: The job's requested services, as comparable JSON.
+        self.services = wire_services(services)
+        self._clients = clients
+        self._links = links
+        self._lock = asyncio.Lock()
+        self._index: Existing | None = None
+
+    async def index(self) -> Existing:
+        """The index; the first caller builds it while the others wait."""
+        async with self._lock:
+            if self._index is None:
+                self._index = await self._build()
+            return self._index
+
+    async def _build(self) -> Existing:
+        existing = Existing()
+        try:
+            async for page in self._clients.list(limit=_PAGE).pages():
+                existing.requests += 1
+                for client in page.items:
+                    key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+                    if key:
+                        existing.by_idempotency_key.setdefault(key, client.client_id)
+                    email = normalised_email(client.email or "")
+                    existing.by_email.setdefault(email, []).append(client.client_id)
+            async for links in self._links.list(limit=_PAGE).pages():
+                existing.requests += 1
+                for link in links.items:
+                    if link.client_id:
+                        existing.links.setdefault(link.client_id, []).append(_known(link))
+        except CapabilityError as error:
+            logger.warning(
+                "cannot look for clients made by earlier runs (%s): rows the journal does not "
+                "know are created without that check",
+                error.msg,
+            )
+            return Existing()
+        return existing
+
+
+def _known(link: Link) -> _KnownLink:
+    options = {
+        "intake_form": link.intake_form,
+        "send_email": link.send_email,
+        "thank_you_message": link.thank_you_message,
+        "redirect_url": link.redirect_url,
+    }
+    return _KnownLink(link.link_id, link.invite_url, link.requested_services.to_json(), options)
+
+
+def wire_services(services: RequestedServices | Mapping[str, Any]) -> Mapping[str, Any]:
+    """Requested services as comparable JSON, however the job gave them."""
+    if isinstance(services, RequestedServices):
+        return services.to_json()
+    return RequestedServices.from_json(services, validate=False).to_json()
