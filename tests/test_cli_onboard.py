@@ -128,13 +128,14 @@ def test_file_problems_are_one_line_exit_2(tmp_path: Path) -> None:
     )
     semicolons = tmp_path / "semi.csv"
     semicolons.write_text((EXAMPLES / "clients.csv").read_text().replace(",", ";"))
-    assert_one_line_error(
-        run_cli("onboard", str(semicolons), "--services", services), "--delimiter ';'"
+    assert_one_line_error(  # a delimiter given wrong: the hint names the right one
+        run_cli("onboard", str(semicolons), "--services", services, "--delimiter", ","),
+        "--delimiter ';'",
     )
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 4)
-    assert_one_line_error(run_cli("onboard", str(binary), "--services", services), "not UTF-8")
-    no_email = write_csv(tmp_path / "no_email.csv", [{"name": "A", "mail": "a@b.co"}])
+    assert_one_line_error(run_cli("onboard", str(binary), "--services", services), "not text")
+    no_email = write_csv(tmp_path / "no_email.csv", [{"name": "A", "contact": "a@b.co"}])
     assert_one_line_error(
         run_cli("onboard", str(no_email), "--services", services), "no 'email' column"
     )
@@ -150,7 +151,7 @@ def test_file_problems_are_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_semicolon_files_work_with_the_delimiter_flag(tmp_path: Path) -> None:
-    """--delimiter ';' reads and writes semicolon-separated files."""
+    """--delimiter ';' reads and writes semicolon-separated files (also sniffed without it)."""
     rows = clean_rows(3)
     path = tmp_path / "semi.csv"
     path.write_text("name;email\n" + "".join(f"{r['name']};{r['email']}\n" for r in rows))

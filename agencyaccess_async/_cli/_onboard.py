@@ -63,7 +63,12 @@ def add_onboard_command(commands: Any) -> None:
     parser.add_argument(
         "csv",
         metavar="CLIENTS.csv",
-        help="name,email[,company,website,type,language,external_id,metadata.*]",
+        help="the clients: a CSV or text export (any of , ; tab; UTF-8, UTF-16 or "
+        "Windows-1252) or an .xlsx workbook, with name and email columns and optionally "
+        "company, website, type, language, external_id and metadata.* (CRM export names "
+        "such as 'Company Name' or 'E-mail Address' are understood). A row's identity is "
+        "its external_id, else its e-mail address: a row with one already onboarded, by "
+        "any run or machine, is found, never made twice",
     )
     parser.add_argument(
         "--services",
@@ -137,7 +142,40 @@ def add_onboard_command(commands: Any) -> None:
     parser.add_argument(
         "--send-email", action="store_true", help="have AgencyAccess e-mail each invite"
     )
-    parser.add_argument("--delimiter", default=",", help="CSV delimiter (default ',')")
+    parser.add_argument(
+        "--delimiter", help="CSV delimiter (default: whichever of , ; and tab the header uses)"
+    )
+    parser.add_argument(
+        "--encoding",
+        help="the file's text encoding (default: UTF-8, or UTF-16 with a BOM, else "
+        "Windows-1252 with a note)",
+    )
+    parser.add_argument("--sheet", help="the sheet of an .xlsx workbook (default: the first)")
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="read FIELD (name, email, company, website, type, language, external_id) from "
+        "COLUMN; repeatable, e.g. --map name='Company Name'",
+    )
+    parser.add_argument(
+        "--key-column",
+        metavar="COLUMN",
+        help="identify rows by this column instead of external_id or the e-mail address "
+        "(two rows with one value are one client)",
+    )
+    parser.add_argument(
+        "--update-links",
+        action="store_true",
+        help="for a finished job given other services or options: update each row's "
+        "existing access request to them (never a new client or invite)",
+    )
+    parser.add_argument(
+        "--excel",
+        action="store_true",
+        help="write the results file as UTF-8 with a BOM, as Excel needs to show accents",
+    )
     parser.add_argument(
         "--strict-services",
         action="store_true",
@@ -159,11 +197,21 @@ def run(args: argparse.Namespace) -> int:
         except SessionError as error:
             raise UsageError(f"--base-url: {error}") from None
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
-    if len(delimiter) != 1:
+    if delimiter is not None and len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")
     _show_warnings()
     services = _load_services(args.services, strict=args.strict_services)
-    table = ClientsCsv(args.csv, delimiter, _shard(args.shard))
+    table = ClientsCsv(
+        args.csv,
+        delimiter,
+        _shard(args.shard),
+        encoding=args.encoding,
+        sheet=args.sheet,
+        mapped=_mapped(args.map),
+        key_column=args.key_column,
+    )
+    if table.source.note:
+        print(f"onboard: note: {table.source.note}", file=sys.stderr)
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     # An embedded emulator's run keeps a journal of its own: a later run against a real
     # server is never blocked by it and never trusts it.
@@ -175,6 +223,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     return run_until_signal(_onboard(args, table, services, total, out, journal))
+
+
+def _mapped(pairs: list[str]) -> dict[str, str]:
+    """``--map FIELD=COLUMN`` flags as {field: column}."""
+    mapped: dict[str, str] = {}
+    for pair in pairs:
+        field, equals, column = pair.partition("=")
+        if not equals or not field.strip() or not column.strip():
+            raise UsageError(f"--map {pair!r}: expected FIELD=COLUMN, e.g. name='Company Name'")
+        mapped[field.strip().lower()] = column.strip()
+    return mapped
 
 
 def _shard(text: str | None) -> tuple[int, int]:
@@ -303,13 +362,14 @@ async def _onboard(
             async with session:
                 await _check_access(session)
 
-                def start() -> BulkRun[Any]:
+                def start(replace: bool = False) -> BulkRun[Any]:
                     return session.bulk.onboard(
                         _items(table, rules, invalid),
                         services=services,
                         send_email=True if args.send_email else UNSET,
                         journal=journal,
-                        replace_journal=args.fresh_journal,
+                        replace_journal=args.fresh_journal or replace,
+                        update_links=args.update_links,
                         key_rotated=args.key_rotated,
                         retry_failed=args.retry_failed,
                         journal_target=EMBEDDED_TARGET if _embedded(args) else None,
@@ -318,7 +378,9 @@ async def _onboard(
                         progress=lambda p: display(invalid.shift(p)),
                     )
 
-                run = await _open_journal(start, journal, wait=args.wait)
+                run = await _open_journal(
+                    start, journal, wait=args.wait, update_links=args.update_links
+                )
                 try:
                     await run.run()
                 except asyncio.CancelledError:
@@ -327,7 +389,12 @@ async def _onboard(
                 finally:
                     display.close()
                     counts = write_results(
-                        table, out, journal, rules, escape_formulas=args.escape_formulas
+                        table,
+                        out,
+                        journal,
+                        rules,
+                        escape_formulas=args.escape_formulas,
+                        excel=args.excel,
                     )
                     print(counts.summary(out, interrupted), file=sys.stderr)
         return 0 if counts.all_ok else 1
@@ -367,7 +434,9 @@ def _damaged(journal: Path, error: Exception) -> UsageError:
 
 _WAIT_POLL = 0.5
 _MISMATCH_HINT = {
-    "job": "other services or options: use another --journal, or --fresh-journal",
+    "job": "to change the existing access requests to these services and options, run "
+    "with --update-links; --fresh-journal starts a new journal (existing clients are found, "
+    "not made again)",
     "base_url": "a journal of another server is not proof of anything here: use "
     "--fresh-journal (the old one is renamed, not deleted)",
     "key": "if the key was rolled for the same account, pass --key-rotated; if it is "
@@ -376,9 +445,14 @@ _MISMATCH_HINT = {
 
 
 async def _open_journal(
-    start: Callable[[], BulkRun[Any]], journal: Path, *, wait: bool
+    start: Callable[..., BulkRun[Any]], journal: Path, *, wait: bool, update_links: bool
 ) -> BulkRun[Any]:
-    """Start the run on its journal; a journal problem is one line, or a wait with ``--wait``."""
+    """Start the run on its journal; a journal problem is one line, or a wait with ``--wait``.
+
+    With ``update_links``, a journal of the same job with other services or
+    options is set aside (renamed) for a new one: every row is then found in
+    the account and its access request updated.
+    """
     announced = False
     while True:
         try:
@@ -391,6 +465,8 @@ async def _open_journal(
                 announced = True
             await asyncio.sleep(_WAIT_POLL)
         except JournalMismatch as error:
+            if error.what == "job" and update_links:
+                return start(replace=True)
             raise UsageError(f"{error}; {_MISMATCH_HINT[error.what]}") from None
         except JournalError as error:
             raise UsageError(f"{error}; {_DAMAGED_HINT}") from None
@@ -422,7 +498,7 @@ def _items(
 ) -> Iterator[OnboardItem]:
     for row in table.rows():
         try:
-            client = to_new_client(row, services)
+            client = to_new_client(row, services, table.columns)
         except RowError:
             invalid.count += 1  # reported in the results file, never sent
             continue

@@ -22,7 +22,13 @@ from .._services import RequestedServices
 from ._rows import ClientsCsv, Row, RowError, to_new_client
 
 RESULT_COLUMNS = ["client_id", "link_id", "invite_url", "status", "error"]
-_STATUS = {"done": "onboarded", "failed": "failed", "invalid": "invalid"}
+_STATUS = {
+    "done": "onboarded",
+    "found": "onboarded (found)",
+    "updated": "onboarded (updated)",
+    "failed": "failed",
+    "invalid": "invalid",
+}
 _SHOWN = 10
 
 
@@ -40,13 +46,19 @@ class Counts:
 
     @property
     def all_ok(self) -> bool:
-        """Whether every row was onboarded."""
-        return set(self.rows) <= {"onboarded"}
+        """Whether every row was onboarded (made, found already made, or updated)."""
+        return all(status.startswith("onboarded") for status in self.rows)
 
     def summary(self, out: Path, interrupted: bool) -> str:
         """How many rows were onboarded, which were not, where the results are."""
         total = sum(len(numbers) for numbers in self.rows.values())
-        parts = [f"{len(self.rows.get('onboarded', []))} of {total} rows onboarded"]
+        onboarded = sum(len(n) for s, n in self.rows.items() if s.startswith("onboarded"))
+        how = [
+            f"{len(self.rows[s])} {s[len('onboarded (') : -1]}"
+            for s in ("onboarded (found)", "onboarded (updated)")
+            if s in self.rows
+        ]
+        parts = [f"{onboarded} of {total} rows onboarded" + (f" ({', '.join(how)})" if how else "")]
         for status in ("invalid", "failed", "interrupted", "not_started"):
             numbers = self.rows.get(status)
             if numbers:
@@ -70,19 +82,26 @@ def write_results(
     services: RequestedServices,
     *,
     escape_formulas: bool = True,
+    excel: bool = False,
 ) -> Counts:
-    """Write ``out`` atomically from the input rows and the journal; return the counts."""
+    """Write ``out`` atomically from the input rows and the journal; return the counts.
+
+    With ``excel`` (or an input that had a byte-order mark), the file is
+    UTF-8 with a BOM, which Excel needs to show accents right; rows end in
+    CRLF either way, as RFC 4180 says.
+    """
     cell = _escape_formula if escape_formulas else str
     counts = Counts()
-    header = [c for c in table.header if c not in RESULT_COLUMNS]
+    header = [c for c in table.header if c and c not in RESULT_COLUMNS]
+    encoding = "utf-8-sig" if excel or table.source.bom else "utf-8"
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     journal = Journal(journal_path, None) if journal_path.exists() else None
     try:
-        with temporary.open("w", newline="", encoding="utf-8") as handle:
+        with temporary.open("w", newline="", encoding=encoding) as handle:
             writer = csv.writer(handle, delimiter=table.delimiter)
             writer.writerow(header + RESULT_COLUMNS)
             for row in table.rows():
-                outcome = _outcome(row, journal, services)
+                outcome = _outcome(row, journal, services, table)
                 counts.add(outcome[3], row.number, outcome[2])
                 cells = [row.cells.get(c, "") for c in header] + outcome
                 writer.writerow([cell(value) for value in cells])
@@ -102,17 +121,22 @@ def _escape_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def _outcome(row: Row, journal: Journal | None, services: RequestedServices) -> list[str]:
+def _outcome(
+    row: Row, journal: Journal | None, services: RequestedServices, table: ClientsCsv
+) -> list[str]:
     """client_id, link_id, invite_url, status, error of one row."""
     try:
-        to_new_client(row, services)
+        to_new_client(row, services, table.columns)
     except RowError as error:
         return ["", "", "", "invalid", f"row {row.number}: {error}"]
     saved = journal.get(row.key) if journal is not None else None
     if saved is None:
         return ["", "", "", "not_started", ""]
     if saved.index != row.number:
-        return ["", "", "", "invalid", f"row {row.number}: duplicate of row {saved.index}"]
+        why = f"row {row.number}: duplicate of row {saved.index}"
+        if row.key.startswith("email:"):
+            why += " (same e-mail address: give each an external_id, or choose --key-column)"
+        return ["", "", "", "invalid", why]
     status = _STATUS.get(saved.state, "interrupted")
     return [
         saved.client_id or "",

@@ -1,24 +1,31 @@
-"""Reading the clients CSV: columns, row validation, and stable row keys.
+"""Reading the clients file: its columns, row validation, and each row's identity.
 
-Columns: ``name`` and ``email`` (required); ``company``, ``website``,
-``type``, ``language``, ``external_id`` (optional); ``metadata.<key>`` for
-each metadata entry. Other columns are carried to the results file untouched
-and not sent. Rows are checked here against the contract's rules, so a bad
-row is reported with its number and never sent.
+The file is what a CRM exports (``_sources.py`` decodes it; ``_columns.py``
+tells which column is which field). Fields: ``name`` and ``email``
+(required); ``company``, ``website``, ``type``, ``language``,
+``external_id`` (optional); ``metadata.<key>`` for each metadata entry.
+Other columns are carried to the results file untouched and not sent. Rows
+are checked here against the contract's rules, so a bad row is reported
+with its number and the column as the file spells it, and never sent.
+
+A row's identity (``Row.key``): its ``--key-column`` value, else its
+``external_id``, else its e-mail address trimmed and lower-cased. Nothing
+else: a changed column that is never sent, or a stray space, is the same
+client.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import attrs
 
+from .._bulk._existing import email_key
 from .._contract import (
     COMPANY_MAX,
     EMAIL_MAX,
@@ -27,28 +34,18 @@ from .._contract import (
     METADATA_VALUE_MAX,
     NAME_MAX,
 )
-from .._idempotency import row_key
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
+from ._columns import Columns, normalised_header
 from ._common import UsageError
+from ._sources import DELIMITERS, Source, read_source
 
-REQUIRED = ("name", "email")
-#: The optional client fields, as columns: every field of NewClient but the
-#: required ones and metadata (which has its metadata.* columns), plus the row key.
-OPTIONAL = (
-    *(f.name for f in attrs.fields(NewClient) if f.name not in (*REQUIRED, "metadata")),
-    "external_id",
-)
 #: One metadata key is kept for the SDK's idempotency key.
 _METADATA_COLUMNS = METADATA_KEYS_MAX - 1
-METADATA_PREFIX = "metadata."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: The longest cell a row may have; the longest field of the contract is 1,000
 #: characters, so a longer cell is a mistake (a stray quote swallowing lines).
 MAX_CELL = 10_000
-#: What the csv module may read in one cell before failing the whole file.
-_FIELD_SIZE_LIMIT = 1 << 30
-_DELIMITERS = (";", "\t", "|")
 
 
 class RowError(ValueError):
@@ -59,155 +56,159 @@ class RowError(ValueError):
 class Row:
     """One data row: its spreadsheet row number (the header is row 1) and its cells.
 
-    ``problem`` says what makes the row unreadable (a wrong number of fields,
-    an over-long cell); the cells are kept anyway, for the results file.
+    ``cells`` are by column as the file spells it; ``fields`` by field
+    (``name``, ``email``, ...); ``key`` is the row's identity. ``problem``
+    says what makes the row unreadable (a wrong number of fields, an
+    over-long cell); the cells are kept anyway, for the results file.
     """
 
     number: int
     cells: dict[str, str]
+    fields: dict[str, str]
+    key: str
     problem: str | None = None
-
-    @property
-    def key(self) -> str:
-        """``external_id`` when present, else a hash of the row's cells."""
-        external = self.cells.get("external_id", "").strip()
-        return f"ext:{external}" if external else row_key(self.cells)
 
 
 class ClientsCsv:
-    """A clients CSV file, read lazily (twice at most: once to check, once to use).
+    """A clients file (CSV, text export or .xlsx), read once into memory, its columns matched.
 
     With ``shard=(i, n)`` only every n-th row from the i-th on is read (by row
     number, so each row belongs to exactly one of n shards, whatever is in it).
     """
 
-    def __init__(self, path: str, delimiter: str, shard: tuple[int, int] = (1, 1)) -> None:
+    def __init__(
+        self,
+        path: str,
+        delimiter: str | None = None,
+        shard: tuple[int, int] = (1, 1),
+        *,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        mapped: Mapping[str, str] | None = None,
+        key_column: str | None = None,
+    ) -> None:
         self.path = Path(path)
-        self.delimiter = delimiter
         self.shard = shard
-        # A pipe or a process substitution (<(cat f)) can be read only once: it
-        # is read into memory here, and every later read is of that copy.
-        self._content: str | None = None
-        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
-            with self._open_file() as handle:
-                try:
-                    self._content = handle.read()
-                except UnicodeDecodeError:
-                    raise UsageError(f"{self.path}: not UTF-8 text (is it a CSV file?)") from None
-        self.header = self._read_header()
-        self.extra_columns = [
-            c for c in self.header
-            if c not in REQUIRED + OPTIONAL and not c.startswith(METADATA_PREFIX)
-        ]  # fmt: skip
-
-    def _open(self) -> Any:
-        if self._content is not None:
-            return io.StringIO(self._content, newline="")
-        return self._open_file()
-
-    def _open_file(self) -> Any:
-        try:
-            return self.path.open(newline="", encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UsageError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"{self.path}: is a directory, not a CSV file") from None
-        except OSError as error:
-            raise UsageError(f"{self.path}: cannot read it ({error.strerror})") from None
-
-    def _read_header(self) -> list[str]:
-        with self._open() as handle:
-            try:
-                header = next(csv.reader(handle, delimiter=self.delimiter), None)
-            except UnicodeDecodeError:
-                raise UsageError(f"{self.path}: not UTF-8 text (is it a CSV file?)") from None
-            except csv.Error as error:
-                raise UsageError(f"{self.path}: not a readable CSV file ({error})") from None
+        self.source: Source = read_source(
+            self.path, encoding=encoding, delimiter=delimiter, sheet=sheet
+        )
+        self.delimiter = self.source.delimiter
+        records = self.source.records()
+        header = next(records, None)
         if not header or not any(cell.strip() for cell in header):
-            raise UsageError(
-                f"{self.path}: the file is empty; expected a header row with name,email"
-            )
-        header = [cell.strip() for cell in header]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise UsageError(self._missing_message(header, missing))
-        duplicated = sorted({c for c in header if header.count(c) > 1})
+            raise UsageError(f"{self.path}: no header row; expected one naming name and email")
+        #: The header as the file spells it (surrounding spaces trimmed); empty cells dropped.
+        self.header = [cell.strip() for cell in header]
+        filled: set[str] = set()
+        rows = 0
+        for cells in records:
+            if any(cell.strip() for cell in cells):
+                rows += 1
+                filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
+        if rows == 0:
+            raise UsageError(f"{self.path}: only a header row; there are no clients in it")
+        named = [c for c in self.header if c]
+        duplicated = sorted({c for c in named if named.count(c) > 1})
         if duplicated:
             raise UsageError(f"{self.path}: column {duplicated[0]!r} appears twice in the header")
-        return header
-
-    def _missing_message(self, header: list[str], missing: list[str]) -> str:
-        joined = self.delimiter.join(header)
-        for other in _DELIMITERS:
-            if other != self.delimiter and all(c in joined for c in REQUIRED) and other in joined:
-                shown = "\\t" if other == "\t" else other
-                return (
-                    f"{self.path}: no {missing[0]!r} column; the header looks "
-                    f"{shown!r}-separated: use --delimiter '{shown}'"
-                )
-        return f"{self.path}: no {missing[0]!r} column (the header is: {', '.join(header)})"
+        try:
+            self.columns = Columns.resolve(str(self.path), named, filled, mapped or {})
+        except UsageError:
+            other = _other_delimiter(named, self.delimiter)
+            if other is None:
+                raise
+            raise UsageError(
+                f"{self.path}: the header is one column with --delimiter {self.delimiter!r}; it "
+                f"looks {other!r}-separated: use --delimiter '{other}' (or leave it out)"
+            ) from None
+        self.key_column = _key_column(self.path, named, key_column)
 
     def _row(self, number: int, cells: list[str]) -> Row:
         """The row of these cells, with the problem that keeps it from being sent, if any."""
-        by_column = dict(zip(self.header, cells, strict=False))
-        if len(cells) != len(self.header):
-            problem = f"{len(cells)} fields, the header has {len(self.header)}"
-            return Row(number, by_column, problem)
-        for column, value in by_column.items():
+        by_column = {c: v for c, v in zip(self.header, cells, strict=False) if c}
+        fields = self.columns.values(by_column)
+        row = functools.partial(Row, number, by_column, fields, self._key(by_column, fields))
+        named_width = max(i for i, c in enumerate(self.header) if c) + 1
+        surplus = any(v.strip() for v in cells[len(self.header) :])
+        if len(cells) < named_width or surplus:
+            return row(f"{len(cells)} fields, the header has {len(self.header)}")
+        for column, value in zip(self.header, cells, strict=False):
+            if not column and value.strip():
+                return row("a value under a column that has no name in the header")
             if len(value) > MAX_CELL:
-                return Row(
-                    number, by_column, f"{column}: {len(value)} characters, at most {MAX_CELL}"
-                )
-        return Row(number, by_column)
+                return row(f"{column}: {len(value)} characters, at most {MAX_CELL}")
+        return row()
+
+    def _key(self, cells: Mapping[str, str], fields: Mapping[str, str]) -> str:
+        if self.key_column is not None:
+            value = cells.get(self.key_column, "").strip()
+            return f"column:{normalised_header(self.key_column)}:{value}"
+        external = fields.get("external_id", "").strip()
+        return f"ext:{external}" if external else email_key(fields.get("email", ""))
 
     def rows(self) -> Iterator[Row]:
         """Every data row, with its row number; an unreadable file is a UsageError."""
-        csv.field_size_limit(_FIELD_SIZE_LIMIT)  # over-long cells are per-row errors, not fatal
-        with self._open() as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            number = 1
-            try:
-                next(reader)
-                index, count = self.shard
-                for number, cells in enumerate(reader, start=2):
-                    if not any(cell.strip() for cell in cells):
-                        continue  # blank lines are not rows
-                    if (number - 2) % count == index - 1:  # this shard's rows only
-                        yield self._row(number, cells)
-            except UnicodeDecodeError:
-                raise UsageError(f"{self.path}: not UTF-8 text after row {number}") from None
-            except csv.Error as error:
-                raise UsageError(f"{self.path}: unreadable at row {number + 1} ({error})") from None
+        records = self.source.records()
+        next(records)
+        index, count = self.shard
+        for number, cells in enumerate(records, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines are not rows
+            if (number - 2) % count == index - 1:  # this shard's rows only
+                yield self._row(number, cells)
 
 
-def to_new_client(row: Row, services: RequestedServices) -> NewClient:
-    """The row as a NewClient; a ``RowError`` naming the column if it breaks a rule."""
-    cells = row.cells
+def _other_delimiter(header: list[str], delimiter: str) -> str | None:
+    """The delimiter a one-column header seems to be split by, if not the one given."""
+    if len(header) != 1:
+        return None
+    found = [d for d in DELIMITERS if d != delimiter and d in header[0]]
+    return ("\\t" if found[0] == "\t" else found[0]) if found else None
+
+
+def _key_column(path: Path, header: list[str], wanted: str | None) -> str | None:
+    if wanted is None:
+        return None
+    matches = [c for c in header if c == wanted] or [
+        c for c in header if normalised_header(c) == normalised_header(wanted)
+    ]
+    if len(matches) != 1:
+        raise UsageError(f"--key-column {wanted}: {path} has no column {wanted!r}")
+    return matches[0]
+
+
+def to_new_client(row: Row, services: RequestedServices, columns: Columns) -> NewClient:
+    """The row as a NewClient; a ``RowError`` naming the column (as spelled) if it breaks a rule.
+
+    Liberal where a CRM is: a website without a scheme gets ``https://``.
+    """
+    fields = row.fields
     if row.problem is not None:
         raise RowError(row.problem)
-    name = cells["name"].strip()
-    email = cells["email"].strip()
+    spelled = columns.spelled
+    name = fields.get("name", "").strip()
+    email = fields.get("email", "").strip()
     if not 1 <= len(name) <= NAME_MAX:
-        raise RowError(f"name: required, at most {NAME_MAX} characters")
+        raise RowError(f"{spelled('name')}: required, at most {NAME_MAX} characters")
     if not _EMAIL.match(email) or len(email) > EMAIL_MAX:
         raise RowError(
-            f"email: {_shown(email)} is not a valid e-mail address" if email else "email: required"
+            f"{spelled('email')}: {_shown(email)} is not a valid e-mail address"
+            if email
+            else f"{spelled('email')}: required"
         )
-    company = cells.get("company", "").strip()
+    company = fields.get("company", "").strip()
     if len(company) > COMPANY_MAX:
-        raise RowError(f"company: at most {COMPANY_MAX} characters")
-    website = cells.get("website", "").strip()
-    if website and (
-        urlparse(website).scheme not in ("http", "https") or not urlparse(website).netloc
-    ):
-        raise RowError(f"website: {_shown(website)} is not an http(s) URL")
-    kind = _choice(cells, "type", ClientType)
-    language = _choice(cells, "language", Language)
+        raise RowError(f"{spelled('company')}: at most {COMPANY_MAX} characters")
+    website = _with_scheme(fields.get("website", "").strip())
+    if website and not _is_web_url(website):
+        raise RowError(f"{spelled('website')}: {_shown(website)} is not an http(s) URL")
+    kind = _choice(fields, "type", ClientType, spelled)
+    language = _choice(fields, "language", Language, spelled)
     if kind is ClientType.PROSPECT:
         try:
             services.check_prospect()
         except ValueError as error:
-            raise RowError(f"type: prospect, but {error}") from None
+            raise RowError(f"{spelled('type')}: prospect, but {error}") from None
     return NewClient(
         name=name,
         email=email,
@@ -215,26 +216,41 @@ def to_new_client(row: Row, services: RequestedServices) -> NewClient:
         website=website or UNSET,
         type=kind,
         language=language,
-        metadata=_metadata(cells),
+        metadata=_metadata(row.cells, columns),
     )
 
 
-def _choice(cells: dict[str, str], column: str, enum: Any) -> Any:
-    value = cells.get(column, "").strip()
+def _with_scheme(website: str) -> str:
+    """``client1.example`` as ``https://client1.example``: CRMs leave the scheme out."""
+    return website if not website or "://" in website else "https://" + website
+
+
+def _is_web_url(website: str) -> bool:
+    """Whether ``website`` is an http(s) URL with a host (and a port, if any, that parses)."""
+    parsed = urlparse(website)
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and " " not in website
+
+
+def _choice(fields: dict[str, str], field: str, enum: Any, spelled: Any) -> Any:
+    value = fields.get(field, "").strip()
     if not value:
         return UNSET
     try:
         return enum(value.lower())
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise RowError(f"{column}: {_shown(value)} is not one of {allowed}") from None
+        raise RowError(f"{spelled(field)}: {_shown(value)} is not one of {allowed}") from None
 
 
-def _metadata(cells: dict[str, str]) -> dict[str, str] | Any:
+def _metadata(cells: dict[str, str], columns: Columns) -> dict[str, str] | Any:
     metadata = {
-        column[len(METADATA_PREFIX) :]: value.strip()
-        for column, value in cells.items()
-        if column.startswith(METADATA_PREFIX) and value.strip()
+        key: cells.get(column, "").strip()
+        for column, key in columns.metadata.items()
+        if cells.get(column, "").strip()
     }
     if len(metadata) > _METADATA_COLUMNS:
         raise RowError(f"metadata: at most {_METADATA_COLUMNS} metadata.* columns may be filled")

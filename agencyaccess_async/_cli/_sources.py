@@ -1,0 +1,217 @@
+"""Reading what a CRM exports as rows of text: encodings, delimiters, Excel workbooks.
+
+- **Encoding**: UTF-8 with or without a BOM and UTF-16 with a BOM (Excel's
+  "CSV UTF-8" and "Unicode text") are recognised; any other file that is
+  not UTF-8 is read as Windows-1252 (Excel's CSV on a Western European
+  locale) with a one-line note, unless ``--encoding`` names its encoding.
+- **Delimiter**: the one of ``,`` ``;`` and tab that splits the header into
+  the most fields, unless ``--delimiter`` is given.
+- **Workbooks**: ``.xlsx`` is read with openpyxl (the ``xlsx`` extra), its
+  first sheet or ``--sheet``. An old binary ``.xls`` is refused with what
+  to do instead.
+
+The whole file is read into memory once: a CRM export of 100,000 rows is a
+few tens of megabytes, and a pipe can be read only once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._common import UsageError
+
+__all__ = ["DELIMITERS", "Source", "read_source"]
+
+#: The delimiters a file is sniffed for, in order of preference on a tie.
+DELIMITERS = (",", ";", "\t")
+#: What the csv module may read in one cell before failing the whole file (an
+#: over-long cell is a per-row error, reported by the row checks).
+_FIELD_SIZE_LIMIT = 1 << 30
+_XLS = b"\xd0\xcf\x11\xe0"  # an OLE2 compound file: .xls, .doc
+_ZIP = b"PK\x03\x04"
+_FALLBACK = "cp1252"
+
+
+@attrs.frozen
+class Source:
+    """A file's content as text rows: decoded, its delimiter known.
+
+    ``bom`` says the file began with a byte-order mark (so the results file
+    gets one too, for Excel); ``note`` is a line to show the user (a guessed
+    encoding), or None.
+    """
+
+    path: Path
+    text: str | None
+    delimiter: str
+    encoding: str
+    bom: bool = False
+    note: str | None = None
+    sheet_rows: tuple[tuple[str, ...], ...] | None = None
+
+    def records(self) -> Iterator[list[str]]:
+        """Every record of the file, the header first; a bad CSV is a UsageError."""
+        if self.sheet_rows is not None:
+            yield from (list(row) for row in self.sheet_rows)
+            return
+        assert self.text is not None
+        csv.field_size_limit(_FIELD_SIZE_LIMIT)
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        try:
+            yield from reader
+        except csv.Error as error:
+            raise UsageError(
+                f"{self.path}: unreadable at row {reader.line_num} ({error})"
+            ) from None
+
+
+def read_source(
+    path: Path, *, encoding: str | None, delimiter: str | None, sheet: str | None
+) -> Source:
+    """Read ``path`` (a CSV or text export, or an .xlsx workbook) as rows of text."""
+    data = _read_bytes(path)
+    if not data.strip():
+        raise UsageError(f"{path}: the file is empty; expected a header row and client rows")
+    if data.startswith(_ZIP):
+        return _workbook(path, sheet)
+    if data.startswith(_XLS):
+        raise UsageError(
+            f"{path}: an old Excel .xls workbook; save it as .xlsx (with the xlsx extra "
+            'installed) or as "CSV UTF-8"'
+        )
+    if sheet is not None:
+        raise UsageError(f"--sheet {sheet}: {path} is not an Excel workbook")
+    text, used, bom, note = _decode(path, data, encoding)
+    if "\x00" in text:
+        raise UsageError(f"{path}: not a text file (it holds NUL bytes); expected a CSV export")
+    if delimiter is None:
+        delimiter = _sniff(text)
+    return Source(path, text, delimiter, used, bom, note)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a CSV file") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str, bool, str | None]:
+    """(text, encoding used, had a BOM, a note for the user)."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UsageError(f"--encoding {encoding}: not an encoding Python knows") from None
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as error:
+            raise UsageError(_undecodable(path, data, encoding, error)) from None
+        bom = text.startswith("\ufeff")
+        return text.removeprefix("\ufeff"), encoding, bom, None
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(path, data[3:], "utf-8"), "utf-8", True, None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(path, data, "utf-16").removeprefix("\ufeff"), "utf-16", True, None
+    try:
+        return data.decode("utf-8"), "utf-8", False, None
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode(_FALLBACK)
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{path}: not text in UTF-8 or Windows-1252 (is it a CSV file?); if it is, "
+            "name its encoding with --encoding"
+        ) from None
+    note = (
+        f"{path} is not UTF-8: read it as Windows-1252 (Excel's CSV on Western European "
+        "systems); if accents look wrong, name the encoding with --encoding"
+    )
+    return text, _FALLBACK, False, note
+
+
+def _strict(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise UsageError(_undecodable(path, data, encoding, error)) from None
+
+
+def _undecodable(path: Path, data: bytes, encoding: str, error: UnicodeDecodeError) -> str:
+    """Where the first undecodable byte is: its row and, when the header reads, its column."""
+    text = data.decode(encoding, errors="replace")
+    delimiter = _sniff(text)
+    bad = data[error.start : error.start + 1].hex()
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = next(rows, [])
+        for number, cells in enumerate(rows, start=2):
+            for column, cell in zip(header, cells, strict=False):
+                if "\ufffd" in cell:
+                    return (
+                        f"{path}: row {number}, column {column!r}: byte 0x{bad} is not "
+                        f"{encoding}; name the file's encoding with --encoding"
+                    )
+    except csv.Error:
+        pass
+    line = data[: error.start].count(b"\n") + 1
+    return f"{path}: line {line}: byte 0x{bad} is not {encoding}; name it with --encoding"
+
+
+def _sniff(text: str) -> str:
+    """The delimiter that splits the first line into the most fields (',' on a tie)."""
+    first = next(iter(text.splitlines()), "")
+    counts = {d: len(next(csv.reader([first], delimiter=d), [])) for d in DELIMITERS}
+    return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
+
+
+def _workbook(path: Path, sheet: str | None) -> Source:
+    """The rows of an .xlsx workbook's first sheet (or ``sheet``), as text."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise UsageError(
+            f"{path}: an Excel workbook; install the xlsx extra "
+            "(pip install 'agencyaccess-async[xlsx]') or save the sheet as \"CSV UTF-8\""
+        ) from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a bad file
+        raise UsageError(f"{path}: not a readable .xlsx workbook ({error})") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise UsageError(
+                f"--sheet {sheet}: {path} has no such sheet (it has: {', '.join(book.sheetnames)})"
+            )
+        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        rows = tuple(
+            tuple(_cell_text(value) for value in row)
+            for row in worksheet.iter_rows(values_only=True)
+        )
+    finally:
+        book.close()
+    return Source(path, None, ",", "xlsx", sheet_rows=rows)
+
+
+def _cell_text(value: Any) -> str:
+    """A workbook cell as the CSV export of it would read: 1001 not 1001.0, ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,173 @@
+"""Real CRM exports in: each export kind onboarded as a process, the records checked on the server.
+
+The files are written by ``tests/crm_exports.py`` the way each tool writes
+them (encodings, delimiters, header names, blank columns, workbooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agencyaccess_async import Session
+from tests.cli_helpers import (
+    EXAMPLES,
+    Emulator,
+    assert_one_line_error,
+    run_cli,
+    write_csv,
+)
+from tests.crm_exports import EXPORTS, PEOPLE
+
+pytestmark = pytest.mark.process
+
+SERVICES = str(EXAMPLES / "services.json")
+
+
+def server_clients(emulator: Emulator) -> list[Any]:
+    """Every client the emulator holds for the test key, as the SDK reads them."""
+
+    async def collect() -> list[Any]:
+        async with Session(emulator.key, base_url=emulator.base_url) as session:
+            return await session.clients.list(limit=100).collect()
+
+    return asyncio.run(collect())
+
+
+def results_of(path: Path) -> list[dict[str, str]]:
+    """The results file beside ``path``, in whichever delimiter it mirrors from the input."""
+    text = path.with_suffix(".results.csv").read_text(encoding="utf-8-sig")
+    first = text.splitlines()[0]
+    delimiter = max(",;\t", key=first.count)
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def onboard(emulator: Emulator, path: Path, *args: str) -> Any:
+    return run_cli(
+        "onboard", str(path), "--services", SERVICES, "--base-url", emulator.base_url, *args,
+        env=emulator.env(),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTS))
+def test_each_export_kind_onboards_with_accents_intact(
+    kind: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Every export kind reaches the server: one client per person, names as the CRM had them."""
+    write, name = EXPORTS[kind]
+    path = write(tmp_path / name)
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    clients = server_clients(emulator)
+    assert sorted(c.name for c in clients) == sorted(p.company for p in PEOPLE)
+    assert sorted(c.email for c in clients) == sorted(p.email for p in PEOPLE)
+    if kind == "hubspot":  # websites without a scheme get https://
+        assert sorted(c.website for c in clients) == sorted(f"https://{p.domain}" for p in PEOPLE)
+    if kind == "excel-eu":  # the guessed encoding is said, once
+        assert "read it as Windows-1252" in result.stderr
+    results = results_of(path)
+    assert {r["status"] for r in results} == {"onboarded"}
+    # A second run finds everything done: nothing more on the server.
+    again = onboard(emulator, path)
+    assert again.returncode == 0, again.stderr
+    assert len(server_clients(emulator)) == len(PEOPLE)
+
+
+def test_excel_flag_writes_a_bom_and_crlf(emulator: Emulator, tmp_path: Path) -> None:
+    """--excel: the results file opens in Excel with its accents right (UTF-8 BOM, CRLF)."""
+    path = EXPORTS["excel-eu"][0](tmp_path / "clients.csv")
+    result = onboard(emulator, path, "--excel")
+    assert result.returncode == 0, result.stderr
+    written = path.with_suffix(".results.csv").read_bytes()
+    assert written.startswith(codecs.BOM_UTF8)
+    assert written.count(b"\r\n") == len(PEOPLE) + 1
+    assert "Café Señorío" in written.decode("utf-8-sig")
+    assert written.decode("utf-8-sig").splitlines()[0].startswith("Name;E-mail;Company;")
+
+
+def test_ambiguous_headers_are_refused_until_mapped(emulator: Emulator, tmp_path: Path) -> None:
+    """Name and Company Name both filled: one line naming both and --map; --map settles it."""
+    rows = [{"Name": p.first, "Company Name": p.company, "E-mail Address": p.email} for p in PEOPLE]
+    path = write_csv(tmp_path / "both.csv", rows)
+    assert_one_line_error(onboard(emulator, path), "'Name' and 'Company Name'", "--map name=")
+    result = onboard(emulator, path, "--map", "name=company name")
+    assert result.returncode == 0, result.stderr
+    assert sorted(c.name for c in server_clients(emulator)) == sorted(p.company for p in PEOPLE)
+
+
+def test_a_column_empty_in_every_row_never_competes(emulator: Emulator, tmp_path: Path) -> None:
+    """An empty Name column beside Company Name is no ambiguity."""
+    rows = [{"Name": "", "Company Name": p.company, "Email": p.email} for p in PEOPLE]
+    result = onboard(emulator, write_csv(tmp_path / "c.csv", rows))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_rows_error_names_the_column_as_the_file_spells_it(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = [{"Company Name": "A", "E-mail Address": "not-an-address"}]
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = onboard(emulator, path)
+    assert result.returncode == 1
+    (row,) = results_of(path)
+    assert row["error"].startswith("row 2: E-mail Address: 'not-an-address'")
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "empty"),
+        (b"name,email\r\n", "only a header row"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "old Excel .xls"),
+        (bytes(range(256)) * 4, "not text"),
+        (b"name,email\n\x00\x01\x02,\x00\n", "not a text file"),
+        (b"PK\x03\x04" + bytes(100), "not a readable .xlsx"),
+    ],
+)
+def test_files_that_are_not_clients_are_one_line_exit_2(
+    content: bytes, needle: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_bytes(content)
+    assert_one_line_error(onboard(emulator, path), needle)
+    assert not path.with_suffix(".results.csv").exists()
+
+
+def test_an_undecodable_byte_under_encoding_names_row_and_column(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    path = EXPORTS["excel-eu"][0](tmp_path / "clients.csv")
+    assert_one_line_error(
+        onboard(emulator, path, "--encoding", "utf-8"), "row 2, column 'Name'", "--encoding"
+    )
+    result = onboard(emulator, path, "--encoding", "cp1252")
+    assert result.returncode == 0, result.stderr
+    assert "read it as" not in result.stderr  # named, so nothing was guessed
+
+
+def test_xlsx_without_openpyxl_says_what_to_do(emulator: Emulator, tmp_path: Path) -> None:
+    """Without the xlsx extra, one line: how to install it, or to save the sheet as CSV."""
+    path = EXPORTS["xlsx"][0](tmp_path / "clients.xlsx")
+    blocker = tmp_path / "no_openpyxl"
+    blocker.mkdir()
+    (blocker / "openpyxl.py").write_text("raise ImportError('not installed')\n")
+    result = run_cli(
+        "onboard", str(path), "--services", SERVICES, "--base-url", emulator.base_url,
+        env={**emulator.env(), "PYTHONPATH": str(blocker)},
+    )  # fmt: skip
+    assert_one_line_error(result, "agencyaccess-async[xlsx]", "CSV UTF-8")
+
+
+def test_sheet_option_picks_a_sheet(emulator: Emulator, tmp_path: Path) -> None:
+    path = EXPORTS["xlsx"][0](tmp_path / "clients.xlsx")
+    assert_one_line_error(onboard(emulator, path, "--sheet", "Nope"), "no such sheet", "Clients")
+    result = onboard(emulator, path, "--sheet", "Clients")
+    assert result.returncode == 0, result.stderr
+    assert len(server_clients(emulator)) == len(PEOPLE)
