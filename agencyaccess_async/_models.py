@@ -374,6 +374,24 @@ class Link(Model):
     source: AccessPageSource | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
+    @property
+    def overall_status(self) -> str:
+        """``granted``, ``partial``, ``rejected`` (some service refused) or ``pending``.
+
+        The server's ``status`` has no "rejected": a link whose client refused
+        one service and granted the rest reads ``partial`` there, and one that
+        refused everything reads ``pending``. This is derived from the grants
+        (falling back on ``status`` for a link that lists none).
+        """
+        states = [_enum_text(g.status) for g in self.grants]
+        if "rejected" in states:
+            return "rejected"
+        if states and all(state == "granted" for state in states):
+            return "granted"
+        if "granted" in states:
+            return "partial"
+        return (_enum_text(self.status) or "pending") if not states else "pending"
+
     def __repr__(self) -> str:
         granted = sum(1 for g in self.grants if g.status == GrantStatus.GRANTED)
         return (

@@ -171,3 +171,37 @@ def test_sheet_option_picks_a_sheet(emulator: Emulator, tmp_path: Path) -> None:
     result = onboard(emulator, path, "--sheet", "Clients")
     assert result.returncode == 0, result.stderr
     assert len(server_clients(emulator)) == len(PEOPLE)
+
+
+@pytest.mark.slow
+def test_a_large_file_with_bad_rows_onboards_the_good_ones(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """2,000 rows, 5% bad in five ways: the good rows reach the server, every bad one is named."""
+    bad = {
+        0: {"email": "not-an-address"},
+        1: {"name": ""},
+        2: {"website": "ftp://files.example"},
+        3: {"type": "partner"},
+        4: {"extra": "a value under no column"},
+    }
+    rows: list[dict[str, str]] = []
+    for i in range(2000):
+        row = {"name": f"Client {i}", "email": f"c{i}@example.test", "website": "",
+               "type": "", "extra": ""}  # fmt: skip
+        if i % 20 == 0:
+            row.update(bad[(i // 20) % 5])
+        rows.append(row)
+    path = tmp_path / "big.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "email", "website", "type", ""])  # an unnamed last column
+        writer.writerows(list(row.values()) for row in rows)
+    result = onboard(emulator, path)
+    assert result.returncode == 1
+    results = results_of(path)
+    invalid = [r for r in results if r["status"] == "invalid"]
+    assert len(invalid) == 100
+    assert {r["status"] for r in results} == {"onboarded", "invalid"}
+    assert all(r["error"].startswith("row ") for r in invalid)
+    assert emulator.admin("counters")["records"] == {"clients": 1900, "links": 1900}

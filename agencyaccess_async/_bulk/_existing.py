@@ -4,8 +4,9 @@ A row the journal does not know (a first run, a new ``--out``, a lost or
 replaced journal, another machine) may have been onboarded all the same.
 Looking each such row up would cost a request per row; instead the first
 such row sweeps the account's clients and access requests once, in list
-pages of the contract's largest size (about N/100 requests for N records),
-into an index that every later row reads:
+pages of the contract's largest size (about N/100 requests for N records,
+clients and links listed side by side), into an index that every later
+row reads:
 
 - a client is the row's when it carries the row's idempotency key in its
   metadata (the SDK stores one with every client it creates); or, for a row
@@ -123,21 +124,12 @@ class Sweep:
             return self._index
 
     async def _build(self) -> Existing:
+        """List clients and links side by side (two page streams: half the wall time)."""
         existing = Existing()
+        clients = asyncio.ensure_future(self._sweep_clients(existing))
         try:
-            async for page in self._clients.list(limit=_PAGE).pages():
-                existing.requests += 1
-                for client in page.items:
-                    key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
-                    if key:
-                        existing.by_idempotency_key.setdefault(key, client.client_id)
-                    email = normalised_email(client.email or "")
-                    existing.by_email.setdefault(email, []).append(client.client_id)
-            async for links in self._links.list(limit=_PAGE).pages():
-                existing.requests += 1
-                for link in links.items:
-                    if link.client_id:
-                        existing.links.setdefault(link.client_id, []).append(_known(link))
+            await self._sweep_links(existing)
+            await clients
         except CapabilityError as error:
             logger.warning(
                 "cannot look for clients made by earlier runs (%s): rows the journal does not "
@@ -145,7 +137,30 @@ class Sweep:
                 error.msg,
             )
             return Existing()
+        finally:
+            if not clients.done():
+                clients.cancel()
+                await asyncio.wait([clients])
+            if not clients.cancelled():
+                clients.exception()  # retrieved: the error raised is the one that counts
         return existing
+
+    async def _sweep_clients(self, existing: Existing) -> None:
+        async for page in self._clients.list(limit=_PAGE).pages():
+            existing.requests += 1
+            for client in page.items:
+                key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+                if key:
+                    existing.by_idempotency_key.setdefault(key, client.client_id)
+                email = normalised_email(client.email or "")
+                existing.by_email.setdefault(email, []).append(client.client_id)
+
+    async def _sweep_links(self, existing: Existing) -> None:
+        async for page in self._links.list(limit=_PAGE).pages():
+            existing.requests += 1
+            for link in page.items:
+                if link.client_id:
+                    existing.links.setdefault(link.client_id, []).append(_known(link))
 
 
 def _known(link: Link) -> _KnownLink:

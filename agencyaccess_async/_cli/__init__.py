@@ -1,4 +1,4 @@
-"""The ``agencyaccess-async`` command line: ``onboard``, ``emulator`` and ``doctor``.
+"""The ``agencyaccess-async`` command line: ``onboard``, ``status``, ``emulator`` and ``doctor``.
 
 Every failure the user can fix is one line on stderr and exit code 2; no
 tracebacks for bad input.
@@ -16,6 +16,7 @@ from ._common import Stopped, UsageError
 from ._doctor import add_doctor_command
 from ._emulator import add_emulator_command
 from ._onboard import add_onboard_command
+from ._status import add_status_command
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_onboard_command(commands)
+    add_status_command(commands)
     add_emulator_command(commands)
     add_doctor_command(commands)
     return parser

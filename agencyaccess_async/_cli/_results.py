@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -20,6 +21,8 @@ import attrs
 from .._bulk._journal import Journal
 from .._services import RequestedServices
 from ._rows import ClientsCsv, Row, RowError, to_new_client
+
+__all__ = ["RESULT_COLUMNS", "Counts", "write_atomically", "write_results"]
 
 RESULT_COLUMNS = ["client_id", "link_id", "invite_url", "status", "error"]
 _STATUS = {
@@ -90,27 +93,56 @@ def write_results(
     UTF-8 with a BOM, which Excel needs to show accents right; rows end in
     CRLF either way, as RFC 4180 says.
     """
-    cell = _escape_formula if escape_formulas else str
     counts = Counts()
     header = [c for c in table.header if c and c not in RESULT_COLUMNS]
-    encoding = "utf-8-sig" if excel or table.source.bom else "utf-8"
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     journal = Journal(journal_path, None) if journal_path.exists() else None
+
+    def rows() -> Iterator[list[str]]:
+        for row in table.rows():
+            outcome = _outcome(row, journal, services, table)
+            counts.add(outcome[3], row.number, outcome[2])
+            yield [row.cells.get(c, "") for c in header] + outcome
+
     try:
-        with temporary.open("w", newline="", encoding=encoding) as handle:
-            writer = csv.writer(handle, delimiter=table.delimiter)
-            writer.writerow(header + RESULT_COLUMNS)
-            for row in table.rows():
-                outcome = _outcome(row, journal, services, table)
-                counts.add(outcome[3], row.number, outcome[2])
-                cells = [row.cells.get(c, "") for c in header] + outcome
-                writer.writerow([cell(value) for value in cells])
-        os.replace(temporary, out)
+        write_atomically(
+            out,
+            header + RESULT_COLUMNS,
+            rows(),
+            delimiter=table.delimiter,
+            bom=excel or table.source.bom,
+            escape_formulas=escape_formulas,
+        )
     finally:
         if journal is not None:
             journal.close()
-        temporary.unlink(missing_ok=True)
     return counts
+
+
+def write_atomically(
+    out: Path,
+    header: list[str],
+    rows: Iterable[list[str]],
+    *,
+    delimiter: str,
+    bom: bool,
+    escape_formulas: bool,
+) -> None:
+    """Write a CSV to a temporary file beside ``out`` and rename it over ``out``.
+
+    Never half-written: a crash leaves the old file. Formula-like cells get
+    a leading ``'`` unless ``escape_formulas`` is false.
+    """
+    cell = _escape_formula if escape_formulas else str
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
+            writer = csv.writer(handle, delimiter=delimiter)
+            writer.writerow(header)
+            for cells in rows:
+                writer.writerow([cell(value) for value in cells])
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -40,6 +40,8 @@ from ._columns import Columns, normalised_header
 from ._common import UsageError
 from ._sources import DELIMITERS, Source, read_source
 
+__all__ = ["MAX_CELL", "ClientsCsv", "Row", "RowError", "to_new_client"]
+
 #: One metadata key is kept for the SDK's idempotency key.
 _METADATA_COLUMNS = METADATA_KEYS_MAX - 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

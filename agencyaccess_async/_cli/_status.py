@@ -1,0 +1,246 @@
+"""``agencyaccess-async status``: which clients have granted access, from a results file.
+
+Reads the results file of ``onboard`` (or a status file this command wrote)
+and writes every column of it plus, for each row with a link_id:
+
+  link_status        granted, partial, rejected (a service was refused) or pending;
+                     "not found" for a link that no longer exists
+  services_granted   platform.service of each granted service, space-separated
+  services_pending   ... of each service not answered yet
+  services_rejected  ... of each service the client refused
+  intake_form        notRequested, pending or completed
+  checked_at         when it was read (UTC)
+
+Statuses are read in list pages of 100 (about one request per 100 links),
+never one call per link. --watch SECONDS checks again until every link is
+granted, or Ctrl-C, printing what changed. Needs AGENCYACCESS_API_KEY (and
+--base-url for anything but the hosted API).
+
+Exit codes: 0 the statuses were read and written; 2 a usage error (one
+line); 130 or 143 stopped by Ctrl-C or SIGTERM (the file holds the last
+complete check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .._errors import AgencyAccessError, AuthenticationError, SessionError, TransportError
+from .._http import redacted_url
+from .._models import Link
+from .._session import Session, checked_base_url
+from ._common import UsageError, add_command
+from ._results import write_atomically
+from ._signals import run_until_signal
+from ._sources import read_source
+
+__all__ = ["STATUS_COLUMNS", "add_status_command"]
+
+STATUS_COLUMNS = [
+    "link_status",
+    "services_granted",
+    "services_pending",
+    "services_rejected",
+    "intake_form",
+    "checked_at",
+]
+_STATES = ("granted", "partial", "rejected", "pending", "not found")
+
+
+def add_status_command(commands: Any) -> None:
+    """Register the ``status`` subcommand."""
+    parser = add_command(
+        commands, "status", "which clients have granted access (from a results file)", __doc__
+    )
+    parser.add_argument("results", metavar="RESULTS.csv", help="what onboard (or status) wrote")
+    parser.add_argument(
+        "--out",
+        metavar="STATUS.csv",
+        help="where to write (default: CLIENTS.status.csv beside CLIENTS.results.csv; a "
+        "status file is rewritten in place)",
+    )
+    parser.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="check again every SECONDS until every link is granted (or Ctrl-C)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a machine-readable summary on stdout"
+    )
+    parser.add_argument("--base-url", help="API base URL (default: the hosted API)")
+    parser.set_defaults(run=run)
+
+
+@attrs.define
+class _Table:
+    """The input file's rows, with the status columns about to be replaced."""
+
+    path: Path
+    header: list[str]
+    rows: list[dict[str, str]]
+    delimiter: str
+    bom: bool
+
+    @property
+    def link_ids(self) -> list[str]:
+        return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the statuses and write them; 0, 2 (usage) or 130/143 (stopped)."""
+    if args.watch is not None and not args.watch > 0:
+        raise UsageError("--watch must be a positive number of seconds")
+    if args.base_url is not None:
+        try:
+            checked_base_url(args.base_url)
+        except SessionError as error:
+            raise UsageError(f"--base-url: {error}") from None
+    if not os.environ.get("AGENCYACCESS_API_KEY"):
+        raise UsageError("set AGENCYACCESS_API_KEY: status reads the links of that key's account")
+    table = _read(Path(args.results))
+    out = Path(args.out) if args.out else _default_out(table)
+    return run_until_signal(_status(args, table, out))
+
+
+def _read(path: Path) -> _Table:
+    source = read_source(path, encoding=None, delimiter=None, sheet=None)
+    records = source.records()
+    header = [cell.strip() for cell in next(records, [])]
+    if "link_id" not in header:
+        raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
+    rows = [dict(zip(header, cells, strict=False)) for cells in records if any(cells)]
+    kept = [c for c in header if c and c not in STATUS_COLUMNS]
+    return _Table(path, kept, rows, source.delimiter, source.bom)
+
+
+def _default_out(table: _Table) -> Path:
+    name = table.path.name
+    for suffix in (".status.csv", ".results.csv", ".csv"):
+        if name.endswith(suffix):
+            return table.path.with_name(name[: -len(suffix)] + ".status.csv")
+    return table.path.with_name(name + ".status.csv")
+
+
+async def _status(args: argparse.Namespace, table: _Table, out: Path) -> int:
+    async with Session(base_url=args.base_url) as session:
+        previous: dict[str, str] = {}
+        while True:
+            started = time.monotonic()
+            sent = session.stats.requests
+            links = await _check(session, table.link_ids)
+            checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            counts = _write(table, out, links, checked)
+            summary = {
+                **{state: counts.get(state, 0) for state in _STATES},
+                "links": len(table.link_ids),
+                "rows_without_link": len(table.rows) - len(table.link_ids),
+                "requests": session.stats.requests - sent,
+                "elapsed": round(time.monotonic() - started, 3),
+                "checked_at": checked,
+                "out": str(out),
+            }
+            _report(table, links, previous, summary, as_json=args.json)
+            previous = {link_id: link.overall_status for link_id, link in links.items()}
+            if args.watch is None or all(s == "granted" for s in previous.values()):
+                return 0
+            await asyncio.sleep(args.watch)
+
+
+async def _check(session: Session, link_ids: list[str]) -> dict[str, Link]:
+    """The links by id, read in pages; a failure is one line."""
+    found: dict[str, Link] = {}
+    try:
+        async for links in session.links.statuses(link_ids):
+            found.update((link.link_id, link) for link in links)
+    except AuthenticationError:
+        raise UsageError(f"{redacted_url(session.base_url)} refused the API key (401)") from None
+    except TransportError as error:
+        raise UsageError(
+            f"cannot reach {redacted_url(session.base_url)}: {error.message}"
+        ) from None
+    except AgencyAccessError as error:
+        raise UsageError(f"cannot read the statuses: {error}") from None
+    return found
+
+
+def _write(table: _Table, out: Path, links: dict[str, Link], checked: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+
+    def rows() -> Any:
+        for row in table.rows:
+            link_id = row.get("link_id", "").strip()
+            added = [""] * len(STATUS_COLUMNS)
+            if link_id:
+                link = links.get(link_id)
+                added = _columns(link, checked)
+                counts[added[0]] += 1
+            yield [row.get(c, "") for c in table.header] + added
+
+    write_atomically(
+        out,
+        table.header + STATUS_COLUMNS,
+        rows(),
+        delimiter=table.delimiter,
+        bom=table.bom,
+        escape_formulas=True,
+    )
+    return counts
+
+
+def _columns(link: Link | None, checked: str) -> list[str]:
+    if link is None:
+        return ["not found", "", "", "", "", checked]
+    by_state: dict[str, list[str]] = {"granted": [], "pending": [], "rejected": []}
+    for grant in link.grants:
+        state = getattr(grant.status, "value", grant.status) or "pending"
+        by_state.setdefault(state, []).append(f"{grant.platform}.{grant.service}")
+    intake = getattr(link.intake_form_status, "value", link.intake_form_status)
+    return [
+        link.overall_status,
+        " ".join(by_state["granted"]),
+        " ".join(by_state["pending"]),
+        " ".join(by_state["rejected"]),
+        str(intake),
+        checked,
+    ]
+
+
+def _report(
+    table: _Table,
+    links: dict[str, Link],
+    previous: dict[str, str],
+    summary: dict[str, Any],
+    *,
+    as_json: bool,
+) -> None:
+    if previous:
+        for number, row in enumerate(table.rows, start=2):
+            link = links.get(row.get("link_id", "").strip())
+            if link is not None and previous.get(link.link_id) not in (None, link.overall_status):
+                who = row.get("email") or row.get("name") or link.link_id
+                print(
+                    f"status: row {number} ({who}): {previous[link.link_id]} -> "
+                    f"{link.overall_status}",
+                    file=sys.stderr,
+                )
+    parts = ", ".join(f"{summary[s]} {s}" for s in _STATES if summary[s])
+    print(
+        f"status: {summary['links']} links: {parts or 'none'}; {summary['requests']} requests "
+        f"in {summary['elapsed']:.1f}s; written to {summary['out']}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if as_json:
+        print(json.dumps(summary), flush=True)
