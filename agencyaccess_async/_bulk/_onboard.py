@@ -132,7 +132,7 @@ class Onboarder:
         if saved.state in ("failed", "invalid") and not self._retry_failed:
             error = ValueError(saved.error or "failed in an earlier run")
             partial = Onboarded(saved.client_id) if saved.client_id else None
-            return Failed(index, saved.key, error, partial, saved.state)
+            return Failed(index, saved.key, error, partial, saved.state, earlier=True)
         return None
 
     def _refused_for_other_services(self, saved: JournalRow) -> bool:

@@ -9,9 +9,11 @@ output, a log). The ``onboard`` command uses ``ProgressDisplay`` too.
 
 from __future__ import annotations
 
+import collections
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ._run import BulkProgress
@@ -45,7 +47,14 @@ class _TqdmProgress:
 
 
 class ProgressDisplay:
-    """Count, rate and ETA: a redrawn bar on a TTY, a line every few seconds elsewhere."""
+    """Count, pace and ETA: a redrawn bar on a TTY, a timestamped line every few seconds elsewhere.
+
+    The pace and ETA come from the last ``window`` seconds, not the whole
+    run, so a stall or a rate-limit pause shows at once and a recovery does
+    too. ``tick()``, called about once a second, says what the run is
+    waiting for (``waiting()``: the server, a rate-limit pause, N requests
+    in flight) once no row has finished for ``quiet`` seconds.
+    """
 
     def __init__(
         self,
@@ -54,21 +63,47 @@ class ProgressDisplay:
         *,
         interval: float | None = None,
         label: str = "onboard",
+        window: float = 30.0,
+        quiet: float = 10.0,
+        waiting: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._label = label
         self._stream = stream
         self._total = total
         self._tty = stream.isatty()
         self._interval = interval if interval is not None else (0.1 if self._tty else 2.0)
+        self._window = window
+        self._quiet = quiet
+        self._waiting = waiting
+        self._clock = clock
         self._last = 0.0
         self._latest: BulkProgress | None = None
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self._last_change = clock()
+        self._last_notice = 0.0
 
     def __call__(self, progress: BulkProgress) -> None:
+        now = self._clock()
+        if self._latest is None or progress.done != self._latest.done:
+            self._last_change = now
         self._latest = progress
-        now = time.monotonic()
+        self._samples.append((now, progress.done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self._window:
+            self._samples.popleft()
         if now - self._last >= self._interval:
             self._last = now
             self._draw(progress)
+
+    def tick(self) -> None:
+        """Say what the run waits for when no row has finished for a while (call ~1/s)."""
+        now = self._clock()
+        silent = now - self._last_change
+        if silent < self._quiet or now - self._last_notice < self._quiet:
+            return
+        self._last_notice = now
+        what = self._waiting() if self._waiting is not None else "the server"
+        self._line(f"no row finished for {_duration(silent)}: waiting for {what}")
 
     def close(self) -> None:
         """Draw the final state and end the line."""
@@ -78,21 +113,39 @@ class ProgressDisplay:
             self._stream.write("\n")
         self._stream.flush()
 
+    @property
+    def recent_rate(self) -> float:
+        """Items per second over the last ``window`` seconds (0 before two samples)."""
+        if len(self._samples) < 2:
+            return self._latest.rate if self._latest is not None else 0.0
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        span = max(end - start, self._clock() - start)
+        return (last - first) / span if span > 0 else 0.0
+
     def _draw(self, p: BulkProgress) -> None:
         total = self._total
         count = f"{p.done}/{total}" if total else str(p.done)
+        rate = self.recent_rate
         eta = ""
-        if total and p.rate > 0:
-            eta = f", ETA {_duration((total - p.done) / p.rate)}"
+        if total and p.done < total:
+            eta = f", ETA {_duration((total - p.done) / rate)}" if rate > 0 else ", ETA unknown"
         failed = f", {p.failed} with errors" if p.failed else ""
         unit = "rows" if self._label == "onboard" else "items"
-        text = f"{count} {unit}, {p.rate:.0f} {unit}/s{eta}{failed}"
+        text = f"{count} {unit}, {rate:.0f} {unit}/s{eta}{failed}, {_duration(p.elapsed)} elapsed"
         if self._tty:
             width = 30
             filled = int(width * p.done / total) if total else 0
             self._stream.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {text}\x1b[K")
+            self._stream.flush()
         else:
-            self._stream.write(f"{self._label}: {text}\n")
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        if self._tty:
+            self._stream.write(f"\r{self._label}: {text}\x1b[K\n")
+        else:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._stream.write(f"{stamp} {self._label}: {text}\n")
         self._stream.flush()
 
 

@@ -98,7 +98,8 @@ class Failed(_Row, Generic[T]):
     """An item that failed (``outcome`` ``failed``) or was refused before sending (``invalid``).
 
     ``value`` holds what was done before the failure, if anything (an onboarded
-    row's client, say).
+    row's client, say). ``earlier`` is true for a row that failed in an
+    earlier run and was reported again from the journal, not tried now.
     """
 
     index: int
@@ -106,6 +107,7 @@ class Failed(_Row, Generic[T]):
     error: BaseException
     value: T | None = None
     outcome: str = "failed"
+    earlier: bool = False
     ok: Literal[False] = attrs.field(default=False, init=False)
 
 

@@ -29,12 +29,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def add_command(commands: Any, name: str, summary: str, doc: str | None) -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` shows its module docstring as written."""
+#: The exit codes of a command that only reads or serves (``--help`` lists them).
+EXIT_CODES = """exit codes:
+  0    done
+  1    the run could not go on (e.g. a full disk)
+  2    a usage error (one line on stderr)
+  130  stopped by Ctrl-C (143: SIGTERM)"""
+
+
+def add_command(
+    commands: Any, name: str, summary: str, doc: str | None, exit_codes: str = EXIT_CODES
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows its module docstring as written, and its exit codes."""
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
         description=doc,
+        epilog=exit_codes,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser

@@ -13,38 +13,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import logging
 import math
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
+from yarl import URL
 
-from .._bulk import BulkProgress, BulkRun, JournalError, JournalLocked, JournalMismatch, OnboardItem
+from .._bulk import (
+    BulkProgress,
+    BulkRun,
+    ItemResult,
+    JournalError,
+    JournalLocked,
+    JournalMismatch,
+    OnboardItem,
+)
 from .._bulk._progress import ProgressDisplay
 from .._errors import (
-    APIError,
-    AuthenticationError,
-    DecodeError,
-    InvalidServiceError,
     SessionError,
-    TransportError,
 )
-from .._hooks import logger
-from .._http import redacted_url
+from .._hooks import Hooks, RateLimitWaitEvent
 from .._limiter import Limiter
 from .._models import UNSET
 from .._redis_limiter import RedisLimiter
-from .._retry import RetryPolicy
-from .._services import RequestedServices, advise
+from .._services import RequestedServices
 from .._session import Session, checked_base_url
-from ._common import Stopped, UsageError, add_command
-from ._results import write_results
+from ._common import Stopped, UsageError, add_command, is_loopback
+from ._connect import EMBEDDED_TARGET, check_access, embedded, load_services, show_warnings, target
+from ._cron import add_cron_options, confirm, logging_to, write_summary
+from ._dry_run import dry_run, target_shown
+from ._results import Counts, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
 
@@ -58,7 +62,11 @@ DEFAULT_CONCURRENCY = 64
 def add_onboard_command(commands: Any) -> None:
     """Register the ``onboard`` subcommand."""
     parser = add_command(
-        commands, "onboard", "create a client and an access request for every row of a CSV", __doc__
+        commands,
+        "onboard",
+        "create a client and an access request for every row of a CSV",
+        __doc__,
+        EXIT_CODES,
     )
     parser.add_argument(
         "csv",
@@ -177,6 +185,25 @@ def add_onboard_command(commands: Any) -> None:
         help="write the results file as UTF-8 with a BOM, as Excel needs to show accents",
     )
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every row and the services file, print what would be sent, and send "
+        "nothing (no journal, no results file); exit 0 when every row is valid",
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --send-email against a real service: e-mail without asking (needed when "
+        "there is no terminal to ask on)",
+    )
+    parser.add_argument(
+        "--known-invalid-ok",
+        action="store_true",
+        help="exit 0 when the only rows not onboarded are invalid ones or ones that failed "
+        "in an earlier run (a nightly re-run with nothing new)",
+    )
+    add_cron_options(parser)
+    parser.add_argument(
         "--strict-services",
         action="store_true",
         help="refuse services the SDK's catalog does not know (default: warn, and send them "
@@ -185,8 +212,24 @@ def add_onboard_command(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+EXIT_CODES = """exit codes:
+  0    every row onboarded (made, found already made, or updated); with
+       --known-invalid-ok, also when the only others are invalid rows or rows
+       that failed in an earlier run
+  1    a row failed in this run, or rows are invalid or failed earlier
+       (see the results file); a full disk
+  2    a usage error: a bad option or file, a journal in use or of another
+       target (one line, nothing sent)
+  130  stopped by Ctrl-C (143: SIGTERM); the results so far are written"""
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check the inputs, then onboard; returns 0, 1 (some rows failed), 130 or 143 (stopped)."""
+    """Check the inputs, then onboard; returns an exit code of ``EXIT_CODES``."""
+    with logging_to(args.log_file):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.rate_limit is not None and not 0 < args.rate_limit < math.inf:
@@ -199,8 +242,8 @@ def run(args: argparse.Namespace) -> int:
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     if delimiter is not None and len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")
-    _show_warnings()
-    services = _load_services(args.services, strict=args.strict_services)
+    show_warnings()
+    services = load_services(args.services, strict=args.strict_services)
     table = ClientsCsv(
         args.csv,
         delimiter,
@@ -212,16 +255,24 @@ def run(args: argparse.Namespace) -> int:
     )
     if table.source.note:
         print(f"onboard: note: {table.source.note}", file=sys.stderr)
+    if args.dry_run:
+        return dry_run(table, services, target_shown(args.base_url))
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     # An embedded emulator's run keeps a journal of its own: a later run against a real
     # server is never blocked by it and never trusts it.
-    suffix = ".emulator.journal" if _embedded(args) else ".journal"
+    suffix = ".emulator.journal" if embedded(args) else ".journal"
     journal = Path(args.journal) if args.journal else out.with_name(out.name + suffix)
     _check_output(out, "--out", table.path)
     _check_output(journal, "--journal", table.path)
     if _same_file(out, journal):
         raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
+    if args.send_email and not embedded(args) and not _to_loopback(args.base_url):
+        confirm(
+            f"E-mail {total} clients an invite from {target_shown(args.base_url)}?",
+            yes=args.yes,
+            refusal=f"--send-email would e-mail up to {total} clients",
+        )
     return run_until_signal(_onboard(args, table, services, total, out, journal))
 
 
@@ -263,14 +314,6 @@ def _limiter(args: argparse.Namespace) -> Limiter | None:
         raise UsageError("--redis-url: not a Redis URL (redis://host:port/db)") from None
 
 
-def _show_warnings() -> None:
-    """The SDK's warnings (a service the catalog does not know, a capped wait) as one line each."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("onboard: warning: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(min(logger.getEffectiveLevel(), logging.WARNING))
-
-
 def _check_output(path: Path, option: str, source: Path) -> None:
     """Refuse, before any row is sent, an output file that would lose or hide something.
 
@@ -303,28 +346,6 @@ def _same_file(one: Path, other: Path) -> bool:
     return one.resolve() == other.resolve()
 
 
-def _load_services(path: str, *, strict: bool) -> Mapping[str, Any]:
-    """The services file's JSON, to send as it is; checked against the catalog as advice."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: cannot read it ({error})") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}: not JSON (line {error.lineno}: {error.msg})") from None
-    except RecursionError:
-        raise UsageError(f"{path}: nested too deeply to be requested services") from None
-    if isinstance(raw, dict) and set(raw) == {"requestedServices"}:
-        raw = raw["requestedServices"]
-    try:
-        advise(raw, strict=strict)
-        RequestedServices.from_json(raw, validate=False)  # the shape the rows are checked with
-    except InvalidServiceError as error:
-        raise UsageError(f"{path}: {error.msg}") from None
-    return cast("Mapping[str, Any]", raw)
-
-
 class _InvalidRows:
     """Counts rows refused before sending, so that progress covers every row."""
 
@@ -348,9 +369,11 @@ async def _onboard(
     with _disk_errors(journal, out):
         rules = RequestedServices.from_json(services, validate=False)  # for checking rows
         invalid = _InvalidRows()
-        display = ProgressDisplay(sys.stderr, total)
+        activity = _Activity()
+        display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for)
         interrupted = False
-        async with _target(args.base_url) as (base_url, api_key):
+        started = time.monotonic()
+        async with target(args.base_url) as (base_url, api_key):
             session = Session(
                 api_key,
                 base_url=base_url,
@@ -358,9 +381,10 @@ async def _onboard(
                 rate_limit=args.rate_limit,
                 limiter=_limiter(args),
                 strict_services=args.strict_services,
+                hooks=activity.hooks(),
             )
             async with session:
-                await _check_access(session)
+                await check_access(session)
 
                 def start(replace: bool = False) -> BulkRun[Any]:
                     return session.bulk.onboard(
@@ -372,7 +396,7 @@ async def _onboard(
                         update_links=args.update_links,
                         key_rotated=args.key_rotated,
                         retry_failed=args.retry_failed,
-                        journal_target=EMBEDDED_TARGET if _embedded(args) else None,
+                        journal_target=EMBEDDED_TARGET if embedded(args) else None,
                         concurrency=args.concurrency,
                         total=total,
                         progress=lambda p: display(invalid.shift(p)),
@@ -381,12 +405,16 @@ async def _onboard(
                 run = await _open_journal(
                     start, journal, wait=args.wait, update_links=args.update_links
                 )
+                tally = _Tally()
+                ticker = asyncio.ensure_future(_tick(display))
                 try:
-                    await run.run()
+                    async for result in run:
+                        tally.add(result)
                 except asyncio.CancelledError:
                     interrupted = True
                     raise  # run_until_signal turns it into exit code 130 or 143
                 finally:
+                    ticker.cancel()
                     display.close()
                     counts = write_results(
                         table,
@@ -395,9 +423,94 @@ async def _onboard(
                         rules,
                         escape_formulas=args.escape_formulas,
                         excel=args.excel,
+                        created=tally.created,
                     )
-                    print(counts.summary(out, interrupted), file=sys.stderr)
-        return 0 if counts.all_ok else 1
+                    elapsed = time.monotonic() - started
+                    print(counts.summary(out, interrupted, elapsed), file=sys.stderr)
+                    code = tally.exit_code(counts, known_invalid_ok=args.known_invalid_ok)
+                    write_summary(
+                        args.summary_json,
+                        {
+                            "command": "onboard",
+                            "rows": total,
+                            "onboarded": counts.count("onboarded"),
+                            "found": len(counts.rows.get("onboarded (found)", [])),
+                            "updated": len(counts.rows.get("onboarded (updated)", [])),
+                            "invalid": counts.count("invalid"),
+                            "failed": counts.count("failed"),
+                            "created_this_run": len(tally.created),
+                            "failed_this_run": tally.failed_now,
+                            "requests": session.stats.requests,
+                            "elapsed": round(elapsed, 3),
+                            "interrupted": interrupted,
+                            "exit_code": code if not interrupted else None,
+                            "results": str(out),
+                        },
+                    )
+        return code
+
+
+@attrs.define
+class _Activity:
+    """What the run is doing right now, from the Session's hooks, for the progress line."""
+
+    in_flight: int = 0
+    paused_until: float = 0.0
+
+    def hooks(self) -> Hooks:
+        hooks = Hooks()
+        hooks.on_request.append(lambda _: self._count(1))
+        hooks.on_response.append(lambda _: self._count(-1))
+        hooks.on_rate_limit_wait.append(self._paused)
+        return hooks
+
+    def _count(self, step: int) -> None:
+        self.in_flight += step
+
+    def _paused(self, event: RateLimitWaitEvent) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + event.delay)
+
+    def waiting_for(self) -> str:
+        """The server, a rate-limit pause, or nothing in flight (the journal, the file)."""
+        pause = self.paused_until - time.monotonic()
+        if pause > 0:
+            return f"a rate-limit pause ({pause:.0f}s left)"
+        if self.in_flight:
+            return f"the server ({self.in_flight} requests in flight)"
+        return "the next rows (no request in flight)"
+
+
+async def _tick(display: ProgressDisplay) -> None:
+    """Let the progress line say what the run waits for, once a second."""
+    while True:
+        await asyncio.sleep(1.0)
+        display.tick()
+
+
+@attrs.define
+class _Tally:
+    """What this run did, as opposed to what the journal remembers of earlier runs."""
+
+    created: set[str] = attrs.field(factory=set)
+    failed_now: int = 0
+
+    def add(self, result: ItemResult[Any]) -> None:
+        if result.ok:
+            if result.outcome == "created":
+                self.created.add(result.key)
+        elif result.outcome == "failed" and not result.earlier:
+            self.failed_now += 1
+
+    def exit_code(self, counts: Counts, *, known_invalid_ok: bool) -> int:
+        """0 all onboarded; 1 otherwise, unless only known rows are left and that is fine."""
+        if counts.all_ok or (known_invalid_ok and self.failed_now == 0):
+            return 0
+        return 1
+
+
+def _to_loopback(base_url: str | None) -> bool:
+    """Whether the run sends to this machine (an emulator): no question before e-mailing."""
+    return base_url is not None and is_loopback(URL(base_url).host or "")
 
 
 @contextlib.contextmanager
@@ -472,27 +585,6 @@ async def _open_journal(
             raise UsageError(f"{error}; {_DAMAGED_HINT}") from None
 
 
-_CHECK_RETRY = RetryPolicy(attempts=4, deadline=15)
-"""Enough tries that a dropped connection or two does not end the run (waits of ~1.4 s at
-most, so an unreachable URL is still reported promptly)."""
-
-
-async def _check_access(session: Session) -> None:
-    """One cheap call first, so a wrong key or URL is one line, not a failure on every row."""
-    try:
-        await session.clients.list(limit=1, retry=_CHECK_RETRY).page()
-    except AuthenticationError:
-        raise UsageError(f"{redacted_url(session.base_url)} refused the API key (401)") from None
-    except TransportError as error:
-        raise UsageError(
-            f"cannot reach {redacted_url(session.base_url)}: {error.message}"
-        ) from None
-    except SessionError as error:  # e.g. a shared rate limit whose Redis cannot be reached
-        raise UsageError(str(error)) from None
-    except (APIError, DecodeError):
-        pass  # e.g. a key without clients:retrieve: the rows will say what they can
-
-
 def _items(
     table: ClientsCsv, services: RequestedServices, invalid: _InvalidRows
 ) -> Iterator[OnboardItem]:
@@ -503,35 +595,3 @@ def _items(
             invalid.count += 1  # reported in the results file, never sent
             continue
         yield OnboardItem(client, key=row.key, row=row.number)
-
-
-def _embedded(args: argparse.Namespace) -> bool:
-    """Whether this run goes to an embedded emulator: no --base-url and no key."""
-    return not args.base_url and not os.environ.get("AGENCYACCESS_API_KEY")
-
-
-#: What the journal of an embedded emulator's run names as its target and key: its
-#: address changes with every run, so a re-run of the same command finishes at once.
-EMBEDDED_TARGET = "embedded-emulator"
-EMBEDDED_KEY = "aa_embedded_emulator"
-
-
-@contextlib.asynccontextmanager
-async def _target(base_url: str | None) -> AsyncIterator[tuple[str | None, str | None]]:
-    """Where to send: the given URL, the hosted API with a key, or an embedded emulator."""
-    api_key = os.environ.get("AGENCYACCESS_API_KEY")
-    if base_url or api_key:
-        if not api_key:
-            raise UsageError("set AGENCYACCESS_API_KEY to use --base-url")
-        yield base_url, api_key
-        return
-    from ..emulator import EmulatorConfig, EmulatorServer
-
-    async with EmulatorServer(EmulatorConfig(api_key=EMBEDDED_KEY)) as emulator:
-        print(
-            f"onboard: no AGENCYACCESS_API_KEY and no --base-url: using an embedded emulator at "
-            f"{emulator.base_url} (nothing leaves this machine; its invite links are an "
-            "emulator's and stop working when this command ends)",
-            file=sys.stderr,
-        )
-        yield emulator.base_url, emulator.api_key

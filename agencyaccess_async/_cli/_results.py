@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -37,25 +37,33 @@ _SHOWN = 10
 
 @attrs.define
 class Counts:
-    """Row numbers by status, for the closing summary."""
+    """Row numbers by status, for the closing summary.
+
+    ``first_invite`` is the first row whose invite this run created (a run
+    that created nothing has none to show).
+    """
 
     rows: dict[str, list[int]] = attrs.field(factory=dict)
     first_invite: tuple[int, str] | None = None
 
-    def add(self, status: str, number: int, invite_url: str = "") -> None:
+    def add(self, status: str, number: int, created_invite: str = "") -> None:
         self.rows.setdefault(status, []).append(number)
-        if invite_url and self.first_invite is None:
-            self.first_invite = (number, invite_url)
+        if created_invite and self.first_invite is None:
+            self.first_invite = (number, created_invite)
+
+    def count(self, status: str) -> int:
+        """Rows with this status (``onboarded`` counts found and updated rows too)."""
+        return sum(len(n) for s, n in self.rows.items() if s.split(" ")[0] == status)
 
     @property
     def all_ok(self) -> bool:
         """Whether every row was onboarded (made, found already made, or updated)."""
         return all(status.startswith("onboarded") for status in self.rows)
 
-    def summary(self, out: Path, interrupted: bool) -> str:
-        """How many rows were onboarded, which were not, where the results are."""
+    def summary(self, out: Path, interrupted: bool, elapsed: float) -> str:
+        """How many rows were onboarded, which were not, where the results are, how long."""
         total = sum(len(numbers) for numbers in self.rows.values())
-        onboarded = sum(len(n) for s, n in self.rows.items() if s.startswith("onboarded"))
+        onboarded = self.count("onboarded")
         how = [
             f"{len(self.rows[s])} {s[len('onboarded (') : -1]}"
             for s in ("onboarded (found)", "onboarded (updated)")
@@ -69,9 +77,11 @@ class Counts:
                     ", …" if len(numbers) > _SHOWN else ""
                 )
                 parts.append(f"{len(numbers)} {status.replace('_', ' ')} (rows {shown})")
-        line = "onboard: " + "; ".join(parts) + f"; results in {out}"
+        line = "onboard: " + "; ".join(parts) + f"; results in {out}; took {_clock(elapsed)}"
         if interrupted or "interrupted" in self.rows or "not_started" in self.rows:
             line += "; run the same command again to finish"
+        elif "failed" in self.rows:
+            line += "; add --retry-failed to try the failed rows again"
         if self.first_invite is not None:
             number, url = self.first_invite
             line += f"\nonboard: the invite URL of row {number}, to send to that client: {url}"
@@ -86,12 +96,14 @@ def write_results(
     *,
     escape_formulas: bool = True,
     excel: bool = False,
+    created: Collection[str] = (),
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts.
 
     With ``excel`` (or an input that had a byte-order mark), the file is
     UTF-8 with a BOM, which Excel needs to show accents right; rows end in
-    CRLF either way, as RFC 4180 says.
+    CRLF either way, as RFC 4180 says. ``created`` holds the keys of the
+    rows whose invite this run created.
     """
     counts = Counts()
     header = [c for c in table.header if c and c not in RESULT_COLUMNS]
@@ -100,7 +112,7 @@ def write_results(
     def rows() -> Iterator[list[str]]:
         for row in table.rows():
             outcome = _outcome(row, journal, services, table)
-            counts.add(outcome[3], row.number, outcome[2])
+            counts.add(outcome[3], row.number, outcome[2] if row.key in created else "")
             yield [row.cells.get(c, "") for c in header] + outcome
 
     try:
@@ -143,6 +155,16 @@ def write_atomically(
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _clock(seconds: float) -> str:
+    """12.3s, 4m05s, 1h02m: an elapsed time as a person reads it."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -14,11 +14,8 @@ and writes every column of it plus, for each row with a link_id:
 Statuses are read in list pages of 100 (about one request per 100 links),
 never one call per link. --watch SECONDS checks again until every link is
 granted, or Ctrl-C, printing what changed. Needs AGENCYACCESS_API_KEY (and
---base-url for anything but the hosted API).
-
-Exit codes: 0 the statuses were read and written; 2 a usage error (one
-line); 130 or 143 stopped by Ctrl-C or SIGTERM (the file holds the last
-complete check).
+--base-url for anything but the hosted API). Stopped by Ctrl-C, the file
+holds the last complete check.
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""``onboard --dry-run``: every row checked and the first bodies shown, nothing sent or written.
+
+It starts no Session and no emulator and opens no journal: the only
+effects are lines on stdout (what would be sent) and stderr (the counts and
+the invalid rows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from yarl import URL
+
+from .._converter import CONVERTER
+from .._http import redacted_url
+from .._models import NewClient
+from .._services import RequestedServices
+from .._session import DEFAULT_BASE_URL
+from ._rows import ClientsCsv, RowError, to_new_client
+
+__all__ = ["dry_run", "target_shown"]
+
+#: The rows whose bodies are printed.
+_SHOWN_BODIES = 3
+_SHOWN_ERRORS = 10
+
+
+def target_shown(base_url: str | None) -> str:
+    """Where a run would send, as a person should read it (no password, no key)."""
+    if base_url:
+        return redacted_url(URL(base_url))
+    if os.environ.get("AGENCYACCESS_API_KEY"):
+        return redacted_url(URL(os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL))
+    return "an embedded emulator (no AGENCYACCESS_API_KEY and no --base-url)"
+
+
+def dry_run(table: ClientsCsv, services: Mapping[str, Any], target: str) -> int:
+    """Check every row; print the counts, the invalid rows and the first bodies; 0 if all valid."""
+    rules = RequestedServices.from_json(services, validate=False)
+    valid: list[NewClient] = []
+    invalid: list[str] = []
+    for row in table.rows():
+        try:
+            valid.append(to_new_client(row, rules, table.columns))
+        except RowError as error:
+            invalid.append(f"row {row.number}: {error}")
+    for client in valid[:_SHOWN_BODIES]:
+        print(json.dumps({"clients.create": CONVERTER.unstructure(client)}, ensure_ascii=False))
+    if valid:
+        link = {"clientID": "<the new client's id>", "requestedServices": services}
+        print(json.dumps({"links.create": link}, ensure_ascii=False))
+    print(
+        f"onboard --dry-run: {len(valid) + len(invalid)} rows: {len(valid)} valid, "
+        f"{len(invalid)} invalid; a run would send {2 * len(valid)} creates (a client and an "
+        f"access request per valid row, fewer for rows already onboarded) to {target}; "
+        "nothing was sent or written",
+        file=sys.stderr,
+    )
+    for line in invalid[:_SHOWN_ERRORS]:
+        print(f"onboard --dry-run: {line}", file=sys.stderr)
+    if len(invalid) > _SHOWN_ERRORS:
+        print(f"onboard --dry-run: … and {len(invalid) - _SHOWN_ERRORS} more", file=sys.stderr)
+    return 0 if not invalid else 1
