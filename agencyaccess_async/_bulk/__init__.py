@@ -1,4 +1,7 @@
-"""Bulk helpers: ``session.bulk.create_clients``, ``create_links`` and ``onboard``.
+"""Bulk helpers: creating, onboarding, and changing what onboarding made.
+
+``session.bulk.create_clients``, ``create_links`` and ``onboard``; after
+onboarding, ``update_links`` and ``delete_clients`` (``_changes.py``).
 
 Each takes a sync or async iterable and returns a ``BulkRun`` (``_run.py``):
 iterate it for ``ItemResult``s in completion order, or ``await run.run()``
@@ -22,8 +25,10 @@ from .._idempotency import derived_key, row_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink, Unset
 from .._requester import Requester
+from .._resource import invalid_argument
 from .._scope import Tenant
 from .._services import RequestedServices, advise
+from ._changes import ClientDeleter, LinkUpdater
 from ._existing import Sweep
 from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
 from ._onboard import Onboarded, Onboarder, OnboardItem
@@ -177,22 +182,9 @@ class Bulk:
             advise(services, strict=self._requester.strict_services)  # sent as given
         wire = services.to_json() if isinstance(services, RequestedServices) else services
         fingerprint = row_key([wire, {k: repr(v) for k, v in options.items()}])
-        opened = None
-        if journal is not None:
-            key = self._tenant.keys.last
-            if key is None:
-                raise SessionError(
-                    "a journal is tied to the API key, and the key provider has not been "
-                    "read yet: make one call first (e.g. clients.list().page())"
-                )
-            opened = Journal(
-                journal,
-                fingerprint,
-                base_url=journal_target or target_url(self._requester.base_url),
-                key_hash=key.fingerprint,
-                key_rotated=key_rotated,
-                replace=replace_journal,
-            )
+        opened = self._journal(
+            journal, fingerprint, journal_target, key_rotated, replace=replace_journal
+        )
         sweep = Sweep(self._clients, self._links, services) if find_existing else None
         onboarder = Onboarder(
             self._clients,
@@ -211,6 +203,94 @@ class Bulk:
             total,
             progress,
             on_close=opened.close if opened is not None else None,
+        )
+
+    def update_links(
+        self,
+        link_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        services: RequestedServices | Mapping[str, Any] | Unset = Unset.UNSET,
+        send_email: bool | Unset = Unset.UNSET,
+        intake_form: bool | Unset = Unset.UNSET,
+        thank_you_message: str | Unset | None = Unset.UNSET,
+        redirect_url: str | Unset | None = Unset.UNSET,
+        journal: str | Path | None = None,
+        journal_target: str | None = None,
+        concurrency: int | None = None,
+        total: int | None = None,
+        progress: ProgressCallback | bool | None = None,
+    ) -> BulkRun[Link | None]:
+        """Change many access requests' services and options (``links/update``), each once.
+
+        The way to change a finished onboarding job: services that stay keep
+        their grant status. With ``journal``, links already updated with the
+        same changes are ``skipped`` (value ``None``): running the same update
+        again sends nothing, and an interrupted one finishes. A journal of
+        other changes raises ``JournalMismatch``.
+        """
+        changes = {
+            "services": services,
+            "send_email": send_email,
+            "intake_form": intake_form,
+            "thank_you_message": thank_you_message,
+            "redirect_url": redirect_url,
+        }
+        if all(isinstance(value, Unset) for value in changes.values()):
+            raise invalid_argument("changes", "update_links needs at least one thing to change")
+        wire = services.to_json() if isinstance(services, RequestedServices) else services
+        fingerprint = row_key(
+            ["links.update", repr(wire), {k: repr(v) for k, v in changes.items()}]
+        )
+        opened = self._journal(journal, fingerprint, journal_target)
+        updater = LinkUpdater(self._links, changes, opened)
+        return self._run(link_ids, updater.process, concurrency, total, progress,
+                         on_close=opened.close if opened is not None else None)  # fmt: skip
+
+    def delete_clients(
+        self,
+        client_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        journal: str | Path | None = None,
+        journal_target: str | None = None,
+        concurrency: int | None = None,
+        total: int | None = None,
+        progress: ProgressCallback | bool | None = None,
+    ) -> BulkRun[str]:
+        """Delete many clients, and with them their access requests; each once.
+
+        Outcomes: ``deleted``; ``gone`` (the server did not know it: deleted
+        already); ``skipped`` (done by an earlier run of this journal).
+        """
+        opened = self._journal(journal, "clients.delete", journal_target)
+        deleter = ClientDeleter(self._clients, opened)
+        return self._run(client_ids, deleter.process, concurrency, total, progress,
+                         on_close=opened.close if opened is not None else None)  # fmt: skip
+
+    def _journal(
+        self,
+        path: str | Path | None,
+        fingerprint: str,
+        target: str | None,
+        key_rotated: bool = False,
+        *,
+        replace: bool = False,
+    ) -> Journal | None:
+        """The job's journal, tied to its target and key (None without a path)."""
+        if path is None:
+            return None
+        key = self._tenant.keys.last
+        if key is None:
+            raise SessionError(
+                "a journal is tied to the API key, and the key provider has not been "
+                "read yet: make one call first (e.g. clients.list().page())"
+            )
+        return Journal(
+            path,
+            fingerprint,
+            base_url=target or target_url(self._requester.base_url),
+            key_hash=key.fingerprint,
+            key_rotated=key_rotated,
+            replace=replace,
         )
 
     def _run(

@@ -1,4 +1,4 @@
-"""The ``agencyaccess-async`` command line: ``onboard``, ``status``, ``emulator`` and ``doctor``.
+"""The ``agencyaccess-async`` command line: onboard, then status, update, delete; emulator, doctor.
 
 Every failure the user can fix is one line on stderr and exit code 2; no
 tracebacks for bad input.
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
+from ._change import add_change_commands
 from ._common import Stopped, UsageError
 from ._doctor import add_doctor_command
 from ._emulator import add_emulator_command
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_onboard_command(commands)
     add_status_command(commands)
+    add_change_commands(commands)
     add_emulator_command(commands)
     add_doctor_command(commands)
     return parser

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from yarl import URL
+
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -31,7 +33,7 @@ from .._http import redacted_url
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
 from .._session import Session
-from ._common import UsageError
+from ._common import UsageError, is_loopback
 
 __all__ = [
     "CHECK_RETRY",
@@ -42,6 +44,7 @@ __all__ = [
     "load_services",
     "show_warnings",
     "target",
+    "to_loopback",
 ]
 
 
@@ -126,3 +129,8 @@ async def target(base_url: str | None) -> AsyncIterator[tuple[str | None, str | 
             file=sys.stderr,
         )
         yield emulator.base_url, emulator.api_key
+
+
+def to_loopback(base_url: str | None) -> bool:
+    """Whether a run sends to this machine (an emulator): no question before e-mailing."""
+    return base_url is not None and is_loopback(URL(base_url).host or "")

@@ -35,6 +35,12 @@ from .._session import ResponseInfo, Session
 from ._common import UsageError, add_command
 from ._signals import run_until_signal
 
+_EXIT_CODES = """exit codes:
+  0    nothing fatal seen (warnings may be printed)
+  1    something fatal: the key refused, the URL not answering as the API, records
+       the SDK cannot read (a missing capability is reported, not fatal)
+  2    a usage error (one line)
+  130  stopped by Ctrl-C (143: SIGTERM)"""
 _ONCE = RetryPolicy(attempts=2, deadline=20)
 _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -42,7 +48,11 @@ _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 def add_doctor_command(commands: Any) -> None:
     """Register the ``doctor`` subcommand."""
     parser = add_command(
-        commands, "doctor", "check a key and URL with harmless calls; report what was seen", __doc__
+        commands,
+        "doctor",
+        "check a key and URL with harmless calls; report what was seen",
+        __doc__,
+        _EXIT_CODES,
     )
     parser.add_argument(
         "--base-url", help="API base URL (default: $AGENCYACCESS_BASE_URL or the hosted API)"

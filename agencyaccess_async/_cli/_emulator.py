@@ -10,19 +10,18 @@ import os
 import sys
 from typing import Any
 
-from ._common import UsageError, is_loopback
+from ._common import UsageError, add_command, is_loopback
 
 
 def add_emulator_command(commands: Any) -> None:
     """Register the ``emulator`` subcommand."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "emulator",
-        help="run a local AgencyAccess emulator",
-        description=(
-            "Serve the AgencyAccess API locally with a key holding every capability and one "
-            "connected agency account per platform (acct_<platform>_1, plus an expired "
-            "acct_google_expired). The admin API is under /_emulator/."
-        ),
+        "run a local AgencyAccess emulator",
+        "Serve the AgencyAccess API locally with a key holding every capability and one\n"
+        "connected agency account per platform (acct_<platform>_1, plus an expired\n"
+        "acct_google_expired). The admin API is under /_emulator/.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
@@ -49,7 +48,8 @@ def add_emulator_command(commands: Any) -> None:
     parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
-        help="allow binding an address other machines can reach (the admin API has no auth)",
+        help="allow binding an address other machines can reach (anyone who reaches it can "
+        "use the seeded key; the admin API still needs its token)",
     )
     parser.set_defaults(run=run)
 

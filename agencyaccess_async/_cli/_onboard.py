@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from yarl import URL
 
 from .._bulk import (
     BulkProgress,
@@ -44,8 +43,16 @@ from .._models import UNSET
 from .._redis_limiter import RedisLimiter
 from .._services import RequestedServices
 from .._session import Session, checked_base_url
-from ._common import Stopped, UsageError, add_command, is_loopback
-from ._connect import EMBEDDED_TARGET, check_access, embedded, load_services, show_warnings, target
+from ._common import Stopped, UsageError, add_command
+from ._connect import (
+    EMBEDDED_TARGET,
+    check_access,
+    embedded,
+    load_services,
+    show_warnings,
+    target,
+    to_loopback,
+)
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._dry_run import dry_run, target_shown
 from ._results import Counts, write_results
@@ -267,7 +274,7 @@ def _run(args: argparse.Namespace) -> int:
     if _same_file(out, journal):
         raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
-    if args.send_email and not embedded(args) and not _to_loopback(args.base_url):
+    if args.send_email and not embedded(args) and not to_loopback(args.base_url):
         confirm(
             f"E-mail {total} clients an invite from {target_shown(args.base_url)}?",
             yes=args.yes,
@@ -506,11 +513,6 @@ class _Tally:
         if counts.all_ok or (known_invalid_ok and self.failed_now == 0):
             return 0
         return 1
-
-
-def _to_loopback(base_url: str | None) -> bool:
-    """Whether the run sends to this machine (an emulator): no question before e-mailing."""
-    return base_url is not None and is_loopback(URL(base_url).host or "")
 
 
 @contextlib.contextmanager

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
 
 from .._bulk._journal import Journal
 from .._services import RequestedServices
+from ._common import UsageError
 from ._rows import ClientsCsv, Row, RowError, to_new_client
+from ._sources import read_source
 
-__all__ = ["RESULT_COLUMNS", "Counts", "write_atomically", "write_results"]
+__all__ = ["RESULT_COLUMNS", "Counts", "ResultsFile", "write_atomically", "write_results"]
 
 RESULT_COLUMNS = ["client_id", "link_id", "invite_url", "status", "error"]
 _STATUS = {
@@ -155,6 +157,54 @@ def write_atomically(
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@attrs.define
+class ResultsFile:
+    """A results (or status) file read back: its rows by column, to check or change them.
+
+    ``header`` leaves out the ``without`` columns (the ones a command is about
+    to write afresh) and empty header cells.
+    """
+
+    path: Path
+    header: list[str]
+    rows: list[dict[str, str]]
+    delimiter: str
+    bom: bool
+
+    @classmethod
+    def read(cls, path: Path, *, without: Collection[str] = ()) -> ResultsFile:
+        """Read ``path``; a file without a link_id column is a one-line ``UsageError``."""
+        source = read_source(path, encoding=None, delimiter=None, sheet=None)
+        records = source.records()
+        header = [cell.strip() for cell in next(records, [])]
+        if "link_id" not in header:
+            raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
+        rows = [dict(zip(header, cells, strict=False)) for cells in records if any(cells)]
+        kept = [c for c in header if c and c not in without]
+        return cls(path, kept, rows, source.delimiter, source.bom)
+
+    @property
+    def link_ids(self) -> list[str]:
+        """The link ids of the rows that have one."""
+        return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
+
+    def where(self, conditions: Sequence[str]) -> list[dict[str, str]]:
+        """The rows matching every ``COLUMN=VALUE`` (trimmed, case-insensitively)."""
+        wanted: list[tuple[str, str]] = []
+        for condition in conditions:
+            column, equals, value = condition.partition("=")
+            if not equals or column.strip() not in self.header:
+                raise UsageError(
+                    f"--where {condition!r}: expected COLUMN=VALUE with a column of "
+                    f"{self.path.name} ({', '.join(self.header)})"
+                )
+            wanted.append((column.strip(), value.strip().lower()))
+        return [
+            row for row in self.rows
+            if all(row.get(c, "").strip().lower() == v for c, v in wanted)
+        ]  # fmt: skip
 
 
 def _clock(seconds: float) -> str:

@@ -31,16 +31,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from .._errors import AgencyAccessError, AuthenticationError, SessionError, TransportError
 from .._http import redacted_url
 from .._models import Link
 from .._session import Session, checked_base_url
 from ._common import UsageError, add_command
-from ._results import write_atomically
+from ._results import ResultsFile, write_atomically
 from ._signals import run_until_signal
-from ._sources import read_source
 
 __all__ = ["STATUS_COLUMNS", "add_status_command"]
 
@@ -80,21 +77,6 @@ def add_status_command(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-@attrs.define
-class _Table:
-    """The input file's rows, with the status columns about to be replaced."""
-
-    path: Path
-    header: list[str]
-    rows: list[dict[str, str]]
-    delimiter: str
-    bom: bool
-
-    @property
-    def link_ids(self) -> list[str]:
-        return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
-
-
 def run(args: argparse.Namespace) -> int:
     """Read the statuses and write them; 0, 2 (usage) or 130/143 (stopped)."""
     if args.watch is not None and not args.watch > 0:
@@ -106,23 +88,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--base-url: {error}") from None
     if not os.environ.get("AGENCYACCESS_API_KEY"):
         raise UsageError("set AGENCYACCESS_API_KEY: status reads the links of that key's account")
-    table = _read(Path(args.results))
+    table = ResultsFile.read(Path(args.results), without=STATUS_COLUMNS)
     out = Path(args.out) if args.out else _default_out(table)
     return run_until_signal(_status(args, table, out))
 
 
-def _read(path: Path) -> _Table:
-    source = read_source(path, encoding=None, delimiter=None, sheet=None)
-    records = source.records()
-    header = [cell.strip() for cell in next(records, [])]
-    if "link_id" not in header:
-        raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
-    rows = [dict(zip(header, cells, strict=False)) for cells in records if any(cells)]
-    kept = [c for c in header if c and c not in STATUS_COLUMNS]
-    return _Table(path, kept, rows, source.delimiter, source.bom)
-
-
-def _default_out(table: _Table) -> Path:
+def _default_out(table: ResultsFile) -> Path:
     name = table.path.name
     for suffix in (".status.csv", ".results.csv", ".csv"):
         if name.endswith(suffix):
@@ -130,7 +101,7 @@ def _default_out(table: _Table) -> Path:
     return table.path.with_name(name + ".status.csv")
 
 
-async def _status(args: argparse.Namespace, table: _Table, out: Path) -> int:
+async def _status(args: argparse.Namespace, table: ResultsFile, out: Path) -> int:
     async with Session(base_url=args.base_url) as session:
         previous: dict[str, str] = {}
         while True:
@@ -172,7 +143,7 @@ async def _check(session: Session, link_ids: list[str]) -> dict[str, Link]:
     return found
 
 
-def _write(table: _Table, out: Path, links: dict[str, Link], checked: str) -> Counter[str]:
+def _write(table: ResultsFile, out: Path, links: dict[str, Link], checked: str) -> Counter[str]:
     counts: Counter[str] = Counter()
 
     def rows() -> Any:
@@ -215,7 +186,7 @@ def _columns(link: Link | None, checked: str) -> list[str]:
 
 
 def _report(
-    table: _Table,
+    table: ResultsFile,
     links: dict[str, Link],
     previous: dict[str, str],
     summary: dict[str, Any],

@@ -1,0 +1,248 @@
+"""``update`` and ``delete``: changing what ``onboard`` made, from its results file.
+
+  agencyaccess-async update RESULTS.csv --services NEW.json [--where COLUMN=VALUE ...]
+  agencyaccess-async delete RESULTS.csv [--where COLUMN=VALUE ...] [--yes]
+
+``update`` changes the selected rows' access requests (services, and the
+e-mail, intake-form, thank-you and redirect options) through links/update;
+services that stay keep their grants. It is the way to change a finished
+job, and it is journaled (RESULTS.csv.update-<change>.journal): the same
+update run again sends nothing, and an interrupted one, run again, finishes.
+
+``delete`` deletes the selected rows' clients, and with them their access
+requests, after a confirmation (a question on a terminal, --yes without
+one), and marks those rows "deleted" in the file. Rows marked deleted are
+not sent again.
+
+Both need AGENCYACCESS_API_KEY (and --base-url for anything but the hosted
+API). --where selects rows whose COLUMN equals VALUE (trimmed, ignoring
+case); several --where must all hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .._bulk import BulkRun, ItemResult
+from .._bulk._progress import ProgressDisplay
+from .._errors import SessionError
+from .._models import UNSET
+from .._session import Session, checked_base_url
+from ._common import UsageError, add_command
+from ._connect import check_access, load_services, show_warnings, to_loopback
+from ._cron import add_cron_options, confirm, logging_to, write_summary
+from ._dry_run import target_shown
+from ._results import ResultsFile, write_atomically
+from ._signals import run_until_signal
+
+__all__ = ["add_change_commands"]
+
+EXIT_CODES = """exit codes:
+  0    every selected row done (now or by an earlier run)
+  1    some rows failed (run the same command again to retry them)
+  2    a usage error (one line, nothing sent)
+  130  stopped by Ctrl-C (143: SIGTERM); run the same command again to finish"""
+
+
+def add_change_commands(commands: Any) -> None:
+    """Register ``update`` and ``delete``."""
+    update = add_command(
+        commands, "update", "change the services or options of onboarded rows' links", __doc__,
+        EXIT_CODES,
+    )  # fmt: skip
+    _common_options(update)
+    update.add_argument("--services", metavar="NEW.json", help="the services to request now")
+    update.add_argument(
+        "--send-email",
+        action="store_true",
+        help="have AgencyAccess e-mail each updated invite (asks first, or --yes)",
+    )
+    update.add_argument(
+        "--intake-form", choices=("on", "off"), help="ask for the agency's intake form, or stop"
+    )
+    update.add_argument("--thank-you-message", metavar="TEXT")
+    update.add_argument("--redirect-url", metavar="URL")
+    update.add_argument(
+        "--strict-services", action="store_true", help="refuse services the catalog lacks"
+    )
+    update.set_defaults(run=run_update)
+    delete = add_command(
+        commands, "delete", "delete onboarded rows' clients (and their links)", __doc__,
+        EXIT_CODES,
+    )  # fmt: skip
+    _common_options(delete)
+    delete.set_defaults(run=run_delete)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULTS.csv", help="what onboard (or status) wrote")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="only rows whose COLUMN is VALUE; repeatable (all must hold)",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask; needed without a terminal")
+    parser.add_argument("--base-url", help="API base URL (default: the hosted API)")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    add_cron_options(parser)
+
+
+def _prepare(args: argparse.Namespace, column: str) -> tuple[ResultsFile, list[str]]:
+    """The file, and the distinct ids in ``column`` of the rows selected."""
+    if args.base_url is not None:
+        try:
+            checked_base_url(args.base_url)
+        except SessionError as error:
+            raise UsageError(f"--base-url: {error}") from None
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if not os.environ.get("AGENCYACCESS_API_KEY"):
+        raise UsageError(f"set AGENCYACCESS_API_KEY: {args.command} changes that key's account")
+    table = ResultsFile.read(Path(args.results))
+    rows = table.where(args.where)
+    ids = list(dict.fromkeys(row.get(column, "").strip() for row in rows))
+    return table, [i for i in ids if i]
+
+
+def run_update(args: argparse.Namespace) -> int:
+    """Update the selected rows' links; an exit code of ``EXIT_CODES``."""
+    with logging_to(args.log_file):
+        show_warnings()
+        changes: dict[str, Any] = {
+            "services": (
+                load_services(args.services, strict=args.strict_services)
+                if args.services
+                else UNSET
+            ),
+            "send_email": True if args.send_email else UNSET,
+            "intake_form": {"on": True, "off": False}.get(args.intake_form or "", UNSET),
+            "thank_you_message": args.thank_you_message or UNSET,
+            "redirect_url": args.redirect_url or UNSET,
+        }
+        if all(value is UNSET for value in changes.values()):
+            raise UsageError(
+                "nothing to change: give --services, --send-email, --intake-form, "
+                "--thank-you-message or --redirect-url"
+            )
+        table, link_ids = _prepare(args, "link_id")
+        if args.send_email and not to_loopback(args.base_url):
+            confirm(
+                f"E-mail {len(link_ids)} clients an updated invite from "
+                f"{target_shown(args.base_url)}?",
+                yes=args.yes,
+                refusal=f"--send-email would e-mail up to {len(link_ids)} clients",
+            )
+        change = hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:10]
+        journal = table.path.with_name(f"{table.path.name}.update-{change}.journal")
+
+        def start(session: Session) -> BulkRun[Any]:
+            return session.bulk.update_links(
+                link_ids, journal=journal, concurrency=args.concurrency, total=len(link_ids),
+                progress=ProgressDisplay(sys.stderr, len(link_ids), label="update"), **changes,
+            )  # fmt: skip
+
+        return run_until_signal(_run(args, "update", len(link_ids), start))
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    """Delete the selected rows' clients, marking them in the file; ``EXIT_CODES``."""
+    with logging_to(args.log_file):
+        show_warnings()
+        table, client_ids = _prepare(args, "client_id")
+        marked = {row.get("client_id", "").strip() for row in table.rows if _deleted(row)}
+        client_ids = [c for c in client_ids if c not in marked]
+        if not client_ids:
+            print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
+            return 0
+        confirm(
+            f"Delete {len(client_ids)} clients and their access requests at "
+            f"{target_shown(args.base_url)}?",
+            yes=args.yes,
+            refusal=f"delete would delete {len(client_ids)} clients",
+        )
+        journal = table.path.with_name(f"{table.path.name}.delete.journal")
+        done: set[str] = set()
+
+        def start(session: Session) -> BulkRun[Any]:
+            return session.bulk.delete_clients(
+                client_ids, journal=journal, concurrency=args.concurrency,
+                total=len(client_ids),
+                progress=ProgressDisplay(sys.stderr, len(client_ids), label="delete"),
+            )  # fmt: skip
+
+        def finished(result: ItemResult[Any]) -> None:
+            if result.ok:
+                done.add(result.key)
+
+        try:
+            return run_until_signal(_run(args, "delete", len(client_ids), start, finished))
+        finally:
+            if done:
+                _mark_deleted(table, done)
+
+
+async def _run(
+    args: argparse.Namespace,
+    command: str,
+    total: int,
+    start: Any,
+    each: Any = None,
+) -> int:
+    """Run the bulk job on a Session of the key, with a summary line and JSON."""
+    started = time.monotonic()
+    outcomes: dict[str, int] = {}
+    async with Session(base_url=args.base_url) as session:
+        await check_access(session)
+        run = start(session)
+        try:
+            async for result in run:
+                outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+                if each is not None:
+                    each(result)
+        finally:
+            elapsed = time.monotonic() - started
+            failed = outcomes.get("failed", 0)
+            shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+            print(
+                f"{command}: {total} selected: {shown or 'nothing done'}; "
+                f"{session.stats.requests} requests in {elapsed:.1f}s"
+                + ("; run the same command again to retry the failed ones" if failed else ""),
+                file=sys.stderr,
+            )
+            write_summary(
+                args.summary_json,
+                {"command": command, "selected": total, "outcomes": outcomes,
+                 "requests": session.stats.requests, "elapsed": round(elapsed, 3)},
+            )  # fmt: skip
+    return 1 if failed else 0
+
+
+def _deleted(row: Mapping[str, str]) -> bool:
+    return "deleted" in (row.get("status", ""), row.get("link_status", ""))
+
+
+def _mark_deleted(table: ResultsFile, client_ids: set[str]) -> None:
+    """Rewrite the file with the deleted rows' status (and link_status) set to "deleted"."""
+    header = table.header + [c for c in ("status",) if c not in table.header]
+
+    def rows() -> Any:
+        for row in table.rows:
+            if row.get("client_id", "").strip() in client_ids:
+                row = {**row, "status": "deleted"}
+                if "link_status" in row:
+                    row["link_status"] = "deleted"
+            yield [row.get(column, "") for column in header]
+
+    write_atomically(
+        table.path, header, rows(), delimiter=table.delimiter, bom=table.bom,
+        escape_formulas=False,
+    )  # fmt: skip

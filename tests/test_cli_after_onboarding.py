@@ -1,0 +1,175 @@
+"""The week after onboarding, as processes against the emulator: update, delete, dry runs, cron."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import (
+    EXAMPLES,
+    Emulator,
+    assert_one_line_error,
+    clean_rows,
+    read_results,
+    run_cli,
+    start_cli,
+    write_csv,
+)
+
+pytestmark = pytest.mark.process
+
+SERVICES = str(EXAMPLES / "services.json")
+
+
+def onboarded(emulator: Emulator, tmp_path: Path, rows: int) -> Path:
+    path = write_csv(tmp_path / "clients.csv", clean_rows(rows))
+    result = run_cli(
+        "onboard", str(path), "--services", SERVICES, "--base-url", emulator.base_url,
+        env=emulator.env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "clients.results.csv"
+
+
+def fewer_services(tmp_path: Path) -> Path:
+    services = json.loads(Path(SERVICES).read_text())
+    platform = next(iter(services))
+    path = tmp_path / "fewer.json"
+    path.write_text(json.dumps({platform: services[platform]}))
+    return path
+
+
+def cli(emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, "--base-url", emulator.base_url, env=emulator.env())
+
+
+def requests_of(emulator: Emulator, operation: str) -> int:
+    counted: dict[str, int] = emulator.admin("counters")["requests"].get(operation, {})
+    return sum(counted.values())
+
+
+def test_update_is_sent_once_across_a_kill(emulator: Emulator, tmp_path: Path) -> None:
+    """SIGKILL mid-run, run again: every link updated, resends bounded by what was in flight."""
+    results = onboarded(emulator, tmp_path, 40)
+    emulator.admin("faults", {"latencyMs": 150})
+    new = fewer_services(tmp_path)
+    args = ["update", str(results), "--services", str(new), "--concurrency", "2"]
+    args += ["--base-url", emulator.base_url]
+    process = start_cli(args, emulator.env())
+    deadline = time.monotonic() + 60
+    while requests_of(emulator, "links.update") < 6:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    emulator.admin("faults", {})
+    again = cli(emulator, "update", str(results), "--services", str(new))
+    assert again.returncode == 0, again.stderr
+    sent = requests_of(emulator, "links.update")
+    assert 40 <= sent <= 40 + 2 + 1  # at most the two in flight (and one racing the kill)
+    third = cli(emulator, "update", str(results), "--services", str(new), "--summary-json",
+                str(tmp_path / "s.json"))  # fmt: skip
+    assert third.returncode == 0, third.stderr
+    assert requests_of(emulator, "links.update") == sent  # nothing sent the third time
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["outcomes"] == {"skipped": 40}
+
+
+def test_update_changes_only_the_rows_selected(emulator: Emulator, tmp_path: Path) -> None:
+    results = onboarded(emulator, tmp_path, 6)
+    rows = read_results(results)
+    new = fewer_services(tmp_path)
+    chosen = rows[2]["email"]
+    result = cli(emulator, "update", str(results), "--services", str(new), "--where",
+                 f"email={chosen.upper()}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert requests_of(emulator, "links.update") == 1
+    assert_one_line_error(cli(emulator, "update", str(results)), "nothing to change")
+    assert_one_line_error(
+        cli(emulator, "update", str(results), "--services", str(new), "--where", "nope=1"),
+        "--where",
+    )
+
+
+def test_delete_asks_and_marks_rows_deleted(emulator: Emulator, tmp_path: Path) -> None:
+    results = onboarded(emulator, tmp_path, 5)
+    before = results.read_text()
+    # No terminal: refused without --yes, nothing sent, the file untouched.
+    refused = cli(emulator, "delete", str(results))
+    assert_one_line_error(refused, "--yes")
+    assert requests_of(emulator, "clients.delete") == 0
+    assert results.read_text() == before
+    chosen = read_results(results)[0]["email"]
+    one = cli(emulator, "delete", str(results), "--where", f"email={chosen}", "--yes")
+    assert one.returncode == 0, one.stderr
+    assert emulator.admin("counters")["records"] == {"clients": 4, "links": 4}
+    rows = read_results(results)
+    assert [r["status"] for r in rows] == ["deleted"] + ["onboarded"] * 4
+    every = cli(emulator, "delete", str(results), "--yes")
+    assert every.returncode == 0, every.stderr
+    assert emulator.admin("counters")["records"] == {"clients": 0, "links": 0}
+    assert requests_of(emulator, "clients.delete") == 5  # the deleted row was not sent again
+    assert {r["status"] for r in read_results(results)} == {"deleted"}
+
+
+def test_dry_run_sends_nothing_and_writes_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    rows = [*clean_rows(5), {"external_id": "x", "name": "Bad", "email": "nope"}]
+    path = write_csv(tmp_path / "clients.csv", rows)
+    before = emulator.admin("counters")["total"]
+    result = cli(emulator, "onboard", str(path), "--services", SERVICES, "--dry-run")
+    assert result.returncode == 1  # one row is invalid
+    assert emulator.admin("counters")["total"] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clients.csv"]
+    bodies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert bodies[0]["clients.create"]["name"] == "Client 0"
+    assert "links.create" in bodies[-1]
+    assert "5 valid, 1 invalid" in result.stderr and "row 7: email" in result.stderr
+    good = write_csv(tmp_path / "good.csv", clean_rows(3))
+    ok = cli(emulator, "onboard", str(good), "--services", SERVICES, "--dry-run")
+    assert ok.returncode == 0, ok.stderr
+    assert emulator.admin("counters")["total"] == before
+
+
+def test_send_email_to_a_real_service_needs_yes(tmp_path: Path) -> None:
+    """Against anything but loopback, --send-email without a terminal is refused before sending."""
+    path = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    result = run_cli(
+        "onboard", str(path), "--services", SERVICES, "--send-email",
+        "--base-url", "https://api.agencyaccess.example", env={"AGENCYACCESS_API_KEY": "k"},
+    )  # fmt: skip
+    assert_one_line_error(result, "--send-email would e-mail up to 3 clients", "--yes")
+
+
+def test_cron_run_summary_log_and_exit_codes(emulator: Emulator, tmp_path: Path) -> None:
+    """A nightly re-run with nothing new: summary JSON, a log file, exit 0 with the flag."""
+    rows = [*clean_rows(4), {"external_id": "x", "name": "Bad", "email": "nope"}]
+    path = write_csv(tmp_path / "clients.csv", rows)
+    log = tmp_path / "run.log"
+    args = ["onboard", str(path), "--services", SERVICES, "--log-file", str(log),
+            "--summary-json", str(tmp_path / "summary.json")]  # fmt: skip
+    first = cli(emulator, *args)
+    assert first.returncode == 1  # the invalid row
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["created_this_run"] == 4 and summary["invalid"] == 1
+    assert summary["exit_code"] == 1 and summary["requests"] > 0
+    assert "the invite URL of row 2" in first.stderr
+    second = cli(emulator, *args, "--known-invalid-ok")
+    assert second.returncode == 0, second.stderr
+    assert "invite URL" not in second.stderr  # nothing was created this time
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["created_this_run"] == 0 and summary["exit_code"] == 0
+    lines = log.read_text().splitlines()
+    assert any("rows onboarded" in line for line in lines)
+    assert all(line[:4].isdigit() and line[19] == "Z" for line in lines)  # timestamped
+
+
+def test_every_command_lists_its_exit_codes() -> None:
+    for command in ("onboard", "status", "update", "delete", "emulator", "doctor"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0
+        assert "exit codes:" in result.stdout and "130" in result.stdout
