@@ -42,7 +42,10 @@ def test_happy_path_with_the_embedded_emulator(tmp_path: Path) -> None:
     assert len(rows) == 25
     assert all(r["status"] == "onboarded" and "/invite/" in r["invite_url"] for r in rows)
     assert all(r["notes"] == "keep me" for r in rows)  # unknown columns are carried through
-    assert list(rows[0])[-5:] == ["client_id", "link_id", "invite_url", "status", "error"]
+    assert list(rows[0])[-6:-1] == ["client_id", "link_id", "invite_url", "status", "error"]
+    assert {r["target"] for r in rows} == {  # an embedded run's results say so on every row
+        "embedded emulator: a rehearsal; these invite links do not work"
+    }
 
 
 def test_bad_rows_are_reported_with_row_numbers_and_not_sent(tmp_path: Path) -> None:
@@ -161,7 +164,7 @@ def test_semicolon_files_work_with_the_delimiter_flag(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "semi.results.csv").read_text().splitlines()[
         0
-    ] == "name;email;client_id;link_id;invite_url;status;error"
+    ] == "name;email;client_id;link_id;invite_url;status;error;target"
 
 
 # ------------------------------------------------------------ a standalone emulator

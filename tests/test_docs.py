@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,32 @@ def test_the_readme_pytest_section_works_pasted_into_a_new_project(tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout
+
+
+BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, re.S)
+
+
+def test_readme_after_onboarding_walkthrough_runs(tmp_path: Path) -> None:
+    """The "After onboarding" block, run by bash in a copy of examples/, on a free port."""
+    (block,) = [b for b in BASH_BLOCKS if "agencyaccess-async status" in b]
+    script = block.replace("8765", str(_free_port()))
+    (tmp_path / "examples").mkdir()
+    for name in ("clients.csv", "services.json"):
+        (tmp_path / "examples" / name).write_bytes((ROOT / "examples" / name).read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script + "\nwait || true\n"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    status = (tmp_path / "examples" / "clients.status.csv").read_text()
+    assert status.count(",deleted,") >= 2  # the two who granted, deleted
+    assert "update: " in result.stderr and "delete: " in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -431,6 +431,7 @@ async def _onboard(
                         escape_formulas=args.escape_formulas,
                         excel=args.excel,
                         created=tally.created,
+                        target=_EMBEDDED_LABEL if embedded(args) else None,
                     )
                     elapsed = time.monotonic() - started
                     print(counts.summary(out, interrupted, elapsed), file=sys.stderr)
@@ -455,6 +456,10 @@ async def _onboard(
                         },
                     )
         return code
+
+
+#: What the results of an embedded emulator's run say on every row.
+_EMBEDDED_LABEL = "embedded emulator: a rehearsal; these invite links do not work"
 
 
 @attrs.define

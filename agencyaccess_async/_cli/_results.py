@@ -35,6 +35,7 @@ _STATUS = {
     "invalid": "invalid",
 }
 _SHOWN = 10
+_TARGET = "target"
 
 
 @attrs.define
@@ -99,28 +100,31 @@ def write_results(
     escape_formulas: bool = True,
     excel: bool = False,
     created: Collection[str] = (),
+    target: str | None = None,
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts.
 
     With ``excel`` (or an input that had a byte-order mark), the file is
     UTF-8 with a BOM, which Excel needs to show accents right; rows end in
     CRLF either way, as RFC 4180 says. ``created`` holds the keys of the
-    rows whose invite this run created.
+    rows whose invite this run created. ``target``, when given, fills a
+    ``target`` column (an embedded emulator's run says so on every row).
     """
     counts = Counts()
-    header = [c for c in table.header if c and c not in RESULT_COLUMNS]
+    header = [c for c in table.header if c and c not in (*RESULT_COLUMNS, _TARGET)]
+    labels = [_TARGET] if target else []
     journal = Journal(journal_path, None) if journal_path.exists() else None
 
     def rows() -> Iterator[list[str]]:
         for row in table.rows():
             outcome = _outcome(row, journal, services, table)
             counts.add(outcome[3], row.number, outcome[2] if row.key in created else "")
-            yield [row.cells.get(c, "") for c in header] + outcome
+            yield [row.cells.get(c, "") for c in header] + outcome + ([target] if target else [])
 
     try:
         write_atomically(
             out,
-            header + RESULT_COLUMNS,
+            header + RESULT_COLUMNS + labels,
             rows(),
             delimiter=table.delimiter,
             bom=excel or table.source.bom,
