@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import (
+    CLI,
     EXAMPLES,
     Emulator,
     assert_one_line_error,
@@ -173,3 +176,25 @@ def test_every_command_lists_its_exit_codes() -> None:
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "exit codes:" in result.stdout and "130" in result.stdout
+
+
+def test_send_email_asks_on_a_terminal_and_no_means_nothing_sent(tmp_path: Path) -> None:
+    """On a terminal the question is asked; answering no stops before any connection."""
+    path = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    environment["AGENCYACCESS_API_KEY"] = "k"
+    process = subprocess.Popen(
+        [*CLI, "onboard", str(path), "--services", SERVICES, "--send-email",
+         "--base-url", "https://api.agencyaccess.example"],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=environment,
+    )  # fmt: skip
+    os.close(terminal)
+    os.write(controller, b"n\n")
+    _, stderr = process.communicate(timeout=60)
+    os.close(controller)
+    assert process.returncode == 2
+    assert "E-mail 3 clients an invite from https://api.agencyaccess.example? [y/N]" in stderr
+    assert "not confirmed" in stderr
+    assert not (tmp_path / "clients.results.csv").exists()

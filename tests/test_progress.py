@@ -7,7 +7,8 @@ import io
 import pytest
 
 from agencyaccess_async._bulk import BulkProgress
-from agencyaccess_async._bulk._progress import ProgressDisplay
+from agencyaccess_async._bulk._progress import Activity, ProgressDisplay
+from agencyaccess_async._hooks import RateLimitWaitEvent
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +59,15 @@ def test_a_quiet_run_says_what_it_waits_for_every_ten_seconds() -> None:
     display.tick()
     assert len([line for line in out.getvalue().splitlines() if "no row finished" in line]) == 2
     assert "ETA" in out.getvalue().splitlines()[-1]
+
+
+def test_activity_says_what_a_run_waits_for() -> None:
+    activity = Activity()
+    hooks = activity.hooks()
+    assert activity.waiting_for() == "the next rows (no request in flight)"
+    for callback in hooks.on_request * 3:
+        callback(None)  # type: ignore[arg-type]
+    hooks.on_response[0](None)  # type: ignore[arg-type]
+    assert activity.waiting_for() == "the server (2 requests in flight)"
+    hooks.on_rate_limit_wait[0](RateLimitWaitEvent(delay=30.0, reason="429"))
+    assert activity.waiting_for().startswith("a rate-limit pause (30s left")

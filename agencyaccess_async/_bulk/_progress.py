@@ -9,6 +9,7 @@ output, a log). The ``onboard`` command uses ``ProgressDisplay`` too.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import importlib
 import sys
@@ -16,9 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import attrs
+
+from .._hooks import Hooks, RateLimitWaitEvent
 from ._run import BulkProgress
 
-__all__ = ["ProgressDisplay", "default_progress"]
+__all__ = ["Activity", "ProgressDisplay", "default_progress"]
 
 
 def default_progress(total: int | None, stream: TextIO | None = None) -> Any:
@@ -105,6 +109,12 @@ class ProgressDisplay:
         what = self._waiting() if self._waiting is not None else "the server"
         self._line(f"no row finished for {_duration(silent)}: waiting for {what}")
 
+    async def ticking(self, every: float = 1.0) -> None:
+        """Call ``tick`` every ``every`` seconds, until cancelled (a task beside the run)."""
+        while True:
+            await asyncio.sleep(every)
+            self.tick()
+
     def close(self) -> None:
         """Draw the final state and end the line."""
         if self._latest is not None:
@@ -147,6 +157,37 @@ class ProgressDisplay:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self._stream.write(f"{stamp} {self._label}: {text}\n")
         self._stream.flush()
+
+
+@attrs.define
+class Activity:
+    """What a run is doing right now, from the Session's hooks: for a quiet progress line."""
+
+    in_flight: int = 0
+    paused_until: float = 0.0
+
+    def hooks(self) -> Hooks:
+        """Hooks to give the Session, which keep this up to date."""
+        hooks = Hooks()
+        hooks.on_request.append(lambda _: self._count(1))
+        hooks.on_response.append(lambda _: self._count(-1))
+        hooks.on_rate_limit_wait.append(self._paused)
+        return hooks
+
+    def _count(self, step: int) -> None:
+        self.in_flight += step
+
+    def _paused(self, event: RateLimitWaitEvent) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + event.delay)
+
+    def waiting_for(self) -> str:
+        """A rate-limit pause, the server, or nothing in flight (the journal, the input)."""
+        pause = self.paused_until - time.monotonic()
+        if pause > 0:
+            return f"a rate-limit pause ({pause:.0f}s left)"
+        if self.in_flight:
+            return f"the server ({self.in_flight} requests in flight)"
+        return "the next rows (no request in flight)"
 
 
 def _duration(seconds: float) -> str:

@@ -33,11 +33,10 @@ from .._bulk import (
     JournalMismatch,
     OnboardItem,
 )
-from .._bulk._progress import ProgressDisplay
+from .._bulk._progress import Activity, ProgressDisplay
 from .._errors import (
     SessionError,
 )
-from .._hooks import Hooks, RateLimitWaitEvent
 from .._limiter import Limiter
 from .._models import UNSET
 from .._redis_limiter import RedisLimiter
@@ -376,7 +375,7 @@ async def _onboard(
     with _disk_errors(journal, out):
         rules = RequestedServices.from_json(services, validate=False)  # for checking rows
         invalid = _InvalidRows()
-        activity = _Activity()
+        activity = Activity()
         display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for)
         interrupted = False
         started = time.monotonic()
@@ -413,7 +412,7 @@ async def _onboard(
                     start, journal, wait=args.wait, update_links=args.update_links
                 )
                 tally = _Tally()
-                ticker = asyncio.ensure_future(_tick(display))
+                ticker = asyncio.ensure_future(display.ticking())
                 try:
                     async for result in run:
                         tally.add(result)
@@ -460,43 +459,6 @@ async def _onboard(
 
 #: What the results of an embedded emulator's run say on every row.
 _EMBEDDED_LABEL = "embedded emulator: a rehearsal; these invite links do not work"
-
-
-@attrs.define
-class _Activity:
-    """What the run is doing right now, from the Session's hooks, for the progress line."""
-
-    in_flight: int = 0
-    paused_until: float = 0.0
-
-    def hooks(self) -> Hooks:
-        hooks = Hooks()
-        hooks.on_request.append(lambda _: self._count(1))
-        hooks.on_response.append(lambda _: self._count(-1))
-        hooks.on_rate_limit_wait.append(self._paused)
-        return hooks
-
-    def _count(self, step: int) -> None:
-        self.in_flight += step
-
-    def _paused(self, event: RateLimitWaitEvent) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + event.delay)
-
-    def waiting_for(self) -> str:
-        """The server, a rate-limit pause, or nothing in flight (the journal, the file)."""
-        pause = self.paused_until - time.monotonic()
-        if pause > 0:
-            return f"a rate-limit pause ({pause:.0f}s left)"
-        if self.in_flight:
-            return f"the server ({self.in_flight} requests in flight)"
-        return "the next rows (no request in flight)"
-
-
-async def _tick(display: ProgressDisplay) -> None:
-    """Let the progress line say what the run waits for, once a second."""
-    while True:
-        await asyncio.sleep(1.0)
-        display.tick()
 
 
 @attrs.define
