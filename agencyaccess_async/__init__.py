@@ -81,6 +81,7 @@ from ._retry import RetryPolicy
 from ._routes import ROUTES, Route
 from ._services import RequestedServices, ServiceRequest, ServicesBuilder
 from ._session import DEFAULT_BASE_URL, ResponseInfo, Session, SessionStats, SessionView
+from ._telemetry import Telemetry
 from ._transport import MockCall, MockTransport, Transport
 from ._version import __version__
 
@@ -213,6 +214,7 @@ __all__ = [
     "SessionStats",
     "SessionView",
     "Succeeded",
+    "Telemetry",
     "Timeout",
     "Transport",
     "TransportError",

@@ -38,10 +38,12 @@ __all__ = [
     "Timeout",
     "build_request",
     "header_number",
+    "log_attempt",
     "parse_response",
     "parse_retry_after",
     "redacted_url",
     "target_url",
+    "with_extra_headers",
 ]
 
 _EXCERPT = 200
@@ -391,3 +393,43 @@ def redacted_url(url: URL) -> str:
 def target_url(url: URL) -> str:
     """``url`` without its credentials: what a journal stores and compares; a budget's name."""
     return str(url.with_user(None)) if url.user or url.password else str(url)
+
+
+def with_extra_headers(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The Session's headers with a call's extra ones; the key is never one of them."""
+    if any(name.lower() == "x-auth" for name in extra):
+        raise ValueError("extra_headers may not set X-Auth; pass the key as api_key")
+    return {**headers, **extra}
+
+
+def log_attempt(
+    request: Request,
+    response: Response | None,
+    attempt: int,
+    elapsed: float,
+    error: BaseException | None,
+    context: Mapping[str, str | None],
+    log_bodies: bool,
+) -> None:
+    """One DEBUG line for an attempt, with structured ``extra`` fields (never a header or key).
+
+    ``context`` adds fields (the tenant's label, the Session's name); the
+    bodies are logged only with ``log_bodies``.
+    """
+    status = response.status if response is not None else None
+    bodies = ""
+    if log_bodies:
+        answer = _body_text(response.body if response is not None else b"")
+        bodies = f" request_body={_body_text(request.body)} response_body={answer}"
+    shown = str(status) if status is not None else type(error).__name__
+    fields = {"operation": request.operation, "request_id": request.request_id,
+              "attempt": attempt, "status": status, "elapsed": elapsed, **context}  # fmt: skip
+    logger.debug(
+        "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
+        request.method, request.url.path, shown, attempt, elapsed,
+        request.request_id, bodies, extra=fields,
+    )  # fmt: skip
+
+
+def _body_text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")

@@ -61,15 +61,18 @@ from ._http import (
     Response,
     Timeout,
     build_request,
+    log_attempt,
     parse_response,
     redacted_url,
     target_url,
+    with_extra_headers,
 )
 from ._idempotency import CLOCK_SKEW, CannotReconcile, Lookup, idempotency_key, lookup_for
 from ._models import Page
 from ._retry import Action, RetryPolicy, decide, plan_retry
 from ._routes import ROUTES, Kind, PagedRoute, Route
 from ._scope import CallOptions, Scope, Tenant
+from ._telemetry import Telemetry
 from ._transport import Transport
 from ._version import __version__
 
@@ -99,6 +102,7 @@ class Requester:
     closed: bool
     shown_url: str
     name: str | None
+    telemetry: Telemetry | None
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class Requester:
         routes: Mapping[str, str],
         strict_services: bool,
         name: str | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         unknown = set(routes) - set(ROUTES)
         if unknown:
@@ -144,6 +149,7 @@ class Requester:
         self.max_response_bytes = max_response_bytes
         self.strict_services = strict_services
         self.name = name
+        self.telemetry = telemetry
         self.stats = SessionStats()
         self.loop = None
         self.closed = False
@@ -233,8 +239,17 @@ class Requester:
         ``body`` is a request model, or plain JSON for a route of plain JSON
         (``session.post``, lookups). A paged route's answer is a ``Page``.
         ``options`` win over the ``scope``'s defaults; the scope's tenant
-        gives the key and the limiter.
+        gives the key and the limiter. With telemetry, the call is one span.
         """
+        if self.telemetry is None:
+            return await self._call(route, body, options, scope)
+        with self.telemetry.operation(route.operation, self.base_url):
+            return await self._call(route, body, options, scope)
+
+    async def _call(
+        self, route: Route[Any, Any], body: Any, options: CallOptions, scope: Scope
+    ) -> Any:
+        """The request loop: build, then attempt, classify and decide until done; decode."""
         loop = asyncio.get_running_loop()
         transport = self._transport if loop is self.loop and not self.closed else self.bind()
         assert transport is not None
@@ -247,7 +262,7 @@ class Requester:
             payload = {**payload, **extra_body}  # last: sent as given
         headers = self._headers
         if extra_headers:
-            headers = _with_extra(headers, extra_headers)
+            headers = with_extra_headers(headers, extra_headers)
         url = self._urls.get(route.operation)
         if url is None:  # a path of session.post
             url = self.url(route.path)
@@ -424,6 +439,11 @@ class Requester:
             raise
         finally:
             limiter.release(response.headers if response is not None else None)
+            if self.telemetry is not None:
+                self.telemetry.attempt_ended(
+                    response.status if response is not None else None,
+                    response.headers.get("X-Request-ID") if response is not None else None,
+                )
             if hooks.on_response or logger.isEnabledFor(_DEBUG):
                 elapsed = (
                     response.elapsed if response is not None else time.perf_counter() - started
@@ -462,19 +482,8 @@ class Requester:
                                   elapsed, outcome, tenant.label, self.name)  # fmt: skip
             emit(self.hooks.on_response, event)
         if logger.isEnabledFor(_DEBUG):
-            bodies = ""
-            if self.log_bodies:
-                answer = response.body if response is not None else b""
-                bodies = f" request_body={_text(request.body)} response_body={_text(answer)}"
-            shown = str(status) if status is not None else type(error).__name__
-            fields = {"operation": request.operation, "request_id": request.request_id,
-                      "attempt": attempt, "status": status, "elapsed": elapsed,
-                      "tenant": tenant.label, "session": self.name}  # fmt: skip
-            logger.debug(
-                "%s %s -> %s attempt=%d elapsed=%.4fs request_id=%s%s",
-                request.method, request.url.path, shown, attempt, elapsed,
-                request.request_id, bodies, extra=fields,
-            )  # fmt: skip
+            context = {"tenant": tenant.label, "session": self.name}
+            log_attempt(request, response, attempt, elapsed, error, context, self.log_bodies)
 
     def _announce_retry(
         self,
@@ -576,6 +585,8 @@ class Requester:
             scrub(error, self._password.reveal())
 
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
+        if self.telemetry is not None:
+            self.telemetry.waited(delay)
         if self.hooks.on_rate_limit_wait:
             emit(self.hooks.on_rate_limit_wait, RateLimitWaitEvent(delay, reason))
         logger.debug("rate limit: holding a request for %.3fs (%s)", delay, reason)
@@ -587,14 +598,3 @@ class _Refused(Exception):
     def __init__(self, error: AgencyAccessError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _with_extra(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """The Session's headers with a call's extra ones; the key is never one of them."""
-    if any(name.lower() == "x-auth" for name in extra):
-        raise ValueError("extra_headers may not set X-Auth; pass the key as api_key")
-    return {**headers, **extra}
-
-
-def _text(body: bytes) -> str:
-    return body.decode("utf-8", "replace")

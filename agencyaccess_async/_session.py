@@ -30,6 +30,7 @@ from ._resource import invalid_argument
 from ._retry import RetryPolicy
 from ._routes import Kind, Route
 from ._scope import CallOptions, Scope, Tenant
+from ._telemetry import Telemetry, default_telemetry
 from ._transport import ClosingContext, Transport
 
 if TYPE_CHECKING:
@@ -203,6 +204,9 @@ class Session(_Calls, ClosingContext):
             limiters are kept; the least recently used go first.
         name: a name for this Session in events and log records (``session``),
             to tell several apart.
+        tracing: OpenTelemetry spans and metrics per operation when
+            ``opentelemetry-api`` is installed (the ``otel`` extra); ``False``
+            turns them off; a ``Telemetry`` uses providers of your own.
 
     One Session serves a whole application: it is bound to the event loop of
     its first call and refuses use from any other. For many keys, keep one
@@ -230,6 +234,7 @@ class Session(_Calls, ClosingContext):
         strict_services: bool = False,
         max_tenants: int = DEFAULT_MAX_TENANTS,
         name: str | None = None,
+        tracing: bool | Telemetry = True,
     ) -> None:
         if api_key is None:  # not a "use the default": a tenant's key may be missing
             raise SessionError(
@@ -249,6 +254,7 @@ class Session(_Calls, ClosingContext):
             routes=routes or {},
             strict_services=strict_services,
             name=name,
+            telemetry=default_telemetry(tracing),
         )
         # Without a gateway's credentials, if the URL had any (they travel as a header).
         self.base_url = requester.base_url

@@ -1,0 +1,171 @@
+"""OpenTelemetry: a span and metrics per SDK operation, through ``opentelemetry-api`` only.
+
+With the ``otel`` extra (``opentelemetry-api``) installed, every operation
+(``clients.create``, ``links.list``, ...) is one span of kind CLIENT named
+``agencyaccess clients.create``, made current while its attempts run, so
+that the spans of aiohttp's own instrumentor (one per attempt) nest under
+it. Its attributes follow the semantic conventions for RPC and HTTP
+clients: ``rpc.system``/``rpc.service``/``rpc.method``, ``server.address``
+and ``server.port``, ``http.response.status_code`` of the last answer, and
+``error.type`` on failure (the span's status is then ERROR, described by the
+exception's type). The SDK's own: ``agencyaccess.operation``,
+``agencyaccess.request_id``, ``agencyaccess.attempts`` and
+``agencyaccess.rate_limit.wait`` (seconds held back by the rate limiter).
+Never the key, never a body, never an exception's message.
+
+Metrics: ``agencyaccess.client.operations`` (operations by operation and
+outcome), ``agencyaccess.client.operation.duration`` (seconds),
+``agencyaccess.client.rate_limited`` (429 answers) and
+``agencyaccess.client.rate_limit.wait`` (seconds held back).
+
+Without the package, nothing here is imported by a call. ``Session(tracing=
+False)`` turns it off; ``Session(tracing=Telemetry(tracer_provider=...,
+meter_provider=...))`` uses providers of your own instead of the global ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+from yarl import URL
+
+from ._version import __version__
+
+__all__ = ["Telemetry", "default_telemetry"]
+
+_SCOPE = "agencyaccess_async"
+
+
+@attrs.define
+class _Operation:
+    """What the attempts of one operation report to its span."""
+
+    operation: str
+    attempts: int = 0
+    status: int | None = None
+    request_id: str | None = None
+    waited: float = 0.0
+
+
+_CURRENT: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar(
+    "agencyaccess_operation", default=None
+)
+
+
+class Telemetry:
+    """Spans and metrics of a Session's operations (see the module's docstring).
+
+    ``tracer_provider`` and ``meter_provider`` default to OpenTelemetry's
+    global ones, resolved when each span or measurement is made (so setting
+    them after the Session is created works). Needs ``opentelemetry-api``.
+    """
+
+    def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        trace = importlib.import_module("opentelemetry.trace")
+        metrics = importlib.import_module("opentelemetry.metrics")
+        self._trace = trace
+        self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
+        self._operations = meter.create_counter(
+            "agencyaccess.client.operations",
+            unit="{operation}",
+            description="SDK operations, by operation and outcome",
+        )
+        self._duration = meter.create_histogram(
+            "agencyaccess.client.operation.duration",
+            unit="s",
+            description="How long SDK operations took, retries and waits included",
+        )
+        self._rate_limited = meter.create_counter(
+            "agencyaccess.client.rate_limited",
+            unit="{response}",
+            description="Answers 429 (rate limit exceeded)",
+        )
+        self._waits = meter.create_histogram(
+            "agencyaccess.client.rate_limit.wait",
+            unit="s",
+            description="Time requests were held back by the rate limiter",
+        )
+
+    def __repr__(self) -> str:
+        return "<Telemetry opentelemetry>"
+
+    @contextlib.contextmanager
+    def operation(self, operation: str, base_url: URL) -> Iterator[None]:
+        """One operation's span, current while its attempts run; its metrics when it ends."""
+        record = _Operation(operation)
+        token = _CURRENT.set(record)
+        service, _, method = operation.partition(".")
+        attributes = {
+            "rpc.system": "agencyaccess",
+            "rpc.service": service,
+            "rpc.method": method,
+            "agencyaccess.operation": operation,
+            "server.address": base_url.host or "",
+            "server.port": base_url.port or 0,
+        }
+        started = time.perf_counter()
+        outcome, error_type = "ok", None
+        with self._tracer.start_as_current_span(
+            f"agencyaccess {operation}",
+            kind=self._trace.SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield
+            except BaseException as error:
+                outcome, error_type = "error", type(error).__qualname__
+                span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, error_type))
+                span.set_attribute("error.type", error_type)
+                raise
+            finally:
+                _CURRENT.reset(token)
+                span.set_attribute("agencyaccess.attempts", record.attempts)
+                span.set_attribute("agencyaccess.rate_limit.wait", record.waited)
+                if record.request_id:
+                    span.set_attribute("agencyaccess.request_id", record.request_id)
+                if record.status is not None:
+                    span.set_attribute("http.response.status_code", record.status)
+                measured = {"agencyaccess.operation": operation, "outcome": outcome}
+                if error_type:
+                    measured["error.type"] = error_type
+                self._operations.add(1, measured)
+                self._duration.record(time.perf_counter() - started, measured)
+
+    def attempt_ended(self, status: int | None, request_id: str | None) -> None:
+        """An attempt of the current operation ended (``status`` None: no answer)."""
+        record = _CURRENT.get()
+        if record is None:
+            return
+        record.attempts += 1
+        record.status = status
+        record.request_id = request_id or record.request_id
+        if status == 429:
+            self._rate_limited.add(1, {"agencyaccess.operation": record.operation})
+
+    def waited(self, delay: float) -> None:
+        """The rate limiter held the current operation's attempt back for ``delay`` seconds."""
+        record = _CURRENT.get()
+        if record is not None:
+            record.waited += delay
+        self._waits.record(delay)
+
+
+def default_telemetry(tracing: bool | Telemetry) -> Telemetry | None:
+    """``Session(tracing=...)`` as a Telemetry: None when off or without opentelemetry-api."""
+    if isinstance(tracing, Telemetry):
+        return tracing
+    if not tracing:
+        return None
+    try:
+        return Telemetry()
+    except ImportError:
+        return None
