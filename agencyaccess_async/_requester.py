@@ -440,10 +440,7 @@ class Requester:
         finally:
             limiter.release(response.headers if response is not None else None)
             if self.telemetry is not None:
-                self.telemetry.attempt_ended(
-                    response.status if response is not None else None,
-                    response.headers.get("X-Request-ID") if response is not None else None,
-                )
+                self.telemetry.attempt_ended(request, response)
             if hooks.on_response or logger.isEnabledFor(_DEBUG):
                 elapsed = (
                     response.elapsed if response is not None else time.perf_counter() - started

@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
+from ._http import Request, Response
 from ._version import __version__
 
 __all__ = ["Telemetry", "default_telemetry"]
@@ -140,15 +141,20 @@ class Telemetry:
                 self._operations.add(1, measured)
                 self._duration.record(time.perf_counter() - started, measured)
 
-    def attempt_ended(self, status: int | None, request_id: str | None) -> None:
-        """An attempt of the current operation ended (``status`` None: no answer)."""
+    def attempt_ended(self, request: Request, response: Response | None) -> None:
+        """An attempt of the current operation ended (``response`` None: no answer came).
+
+        The request id is the server's ``X-Request-ID`` if it sent one, else
+        the one the SDK sent.
+        """
         record = _CURRENT.get()
         if record is None:
             return
         record.attempts += 1
-        record.status = status
-        record.request_id = request_id or record.request_id
-        if status == 429:
+        record.status = response.status if response is not None else None
+        server_id = response.headers.get("X-Request-ID") if response is not None else None
+        record.request_id = server_id or request.request_id or record.request_id
+        if record.status == 429:
             self._rate_limited.add(1, {"agencyaccess.operation": record.operation})
 
     def waited(self, delay: float) -> None:

@@ -95,8 +95,17 @@ async def server() -> AsyncIterator[str]:
     async def nothing_made(request: web.Request) -> web.Response:
         return web.json_response({"error": False, "data": [], "nextCursor": None})
 
+    async def retrieve(request: web.Request) -> web.Response:
+        seen.append(1)
+        if len(seen) % 2 == 1:
+            limited = {"Retry-After": "0", "X-RateLimit-Remaining": "0"}
+            body = {"error": True, "msg": "Rate limit exceeded"}
+            return web.json_response(body, status=429, headers=limited)
+        return web.json_response({"error": False, "data": client_json("cl_traced")})
+
     app = web.Application()
     app.router.add_post("/api/clients/create", create)
+    app.router.add_post("/api/clients/retrieve", retrieve)
     app.router.add_post("/api/clients/list", nothing_made)  # the 503 made nothing
     async with serve_app(app) as base_url:
         yield base_url
@@ -149,6 +158,16 @@ async def test_a_failed_operation_has_error_status_and_type(otel: Otel, server: 
         "outcome": "error",
         "error.type": "InvalidRequestError",
     }
+
+
+async def test_429s_are_counted(otel: Otel, server: str) -> None:
+    async with session(server, otel.telemetry) as s:
+        await s.clients.retrieve("cl_traced")
+    (limited,) = otel.points("agencyaccess.client.rate_limited")
+    assert limited.value == 1
+    assert dict(limited.attributes) == {"agencyaccess.operation": "clients.retrieve"}
+    (span,) = otel.finished()
+    assert dict(span.attributes or {})["agencyaccess.attempts"] == 2
 
 
 async def test_tracing_false_makes_no_span(otel: Otel, server: str) -> None:
