@@ -101,6 +101,7 @@ if TYPE_CHECKING:
         OnboardItem,
         Succeeded,
     )
+    from ._httpx_transport import HttpxTransport
 
 # Imported on first use, to keep ``import agencyaccess_async`` light: the bulk helpers
 # bring sqlite3, and the default transport brings aiohttp.
@@ -119,6 +120,7 @@ _LAZY = {
     )
 } | {name: "._bulk" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
 _LAZY["AiohttpTransport"] = "._aiohttp_transport"  # aiohttp itself: on first use
+_LAZY["HttpxTransport"] = "._httpx_transport"  # the httpx extra: only when asked for
 
 
 def __getattr__(name: str) -> Any:
@@ -127,7 +129,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    try:
+        module = importlib.import_module(_LAZY[name], __name__)
+    except ModuleNotFoundError as missing:
+        raise ImportError(
+            f"{name} needs {missing.name}: pip install 'agencyaccess-async[httpx]'"
+        ) from missing
+    value = getattr(module, name)
     globals()[name] = value
     return value
 
@@ -160,6 +168,7 @@ __all__ = [
     "Grant",
     "GrantStatus",
     "Hooks",
+    "HttpxTransport",
     "IDEMPOTENCY_METADATA_KEY",
     "IntakeFormNotEnabledError",
     "IntakeFormStatus",

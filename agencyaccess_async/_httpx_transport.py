@@ -1,0 +1,190 @@
+"""``HttpxTransport``: the Session over httpx, for apps already built on it (the ``httpx`` extra).
+
+A second real transport, proof that transports are pluggable, and a fit for
+code that already has an ``httpx.AsyncClient`` with its proxies, certificates
+and event hooks: give it that client and it is used as it is (and never
+closed here). respx then mocks the SDK like any httpx code. HTTP/2 is offered
+when ``h2`` is installed (``http2=True`` on a client this transport makes).
+
+It keeps every promise ``AiohttpTransport`` keeps: redirects are never
+followed (a 3xx comes back as an answer, for the SDK to refuse); the key is
+added at the last moment, by an ``httpx.Auth`` flow, so no mapping of ours
+holds it; answers are read in chunks and capped after decompression; httpx's
+exceptions are translated here, in one place, and never chained (they carry
+the outgoing request, headers and all).
+
+httpx has connect, read, write and pool timeouts but no total one: the
+total is an ``asyncio.wait_for`` around the whole exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+import httpx
+
+from ._auth import APIKey
+from ._errors import ConnectError, ProtocolError, RemoteDisconnected, RequestTimeout, TransportError
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
+from ._transport import ClosingContext
+
+__all__ = ["HttpxTransport"]
+
+_NO_TIMEOUT_GIVEN = Timeout()
+
+
+class _Secrets(httpx.Auth):
+    """Puts the attempt's key (and a gateway's credentials) on httpx's request, last."""
+
+    def __init__(self, key: APIKey | None, authorization: APIKey | None) -> None:
+        self._key = key
+        self._authorization = authorization
+
+    def __repr__(self) -> str:
+        return "<key ***>"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._key is not None:
+            request.headers["X-Auth"] = self._key.reveal()
+        if self._authorization is not None:
+            request.headers["Authorization"] = self._authorization.reveal()
+        yield request
+
+
+class HttpxTransport(ClosingContext):
+    """Sends requests over an ``httpx.AsyncClient``: yours, or one it makes and closes.
+
+    Args:
+        client: an ``httpx.AsyncClient`` of the caller's (its proxies,
+            certificates, event hooks and limits are kept); never closed by
+            this transport. Redirects are not followed whatever it says.
+        limit: the most connections of a client this transport makes.
+        http2: offer HTTP/2 on a client this transport makes (needs ``h2``;
+            default: when ``h2`` is installed).
+        max_response_bytes: the largest answer body read (after decompression).
+
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None = None,
+        limit: int = 100,
+        http2: bool | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be positive")
+        self._max_response_bytes = max_response_bytes
+        self._owns_client = client is None
+        if client is None:
+            if http2 is None:
+                http2 = importlib.util.find_spec("h2") is not None
+            client = httpx.AsyncClient(
+                http2=http2,
+                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        self._client = client
+
+    def __repr__(self) -> str:
+        state = "closed" if self._client.is_closed else "open"
+        owner = "own client" if self._owns_client else "caller's client"
+        return f"<HttpxTransport {state}, {owner}>"
+
+    async def send(self, request: Request) -> Response:
+        """Send one request; raise a ``TransportError`` if no answer comes back."""
+        timeout = request.timeout or _NO_TIMEOUT_GIVEN
+        started = time.perf_counter()
+        try:
+            exchange = self._exchange(request, timeout)
+            if timeout.total is None:
+                status, headers, content = await exchange
+            else:
+                status, headers, content = await asyncio.wait_for(exchange, timeout.total)
+        except (httpx.HTTPError, asyncio.TimeoutError) as exc:
+            raise _translate(exc, request) from None
+        return Response(status, headers, content, time.perf_counter() - started)
+
+    async def _exchange(self, request: Request, timeout: Timeout) -> tuple[int, Any, bytes]:
+        outgoing = self._client.build_request(
+            request.method,
+            str(request.url),
+            content=request.body,
+            headers=request.headers,
+            timeout=httpx.Timeout(
+                connect=timeout.connect, read=timeout.read, write=timeout.read,
+                pool=timeout.pool,
+            ),
+        )  # fmt: skip
+        answer = await self._client.send(
+            outgoing,
+            stream=True,
+            follow_redirects=False,
+            auth=_Secrets(request.api_key, request.authorization),
+        )
+        try:
+            cap = self._max_response_bytes
+            length = answer.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > cap:
+                raise self._too_large(answer.status_code, request, f" of {length} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in _chunks(answer):
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(answer.status_code, request, "")
+                chunks.append(chunk)
+        finally:
+            await answer.aclose()
+        return answer.status_code, answer.headers, b"".join(chunks)
+
+    def _too_large(self, status: int, request: Request, how: str) -> ProtocolError:
+        return ProtocolError(
+            f"HTTP {status} answer{how} is over max_response_bytes="
+            f"{self._max_response_bytes}; the rest was not read",
+            status=status,
+            operation=request.operation,
+            request_id=request.request_id,
+        )
+
+    async def aclose(self) -> None:
+        """Close the ``AsyncClient`` if this transport created it."""
+        if self._owns_client and not self._client.is_closed:
+            await self._client.aclose()
+
+
+async def _chunks(answer: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The body, decompressed, as it arrives."""
+    async for chunk in answer.aiter_bytes():
+        yield chunk
+
+
+def _translate(exc: BaseException, request: Request) -> TransportError:
+    """Map one of httpx's exceptions to the SDK's, saying whether the request may have arrived.
+
+    The only place that knows httpx's exception types. Messages name the
+    failure, never the request's headers.
+    """
+    context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
+    if isinstance(exc, httpx.ConnectTimeout):
+        return RequestTimeout("connect timeout", kind="connect", **context)
+    if isinstance(exc, httpx.PoolTimeout):
+        return RequestTimeout("pool timeout", kind="pool", **context)
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return RequestTimeout("read timeout", kind="read", **context)
+    if isinstance(exc, asyncio.TimeoutError):
+        return RequestTimeout("total timeout", kind="total", **context)
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(f"cannot connect: {exc}", **context)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        before = "without sending any" in str(exc) or "Server disconnected" in str(exc)
+        return RemoteDisconnected(f"connection dropped: {exc}", before_answer=before, **context)
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError)):
+        return RemoteDisconnected(f"connection error: {type(exc).__name__}", **context)
+    return TransportError(f"{type(exc).__name__}: {exc}", **context)

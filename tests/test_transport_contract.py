@@ -1,0 +1,276 @@
+"""One contract, every transport: AiohttpTransport, HttpxTransport and MockTransport.
+
+Each test runs a Session over each transport against purpose-written
+loopback servers. Where a promise is about the wire (decompression,
+sockets, timeouts), MockTransport, which has no wire, is skipped with the
+reason; the rest hold for it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import respx
+from aiohttp import web
+
+import agencyaccess_async as aa
+
+from .helpers import SECRET_KEY, client_json, closed_port, serve_app
+
+pytestmark = pytest.mark.socket
+
+KINDS = ("aiohttp", "httpx", "mock")
+NO_RETRY = aa.RetryPolicy.none()
+
+
+_MADE: list[aa.Transport] = []
+
+
+def transport(kind: str, handler: Any = None, **options: Any) -> aa.Transport:
+    """A transport of this kind, closed after the test (a caller's: the Session never closes it)."""
+    made: aa.Transport
+    if kind == "aiohttp":
+        made = aa.AiohttpTransport(**options)
+    elif kind == "httpx":
+        made = aa.HttpxTransport(**options)
+    else:
+        made = aa.MockTransport(handler)
+    _MADE.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+async def _close_transports() -> AsyncIterator[None]:
+    yield
+    while _MADE:
+        await _MADE.pop().aclose()
+
+
+def no_wire(kind: str) -> None:
+    if kind == "mock":
+        pytest.skip("MockTransport has no wire: decompression, sockets and timeouts are not its")
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def elsewhere() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """Another host: it records what reaches it (nothing should)."""
+    seen: list[dict[str, str]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"error": False, "data": []})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    async with serve_app(app) as base_url:
+        yield base_url, seen
+
+
+async def test_redirects_are_not_followed_and_the_key_never_travels(
+    kind: str, elsewhere: tuple[str, list[dict[str, str]]]
+) -> None:
+    target, seen = elsewhere
+    headers_seen: list[dict[str, str]] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        headers_seen.append(dict(request.headers))
+        raise web.HTTPTemporaryRedirect(f"{target}/api/clients/retrieve")
+
+    def mock(request: aa.Request) -> aa.Response:
+        headers_seen.append(dict(request.headers))  # the Request's headers: never the key
+        return aa.Response(307, {"Location": f"{target}/api/clients/retrieve"})
+
+    app = web.Application()
+    app.router.add_post("/api/clients/retrieve", redirect)
+    async with (
+        serve_app(app) as base_url,
+        aa.Session(
+            SECRET_KEY, base_url=base_url, transport=transport(kind, mock), retry=NO_RETRY
+        ) as session,
+    ):
+        with pytest.raises(aa.RedirectError):
+            await session.clients.retrieve("cl_1")
+    assert seen == []  # the other host got nothing
+    (headers,) = headers_seen
+    assert headers.get("X-Auth") == (None if kind == "mock" else SECRET_KEY)
+
+
+async def test_the_body_cap_counts_bytes_after_decompression(kind: str) -> None:
+    """64 KiB of JSON, gzipped to a few hundred bytes, against a 16 KiB cap: refused."""
+    no_wire(kind)
+    big = json.dumps({"error": False, "data": client_json(name="x" * 65536)}).encode()
+
+    async def bomb(request: web.Request) -> web.Response:
+        body = gzip.compress(big)
+        assert len(body) < 16 * 1024
+        return web.Response(body=body, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "application/json"})  # fmt: skip
+
+    app = web.Application()
+    app.router.add_post("/api/clients/retrieve", bomb)
+    async with serve_app(app) as base_url:
+        chosen = transport(kind, max_response_bytes=16 * 1024)
+        async with aa.Session(
+            SECRET_KEY, base_url=base_url, transport=chosen, retry=NO_RETRY
+        ) as session:
+            with pytest.raises(aa.ProtocolError, match="max_response_bytes"):
+                await session.clients.retrieve("cl_1")
+
+
+@pytest.fixture
+def unaccepting() -> Iterator[int]:
+    """A port whose accept queue is full: a new connection waits for ever (connect timeout)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(8):  # fill the accept queue (and the SYN queue's leeway)
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(listener.getsockname())
+        fillers.append(filler)
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+async def test_connect_timeout(kind: str, unaccepting: int) -> None:
+    no_wire(kind)
+    chosen = transport(kind)
+    async with aa.Session(
+        SECRET_KEY, base_url=f"http://127.0.0.1:{unaccepting}", transport=chosen,
+        retry=NO_RETRY, timeout=aa.Timeout(connect=0.3, total=5),
+    ) as session:  # fmt: skip
+        with pytest.raises(aa.RequestTimeout) as caught:
+            await session.clients.retrieve("cl_1")
+    assert caught.value.kind == "connect"
+    assert caught.value.may_have_reached_server is False
+
+
+@pytest.fixture
+async def silent() -> AsyncIterator[str]:
+    """A server that reads the request and never answers (until the test ends)."""
+    done = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await done.wait()
+        return web.json_response({"error": False, "data": client_json()})
+
+    app = web.Application()
+    app.router.add_post("/api/clients/retrieve", hang)
+    async with serve_app(app) as base_url:
+        yield base_url
+        done.set()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [({"read": 0.3}, "read"), ({"total": 0.3}, "total")]
+)
+async def test_read_and_total_timeouts(
+    kind: str, silent: str, given: dict[str, float], expected: str
+) -> None:
+    no_wire(kind)
+    chosen = transport(kind)
+    async with aa.Session(
+        SECRET_KEY, base_url=silent, transport=chosen, retry=NO_RETRY,
+        timeout=aa.Timeout(**given),
+    ) as session:  # fmt: skip
+        with pytest.raises(aa.RequestTimeout) as caught:
+            await session.clients.retrieve("cl_1")
+    assert caught.value.kind == expected
+    assert caught.value.may_have_reached_server is True
+
+
+async def test_exceptions_say_whether_the_request_may_have_arrived(kind: str) -> None:
+    """A closed port: never sent. A connection dropped after the request: may have arrived."""
+    no_wire(kind)
+    chosen = transport(kind)
+    async with aa.Session(
+        SECRET_KEY, base_url=f"http://127.0.0.1:{closed_port()}", transport=chosen,
+        retry=NO_RETRY,
+    ) as session:  # fmt: skip
+        with pytest.raises(aa.ConnectError) as refused:
+            await session.clients.retrieve("cl_1")
+    assert refused.value.may_have_reached_server is False
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        aa.Session(
+            SECRET_KEY, base_url=f"http://127.0.0.1:{port}", transport=chosen, retry=NO_RETRY
+        ) as session,
+    ):
+        with pytest.raises(aa.RemoteDisconnected) as dropped:
+            await session.clients.retrieve("cl_1")
+    assert dropped.value.may_have_reached_server is True
+    assert SECRET_KEY not in repr(dropped.value) + str(dropped.value)
+    assert dropped.value.__cause__ is None and dropped.value.__suppress_context__
+
+
+async def test_a_callers_client_is_never_closed(kind: str) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"error": False, "data": client_json()})
+
+    app = web.Application()
+    app.router.add_post("/api/clients/retrieve", answer)
+    async with serve_app(app) as base_url:
+        if kind == "aiohttp":
+            own: Any = aiohttp.ClientSession(raise_for_status=True)
+            chosen: aa.Transport = aa.AiohttpTransport(session=own)
+        elif kind == "httpx":
+            own = httpx.AsyncClient(follow_redirects=True)
+            chosen = aa.HttpxTransport(client=own)
+        else:
+            own = chosen = aa.MockTransport(lambda request: aa.Response(200, {}, json.dumps(
+                {"error": False, "data": client_json()}).encode()))  # fmt: skip
+        async with aa.Session(SECRET_KEY, base_url=base_url, transport=chosen) as session:
+            assert (await session.clients.retrieve("cl_1")).client_id == "cl_1"
+        if kind == "aiohttp":
+            assert not own.closed
+            await own.close()
+        elif kind == "httpx":
+            assert not own.is_closed
+            await own.aclose()
+        else:
+            assert not own.closed
+
+
+async def test_respx_mocks_the_sdk_over_httpx() -> None:
+    """With HttpxTransport, respx intercepts the SDK's calls like any httpx code's."""
+    with respx.mock(base_url="https://api.agencyaccess.example") as router:
+        route = router.post("/api/clients/create").respond(
+            201, json={"error": False, "data": client_json("cl_respx")}
+        )
+        async with aa.Session(
+            SECRET_KEY, base_url="https://api.agencyaccess.example",
+            transport=aa.HttpxTransport(),
+        ) as session:  # fmt: skip
+            client = await session.clients.create(name="Ada", email="ada@example.test")
+    assert client.client_id == "cl_respx"
+    assert route.call_count == 1
+    sent = route.calls.last.request
+    assert json.loads(sent.content)["name"] == "Ada"
+    assert sent.headers["X-Auth"] == SECRET_KEY
