@@ -4,7 +4,9 @@ The simplicity goal of the request path: at most 20 distinct package
 functions per warm create. Counted with ``sys.setprofile`` over one create
 against a purpose-written loopback server (aiohttp.web, outside the
 package), after a few warm-up creates; the emulator is not used, so its
-code is not counted.
+code is not counted. Counted twice: with ``tracing=False`` (the request
+path alone, as without opentelemetry-api) and with OpenTelemetry on (its
+API's no-op tracer unless an SDK is configured).
 
     python benchmarks/count_calls.py            # distinct functions and calls
     python benchmarks/count_calls.py --list     # and which ones
@@ -38,7 +40,7 @@ async def answer(request: web.Request) -> web.Response:
     return web.json_response({"error": False, "data": {**CLIENT, "metadata": body["metadata"]}})
 
 
-async def main(show: bool) -> None:
+async def main(show: bool, tracing: bool) -> None:
     app = web.Application()
     app.router.add_post("/api/clients/create", answer)
     runner = web.AppRunner(app)
@@ -55,7 +57,9 @@ async def main(show: bool) -> None:
             calls[f"{where}:{code.co_firstlineno} {code.co_name}"] += 1
 
     try:
-        async with aa.Session("key", base_url=f"http://127.0.0.1:{port}") as session:
+        async with aa.Session(
+            "key", base_url=f"http://127.0.0.1:{port}", tracing=tracing
+        ) as session:
             for _ in range(5):
                 await session.clients.create(name="Acme", email="ops@acme.example")
             sys.setprofile(profile)
@@ -66,7 +70,8 @@ async def main(show: bool) -> None:
     modules = {name.split(":")[0] for name in calls}
     print(
         f"one warm clients.create: {len(calls)} package functions, "
-        f"{sum(calls.values())} calls, in {len(modules)} modules (codec: {aa._json.CODEC})"
+        f"{sum(calls.values())} calls, in {len(modules)} modules (codec: {aa._json.CODEC}, "
+        f"tracing {'on' if tracing else 'off'})"
     )
     if show:
         for name, count in sorted(calls.items()):
@@ -82,4 +87,5 @@ if __name__ == "__main__":
         from agencyaccess_async import _json
 
         _json.use_stdlib()
-    asyncio.run(main(args.list))
+    for tracing in (False, True):
+        asyncio.run(main(args.list, tracing))
