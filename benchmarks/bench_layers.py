@@ -18,7 +18,10 @@ The layers, each one more of the SDK over raw aiohttp (``POST
 - ``transport``: the SDK's ``AiohttpTransport.send`` of a built ``Request``, and ``parse_response``;
 - ``call``: ``session.post(path, dict)``: request ids, limiter, the request loop;
 - ``sdk``: ``session.clients.create(name=, email=)``: a ``NewClient`` in, a typed ``Client`` out;
-- ``sdk+orjson``: the same with the ``speedups`` codec (skipped if orjson is missing).
+- ``sdk+orjson``: the same with the ``speedups`` codec (skipped if orjson is missing);
+- ``sdk+tracing``: ``sdk`` with OpenTelemetry on (a span per call through
+  opentelemetry-api's no-op tracer, as when no OTel SDK is configured); the
+  other SDK layers run with ``tracing=False``, as without opentelemetry-api.
 
 The server (a minimal aiohttp app answering a contract-shaped Client) runs in
 its own process pinned to CPU 0, the client in this one, pinned to CPU 1.
@@ -48,7 +51,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_throughput import KEY, free_port, pinned, share, wait_for  # noqa: E402
 
-LAYERS = ["raw", "raw+orjson", "transport", "call", "sdk", "sdk+orjson"]
+LAYERS = ["raw", "raw+orjson", "transport", "call", "sdk", "sdk+orjson", "sdk+tracing"]
 #: The baseline each layer is compared with: raw aiohttp with the same JSON codec.
 BASELINE = {"raw+orjson": "raw+orjson", "sdk+orjson": "raw+orjson"}
 PAYLOAD = {"name": "Acme Bakery", "email": "ops@acme.example"}
@@ -112,11 +115,15 @@ async def make_layers(
         request = attrs.evolve(request, api_key=key)
         parse_response(await transport.send(request), operation="clients.create")
 
-    def session() -> Session:
-        return Session(KEY, base_url=url, max_concurrency=concurrency)
+    def session(tracing: bool = False) -> Session:
+        return Session(KEY, base_url=url, max_concurrency=concurrency, tracing=tracing)
 
     call_session = await stack.enter_async_context(session())
     sdk_session = await stack.enter_async_context(session())
+    traced_session = await stack.enter_async_context(session(tracing=True))
+
+    async def traced() -> None:
+        await traced_session.clients.create(name="Acme Bakery", email="ops@acme.example")
 
     async def call() -> None:
         await call_session.post("/api/clients/create", PAYLOAD, idempotent=True)
@@ -128,6 +135,7 @@ async def make_layers(
     layers["transport"] = (through_transport, True)
     layers["call"] = (call, True)
     layers["sdk"] = (sdk, True)
+    layers["sdk+tracing"] = (traced, True)
     _json.use_stdlib(False)
     if _json.CODEC == "orjson":
         layers["sdk+orjson"] = (sdk, False)

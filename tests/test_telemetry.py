@@ -217,3 +217,35 @@ def test_opentelemetry_is_imported_only_when_installed_and_wanted(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(imported)
+
+
+def test_the_global_provider_is_used_once_it_is_set() -> None:
+    """No span while OpenTelemetry has no SDK; one per call once the app sets its provider."""
+    code = """
+import asyncio, json
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import agencyaccess_async as aa
+
+answer = json.dumps({"error": False, "data": {"clientID": "cl_1"}}).encode()
+mock = aa.MockTransport(lambda request: aa.Response(200, {}, answer))
+exporter = InMemorySpanExporter()
+
+async def main():
+    async with aa.Session("k", base_url="https://api.test", transport=mock) as session:
+        await session.clients.retrieve("cl_1")
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        await session.clients.retrieve("cl_1")
+
+asyncio.run(main())
+print(len(exporter.get_finished_spans()))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
