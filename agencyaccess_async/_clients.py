@@ -116,7 +116,11 @@ class Clients(Resource):
             language=check_choice(language, Language, "language"),
             metadata=_keyed(metadata, idempotency_key),
         )
-        return await self._create(new, idempotency_key, idempotency_key is not None, options)
+        if idempotency_key is not None:  # a given key is looked up first
+            found = await self.find_by_idempotency_key(idempotency_key)
+            if found is not None:
+                return found
+        return await self._requester.request(CLIENTS_CREATE, new, options, self._scope)
 
     async def create_from(
         self,
@@ -134,11 +138,6 @@ class Clients(Resource):
         if lookup_first is None:
             lookup_first = idempotency_key is not None
         new = attrs.evolve(new, metadata=_keyed(new.metadata, idempotency_key))
-        return await self._create(new, idempotency_key, lookup_first, options)
-
-    async def _create(
-        self, new: NewClient, idempotency_key: str | None, lookup_first: bool, options: CallOptions
-    ) -> Client:
         if lookup_first and idempotency_key is not None:
             found = await self.find_by_idempotency_key(idempotency_key)
             if found is not None:

@@ -74,12 +74,9 @@ def configure_converter(converter: cattrs.Converter) -> None:
       wire, read leniently (no catalog check) from responses.
     """
     converter.register_unstructure_hook(datetime, format_datetime)
-    converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+    converter.register_structure_hook(datetime, _structure_datetime)
     # The commonest optional types, without cattrs' generic Optional dispatch.
-    converter.register_structure_hook(
-        Optional[datetime],  # noqa: UP045
-        lambda value, _: None if value is None else parse_datetime(value),
-    )
+    converter.register_structure_hook(Optional[datetime], _structure_datetime)  # noqa: UP045
     converter.register_structure_hook(Optional[str], _optional_str)  # noqa: UP045
     converter.register_unstructure_hook(RequestedServices, RequestedServices.to_json)
     converter.register_structure_hook(
@@ -199,6 +196,21 @@ def parse_datetime(value: Any) -> datetime:
     Epoch numbers of 10^11 and more are milliseconds (10^11 seconds is the
     year 5138); digit strings count as numbers. The same on every Python.
     """
+    parsed = _structure_datetime(value, datetime)
+    assert parsed is not None  # refused for the non-optional type
+    return parsed
+
+
+def _structure_datetime(value: Any, target: object) -> datetime | None:
+    """``parse_datetime`` as the structure hook of ``datetime`` and ``datetime | None``.
+
+    One hook for both, so that decoding a timestamp is one call: ``None`` is
+    kept for the optional type (``target``) and refused for the other.
+    """
+    if value is None:
+        if target is datetime:
+            raise TypeError("expected an ISO 8601 string or epoch number, got None")
+        return None
     if isinstance(value, datetime):
         return value
     if isinstance(value, str) and value.isdigit():
