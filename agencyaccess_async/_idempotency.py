@@ -36,11 +36,11 @@ __all__ = [
     "IDEMPOTENCY_METADATA_KEY",
     "CannotReconcile",
     "Lookup",
-    "derived_key",
+    "stored_idempotency_key",
     "generated_key",
     "idempotency_key",
     "lookup_for",
-    "row_key",
+    "fingerprint_of",
 ]
 
 #: The metadata key under which ``clients.create`` stores its idempotency key.
@@ -77,14 +77,14 @@ _RAW_LINKS_LIST = LINKS_LIST.raw()
 generated_key: Callable[[], str] = functools.partial(secrets.token_hex, 16)
 
 
-def row_key(payload: Any) -> str:
-    """A stable key for an item: a hash of its canonical JSON."""
+def fingerprint_of(payload: Any) -> str:
+    """An item's fingerprint: a hash of its canonical JSON (its identity when it has none)."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def derived_key(key: str) -> str:
-    """The idempotency key stored for a bulk row's key.
+def stored_idempotency_key(key: str) -> str:
+    """The idempotency key stored for a bulk item's identity.
 
     Distinctive on purpose: the API's search also matches substrings of names
     and e-mails, so the stored value must not look like either.

@@ -332,21 +332,21 @@ async def test_journal_commits_rows_that_reach_write_ahead_together_in_one_trans
     """write_ahead returns only once the state is committed; one commit serves every waiting row."""
     import sqlite3
 
-    from agencyaccess_async._bulk._journal import Journal, JournalRow
+    from agencyaccess_async._bulk._journal import Journal, JournalEntry
 
     path = tmp_path / "group.journal"
     journal = Journal(path, "job")
     statements: list[str] = []
     journal._db.set_trace_callback(statements.append)
-    rows = [JournalRow(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(20)]
-    journal.note(JournalRow("done-0", 99, journal.run, "done", "idem-done"))
+    rows = [JournalEntry(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(20)]
+    journal.note(JournalEntry("done-0", 99, journal.run, "done", "idem-done"))
     await asyncio.gather(*(journal.write_ahead(row) for row in rows))
     assert statements.count("COMMIT") == 1
 
     reader = sqlite3.connect(path)  # another connection sees every state, noted ones too
     assert reader.execute("SELECT count(*) FROM rows").fetchone() == (21,)
-    journal.note(JournalRow("k0", 0, journal.run, "client_created", "idem-0", client_id="cl_0"))
-    assert journal.get("k0") == JournalRow(
+    journal.note(JournalEntry("k0", 0, journal.run, "client_created", "idem-0", client_id="cl_0"))
+    assert journal.get("k0") == JournalEntry(
         "k0", 0, journal.run, "client_created", "idem-0", client_id="cl_0"
     )  # a kept state is what the run reads back, before it is written
     journal.close()
@@ -361,10 +361,10 @@ async def test_a_row_cancelled_in_write_ahead_is_committed_and_its_neighbours_ar
     tmp_path: Path,
 ) -> None:
     """The cancelled row raises once its state is on disk; the others return normally."""
-    from agencyaccess_async._bulk._journal import Journal, JournalRow
+    from agencyaccess_async._bulk._journal import Journal, JournalEntry
 
     journal = Journal(tmp_path / "cancel.journal", "job")
-    rows = [JournalRow(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(3)]
+    rows = [JournalEntry(f"k{i}", i, journal.run, "pending", f"idem-{i}") for i in range(3)]
     tasks = [asyncio.create_task(journal.write_ahead(row)) for row in rows]
     await asyncio.sleep(0)  # every task now waits for the same group
     tasks[1].cancel()
@@ -381,22 +381,22 @@ async def test_a_row_cancelled_in_write_ahead_is_committed_and_its_neighbours_ar
 @pytest.mark.unit
 def test_the_journal_reads_back_rows_of_this_run_and_of_an_earlier_one(tmp_path: Path) -> None:
     """New keys are unknown; written keys, and those of an earlier run, are read back."""
-    from agencyaccess_async._bulk._journal import Journal, JournalRow
+    from agencyaccess_async._bulk._journal import Journal, JournalEntry
 
     path = tmp_path / "keys.journal"
     first = Journal(path, "job")
-    first.save(JournalRow("earlier", 0, first.run, "done", "idem-0", client_id="cl_0"))
+    first.save(JournalEntry("earlier", 0, first.run, "done", "idem-0", client_id="cl_0"))
     first.close()
 
     journal = Journal(path, "job")
     assert [journal.get(f"new-{n}") for n in range(50)] == [None] * 50
-    assert journal.get("earlier") == JournalRow("earlier", 0, first.run, "done", "idem-0", "cl_0")
-    journal.save(JournalRow("now", 1, journal.run, "pending", "idem-1"))
+    assert journal.get("earlier") == JournalEntry("earlier", 0, first.run, "done", "idem-0", "cl_0")
+    journal.save(JournalEntry("now", 1, journal.run, "pending", "idem-1"))
     journal._dirty.clear()  # as after a commit: the answer must come from SQLite
-    assert journal.get("now") == JournalRow("now", 1, journal.run, "pending", "idem-1")
+    assert journal.get("now") == JournalEntry("now", 1, journal.run, "pending", "idem-1")
 
     reader = Journal(path, None)  # another process may be writing: a reader sees it at once
-    journal.save(JournalRow("later", 2, journal.run, "pending", "idem-2"))
+    journal.save(JournalEntry("later", 2, journal.run, "pending", "idem-2"))
     assert reader.get("later") is not None
     reader.close()
     journal.close()

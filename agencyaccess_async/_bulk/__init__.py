@@ -21,7 +21,7 @@ from .._clients import Clients
 from .._converter import CONVERTER
 from .._errors import AgencyAccessError, SessionError
 from .._http import target_url
-from .._idempotency import derived_key, row_key
+from .._idempotency import fingerprint_of, stored_idempotency_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink, Unset
 from .._requester import Requester
@@ -91,10 +91,12 @@ class Bulk:
         """
 
         async def process(index: int, new: NewClient) -> ItemResult[Client]:
-            item_key = key(new) if key else row_key(CONVERTER.unstructure(new))
+            item_key = key(new) if key else fingerprint_of(CONVERTER.unstructure(new))
             try:
                 client = await self._clients.create_from(
-                    new, idempotency_key=derived_key(item_key), lookup_first=key is not None
+                    new,
+                    idempotency_key=stored_idempotency_key(item_key),
+                    lookup_first=key is not None,
                 )
             except (AgencyAccessError, ValueError) as error:
                 return Failed(index, item_key, error)
@@ -113,7 +115,7 @@ class Bulk:
         """Create many access requests."""
 
         async def process(index: int, new: NewLink) -> ItemResult[Link]:
-            item_key = row_key(CONVERTER.unstructure(new))
+            item_key = fingerprint_of(CONVERTER.unstructure(new))
             try:
                 link = await self._links.create_from(new)
             except (AgencyAccessError, ValueError) as error:
@@ -181,7 +183,7 @@ class Bulk:
         if not isinstance(services, RequestedServices):
             advise(services, strict=self._requester.strict_services)  # sent as given
         wire = services.to_json() if isinstance(services, RequestedServices) else services
-        fingerprint = row_key([wire, {k: repr(v) for k, v in options.items()}])
+        fingerprint = fingerprint_of([wire, {k: repr(v) for k, v in options.items()}])
         opened = self._journal(
             journal, fingerprint, journal_target, key_rotated, replace=replace_journal
         )
@@ -238,7 +240,7 @@ class Bulk:
         if all(isinstance(value, Unset) for value in changes.values()):
             raise invalid_argument("changes", "update_links needs at least one thing to change")
         wire = services.to_json() if isinstance(services, RequestedServices) else services
-        fingerprint = row_key(
+        fingerprint = fingerprint_of(
             ["links.update", repr(wire), {k: repr(v) for k, v in changes.items()}]
         )
         opened = self._journal(journal, fingerprint, journal_target)

@@ -19,7 +19,7 @@ from .._clients import Clients
 from .._errors import AgencyAccessError, NotFoundError
 from .._links import Links
 from .._models import Link
-from ._journal import Journal, JournalRow
+from ._journal import Journal, JournalEntry
 from ._run import Failed, ItemResult, Succeeded
 
 __all__ = ["ClientDeleter", "LinkUpdater"]
@@ -69,13 +69,13 @@ class ClientDeleter:
         return Succeeded(index, client_id, client_id, outcome=outcome)
 
 
-def _state(journal: Journal | None, key: str, index: int) -> JournalRow:
+def _state(journal: Journal | None, key: str, index: int) -> JournalEntry:
     saved = journal.get(key) if journal is not None else None
-    return saved or JournalRow(key, index, journal.run if journal else "", "new", "")
+    return saved or JournalEntry(key, index, journal.run if journal else "", "new", "")
 
 
 async def _commit(
-    journal: Journal | None, state: JournalRow, to: str, error: BaseException | None = None
+    journal: Journal | None, state: JournalEntry, to: str, error: BaseException | None = None
 ) -> None:
     if journal is not None:
         state.state, state.error = to, (str(error) if error is not None else None)

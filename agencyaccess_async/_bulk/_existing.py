@@ -34,7 +34,7 @@ from .._links import Links
 from .._models import Link, Unset
 from .._services import RequestedServices
 
-__all__ = ["Existing", "Sweep", "email_key", "normalised_email", "wire_services"]
+__all__ = ["Existing", "Sweep", "email_identity", "normalised_email", "wire_services"]
 
 #: The contract's largest page: the sweep's cost is records / 100 requests.
 _PAGE = 100
@@ -45,7 +45,7 @@ def normalised_email(email: str) -> str:
     return email.strip().lower()
 
 
-def email_key(email: str) -> str:
+def email_identity(email: str) -> str:
     """The row key of a row whose identity is its e-mail address."""
     return "email:" + normalised_email(email)
 

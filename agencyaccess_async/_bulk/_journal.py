@@ -58,7 +58,7 @@ __all__ = [
     "JournalError",
     "JournalLocked",
     "JournalMismatch",
-    "JournalRow",
+    "JournalEntry",
 ]
 
 #: The states of a finished row: made by a run, found already made, or an existing
@@ -119,8 +119,8 @@ class JournalMismatch(JournalError, ValueError):
 
 
 @attrs.define
-class JournalRow:
-    """One row's progress."""
+class JournalEntry:
+    """One item's progress: its journal entry (``key`` is the item's identity)."""
 
     key: str
     index: int
@@ -134,7 +134,7 @@ class JournalRow:
 
 
 #: A row's values in column order (attrs.astuple is generic, and this runs twice a row).
-_row_values = operator.attrgetter(*(field.name for field in attrs.fields(JournalRow)))
+_entry_values = operator.attrgetter(*(field.name for field in attrs.fields(JournalEntry)))
 
 
 class Journal:
@@ -221,28 +221,28 @@ class Journal:
             if value is not None and saved.get(name) != value:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
-    def get(self, key: str) -> JournalRow | None:
+    def get(self, key: str) -> JournalEntry | None:
         """The row's state: the latest one noted, written or not yet."""
         if key in self._dirty:
-            return JournalRow(*self._dirty[key][: len(_COLUMNS)])
+            return JournalEntry(*self._dirty[key][: len(_COLUMNS)])
         found = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
-        return JournalRow(*found) if found else None
+        return JournalEntry(*found) if found else None
 
-    def save(self, row: JournalRow) -> None:
+    def save(self, row: JournalEntry) -> None:
         """Write the row's state and commit it before returning."""
         self.note(row)
         self.flush()
 
-    def note(self, row: JournalRow) -> None:
+    def note(self, row: JournalEntry) -> None:
         """Keep the row's state, to be written with the next group (or by ``flush``).
 
         For states whose loss a re-run repairs (a create that finished: the
         re-run finds its record); a state that must be on disk before a create
         is sent goes through ``write_ahead``.
         """
-        self._dirty[row.key] = (*_row_values(row), time.time())
+        self._dirty[row.key] = (*_entry_values(row), time.time())
 
-    async def write_ahead(self, row: JournalRow) -> None:
+    async def write_ahead(self, row: JournalEntry) -> None:
         """Return once the row's state is committed: group commit, one transaction a loop turn.
 
         Every row that reaches this point in the same turn of the event loop
@@ -279,12 +279,12 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    def rows(self) -> Iterator[JournalRow]:
+    def rows(self) -> Iterator[JournalEntry]:
         """Every row, in input order (kept states are written first)."""
         self.flush()
         cursor = self._db.execute(f"{_SELECT} ORDER BY idx")
         for found in cursor:
-            yield JournalRow(*found)
+            yield JournalEntry(*found)
 
     def close(self) -> None:
         """Write what is kept, close the database (checkpointing the WAL), release the lock."""

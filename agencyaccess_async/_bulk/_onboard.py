@@ -9,12 +9,12 @@ import attrs
 
 from .._clients import Clients
 from .._errors import AgencyAccessError
-from .._idempotency import derived_key
+from .._idempotency import stored_idempotency_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink
 from .._services import RequestedServices
-from ._existing import Sweep, email_key, wire_services
-from ._journal import DONE_STATES, Journal, JournalRow
+from ._existing import Sweep, email_identity, wire_services
+from ._journal import DONE_STATES, Journal, JournalEntry
 from ._run import Failed, ItemResult, Succeeded
 
 __all__ = ["OnboardItem", "Onboarded", "Onboarder"]
@@ -74,7 +74,7 @@ class Onboarder:
 
     async def process(self, index: int, row: OnboardItem | NewClient) -> ItemResult[Onboarded]:
         item = row if isinstance(row, OnboardItem) else OnboardItem(row)
-        key = item.key or email_key(item.client.email)
+        key = item.key or email_identity(item.client.email)
         position = item.row if item.row is not None else index
         first = self._positions.setdefault(key, position)
         if first != position:
@@ -93,7 +93,9 @@ class Onboarder:
         resuming = saved is not None or (
             self._sweep is None and self._journal is None and item.key is not None
         )
-        state = saved or JournalRow(key, position, self._run_id, "new", derived_key(key))
+        state = saved or JournalEntry(
+            key, position, self._run_id, "new", stored_idempotency_key(key)
+        )
         state.index, state.run, state.error = position, self._run_id, None
         try:
             if saved is None and self._sweep is not None:
@@ -117,7 +119,7 @@ class Onboarder:
         return self._journal.run if self._journal is not None else ""
 
     def _from_journal(
-        self, index: int, position: int, saved: JournalRow
+        self, index: int, position: int, saved: JournalEntry
     ) -> ItemResult[Onboarded] | None:
         """The result of a row the journal already settled, or None if it still needs work."""
         if saved.run == self._run_id and saved.index != position:
@@ -135,7 +137,7 @@ class Onboarder:
             return Failed(index, saved.key, error, partial, saved.state, earlier=True)
         return None
 
-    def _refused_for_other_services(self, saved: JournalRow) -> bool:
+    def _refused_for_other_services(self, saved: JournalEntry) -> bool:
         """Whether ``update_links`` should take up a row refused for a link of other services."""
         return (
             self._update_links
@@ -145,7 +147,7 @@ class Onboarder:
         )
 
     async def _existing(
-        self, index: int, item: OnboardItem, state: JournalRow
+        self, index: int, item: OnboardItem, state: JournalEntry
     ) -> ItemResult[Onboarded] | None:
         """The row's result if the account already has its records; None if work remains.
 
@@ -156,7 +158,7 @@ class Onboarder:
         """
         assert self._sweep is not None
         existing = await self._sweep.index()
-        email = item.client.email if state.key == email_key(item.client.email) else None
+        email = item.client.email if state.key == email_identity(item.client.email) else None
         client_id = existing.claim_client(state.idempotency_key, email)
         if client_id is None:
             return None
@@ -186,7 +188,9 @@ class Onboarder:
             index, state.key, Onboarded(client_id, link.link_id, invite_url, None, link), "updated"
         )
 
-    async def _client(self, item: OnboardItem, state: JournalRow, resuming: bool) -> Client | None:
+    async def _client(
+        self, item: OnboardItem, state: JournalEntry, resuming: bool
+    ) -> Client | None:
         """Create the row's client (or find the one an earlier run made); None if known."""
         if state.client_id is not None:
             return None
@@ -202,7 +206,7 @@ class Onboarder:
         self._save(state)
         return client
 
-    async def _link(self, item: OnboardItem, state: JournalRow, resuming: bool) -> Link:
+    async def _link(self, item: OnboardItem, state: JournalEntry, resuming: bool) -> Link:
         """Create the row's access request (or find the one an earlier run made)."""
         assert state.client_id is not None
         services = item.services or self._services
@@ -215,12 +219,12 @@ class Onboarder:
                 return found
         return await self._links.create_from(new)
 
-    def _save(self, state: JournalRow) -> None:
+    def _save(self, state: JournalEntry) -> None:
         """Keep a state whose loss a re-run repairs (written with the next group)."""
         if self._journal is not None:
             self._journal.note(state)
 
-    async def _write_ahead(self, state: JournalRow) -> None:
+    async def _write_ahead(self, state: JournalEntry) -> None:
         """Commit a state before the create it announces is sent."""
         if self._journal is not None:
             await self._journal.write_ahead(state)

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import attrs
 
-from .._bulk._existing import email_key
+from .._bulk._existing import email_identity
 from .._contract import (
     COMPANY_MAX,
     EMAIL_MAX,
@@ -146,7 +146,7 @@ class ClientsCsv:
             value = cells.get(self.key_column, "").strip()
             return f"column:{normalised_header(self.key_column)}:{value}"
         external = fields.get("external_id", "").strip()
-        return f"ext:{external}" if external else email_key(fields.get("email", ""))
+        return f"ext:{external}" if external else email_identity(fields.get("email", ""))
 
     def rows(self) -> Iterator[Row]:
         """Every data row, with its row number; an unreadable file is a UsageError."""
