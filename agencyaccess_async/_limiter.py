@@ -163,21 +163,19 @@ class Limiter:
             raise
         self._in_flight += 1
 
-    def release(self, headers: Mapping[str, str] | None = None, elapsed: float = 0.0) -> None:
+    def release(self, headers: Mapping[str, str] | None = None) -> None:
         """Give the slot back, learning from the answer's rate-limit headers if any.
 
-        ``elapsed`` is how long ago the request was sent (the attempt's time):
-        the server counted it, and measured its ``X-RateLimit-Reset``, at
-        some moment since. The slot is given back first, whatever the headers
-        hold: a garbled header is ignored (``_observe`` never raises), so no
-        answer can keep a slot or the probe.
+        The slot is given back first, whatever the headers hold: a garbled
+        header is ignored (``_observe`` never raises), so no answer can keep
+        a slot or the probe.
         """
         self._in_flight -= 1
         if self._slot_waiters:
             self._give_slot()
         else:  # what _give_slot does when no one waits
             self._slots += 1
-        learned = self._observe(headers, elapsed) if headers is not None else False
+        learned = self._observe(headers) if headers is not None else False
         if not self._learned and self._probe is not None:
             self._probes_left -= 1
             if learned or self._probes_left <= 0:
@@ -301,15 +299,8 @@ class Limiter:
             self.on_wait(delay, reason)
         await self._sleep_for(delay)
 
-    def _observe(self, headers: Mapping[str, str], elapsed: float = 0.0) -> bool:
+    def _observe(self, headers: Mapping[str, str]) -> bool:
         """Update the window mirror from an answer; ``True`` if it advertised the limit.
-
-        The reset is counted from when the request was sent (``elapsed``
-        seconds ago), not from when the answer came: the server counts a
-        request as it arrives and says how long its window has left then, so a
-        request sent that long after ours arrives as the window resets. Counted
-        from the answer, every window would lose the answer's way back (the
-        server's latency: 30 ms a second against an emulator at 30 ms, 3%).
 
         Each value must be a finite number of at least 0 (``header_number``),
         and the limit at least 1 and believable; anything else is ignored, so
@@ -330,7 +321,7 @@ class Limiter:
             )
             reset = MAX_SERVER_WAIT
         now = self._clock()
-        server_reset_at = now - max(elapsed, 0.0) + reset
+        server_reset_at = now + reset
         # Requests still in flight were not counted by the server yet.
         estimate = int(remaining) - self._in_flight
         if self._limit is None or server_reset_at > self._reset_at + _NEW_WINDOW:
