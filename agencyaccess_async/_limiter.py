@@ -40,8 +40,9 @@ from ._http import MAX_SERVER_WAIT, header_number
 
 __all__ = ["Limiter", "too_long"]
 
-# Extra wait past a reset, for the request to reach the server after it.
-_RESET_MARGIN = 0.005
+# Extra wait past a reset: the header's rounding (to the millisecond, say) and
+# the loop's timer. The reset itself is already the latest the window can end.
+_RESET_MARGIN = 0.002
 # Requests sent alone at the start, at most, waiting for an answer that tells
 # the limit (an answer can be lost, or a server may never send the headers).
 _PROBES = 3
@@ -106,6 +107,10 @@ class Limiter:
         self._remaining = 0
         self._reset_at = 0.0
         self._window = 0.0
+        # When the mirror's window opened, and the earliest end an answer to a
+        # request sent since has shown (see _observe).
+        self._opened = 0.0
+        self._earliest_end = _FOREVER
         self._in_flight = 0
         self._probe: asyncio.Future[None] | None = None
         self._probes_left = _PROBES
@@ -163,9 +168,13 @@ class Limiter:
             raise
         self._in_flight += 1
 
-    def release(self, headers: Mapping[str, str] | None = None) -> None:
+    def release(
+        self, headers: Mapping[str, str] | None = None, elapsed: float | None = None
+    ) -> None:
         """Give the slot back, learning from the answer's rate-limit headers if any.
 
+        ``elapsed`` is how long ago the request was sent, which tells whether
+        the server counted it in the mirror's window (unknown: maybe not).
         The slot is given back first, whatever the headers hold: a garbled
         header is ignored (``_observe`` never raises), so no answer can keep
         a slot or the probe.
@@ -175,7 +184,7 @@ class Limiter:
             self._give_slot()
         else:  # what _give_slot does when no one waits
             self._slots += 1
-        learned = self._observe(headers) if headers is not None else False
+        learned = self._observe(headers, elapsed) if headers is not None else False
         if not self._learned and self._probe is not None:
             self._probes_left -= 1
             if learned or self._probes_left <= 0:
@@ -270,8 +279,11 @@ class Limiter:
         self._paused_until = 0.0  # over (or never set): try_acquire may skip this again
         if self._limit is not None:
             if now >= self._reset_at:
-                self._remaining = self._limit
-                self._reset_at = now + self._window
+                # A request still in flight may reach the server after its reset
+                # and count in the new window: the mirror counts it there.
+                self._remaining = self._limit - self._in_flight
+                self._reset_at = now + self._window  # a guess, until an answer bounds it
+                self._opened, self._earliest_end = now, _FOREVER
             if self._remaining <= 0:
                 return self._reset_at - now + _RESET_MARGIN, "window used up"
             self._remaining -= 1
@@ -299,8 +311,21 @@ class Limiter:
             self.on_wait(delay, reason)
         await self._sleep_for(delay)
 
-    def _observe(self, headers: Mapping[str, str]) -> bool:
+    def _observe(self, headers: Mapping[str, str], elapsed: float | None) -> bool:
         """Update the window mirror from an answer; ``True`` if it advertised the limit.
+
+        The server counted the request at some moment between its sending
+        (``elapsed`` seconds ago) and now, and said then how long its window
+        had left: ``now + reset`` is the latest the window can end. Each answer
+        to a request sent since the mirror's window opened bounds that same
+        window, and the earliest bound is kept (the answers that waited
+        longest on the way back give the loosest). The send time would be
+        tighter still, but it is not safe: a request can wait longer than the
+        ones before it to be counted, and arrive before the window's end.
+        An answer to a request sent earlier, or one whose bound lies half a
+        window before the mirror's end (the server counted it in a window
+        that is over: the mirror moved on to a newer one meanwhile), may only
+        postpone the reset.
 
         Each value must be a finite number of at least 0 (``header_number``),
         and the limit at least 1 and believable; anything else is ignored, so
@@ -321,16 +346,20 @@ class Limiter:
             )
             reset = MAX_SERVER_WAIT
         now = self._clock()
-        server_reset_at = now + reset
+        ends_by = now + reset
         # Requests still in flight were not counted by the server yet.
         estimate = int(remaining) - self._in_flight
-        if self._limit is None or server_reset_at > self._reset_at + _NEW_WINDOW:
+        if self._limit is None or ends_by > self._reset_at + _NEW_WINDOW:
             self._remaining = estimate  # a new window began on the server
+            self._reset_at = self._earliest_end = ends_by
         else:
             self._remaining = min(self._remaining, estimate)
-        # The server's clock decides when its window ends: never reset earlier
-        # than it says, even when our own guess of the window's start was early.
-        self._reset_at = max(self._reset_at, server_reset_at)
+            sent_in_window = elapsed is not None and now - elapsed >= self._opened
+            if sent_in_window and ends_by > self._reset_at - self._window / 2:
+                self._earliest_end = min(self._earliest_end, ends_by)
+                self._reset_at = self._earliest_end
+            else:
+                self._reset_at = max(self._reset_at, ends_by)
         self._limit = int(limit)
         self._window = max(self._window, reset)
         return True

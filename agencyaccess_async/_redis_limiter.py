@@ -336,9 +336,9 @@ class RedisLimiter(Limiter):
             rate = min(rate, max(self._last_remaining, 1.0) / max(self._last_reset, 0.05))
         return _HEADROOM * rate
 
-    def _observe(self, headers: Mapping[str, str]) -> bool:
+    def _observe(self, headers: Mapping[str, str], elapsed: float | None) -> bool:
         """Learn as the local limiter does, and notice the first window rollover."""
-        if not super()._observe(headers):
+        if not super()._observe(headers, elapsed):
             return False
         remaining = header_number(headers["X-RateLimit-Remaining"], "") or 0.0
         reset = header_number(headers["X-RateLimit-Reset"], "") or 0.0

@@ -438,13 +438,13 @@ class Requester:
             failure = exc
             raise
         finally:
-            limiter.release(response.headers if response is not None else None)
+            # Measured here, whatever the transport reports: the limiter dates the
+            # server's window from it, and events carry it.
+            elapsed = time.perf_counter() - started
+            limiter.release(response.headers if response is not None else None, elapsed)
             if self.telemetry is not None:
                 self.telemetry.attempt_ended(request, response)
             if hooks.on_response or logger.isEnabledFor(_DEBUG):
-                elapsed = (
-                    response.elapsed if response is not None else time.perf_counter() - started
-                )
                 self._report(request, tenant, attempt, response, elapsed, failure)
 
     async def _read_key(self, keys: KeySource, budget: float) -> APIKey:

@@ -238,3 +238,83 @@ async def test_every_answers_headers_are_read() -> None:
     assert limiter.try_acquire()
     limiter.release(answer(0))  # another client used the window up
     assert not limiter.try_acquire()
+
+
+def window(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    """An answer's rate-limit headers."""
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": f"{reset:.3f}",
+    }
+
+
+async def test_the_window_ends_by_the_earliest_bound_its_answers_give() -> None:
+    """An answer that was slower on the way back does not postpone the reset.
+
+    The server counts a request somewhere between its sending and its
+    answer, so ``answer time + reset`` is the latest its window can end; of
+    two answers in one window, the earlier bound holds for both.
+    """
+    from agencyaccess_async._limiter import Limiter
+
+    clock = CountingClock()
+    start = clock.now
+    limiter = Limiter(4, clock=clock)
+    await limiter.acquire()  # the probe, counted at start + 0.01
+    clock.now = start + 0.03
+    limiter.release(window(3, 2, 0.99), elapsed=0.03)  # the window ends by start + 1.02
+    assert limiter.try_acquire() and limiter.try_acquire()  # sent at start + 0.03
+    assert not limiter.try_acquire()  # the window's 3 are spent
+    clock.now = start + 0.06
+    limiter.release(window(3, 1, 0.96), elapsed=0.03)  # counted at start + 0.04: by 1.02
+    clock.now = start + 0.09
+    limiter.release(window(3, 0, 0.95), elapsed=0.06)  # counted at 0.05, slow back: by 1.04
+    clock.now = start + 1.019
+    assert not limiter.try_acquire()  # the window may not have ended yet
+    clock.now = start + 1.023
+    assert limiter.try_acquire()  # it has (the largest bound would wait until 1.04)
+    limiter.release(None)
+
+
+async def test_an_answer_sent_before_the_window_opened_cannot_bring_its_end_forward() -> None:
+    """A late answer from the window before says "reset in 0 s": the mirror keeps its window.
+
+    Counted as the mirror's own, it would end the window at once and let a
+    whole budget go into the server's current one.
+    """
+    from agencyaccess_async._limiter import Limiter
+
+    clock = CountingClock()
+    start = clock.now
+    limiter = Limiter(4, clock=clock)
+    await limiter.acquire()
+    clock.now = start + 0.01
+    limiter.release(window(2, 1, 1.0), elapsed=0.01)  # the window ends by start + 1.01
+    assert limiter.try_acquire() and not limiter.try_acquire()  # sent at 0.01, still in flight
+    clock.now = start + 1.02
+    assert limiter.try_acquire()  # the mirror's next window opens at 1.02 (one still in flight)
+    clock.now = start + 1.03
+    limiter.release(window(2, 0, 0.0), elapsed=1.02)  # the old request's answer: "reset now"
+    clock.now = start + 1.04
+    assert not limiter.try_acquire()  # not a fresh budget: the window opened at 1.02 holds
+    limiter.release(None)
+
+
+async def test_a_request_in_flight_at_the_reset_counts_in_the_new_window() -> None:
+    """It may reach the server after the reset: the new window's budget leaves room for it."""
+    from agencyaccess_async._limiter import Limiter
+
+    clock = CountingClock()
+    start = clock.now
+    limiter = Limiter(4, clock=clock)
+    await limiter.acquire()
+    clock.now = start + 0.01
+    limiter.release(window(2, 2, 1.0), elapsed=0.01)
+    assert limiter.try_acquire() and limiter.try_acquire()  # both in flight past the reset
+    clock.now = start + 1.02
+    assert not limiter.try_acquire()  # 2 - 2 in flight: nothing left to spend yet
+    limiter.release(None)
+    limiter.release(None)
+    clock.now = start + 2.03
+    assert limiter.try_acquire() and limiter.try_acquire()  # the next window is whole

@@ -274,3 +274,33 @@ async def test_respx_mocks_the_sdk_over_httpx() -> None:
     sent = route.calls.last.request
     assert json.loads(sent.content)["name"] == "Ada"
     assert sent.headers["X-Auth"] == SECRET_KEY
+
+
+async def test_every_attempt_reports_how_long_it_took(kind: str) -> None:
+    """on_response carries the attempt's time, whatever the transport measures itself.
+
+    The limiter dates the server's rate-limit window from the same figure.
+    """
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.02)
+        return web.json_response({"error": False, "data": client_json()})
+
+    async def mock(request: aa.Request) -> aa.Response:
+        await asyncio.sleep(0.02)
+        return aa.Response.json({"error": False, "data": client_json()})
+
+    events: list[aa.ResponseEvent] = []
+    hooks = aa.Hooks()
+    hooks.on_response.append(events.append)
+    app = web.Application()
+    app.router.add_post("/api/clients/retrieve", slow)
+    async with (
+        serve_app(app) as base_url,
+        aa.Session(
+            SECRET_KEY, base_url=base_url, transport=transport(kind, mock), hooks=hooks
+        ) as session,
+    ):
+        await session.clients.retrieve("cl_1")
+    (event,) = events
+    assert event.elapsed > 0.01  # the 20 ms sleep is in it: never 0, never a default
