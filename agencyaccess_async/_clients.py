@@ -10,7 +10,7 @@ import attrs
 from . import _idempotency
 from ._contract import METADATA_KEYS_MAX
 from ._errors import InvalidRequestError
-from ._idempotency import IDEMPOTENCY_METADATA_KEY, lookup_for
+from ._idempotency import IDEMPOTENCY_METADATA_KEY
 from ._models import (
     UNSET,
     Client,
@@ -31,7 +31,6 @@ from ._resource import (
     Resource,
     check_choice,
     check_limit,
-    decoded,
     invalid_argument,
     require_id,
 )
@@ -151,11 +150,7 @@ class Clients(Resource):
         the record if the create did happen.
         """
         payload = {"metadata": {IDEMPOTENCY_METADATA_KEY: require_id(idempotency_key, "key")}}
-        lookup = lookup_for("clients.create", payload)
-        assert lookup is not None
-        requester = self._requester
-        found = await requester.find(lookup, requester.retry, self._scope)
-        return None if found is None else decoded(found, Client, "clients.list")
+        return await self._find_created("clients.create", payload, Client)
 
     async def retrieve(self, client_id: str, **options: Unpack[CallOptions]) -> Client:
         """Fetch one client record by id."""

@@ -10,7 +10,6 @@ import attrs
 
 from ._converter import CONVERTER
 from ._errors import AgencyAccessError, NotFoundError, RateLimitError, RequestTimeout
-from ._idempotency import lookup_for
 from ._models import (
     UNSET,
     ClientType,
@@ -30,7 +29,6 @@ from ._resource import (
     Resource,
     check_choice,
     check_limit,
-    decoded,
     invalid_argument,
     require_id,
     services_body,
@@ -110,11 +108,7 @@ class Links(Resource):
         What a create of ``new`` would have made: bulk runs ask this before
         creating again a row whose earlier create may have happened.
         """
-        lookup = lookup_for("links.create", CONVERTER.unstructure(new))
-        assert lookup is not None
-        requester = self._requester
-        found = await requester.find(lookup, requester.retry, self._scope)
-        return None if found is None else decoded(found, Link, "links.list")
+        return await self._find_created("links.create", CONVERTER.unstructure(new), Link)
 
     async def retrieve(self, link_id: str, **options: Unpack[CallOptions]) -> Link:
         """Fetch one access request, with the current status of each grant."""

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from ._contract import LIST_LIMIT_MAX
 from ._converter import CONVERTER
 from ._errors import DecodeError, InvalidRequestError
+from ._idempotency import lookup_for
 from ._models import Unset
 from ._requester import Requester
 from ._scope import CallOptions, Scope
@@ -28,7 +29,6 @@ __all__ = [
     "Resource",
     "check_choice",
     "check_limit",
-    "decoded",
     "invalid_argument",
     "require_id",
     "services_body",
@@ -36,19 +36,6 @@ __all__ = [
 
 B = TypeVar("B")
 R = TypeVar("R")
-
-
-def decoded(record: Any, model: type[R], operation: str) -> R:
-    """A raw record found by a lookup, as its model; a ``DecodeError`` if it cannot be read."""
-    try:
-        decoded: R = CONVERTER.structure(record, model)
-    except Exception as exc:  # any failure of the converter means one thing here
-        raise DecodeError(
-            f"cannot read a record of {operation} as {model.__name__}: {exc}",
-            operation=operation,
-            data=record,
-        ) from exc
-    return decoded
 
 
 def invalid_argument(name: str, why: str) -> InvalidRequestError:
@@ -112,3 +99,27 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.shown_url}>"
+
+    async def _find_created(
+        self, operation: str, payload: Mapping[str, Any], model: type[R]
+    ) -> R | None:
+        """The record a create ``operation`` of ``payload`` made, found by its lookup, or None.
+
+        The very lookup the request loop reconciles with; a record that
+        cannot be read as ``model`` is a ``DecodeError``.
+        """
+        lookup = lookup_for(operation, payload)
+        assert lookup is not None, f"{operation} has no lookup"
+        requester = self._requester
+        record = await requester.find(lookup, requester.retry, self._scope)
+        if record is None:
+            return None
+        try:
+            found: R = CONVERTER.structure(record, model)
+        except Exception as exc:  # any failure of the converter means one thing here
+            raise DecodeError(
+                f"cannot read a record of {lookup.route.operation} as {model.__name__}: {exc}",
+                operation=lookup.route.operation,
+                data=record,
+            ) from exc
+        return found

@@ -13,6 +13,7 @@ from agencyaccess_async import (
     CapabilityError,
     Client,
     ClientType,
+    DecodeError,
     DeletedClient,
     DeletedLink,
     InvalidRequestError,
@@ -21,6 +22,7 @@ from agencyaccess_async import (
     Link,
     LinkStatus,
     MockTransport,
+    NewLink,
     NotFoundError,
     RateLimitError,
     Request,
@@ -292,3 +294,20 @@ async def test_with_options_and_extra_headers_share_the_session() -> None:
     assert seen[1].headers["X-Tenant"] == "t1" and seen[1].headers["X-Trace"] == "abc"
     assert "X-Tenant" not in seen[2].headers and seen[2].headers["X-Trace"] == "own"
     assert all(r.api_key.reveal() == SECRET_KEY and "X-Auth" not in r.headers for r in seen)
+
+
+async def test_the_finders_read_what_a_create_made(session: Session, api: FakeApi) -> None:
+    """find_by_idempotency_key and find_like return the model, None, or a DecodeError."""
+    keyed = client_json("cl_7", metadata={IDEMPOTENCY_METADATA_KEY: "k-7"})
+    api.pages = [([client_json("cl_6"), keyed], None), ([], None)]
+    found = await session.clients.find_by_idempotency_key("k-7")
+    assert isinstance(found, Client) and found.client_id == "cl_7"
+    assert await session.clients.find_by_idempotency_key("k-7") is None
+
+    made = link_json("ln_9", "cl_1")
+    new = NewLink(client_id="cl_1", requested_services=made["requestedServices"])
+    api.pages = [([made], None), ([{**made, "grants": "not a list"}], None)]
+    like = await session.links.find_like(new)
+    assert isinstance(like, Link) and like.link_id == "ln_9"
+    with pytest.raises(DecodeError, match="links.list as Link"):
+        await session.links.find_like(new)
