@@ -22,6 +22,7 @@ from tests.cli_helpers import (
     start_cli,
     write_csv,
 )
+from tests.helpers import closed_port
 
 pytestmark = pytest.mark.process
 
@@ -103,6 +104,13 @@ def test_status_reports_deleted_links_and_needs_a_key(emulator: Emulator, tmp_pa
     no_key = run_cli("status", str(results), "--base-url", emulator.base_url)
     assert_one_line_error(no_key, "AGENCYACCESS_API_KEY")
     assert_one_line_error(status(emulator, str(EXAMPLES / "services.json")), "link_id")
+    wrong_key = run_cli("status", str(results), "--base-url", emulator.base_url,
+                        env=emulator.env("not-a-key"))  # fmt: skip
+    assert_one_line_error(wrong_key, "refused the API key (401)")
+    port = closed_port()
+    unreachable = run_cli("status", str(results), "--base-url", f"http://127.0.0.1:{port}",
+                          env=emulator.env())  # fmt: skip
+    assert_one_line_error(unreachable, f"cannot reach http://127.0.0.1:{port}")
 
 
 def test_watch_prints_changes_until_every_link_is_granted(

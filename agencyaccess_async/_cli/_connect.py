@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ __all__ = [
     "check_access",
     "embedded",
     "load_services",
+    "reaching",
     "show_warnings",
     "target",
     "to_loopback",
@@ -83,16 +84,24 @@ CHECK_RETRY = RetryPolicy(attempts=4, deadline=15)
 most, so an unreachable URL is still reported promptly)."""
 
 
-async def check_access(session: Session) -> None:
-    """One cheap call first, so a wrong key or URL is one line, not a failure on every row."""
+@contextlib.contextmanager
+def reaching(session: Session) -> Iterator[None]:
+    """A refused key or an unreachable API, within the block, as one line (a ``UsageError``)."""
     try:
-        await session.clients.list(limit=1, retry=CHECK_RETRY).page()
+        yield
     except AuthenticationError:
         raise UsageError(f"{redacted_url(session.base_url)} refused the API key (401)") from None
     except TransportError as error:
         raise UsageError(
             f"cannot reach {redacted_url(session.base_url)}: {error.message}"
         ) from None
+
+
+async def check_access(session: Session) -> None:
+    """One cheap call first, so a wrong key or URL is one line, not a failure on every row."""
+    try:
+        with reaching(session):
+            await session.clients.list(limit=1, retry=CHECK_RETRY).page()
     except SessionError as error:  # e.g. a shared rate limit whose Redis cannot be reached
         raise UsageError(str(error)) from None
     except (APIError, DecodeError):

@@ -31,11 +31,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .._errors import AgencyAccessError, AuthenticationError, SessionError, TransportError
-from .._http import redacted_url
+from .._errors import AgencyAccessError, SessionError
 from .._models import Link
 from .._session import Session, checked_base_url
 from ._common import UsageError, add_command
+from ._connect import reaching
 from ._results import ResultsFile, write_atomically
 from ._signals import run_until_signal
 
@@ -130,14 +130,9 @@ async def _check(session: Session, link_ids: list[str]) -> dict[str, Link]:
     """The links by id, read in pages; a failure is one line."""
     found: dict[str, Link] = {}
     try:
-        async for links in session.links.statuses(link_ids):
-            found.update((link.link_id, link) for link in links)
-    except AuthenticationError:
-        raise UsageError(f"{redacted_url(session.base_url)} refused the API key (401)") from None
-    except TransportError as error:
-        raise UsageError(
-            f"cannot reach {redacted_url(session.base_url)}: {error.message}"
-        ) from None
+        with reaching(session):
+            async for links in session.links.statuses(link_ids):
+                found.update((link.link_id, link) for link in links)
     except AgencyAccessError as error:
         raise UsageError(f"cannot read the statuses: {error}") from None
     return found
