@@ -55,6 +55,18 @@ async def _close_transports() -> AsyncIterator[None]:
         await _MADE.pop().aclose()
 
 
+@contextlib.asynccontextmanager
+async def session_on(
+    kind: str, app: web.Application, mock: Any, **options: Any
+) -> AsyncIterator[aa.Session]:
+    """A Session over a transport of this kind: to ``app`` on a loopback port, or to ``mock``."""
+    async with (
+        serve_app(app) as base_url,
+        aa.Session(SECRET_KEY, base_url=base_url, transport=transport(kind, mock), **options) as s,
+    ):
+        yield s
+
+
 def no_wire(kind: str) -> None:
     if kind == "mock":
         pytest.skip("MockTransport has no wire: decompression, sockets and timeouts are not its")
@@ -96,12 +108,7 @@ async def test_redirects_are_not_followed_and_the_key_never_travels(
 
     app = web.Application()
     app.router.add_post("/api/clients/retrieve", redirect)
-    async with (
-        serve_app(app) as base_url,
-        aa.Session(
-            SECRET_KEY, base_url=base_url, transport=transport(kind, mock), retry=NO_RETRY
-        ) as session,
-    ):
+    async with session_on(kind, app, mock, retry=NO_RETRY) as session:
         with pytest.raises(aa.RedirectError):
             await session.clients.retrieve("cl_1")
     assert seen == []  # the other host got nothing
@@ -295,12 +302,7 @@ async def test_every_attempt_reports_how_long_it_took(kind: str) -> None:
     hooks.on_response.append(events.append)
     app = web.Application()
     app.router.add_post("/api/clients/retrieve", slow)
-    async with (
-        serve_app(app) as base_url,
-        aa.Session(
-            SECRET_KEY, base_url=base_url, transport=transport(kind, mock), hooks=hooks
-        ) as session,
-    ):
+    async with session_on(kind, app, mock, hooks=hooks) as session:
         await session.clients.retrieve("cl_1")
     (event,) = events
     assert event.elapsed > 0.01  # the 20 ms sleep is in it: never 0, never a default
