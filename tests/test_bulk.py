@@ -373,7 +373,7 @@ async def test_a_row_cancelled_in_write_ahead_is_committed_and_its_neighbours_ar
         "NoneType", "CancelledError", "NoneType"
     ]  # fmt: skip
     reader = Journal(tmp_path / "cancel.journal", None)
-    assert [row.state for row in reader.rows()] == ["pending"] * 3
+    assert [entry.state for entry in reader.entries()] == ["pending"] * 3
     reader.close()
     journal.close()
 

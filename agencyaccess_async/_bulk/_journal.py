@@ -1,6 +1,6 @@
-"""The bulk journal: each row's state, committed to SQLite as it changes.
+"""The bulk journal: each item's entry, committed to SQLite as it changes.
 
-A row moves ``pending`` (client create about to be sent) -> ``client_created``
+An item moves ``pending`` (client create about to be sent) -> ``client_created``
 -> ``link_pending`` (link create about to be sent) -> ``done``, or to ``found``
 (the account had its records) or ``updated`` (its access request was
 changed to the job's services), or to
@@ -8,7 +8,7 @@ changed to the job's services), or to
 ``link_pending`` are committed *before* each create is sent (``write_ahead``),
 a re-run after a crash knows which creates may have happened and reconciles
 them instead of creating twice. They are committed in groups, one
-transaction per turn of the event loop for every row that reached that point;
+transaction per turn of the event loop for every item that reached that point;
 the other states are kept and written with the next group or on close
 (``note``): losing one to a crash only makes a re-run look its record up.
 
@@ -61,7 +61,7 @@ __all__ = [
     "JournalEntry",
 ]
 
-#: The states of a finished row: made by a run, found already made, or an existing
+#: The states of a finished item: made by a run, found already made, or an existing
 #: access request updated to the job's services.
 DONE_STATES = ("done", "found", "updated")
 
@@ -133,12 +133,12 @@ class JournalEntry:
     error: str | None = None
 
 
-#: A row's values in column order (attrs.astuple is generic, and this runs twice a row).
+#: An entry's values in column order (attrs.astuple is generic, and this runs twice an item).
 _entry_values = operator.attrgetter(*(field.name for field in attrs.fields(JournalEntry)))
 
 
 class Journal:
-    """A SQLite file holding every row's state; one per job.
+    """A SQLite file holding every item's entry; one per job.
 
     Opened for a job (``fingerprint`` given), it takes the journal's lock
     (``JournalLocked`` if another process holds it) and checks that the
@@ -165,7 +165,7 @@ class Journal:
         self.path = Path(path)
         self.run = uuid.uuid4().hex[:12]
         self._lock: IO[str] | None = None
-        self._dirty: dict[str, tuple[Any, ...]] = {}  # key -> the row's latest state, unwritten
+        self._dirty: dict[str, tuple[Any, ...]] = {}  # key -> the entry's latest state, unwritten
         self._group: asyncio.Future[None] | None = None
         if fingerprint is not None:
             self._lock = _lock(self.path)
@@ -222,34 +222,34 @@ class Journal:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def get(self, key: str) -> JournalEntry | None:
-        """The row's state: the latest one noted, written or not yet."""
+        """The entry of ``key``: the latest one noted, written or not yet."""
         if key in self._dirty:
             return JournalEntry(*self._dirty[key][: len(_COLUMNS)])
         found = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
         return JournalEntry(*found) if found else None
 
-    def save(self, row: JournalEntry) -> None:
-        """Write the row's state and commit it before returning."""
-        self.note(row)
+    def save(self, entry: JournalEntry) -> None:
+        """Write the entry and commit it before returning."""
+        self.note(entry)
         self.flush()
 
-    def note(self, row: JournalEntry) -> None:
-        """Keep the row's state, to be written with the next group (or by ``flush``).
+    def note(self, entry: JournalEntry) -> None:
+        """Keep the entry, to be written with the next group (or by ``flush``).
 
         For states whose loss a re-run repairs (a create that finished: the
         re-run finds its record); a state that must be on disk before a create
         is sent goes through ``write_ahead``.
         """
-        self._dirty[row.key] = (*_entry_values(row), time.time())
+        self._dirty[entry.key] = (*_entry_values(entry), time.time())
 
-    async def write_ahead(self, row: JournalEntry) -> None:
-        """Return once the row's state is committed: group commit, one transaction a loop turn.
+    async def write_ahead(self, entry: JournalEntry) -> None:
+        """Return once the entry is committed: group commit, one transaction a loop turn.
 
-        Every row that reaches this point in the same turn of the event loop
+        Every entry that reaches this point in the same turn of the event loop
         is committed in the same transaction (with every noted state), so the
-        journal costs one commit per turn rather than one per row.
+        journal costs one commit per turn rather than one per item.
         """
-        self.note(row)
+        self.note(entry)
         if self._group is None:
             loop = asyncio.get_running_loop()
             self._group = _Group(loop=loop)
@@ -260,7 +260,7 @@ class Journal:
         self._group = None
         try:
             self.flush()
-        except BaseException as error:  # the rows waiting on it must not hang
+        except BaseException as error:  # the items waiting on it must not hang
             group.set_exception(error)
             group.add_done_callback(_retrieved)  # even if every waiter was cancelled
             return
@@ -279,8 +279,8 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    def rows(self) -> Iterator[JournalEntry]:
-        """Every row, in input order (kept states are written first)."""
+    def entries(self) -> Iterator[JournalEntry]:
+        """Every entry, in input order (kept states are written first)."""
         self.flush()
         cursor = self._db.execute(f"{_SELECT} ORDER BY idx")
         for found in cursor:
@@ -303,10 +303,10 @@ class Journal:
 class _Group(asyncio.Future[None]):
     """The commit of one group, which its waiters cannot cancel.
 
-    A row cancelled while it waits is woken when the commit is done, and
+    An item cancelled while it waits is woken when the commit is done, and
     raises its ``CancelledError`` then (its state is written all the same);
-    the rows waiting beside it are not disturbed. ``asyncio.shield`` would do
-    the same with two futures more per waiting row.
+    the items waiting beside it are not disturbed. ``asyncio.shield`` would do
+    the same with two futures more per waiting item.
     """
 
     def cancel(self, msg: Any = None) -> bool:
