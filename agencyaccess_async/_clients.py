@@ -31,7 +31,6 @@ from ._resource import (
     Resource,
     check_choice,
     check_limit,
-    invalid_argument,
     require_id,
 )
 from ._routes import (
@@ -113,12 +112,10 @@ class Clients(Resource):
             website=website,
             type=check_choice(type, ClientType, "type"),
             language=check_choice(language, Language, "language"),
-            metadata=_keyed(metadata, idempotency_key),
+            metadata=metadata if idempotency_key is not None else _keyed(metadata, None),
         )
-        if idempotency_key is not None:  # a given key is looked up first
-            found = await self.find_by_idempotency_key(idempotency_key)
-            if found is not None:
-                return found
+        if idempotency_key is not None:  # looked up first, then created: create_from's path
+            return await self.create_from(new, idempotency_key=idempotency_key, **options)
         return await self._requester.request(CLIENTS_CREATE, new, options, self._scope)
 
     async def create_from(
@@ -181,9 +178,7 @@ class Clients(Resource):
             language=check_choice(language, Language, "language"),
             metadata=metadata,
         )
-        if body == ClientUpdate(client_id=client_id) and not options.get("extra_body"):
-            raise invalid_argument("body", "clients.update needs at least one field to change")
-        return await self._requester.request(CLIENTS_UPDATE, body, options, self._scope)
+        return await self._update(CLIENTS_UPDATE, body, ClientUpdate(client_id=client_id), options)
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""

@@ -29,7 +29,6 @@ from ._resource import (
     Resource,
     check_choice,
     check_limit,
-    invalid_argument,
     require_id,
     services_body,
 )
@@ -139,9 +138,7 @@ class Links(Resource):
             thank_you_message=thank_you_message,
             redirect_url=redirect_url,
         )
-        if body == LinkUpdate(link_id=link_id) and not options.get("extra_body"):
-            raise invalid_argument("body", "links.update needs at least one field to change")
-        return await self._requester.request(LINKS_UPDATE, body, options, self._scope)
+        return await self._update(LINKS_UPDATE, body, LinkUpdate(link_id=link_id), options)
 
     async def delete(self, link_id: str, **options: Unpack[CallOptions]) -> DeletedLink:
         """Delete an access request."""

@@ -21,6 +21,7 @@ from ._errors import DecodeError, InvalidRequestError
 from ._idempotency import lookup_for
 from ._models import Unset
 from ._requester import Requester
+from ._routes import Route
 from ._scope import CallOptions, Scope
 from ._services import RequestedServices, advise
 
@@ -99,6 +100,16 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.shown_url}>"
+
+    async def _update(self, route: Route[B, R], body: B, unchanged: B, options: CallOptions) -> R:
+        """Send the update ``body``; refused before any I/O when it equals ``unchanged``.
+
+        An update naming no field would be an empty change: the server may
+        refuse it or do nothing, and either way it is a caller's mistake.
+        """
+        if body == unchanged and not options.get("extra_body"):
+            raise invalid_argument("body", f"{route.operation} needs at least one field to change")
+        return await self._requester.request(route, body, options, self._scope)
 
     async def _find_created(
         self, operation: str, payload: Mapping[str, Any], model: type[R]
