@@ -32,11 +32,16 @@ from typing import Any
 
 from .._bulk import BulkRun, ItemResult
 from .._bulk._progress import ProgressDisplay
-from .._errors import SessionError
 from .._models import UNSET
-from .._session import Session, checked_base_url
+from .._session import Session
 from ._common import UsageError, add_command
-from ._connect import check_access, load_services, show_warnings, to_loopback
+from ._connect import (
+    check_access,
+    check_base_url_option,
+    load_services,
+    show_warnings,
+    to_loopback,
+)
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._dry_run import target_shown
 from ._results import ResultsFile, write_atomically
@@ -98,11 +103,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 def _prepare(args: argparse.Namespace, column: str) -> tuple[ResultsFile, list[str]]:
     """The file, and the distinct ids in ``column`` of the rows selected."""
-    if args.base_url is not None:
-        try:
-            checked_base_url(args.base_url)
-        except SessionError as error:
-            raise UsageError(f"--base-url: {error}") from None
+    check_base_url_option(args.base_url)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if not os.environ.get("AGENCYACCESS_API_KEY"):

@@ -32,7 +32,7 @@ from .._hooks import logger
 from .._http import redacted_url
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
-from .._session import Session
+from .._session import Session, checked_base_url
 from ._common import UsageError, is_loopback
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "EMBEDDED_KEY",
     "EMBEDDED_TARGET",
     "check_access",
+    "check_base_url_option",
     "embedded",
     "load_services",
     "reaching",
@@ -47,6 +48,15 @@ __all__ = [
     "target",
     "to_loopback",
 ]
+
+
+def check_base_url_option(base_url: str | None) -> None:
+    """A ``--base-url`` the Session would refuse, as one line naming the option."""
+    if base_url is not None:
+        try:
+            checked_base_url(base_url)
+        except SessionError as error:
+            raise UsageError(f"--base-url: {error}") from None
 
 
 def show_warnings() -> None:

@@ -41,11 +41,12 @@ from .._limiter import Limiter
 from .._models import UNSET
 from .._redis_limiter import RedisLimiter
 from .._services import RequestedServices
-from .._session import Session, checked_base_url
+from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import (
     EMBEDDED_TARGET,
     check_access,
+    check_base_url_option,
     embedded,
     load_services,
     show_warnings,
@@ -240,11 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--concurrency must be at least 1")
     if args.rate_limit is not None and not 0 < args.rate_limit < math.inf:
         raise UsageError("--rate-limit must be a positive number of requests per second")
-    if args.base_url is not None:
-        try:
-            checked_base_url(args.base_url)
-        except SessionError as error:
-            raise UsageError(f"--base-url: {error}") from None
+    check_base_url_option(args.base_url)
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     if delimiter is not None and len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")

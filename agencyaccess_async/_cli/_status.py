@@ -31,11 +31,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .._errors import AgencyAccessError, SessionError
+from .._errors import AgencyAccessError
 from .._models import Link
-from .._session import Session, checked_base_url
+from .._session import Session
 from ._common import UsageError, add_command
-from ._connect import reaching
+from ._connect import check_base_url_option, reaching
 from ._results import ResultsFile, write_atomically
 from ._signals import run_until_signal
 
@@ -81,11 +81,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the statuses and write them; 0, 2 (usage) or 130/143 (stopped)."""
     if args.watch is not None and not args.watch > 0:
         raise UsageError("--watch must be a positive number of seconds")
-    if args.base_url is not None:
-        try:
-            checked_base_url(args.base_url)
-        except SessionError as error:
-            raise UsageError(f"--base-url: {error}") from None
+    check_base_url_option(args.base_url)
     if not os.environ.get("AGENCYACCESS_API_KEY"):
         raise UsageError("set AGENCYACCESS_API_KEY: status reads the links of that key's account")
     table = ResultsFile.read(Path(args.results), without=STATUS_COLUMNS)
