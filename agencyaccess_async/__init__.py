@@ -104,33 +104,23 @@ if TYPE_CHECKING:
     from ._httpx_transport import HttpxTransport
 
 # Imported on first use, to keep ``import agencyaccess_async`` light: the bulk helpers
-# bring sqlite3, and the default transport brings aiohttp.
-_LAZY = {
-    name: "._bulk"
-    for name in (
-        "Bulk",
-        "BulkProgress",
-        "BulkRun",
-        "BulkSummary",
-        "Failed",
-        "ItemResult",
-        "OnboardItem",
-        "Onboarded",
-        "Succeeded",
-    )
-} | {name: "._bulk" for name in ("JournalError", "JournalLocked", "JournalMismatch")}
-_LAZY["AiohttpTransport"] = "._aiohttp_transport"  # aiohttp itself: on first use
-_LAZY["HttpxTransport"] = "._httpx_transport"  # the httpx extra: only when asked for
+# bring sqlite3, and the default transport brings aiohttp. Each of these names is
+# in ``__all__`` and imported above for type checkers only: a name of ``__all__``
+# not bound here is the bulk helpers', unless it is a transport's.
+_TRANSPORTS = {
+    "AiohttpTransport": "._aiohttp_transport",  # aiohttp itself: on first use
+    "HttpxTransport": "._httpx_transport",  # the httpx extra: only when asked for
+}
 
 
 def __getattr__(name: str) -> Any:
     """Import the bulk helpers' names and the default transport when first used."""
-    if name not in _LAZY:
+    if name not in __all__:  # the names bound above never reach here
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
     try:
-        module = importlib.import_module(_LAZY[name], __name__)
+        module = importlib.import_module(_TRANSPORTS.get(name, "._bulk"), __name__)
     except ModuleNotFoundError as missing:
         raise ImportError(
             f"{name} needs {missing.name}: pip install 'agencyaccess-async[httpx]'"
