@@ -42,6 +42,18 @@ __all__ = ["Telemetry", "default_telemetry"]
 
 _SCOPE = "agencyaccess_async"
 
+#: The metrics, in the order ``Telemetry`` keeps them: instrument kind, name, unit, description.
+METRICS = (
+    ("counter", "agencyaccess.client.operations", "{operation}",
+     "SDK operations, by operation and outcome"),
+    ("histogram", "agencyaccess.client.operation.duration", "s",
+     "How long SDK operations took, retries and waits included"),
+    ("counter", "agencyaccess.client.rate_limited", "{response}",
+     "Answers 429 (rate limit exceeded)"),
+    ("histogram", "agencyaccess.client.rate_limit.wait", "s",
+     "Time requests were held back by the rate limiter"),
+)  # fmt: skip
+
 
 @attrs.define
 class _Operation:
@@ -74,25 +86,9 @@ class Telemetry:
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
         self._own_tracer = tracer_provider is not None
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
-        self._operations = meter.create_counter(
-            "agencyaccess.client.operations",
-            unit="{operation}",
-            description="SDK operations, by operation and outcome",
-        )
-        self._duration = meter.create_histogram(
-            "agencyaccess.client.operation.duration",
-            unit="s",
-            description="How long SDK operations took, retries and waits included",
-        )
-        self._rate_limited = meter.create_counter(
-            "agencyaccess.client.rate_limited",
-            unit="{response}",
-            description="Answers 429 (rate limit exceeded)",
-        )
-        self._waits = meter.create_histogram(
-            "agencyaccess.client.rate_limit.wait",
-            unit="s",
-            description="Time requests were held back by the rate limiter",
+        self._operations, self._duration, self._rate_limited, self._waits = (
+            getattr(meter, f"create_{kind}")(name, unit=unit, description=description)
+            for kind, name, unit, description in METRICS
         )
 
     def __repr__(self) -> str:

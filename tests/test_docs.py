@@ -174,6 +174,16 @@ def test_every_public_name_has_a_docstring() -> None:
     assert missing == []
 
 
+def test_the_metrics_named_in_the_docs_are_the_ones_made() -> None:
+    """The README and the telemetry module name exactly the metrics ``Telemetry`` makes."""
+    from agencyaccess_async import _telemetry
+
+    made = {name for _, name, _, _ in _telemetry.METRICS}
+    pattern = r"`{0,2}(agencyaccess\.client\.[a-z_.]*[a-z])`{0,2}"
+    assert set(re.findall(pattern, README)) == made
+    assert set(re.findall(pattern, _telemetry.__doc__ or "")) == made
+
+
 def test_changelog_keeps_an_unreleased_section() -> None:
     """CHANGELOG.md follows Keep a Changelog with an Unreleased section."""
     text = (ROOT / "CHANGELOG.md").read_text()
