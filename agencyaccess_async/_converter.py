@@ -159,7 +159,7 @@ def _open_unstructure_hook(converter: cattrs.Converter, cls: type[Any]) -> Calla
 
 
 def _open_enum_hook(enum_cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
-    members = enum_cls._value2member_map_
+    members = {member.value: member for member in enum_cls}
     by_folded = {str(value).casefold(): member for value, member in members.items()}
 
     def structure(value: Any, _: Any) -> Any:

@@ -160,6 +160,44 @@ def test_nothing_outside_the_session_module_touches_a_sessions_private_names() -
     assert offenders == []
 
 
+def _private_names(tree: ast.AST) -> tuple[set[str], list[tuple[int, str]]]:
+    """The ``_names`` a module defines (functions, classes, attributes it sets), and those it reads."""
+    defined: set[str] = set()
+    read: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.ctx, ast.Store):
+                defined.add(node.attr)
+            elif node.attr.startswith("_") and not node.attr.startswith("__"):
+                read.append((node.lineno, node.attr))
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg.lstrip("_"))  # attrs: a "_name" field's argument is "name"
+            defined.add("_" + node.arg.lstrip("_"))
+    return defined, read
+
+
+def test_nothing_reads_a_dependencys_private_attributes() -> None:
+    """Every ``x._name`` the package reads is a name the package defines itself.
+
+    A private attribute of aiohttp, asyncio, enum or any other dependency can
+    change in any release; the package uses their public API only.
+    """
+    trees = {p: ast.parse(p.read_text()) for p in PACKAGE.rglob("*.py")}
+    found = [_private_names(tree) for tree in trees.values()]
+    ours = set().union(*(defined for defined, _ in found))
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{line}: .{name}"
+        for path, (_, read) in zip(trees, found, strict=True)
+        for line, name in read
+        if name not in ours
+    ]
+    assert offenders == []
+
+
 def test_the_sdk_route_table_and_the_emulators_agree() -> None:
     """Every operation has the same path and capability in the SDK and in the emulator."""
     sdk = {route.path: (route.operation, route.capability) for route in ROUTES.values()}
