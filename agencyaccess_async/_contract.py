@@ -1,4 +1,4 @@
-"""The contract's data: the service catalog and the field limits, as plain data.
+"""The contract's data: the services catalog, field limits and enumerated values, as plain data.
 
 Plain data only (dicts, tuples, numbers), so that the emulator shares it
 with the SDK without sharing any of the SDK's code: the requested-services
@@ -20,8 +20,13 @@ from pathlib import Path
 
 __all__ = [
     "CATALOG",
+    "CLIENT_TYPES",
     "COMPANY_MAX",
     "EMAIL_MAX",
+    "GRANT_STATUSES",
+    "INTAKE_FORM_STATUSES",
+    "LANGUAGES",
+    "LINK_STATUSES",
     "LIST_LIMIT_MAX",
     "METADATA_KEYS_MAX",
     "METADATA_KEY_MAX",
@@ -32,6 +37,17 @@ __all__ = [
     "URL_MAX",
     "Levels",
 ]
+
+#: The values of the contract's enumerated fields, in the guide's order. The SDK's
+#: enums (``ClientType``, ...) and ``Literal`` names spell them out for type
+#: checkers; a test holds them equal to these, which the emulator validates and
+#: documents with.
+CLIENT_TYPES = ("client", "prospect")
+LANGUAGES = ("en", "es", "nl")
+#: A link's ``status`` as the server reports it ("rejected" is the SDK's own derivation).
+LINK_STATUSES = ("pending", "partial", "granted")
+GRANT_STATUSES = ("pending", "granted", "rejected")
+INTAKE_FORM_STATUSES = ("notRequested", "pending", "completed")
 
 #: The access levels of one service, in the contract's order; empty when the
 #: service has none.

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
 import attrs
 import pytest
@@ -29,9 +29,17 @@ from agencyaccess_async import (
     NewLink,
     RequestedServices,
     ServiceRequest,
+    _contract,
 )
 from agencyaccess_async._converter import CONVERTER
-from agencyaccess_async._models import ClientUpdate, LinkUpdate, ListQuery, wire_name
+from agencyaccess_async._models import (
+    ClientTypeName,
+    ClientUpdate,
+    LanguageName,
+    LinkUpdate,
+    ListQuery,
+    wire_name,
+)
 
 from .helpers import STAMP, client_json, link_json
 
@@ -46,6 +54,27 @@ def test_wire_names_follow_the_contract() -> None:
     assert wire_name("agency_account_id") == "agencyAccountID"
     assert wire_name("thank_you_message") == "thankYouMessage"
     assert wire_name("created_at") == "createdAt"
+
+
+@pytest.mark.parametrize(
+    ("enum", "values"),
+    [
+        (ClientType, _contract.CLIENT_TYPES),
+        (Language, _contract.LANGUAGES),
+        (LinkStatus, _contract.LINK_STATUSES),
+        (GrantStatus, _contract.GRANT_STATUSES),
+        (IntakeFormStatus, _contract.INTAKE_FORM_STATUSES),
+    ],
+)
+def test_each_enum_spells_the_contracts_values(enum: Any, values: tuple[str, ...]) -> None:
+    """The SDK's enums and Literal names hold the values the emulator validates with."""
+    assert tuple(member.value for member in enum) == values
+
+
+def test_the_literal_names_are_the_contracts_values() -> None:
+    """``ClientTypeName`` and ``LanguageName`` list the same values as the contract."""
+    assert get_args(ClientTypeName) == _contract.CLIENT_TYPES
+    assert get_args(LanguageName) == _contract.LANGUAGES
 
 
 def test_new_client_body_omits_unset_and_sends_none_as_null() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._contract import CATALOG
+from .._contract import CATALOG, GRANT_STATUSES, INTAKE_FORM_STATUSES, LINK_STATUSES
 from . import _validate as v
 from ._app import ROUTES
 
@@ -127,7 +127,7 @@ def _components() -> dict[str, Any]:
             "service": {"type": "string"},
             "accessLevel": {"type": ["string", "null"]},
             "agencyAccountID": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending", "granted", "rejected"]},
+            "status": {"type": "string", "enum": list(GRANT_STATUSES)},
             "grantedAt": {"type": ["string", "null"], "format": "date-time"},
         },
     }
@@ -143,10 +143,10 @@ def _components() -> dict[str, Any]:
             "clientID": {"type": "string"},
             "linkID": {"type": "string", "pattern": "^ln_"},
             "inviteUrl": {"type": "string", "format": "uri"},
-            "status": {"type": "string", "enum": ["pending", "partial", "granted"]},
+            "status": {"type": "string", "enum": list(LINK_STATUSES)},
             "grants": {"type": "array", "items": {"$ref": "#/components/schemas/Grant"}},
             "intakeFormStatus": {
-                "type": "string", "enum": ["notRequested", "pending", "completed"],
+                "type": "string", "enum": list(INTAKE_FORM_STATUSES),
             },
             "source": {
                 "anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/AccessPageSource"}],

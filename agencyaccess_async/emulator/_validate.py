@@ -17,8 +17,10 @@ import attrs
 
 from .._contract import (
     CATALOG,
+    CLIENT_TYPES,
     COMPANY_MAX,
     EMAIL_MAX,
+    LANGUAGES,
     LIST_LIMIT_MAX,
     METADATA_KEY_MAX,
     METADATA_KEYS_MAX,
@@ -29,8 +31,6 @@ from .._contract import (
     URL_MAX,
 )
 
-CLIENT_TYPES = ("client", "prospect")
-LANGUAGES = ("en", "es", "nl")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SEARCH_MAX = 200
 _SEARCH = (
