@@ -174,9 +174,6 @@ def _private_names(tree: ast.AST) -> tuple[set[str], list[tuple[int, str]]]:
                 defined.add(node.attr)
             elif node.attr.startswith("_") and not node.attr.startswith("__"):
                 read.append((node.lineno, node.attr))
-        elif isinstance(node, ast.arg):
-            defined.add(node.arg.lstrip("_"))  # attrs: a "_name" field's argument is "name"
-            defined.add("_" + node.arg.lstrip("_"))
     return defined, read
 
 
