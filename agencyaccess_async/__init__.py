@@ -122,6 +122,8 @@ def __getattr__(name: str) -> Any:
     try:
         module = importlib.import_module(_TRANSPORTS.get(name, "._bulk"), __name__)
     except ModuleNotFoundError as missing:
+        if name != "HttpxTransport":
+            raise  # not an extra: the environment lacks it (sqlite3, aiohttp)
         raise ImportError(
             f"{name} needs {missing.name}: pip install 'agencyaccess-async[httpx]'"
         ) from missing

@@ -57,3 +57,29 @@ def test_import_does_not_load_the_emulator_or_cli() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("blocked", "name", "said"),
+    [
+        ("httpx", "HttpxTransport", "ImportError: HttpxTransport needs httpx: pip install "
+         "'agencyaccess-async[httpx]'"),
+        ("aiohttp", "AiohttpTransport", "ModuleNotFoundError: import of aiohttp halted"),
+    ],
+)  # fmt: skip
+def test_a_lazy_name_whose_module_is_missing_says_what_to_install(
+    blocked: str, name: str, said: str
+) -> None:
+    """Only the httpx extra's name suggests installing the extra; anything else names its module."""
+    code = (
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        "import agencyaccess_async\n"
+        "try:\n"
+        f"    agencyaccess_async.{name}\n"
+        "except ImportError as error:\n"
+        "    print(type(error).__name__ + ': ' + str(error))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.startswith(said)
