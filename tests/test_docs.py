@@ -179,7 +179,7 @@ def test_the_metrics_named_in_the_docs_are_the_ones_made() -> None:
     from agencyaccess_async import _telemetry
 
     made = {name for _, name, _, _ in _telemetry.METRICS}
-    pattern = r"`{0,2}(agencyaccess\.client\.[a-z_.]*[a-z])`{0,2}"
+    pattern = r"agencyaccess\.client\.[a-z_.]*[a-z]"
     assert set(re.findall(pattern, README)) == made
     assert set(re.findall(pattern, _telemetry.__doc__ or "")) == made
 
