@@ -32,8 +32,7 @@ pytestmark = pytest.mark.process
 def onboard_args(csv_path: Path, out: Path, emulator: Emulator | None, *extra: str) -> list[str]:
     args = ["onboard", str(csv_path), "--services", str(EXAMPLES / "services.json")]
     args += ["--out", str(out), *extra]
-    if emulator is not None:
-        args += ["--base-url", emulator.base_url]
+    args += ["--base-url", emulator.base_url] if emulator is not None else ["--emulator"]
     return args
 
 

@@ -32,8 +32,9 @@ def test_happy_path_with_the_embedded_emulator(tmp_path: Path) -> None:
     )
     out = tmp_path / "results.csv"
     result = run_cli(
-        "onboard", str(clients), "--services", str(EXAMPLES / "services.json"), "--out", str(out)
-    )
+        "onboard", str(clients), "--services", str(EXAMPLES / "services.json"), "--out", str(out),
+        "--emulator",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "embedded emulator" in result.stderr
     assert "the invite URL of row 2, to send to that client: http://127.0.0.1:" in result.stderr
@@ -58,6 +59,7 @@ def test_bad_rows_are_reported_with_row_numbers_and_not_sent(tmp_path: Path) -> 
         str(EXAMPLES / "services.json"),
         "--out",
         str(out),
+        "--emulator",
     )
     assert result.returncode == 1, result.stderr
     assert "6 invalid (rows 8, 15, 23, 31, 39, 46)" in result.stderr
@@ -159,8 +161,9 @@ def test_semicolon_files_work_with_the_delimiter_flag(tmp_path: Path) -> None:
     path = tmp_path / "semi.csv"
     path.write_text("name;email\n" + "".join(f"{r['name']};{r['email']}\n" for r in rows))
     result = run_cli(
-        "onboard", str(path), "--services", str(EXAMPLES / "services.json"), "--delimiter", ";"
-    )
+        "onboard", str(path), "--services", str(EXAMPLES / "services.json"), "--delimiter", ";",
+        "--emulator",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "semi.results.csv").read_text().splitlines()[
         0

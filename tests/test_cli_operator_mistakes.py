@@ -35,14 +35,17 @@ def test_out_equal_to_the_input_is_refused_and_the_input_kept(table: Path, tmp_p
     link = tmp_path / "link-to-input.csv"
     link.symlink_to(table)
     for out in (str(table), str(tmp_path / "." / "clients.csv"), str(link)):
-        result = run_cli(*_onboard(table, "--out", out))
+        result = run_cli(*_onboard(table, "--emulator", "--out", out))
         assert_one_line_error(result, "--out")
         assert "input" in result.stderr or "symbolic link" in result.stderr
     assert table.read_bytes() == before
-    assert_one_line_error(run_cli(*_onboard(table, "--journal", str(table))), "is the input file")
+    assert_one_line_error(
+        run_cli(*_onboard(table, "--emulator", "--journal", str(table))), "is the input file"
+    )
     out = tmp_path / "results.csv"
     assert_one_line_error(
-        run_cli(*_onboard(table, "--out", str(out), "--journal", str(out))), "results file"
+        run_cli(*_onboard(table, "--emulator", "--out", str(out), "--journal", str(out))),
+        "results file",
     )
 
 
@@ -56,7 +59,7 @@ def test_out_naming_a_fifo_a_device_or_a_symlink_is_refused(table: Path, tmp_pat
     link.symlink_to(target)
     for out, needle in ((fifo, "not a regular file"), (Path("/dev/null"), "not a regular file"),
                         (link, "symbolic link"), (tmp_path, "directory")):  # fmt: skip
-        assert_one_line_error(run_cli(*_onboard(table, "--out", str(out))), needle)
+        assert_one_line_error(run_cli(*_onboard(table, "--emulator", "--out", str(out))), needle)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert target.read_text() == "keep me\n" and link.is_symlink()
 
@@ -118,7 +121,7 @@ def test_the_readmes_sample_command_twice_gives_the_same_exit_and_the_second_sen
     of its own, so a later run against a real server never trusts it.
     """
     args = ("onboard", str(EXAMPLES / "clients.csv"), "--services", SERVICES, "--out",
-            str(tmp_path / "results.csv"))  # fmt: skip
+            str(tmp_path / "results.csv"), "--emulator")  # fmt: skip
     first, second = run_cli(*args), run_cli(*args)
     assert first.returncode == second.returncode == 1, second.stderr  # six bad sample rows
     assert "Traceback" not in first.stderr + second.stderr

@@ -110,7 +110,10 @@ def test_status_reports_deleted_links_and_needs_a_key(emulator: Emulator, tmp_pa
     port = closed_port()
     unreachable = run_cli("status", str(results), "--base-url", f"http://127.0.0.1:{port}",
                           env=emulator.env())  # fmt: skip
-    assert_one_line_error(unreachable, f"cannot reach http://127.0.0.1:{port}")
+    lines = unreachable.stderr.strip().splitlines()  # a note that --base-url wins, the error
+    assert unreachable.returncode == 2 and len(lines) == 2, unreachable.stderr
+    assert "is not where clients.results.csv was onboarded" in lines[0]
+    assert f"cannot reach http://127.0.0.1:{port}" in lines[1]
 
 
 def test_watch_prints_changes_until_every_link_is_granted(

@@ -1,14 +1,18 @@
 """Where a command sends, with which key and services, and a first check that it works.
 
-Shared by the commands that send (``onboard``, ``update``, ``delete``):
-the target (a ``--base-url`` or the hosted API with ``AGENCYACCESS_API_KEY``,
-else, for ``onboard``, an emulator started in-process), the services file,
-and one cheap call first so that a wrong key or URL is one line.
+Shared by the commands that send (``onboard``, ``status``, ``update``,
+``delete``): the API key, read exactly as the SDK reads it; the target (a
+``--base-url``, the base URL a results file was onboarded against, or the
+hosted API; for ``onboard --emulator``, an emulator started in-process and
+nothing else); the services file; and one cheap call first so that a wrong
+key or URL is one line.
+
+The target is never a surprise: with no key and no ``--emulator`` a command
+refuses in one line naming both, and a rehearsal says so in every report.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -18,8 +22,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 from yarl import URL
 
+from .._auth import KEY_ENV, KEY_FILE_ENV, key_from_environment
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -29,23 +35,25 @@ from .._errors import (
     TransportError,
 )
 from .._hooks import logger
-from .._http import redacted_url
+from .._http import redacted_url, target_url
 from .._retry import RetryPolicy
 from .._services import RequestedServices, advise
-from .._session import Session, checked_base_url
+from .._session import DEFAULT_BASE_URL, Session, checked_base_url
 from ._common import UsageError, is_loopback
 
 __all__ = [
     "CHECK_RETRY",
     "EMBEDDED_KEY",
     "EMBEDDED_TARGET",
+    "REHEARSAL_LABEL",
+    "Target",
+    "read_api_key",
     "check_access",
     "check_base_url_option",
-    "embedded",
     "load_services",
+    "no_key",
     "reaching",
     "show_warnings",
-    "target",
     "to_loopback",
 ]
 
@@ -118,36 +126,135 @@ async def check_access(session: Session) -> None:
         pass  # e.g. a key without clients:retrieve: the rows will say what they can
 
 
-def embedded(args: argparse.Namespace) -> bool:
-    """Whether this run goes to an embedded emulator: no --base-url and no key."""
-    return not args.base_url and not os.environ.get("AGENCYACCESS_API_KEY")
+def read_api_key() -> str | None:
+    """The API key, read exactly as the SDK reads it; an unreadable key file is one line.
+
+    ``$AGENCYACCESS_API_KEY``, else the file named by ``$AGENCYACCESS_API_KEY_FILE``.
+    """
+    try:
+        return key_from_environment()
+    except SessionError as error:
+        raise UsageError(str(error)) from None
+
+
+def no_key(command: str, what: str) -> UsageError:
+    """The one line for a command that needs a key and has none, naming both ways to give it."""
+    return UsageError(f"no API key: set {KEY_ENV}, or {KEY_FILE_ENV} to a file holding it: {what}")
 
 
 #: What the journal of an embedded emulator's run names as its target and key: its
 #: address changes with every run, so a re-run of the same command finishes at once.
 EMBEDDED_TARGET = "embedded-emulator"
 EMBEDDED_KEY = "aa_embedded_emulator"
+#: What every report of a rehearsal says where a real run names its base URL (the
+#: results file's ``target`` column, the summary JSON, the log).
+REHEARSAL_LABEL = "embedded emulator: a rehearsal; these invite links do not work"
 
 
-@contextlib.asynccontextmanager
-async def target(base_url: str | None) -> AsyncIterator[tuple[str | None, str | None]]:
-    """Where to send: the given URL, the hosted API with a key, or an embedded emulator."""
-    api_key = os.environ.get("AGENCYACCESS_API_KEY")
-    if base_url or api_key:
-        if not api_key:
-            raise UsageError("set AGENCYACCESS_API_KEY to use --base-url")
-        yield base_url, api_key
-        return
-    from ..emulator import EmulatorConfig, EmulatorServer
+@attrs.frozen
+class Target:
+    """Where a command sends: a base URL and a key, or (``rehearsal``) an embedded emulator.
 
-    async with EmulatorServer(EmulatorConfig(api_key=EMBEDDED_KEY)) as emulator:
-        print(
-            f"onboard: no AGENCYACCESS_API_KEY and no --base-url: using an embedded emulator at "
-            f"{emulator.base_url} (nothing leaves this machine; its invite links are an "
-            "emulator's and stop working when this command ends)",
-            file=sys.stderr,
+    ``base_url`` is None for an embedded emulator until it runs (its port is
+    new each time) and for the default (``$AGENCYACCESS_BASE_URL``, else the
+    hosted API, as the Session reads it).
+    """
+
+    base_url: str | None
+    key: str | None = attrs.field(repr=False)
+    rehearsal: bool = False
+
+    @classmethod
+    def of(cls, base_url: str | None, *, emulator: bool, command: str) -> Target:
+        """The target of ``--base-url`` and ``--emulator``, or one line saying what is missing."""
+        if emulator:
+            if base_url:
+                raise UsageError(
+                    "--emulator and --base-url: choose one (--emulator starts an emulator in "
+                    "this process and sends nothing elsewhere)"
+                )
+            return cls(None, None, rehearsal=True)
+        key = read_api_key()
+        if not key:
+            raise UsageError(
+                f"no API key: set {KEY_ENV}, or {KEY_FILE_ENV} to a file holding it, to "
+                f"{command} for real; or pass --emulator to rehearse against an embedded "
+                "emulator (nothing leaves this machine)"
+            )
+        return cls(base_url, key)
+
+    @property
+    def shown(self) -> str:
+        """Where this target sends, as a person should read it (no password, no key)."""
+        if self.rehearsal:
+            return "an embedded emulator (--emulator: a rehearsal, nothing leaves this machine)"
+        base = self.base_url or os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL
+        return redacted_url(URL(base))
+
+    @contextlib.asynccontextmanager
+    async def reached(self) -> AsyncIterator[tuple[str | None, str]]:
+        """The base URL and key to send with, an embedded emulator running meanwhile."""
+        if not self.rehearsal:
+            assert self.key is not None
+            yield self.base_url, self.key
+            return
+        from ..emulator import EmulatorConfig, EmulatorServer
+
+        async with EmulatorServer(EmulatorConfig(api_key=EMBEDDED_KEY)) as emulator:
+            print(
+                f"onboard: --emulator: a rehearsal against an embedded emulator at "
+                f"{emulator.base_url} (nothing leaves this machine; its invite links are an "
+                "emulator's and stop working when this command ends)",
+                file=sys.stderr,
+            )
+            yield emulator.base_url, emulator.api_key
+
+
+def recorded_target(
+    recorded: str | None, base_url: str | None, *, path: Path, command: str
+) -> Target:
+    """Where ``command`` sends for a results file: where the file was onboarded.
+
+    That is its ``target`` column (``recorded``), unless ``--base-url`` says
+    otherwise, which wins with a note. ``$AGENCYACCESS_BASE_URL`` does not
+    override the file: an environment set for another job must not send one
+    job's changes to another server.
+    """
+    if recorded == REHEARSAL_LABEL:
+        raise UsageError(
+            f"{path} holds the results of a rehearsal (onboard --emulator): its clients and "
+            "links existed only in an emulator that has stopped; onboard with an API key to "
+            f"get results to {command}"
         )
-        yield emulator.base_url, emulator.api_key
+    key = read_api_key()
+    if not key:
+        raise no_key(command, f"{command} works on that key's account")
+    if base_url:
+        if recorded and _comparable(base_url) != recorded:
+            print(
+                f"{command}: note: --base-url {redacted_url(URL(base_url))} is not where "
+                f"{path.name} was onboarded ({recorded}); sending to --base-url as given",
+                file=sys.stderr,
+            )
+        return Target(base_url, key)
+    if recorded:
+        environment = os.environ.get("AGENCYACCESS_BASE_URL")
+        if environment and _comparable(environment) != recorded:
+            print(
+                f"{command}: note: sending to {recorded}, where {path.name} was onboarded, not "
+                "to $AGENCYACCESS_BASE_URL (pass --base-url to choose another)",
+                file=sys.stderr,
+            )
+        return Target(recorded, key)
+    return Target(None, key)  # a file of an earlier version, which did not record it
+
+
+def _comparable(base_url: str) -> str:
+    """A base URL as a results file records it: normalised, without credentials."""
+    try:
+        return target_url(checked_base_url(base_url))
+    except SessionError:
+        return base_url
 
 
 def to_loopback(base_url: str | None) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
 from ._common import UsageError, add_command
+from ._connect import no_key, read_api_key
 from ._signals import run_until_signal
 
 _EXIT_CODES = """exit codes:
@@ -88,9 +88,9 @@ class Report:
 
 def run(args: argparse.Namespace) -> int:
     """Examine the target, print the report; 0 if the SDK can work with it, else 1."""
-    api_key = os.environ.get("AGENCYACCESS_API_KEY")
+    api_key = read_api_key()
     if not api_key:
-        raise UsageError("set AGENCYACCESS_API_KEY to the key to check")
+        raise no_key("doctor", "the key to check")
     services = _read_services(args.services) if args.services else None
     return run_until_signal(_examine(api_key, args.base_url, args.write, services))
 

@@ -8,34 +8,20 @@ the invalid rows).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from yarl import URL
-
 from .._converter import CONVERTER
-from .._http import redacted_url
 from .._models import NewClient
 from .._services import RequestedServices
-from .._session import DEFAULT_BASE_URL
 from ._rows import ClientsCsv, RowError, to_new_client
 
-__all__ = ["dry_run", "target_shown"]
+__all__ = ["dry_run"]
 
 #: The rows whose bodies are printed.
 _SHOWN_BODIES = 3
 _SHOWN_ERRORS = 10
-
-
-def target_shown(base_url: str | None) -> str:
-    """Where a run would send, as a person should read it (no password, no key)."""
-    if base_url:
-        return redacted_url(URL(base_url))
-    if os.environ.get("AGENCYACCESS_API_KEY"):
-        return redacted_url(URL(os.environ.get("AGENCYACCESS_BASE_URL") or DEFAULT_BASE_URL))
-    return "an embedded emulator (no AGENCYACCESS_API_KEY and no --base-url)"
 
 
 def dry_run(table: ClientsCsv, services: Mapping[str, Any], target: str) -> int:

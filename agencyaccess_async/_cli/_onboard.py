@@ -1,7 +1,9 @@
 """``agencyaccess-async onboard``: a client and an access request for every row of a CSV.
 
-Against the hosted API with ``AGENCYACCESS_API_KEY`` (or any ``--base-url``),
-or, with neither, against an emulator started in-process. Every row's state
+Against the hosted API (or any ``--base-url``) with the API key of
+``AGENCYACCESS_API_KEY`` or ``AGENCYACCESS_API_KEY_FILE``; or, with
+``--emulator`` and only then, a rehearsal against an emulator started
+in-process, which every report marks as such. Every row's state
 goes to a journal (SQLite) as it changes, so an interrupted run is finished
 by running the same command again, with no duplicates. The results file
 (every input row plus client_id, link_id, invite_url, status, error) is
@@ -45,16 +47,16 @@ from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import (
     EMBEDDED_TARGET,
+    REHEARSAL_LABEL,
+    Target,
     check_access,
     check_base_url_option,
-    embedded,
     load_services,
     show_warnings,
-    target,
     to_loopback,
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
-from ._dry_run import dry_run, target_shown
+from ._dry_run import dry_run
 from ._results import Counts, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
@@ -126,8 +128,13 @@ def add_onboard_command(commands: Any) -> None:
     )
     parser.add_argument(
         "--base-url",
-        help="API base URL (default: the hosted API if AGENCYACCESS_API_KEY is set, "
-        "else an embedded emulator)",
+        help="API base URL (default: $AGENCYACCESS_BASE_URL, else the hosted API)",
+    )
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="rehearse: send to an emulator started in this process, never to a real API "
+        "(every report says so; its invite links stop working when the command ends)",
     )
     parser.add_argument(
         "--retry-failed", action="store_true", help="retry rows that failed in an earlier run"
@@ -259,24 +266,33 @@ def _run(args: argparse.Namespace) -> int:
     if table.source.note:
         print(f"onboard: note: {table.source.note}", file=sys.stderr)
     if args.dry_run:
-        return dry_run(table, services, target_shown(args.base_url))
+        return dry_run(table, services, _dry_run_target(args))
+    where = Target.of(args.base_url, emulator=args.emulator, command="onboard")
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     # An embedded emulator's run keeps a journal of its own: a later run against a real
     # server is never blocked by it and never trusts it.
-    suffix = ".emulator.journal" if embedded(args) else ".journal"
+    suffix = ".emulator.journal" if where.rehearsal else ".journal"
     journal = Path(args.journal) if args.journal else out.with_name(out.name + suffix)
     _check_output(out, "--out", table.path)
     _check_output(journal, "--journal", table.path)
     if _same_file(out, journal):
         raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
-    if args.send_email and not embedded(args) and not to_loopback(args.base_url):
+    if args.send_email and not where.rehearsal and not to_loopback(args.base_url):
         confirm(
-            f"E-mail {total} clients an invite from {target_shown(args.base_url)}?",
+            f"E-mail {total} clients an invite from {where.shown}?",
             yes=args.yes,
             refusal=f"--send-email would e-mail up to {total} clients",
         )
-    return run_until_signal(_onboard(args, table, services, total, out, journal))
+    return run_until_signal(_onboard(args, where, table, services, total, out, journal))
+
+
+def _dry_run_target(args: argparse.Namespace) -> str:
+    """Where a run of these options would send, for --dry-run (which needs no key)."""
+    try:
+        return Target.of(args.base_url, emulator=args.emulator, command="onboard").shown
+    except UsageError as error:
+        return f"nowhere yet ({error})"
 
 
 def _mapped(pairs: list[str]) -> dict[str, str]:
@@ -363,6 +379,7 @@ class _InvalidRows:
 
 async def _onboard(
     args: argparse.Namespace,
+    where: Target,
     table: ClientsCsv,
     services: Mapping[str, Any],
     total: int,
@@ -376,7 +393,7 @@ async def _onboard(
         display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for)
         interrupted = False
         started = time.monotonic()
-        async with target(args.base_url) as (base_url, api_key):
+        async with where.reached() as (base_url, api_key):
             session = Session(
                 api_key,
                 base_url=base_url,
@@ -399,7 +416,7 @@ async def _onboard(
                         update_links=args.update_links,
                         key_rotated=args.key_rotated,
                         retry_failed=args.retry_failed,
-                        journal_target=EMBEDDED_TARGET if embedded(args) else None,
+                        journal_target=EMBEDDED_TARGET if where.rehearsal else None,
                         concurrency=args.concurrency,
                         total=total,
                         progress=lambda p: display(invalid.shift(p)),
@@ -427,15 +444,21 @@ async def _onboard(
                         escape_formulas=args.escape_formulas,
                         excel=args.excel,
                         created=tally.created,
-                        target=_EMBEDDED_LABEL if embedded(args) else None,
+                        target=REHEARSAL_LABEL if where.rehearsal else str(session.base_url),
                     )
                     elapsed = time.monotonic() - started
                     print(counts.summary(out, interrupted, elapsed), file=sys.stderr)
+                    if where.rehearsal:
+                        print(f"onboard: {_REHEARSAL_NOTE}", file=sys.stderr)
                     code = tally.exit_code(counts, known_invalid_ok=args.known_invalid_ok)
                     write_summary(
                         args.summary_json,
                         {
                             "command": "onboard",
+                            "target": "embedded emulator"
+                            if where.rehearsal
+                            else str(session.base_url),
+                            "rehearsal": where.rehearsal,
                             "rows": total,
                             "onboarded": counts.count("onboarded"),
                             "found": len(counts.rows.get("onboarded (found)", [])),
@@ -454,8 +477,11 @@ async def _onboard(
         return code
 
 
-#: What the results of an embedded emulator's run say on every row.
-_EMBEDDED_LABEL = "embedded emulator: a rehearsal; these invite links do not work"
+#: The last line of a rehearsal, so that a log read from its end cannot mistake it.
+_REHEARSAL_NOTE = (
+    "this was a rehearsal (--emulator): nothing was sent to a real API, and these clients "
+    "and invite links exist nowhere now"
+)
 
 
 @attrs.define

@@ -13,9 +13,11 @@ and writes every column of it plus, for each row with a link_id:
 
 Statuses are read in list pages of 100 (about one request per 100 links),
 never one call per link. --watch SECONDS checks again until every link is
-granted, or Ctrl-C, printing what changed. Needs AGENCYACCESS_API_KEY (and
---base-url for anything but the hosted API). Stopped by Ctrl-C, the file
-holds the last complete check.
+granted, or Ctrl-C, printing what changed. Needs the API key of the account
+the file was onboarded with (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE);
+it reads the links where the file was onboarded (its target column) unless
+--base-url says otherwise. Stopped by Ctrl-C, the file holds the last
+complete check.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -35,7 +36,7 @@ from .._errors import AgencyAccessError
 from .._models import Link
 from .._session import Session
 from ._common import UsageError, add_command
-from ._connect import check_base_url_option, reaching
+from ._connect import Target, check_base_url_option, reaching, recorded_target
 from ._results import ResultsFile, write_atomically
 from ._signals import run_until_signal
 
@@ -73,7 +74,10 @@ def add_status_command(commands: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print a machine-readable summary on stdout"
     )
-    parser.add_argument("--base-url", help="API base URL (default: the hosted API)")
+    parser.add_argument(
+        "--base-url",
+        help="API base URL (default: where the file was onboarded, as its target column says)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -82,11 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if args.watch is not None and not args.watch > 0:
         raise UsageError("--watch must be a positive number of seconds")
     check_base_url_option(args.base_url)
-    if not os.environ.get("AGENCYACCESS_API_KEY"):
-        raise UsageError("set AGENCYACCESS_API_KEY: status reads the links of that key's account")
     table = ResultsFile.read(Path(args.results), without=STATUS_COLUMNS)
+    where = recorded_target(table.target, args.base_url, path=table.path, command="status")
     out = Path(args.out) if args.out else _default_out(table)
-    return run_until_signal(_status(args, table, out))
+    return run_until_signal(_status(args, where, table, out))
 
 
 def _default_out(table: ResultsFile) -> Path:
@@ -97,8 +100,8 @@ def _default_out(table: ResultsFile) -> Path:
     return table.path.with_name(name + ".status.csv")
 
 
-async def _status(args: argparse.Namespace, table: ResultsFile, out: Path) -> int:
-    async with Session(base_url=args.base_url) as session:
+async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, out: Path) -> int:
+    async with Session(where.key, base_url=where.base_url) as session:
         previous: dict[str, str] = {}
         while True:
             started = time.monotonic()
