@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agencyaccess_async import Session
 from tests.cli_helpers import (
     CLI,
     EXAMPLES,
@@ -97,6 +99,68 @@ def test_update_changes_only_the_rows_selected(emulator: Emulator, tmp_path: Pat
         cli(emulator, "update", str(results), "--services", str(new), "--where", "nope=1"),
         "--where",
     )
+
+
+def thank_you_messages(emulator: Emulator, results: Path) -> list[str | None]:
+    async def read() -> list[str | None]:
+        async with Session(emulator.key, base_url=emulator.base_url) as session:
+            return [
+                (await session.links.retrieve(row["link_id"])).thank_you_message
+                for row in read_results(results)
+            ]
+
+    return asyncio.run(read())
+
+
+def test_update_a_then_b_then_a_puts_a_back(emulator: Emulator, tmp_path: Path) -> None:
+    """A later change supersedes an earlier one: the third run sends A again; a fourth, nothing."""
+    results = onboarded(emulator, tmp_path, 4)
+    for message in ("A", "B", "A"):
+        result = cli(emulator, "update", str(results), "--thank-you-message", message)
+        assert result.returncode == 0, result.stderr
+        assert "4 updated" in result.stderr
+        assert thank_you_messages(emulator, results) == [message] * 4
+    sent = requests_of(emulator, "links.update")
+    assert sent == 12
+    again = cli(emulator, "update", str(results), "--thank-you-message", "A")
+    assert again.returncode == 0 and "4 skipped" in again.stderr, again.stderr
+    assert requests_of(emulator, "links.update") == sent
+    assert sorted(p.name for p in tmp_path.glob("*.journal")) == [
+        "clients.results.csv.journal", "clients.results.csv.update.journal"
+    ]  # fmt: skip
+
+
+def test_update_after_delete_skips_the_deleted_rows_and_converges(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    results = onboarded(emulator, tmp_path, 4)
+    chosen = read_results(results)[1]["email"]
+    deleted = cli(emulator, "delete", str(results), "--where", f"email={chosen}", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    for _ in range(2):
+        update = cli(emulator, "update", str(results), "--thank-you-message", "Thanks")
+        assert update.returncode == 0, update.stderr
+        assert "1 skipped (deleted)" in update.stderr
+    assert requests_of(emulator, "links.update") == 3  # never the deleted row's link
+
+
+def test_failed_updates_are_named_on_stderr_in_the_log_and_in_the_summary(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The server refuses an intake form that is not enabled: each row named with the reason."""
+    results = onboarded(emulator, tmp_path, 3)
+    log, summary = tmp_path / "update.log", tmp_path / "update.json"
+    result = cli(emulator, "update", str(results), "--intake-form", "on", "--log-file", str(log),
+                 "--summary-json", str(summary))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    rows = read_results(results)
+    for number, row in enumerate(rows, start=2):
+        line = f"update: failed: row {number} ({row['name']}), {row['link_id']}: links.update: HTTP 400"
+        assert line in result.stderr
+        assert line in log.read_text()
+    failed = json.loads(summary.read_text())["failed"]
+    assert sorted(f["row"] for f in failed) == [2, 3, 4]
+    assert all("Intake form is requested but not enabled" in f["error"] for f in failed)
 
 
 def test_delete_asks_and_marks_rows_deleted(emulator: Emulator, tmp_path: Path) -> None:

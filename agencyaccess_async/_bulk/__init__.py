@@ -225,10 +225,11 @@ class Bulk:
         """Change many access requests' services and options (``links/update``), each once.
 
         The way to change a finished onboarding job: services that stay keep
-        their grant status. With ``journal``, links already updated with the
-        same changes are ``skipped`` (value ``None``): running the same update
-        again sends nothing, and an interrupted one finishes. A journal of
-        other changes raises ``JournalMismatch``.
+        their grant status. With ``journal``, a link whose last journaled
+        change is this one is ``skipped`` (value ``None``): running the same
+        update again sends nothing, and an interrupted one finishes. One
+        journal serves every change to the same links, and a later change
+        supersedes an earlier one: A, then B, then A again sends A again.
         """
         changes = {
             "services": services,
@@ -240,11 +241,11 @@ class Bulk:
         if all(isinstance(value, Unset) for value in changes.values()):
             raise invalid_argument("changes", "update_links needs at least one thing to change")
         wire = services.to_json() if isinstance(services, RequestedServices) else services
-        fingerprint = fingerprint_of(
+        change = fingerprint_of(
             ["links.update", repr(wire), {k: repr(v) for k, v in changes.items()}]
         )
-        opened = self._journal(journal, fingerprint, journal_target)
-        updater = LinkUpdater(self._links, changes, opened)
+        opened = self._journal(journal, "links.update", journal_target)
+        updater = LinkUpdater(self._links, changes, change, opened)
         return self._run(link_ids, updater.process, concurrency, total, progress,
                          on_close=opened.close if opened is not None else None)  # fmt: skip
 

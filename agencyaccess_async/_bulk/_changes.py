@@ -27,16 +27,26 @@ __all__ = ["ClientDeleter", "LinkUpdater"]
 
 @attrs.define
 class LinkUpdater:
-    """One access request changed to the job's services and options, unless already done."""
+    """One access request changed to the job's services and options, unless already done.
+
+    A journal serves every change to the same links: each entry records the
+    fingerprint of the last change applied to its link (in its
+    ``idempotency_key``, which is what makes an update idempotent), and a link
+    is skipped only when that last change is this one. So A, then B, then A
+    again puts A back, and a journal never vouches for a change that a later
+    one replaced.
+    """
 
     _links: Links
     _changes: Mapping[str, Any]
+    _change: str
     _journal: Journal | None
 
     async def process(self, index: int, link_id: str) -> ItemResult[Link | None]:
         state = _state(self._journal, link_id, index)
-        if state.state == "done":
+        if state.state == "done" and state.idempotency_key == self._change:
             return Succeeded(index, link_id, None, outcome="skipped")
+        state.idempotency_key = self._change
         try:
             link = await self._links.update(link_id, **self._changes)
         except (AgencyAccessError, ValueError) as error:

@@ -6,29 +6,34 @@
 ``update`` changes the selected rows' access requests (services, and the
 e-mail, intake-form, thank-you and redirect options) through links/update;
 services that stay keep their grants. It is the way to change a finished
-job, and it is journaled (RESULTS.csv.update-<change>.journal): the same
-update run again sends nothing, and an interrupted one, run again, finishes.
+job, and it is journaled (RESULTS.csv.update.journal, one for every change
+to that file's links): the same update run again sends nothing, an
+interrupted one, run again, finishes, and a later change supersedes an
+earlier one (A, then B, then A again puts A back). Rows marked deleted are
+skipped and counted as such. Every row that fails is named, with its error.
 
 ``delete`` deletes the selected rows' clients, and with them their access
 requests, after a confirmation (a question on a terminal, --yes without
 one), and marks those rows "deleted" in the file. Rows marked deleted are
 not sent again.
 
-Both need AGENCYACCESS_API_KEY (and --base-url for anything but the hosted
-API). --where selects rows whose COLUMN equals VALUE (trimmed, ignoring
-case); several --where must all hold.
+Both need the API key of the account the file was onboarded with
+(AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE), and send where the file
+was onboarded (its target column) unless --base-url says otherwise.
+--where selects rows whose COLUMN equals VALUE (trimmed, ignoring case);
+several --where must all hold.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from .._bulk import BulkRun, ItemResult
 from .._bulk._progress import ProgressDisplay
@@ -36,14 +41,15 @@ from .._models import UNSET
 from .._session import Session
 from ._common import UsageError, add_command
 from ._connect import (
+    Target,
     check_access,
     check_base_url_option,
     load_services,
+    recorded_target,
     show_warnings,
     to_loopback,
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
-from ._dry_run import target_shown
 from ._results import ResultsFile, write_atomically
 from ._signals import run_until_signal
 
@@ -96,22 +102,55 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="only rows whose COLUMN is VALUE; repeatable (all must hold)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask; needed without a terminal")
-    parser.add_argument("--base-url", help="API base URL (default: the hosted API)")
+    parser.add_argument(
+        "--base-url",
+        help="API base URL (default: where the file was onboarded, as its target column says)",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     add_cron_options(parser)
 
 
-def _prepare(args: argparse.Namespace, column: str) -> tuple[ResultsFile, list[str]]:
-    """The file, and the distinct ids in ``column`` of the rows selected."""
+@attrs.frozen
+class _Selection:
+    """The rows a command works on: each id once, with the row it was first seen on.
+
+    ``rows`` maps an id (of ``column``) to its row number and a name to show
+    (the row's name, else its e-mail); ``deleted`` counts the selected rows
+    already marked deleted, which are not sent.
+    """
+
+    table: ResultsFile
+    where: Target
+    rows: dict[str, tuple[int, str]]
+    deleted: int
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.rows)
+
+    def named(self, item: str) -> str:
+        """``row 7 (Acme)``: how a message names the row of an id."""
+        number, name = self.rows.get(item, (0, ""))
+        return f"row {number} ({name})" if name else f"row {number}"
+
+
+def _prepare(args: argparse.Namespace, column: str) -> _Selection:
+    """The file, the rows selected (their ids in ``column``), and where to send."""
     check_base_url_option(args.base_url)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if not os.environ.get("AGENCYACCESS_API_KEY"):
-        raise UsageError(f"set AGENCYACCESS_API_KEY: {args.command} changes that key's account")
     table = ResultsFile.read(Path(args.results))
-    rows = table.where(args.where)
-    ids = list(dict.fromkeys(row.get(column, "").strip() for row in rows))
-    return table, [i for i in ids if i]
+    where = recorded_target(table.target, args.base_url, path=table.path, command=args.command)
+    rows: dict[str, tuple[int, str]] = {}
+    deleted = 0
+    for number, row in table.where(args.where):
+        if _deleted(row):
+            deleted += 1
+            continue
+        item = row.get(column, "").strip()
+        if item and item not in rows:
+            rows[item] = (number, (row.get("name") or row.get("email") or "").strip())
+    return _Selection(table, where, rows, deleted)
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -134,16 +173,15 @@ def run_update(args: argparse.Namespace) -> int:
                 "nothing to change: give --services, --send-email, --intake-form, "
                 "--thank-you-message or --redirect-url"
             )
-        table, link_ids = _prepare(args, "link_id")
-        if args.send_email and not to_loopback(args.base_url):
+        selection = _prepare(args, "link_id")
+        link_ids = selection.ids
+        if args.send_email and not to_loopback(selection.where.base_url):
             confirm(
-                f"E-mail {len(link_ids)} clients an updated invite from "
-                f"{target_shown(args.base_url)}?",
+                f"E-mail {len(link_ids)} clients an updated invite from {selection.where.shown}?",
                 yes=args.yes,
                 refusal=f"--send-email would e-mail up to {len(link_ids)} clients",
             )
-        change = hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:10]
-        journal = table.path.with_name(f"{table.path.name}.update-{change}.journal")
+        journal = selection.table.path.with_name(f"{selection.table.path.name}.update.journal")
 
         def start(session: Session) -> BulkRun[Any]:
             return session.bulk.update_links(
@@ -151,22 +189,23 @@ def run_update(args: argparse.Namespace) -> int:
                 progress=ProgressDisplay(sys.stderr, len(link_ids), label="update"), **changes,
             )  # fmt: skip
 
-        return run_until_signal(_run(args, "update", len(link_ids), start))
+        return run_until_signal(_run(args, "update", selection, start))
 
 
 def run_delete(args: argparse.Namespace) -> int:
     """Delete the selected rows' clients, marking them in the file; ``EXIT_CODES``."""
     with logging_to(args.log_file):
         show_warnings()
-        table, client_ids = _prepare(args, "client_id")
+        selection = _prepare(args, "client_id")
+        table = selection.table
         marked = {row.get("client_id", "").strip() for row in table.rows if _deleted(row)}
-        client_ids = [c for c in client_ids if c not in marked]
+        client_ids = [c for c in selection.ids if c not in marked]
         if not client_ids:
             print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
             return 0
         confirm(
             f"Delete {len(client_ids)} clients and their access requests at "
-            f"{target_shown(args.base_url)}?",
+            f"{selection.where.shown}?",
             yes=args.yes,
             refusal=f"delete would delete {len(client_ids)} clients",
         )
@@ -185,7 +224,7 @@ def run_delete(args: argparse.Namespace) -> int:
                 done.add(result.key)
 
         try:
-            return run_until_signal(_run(args, "delete", len(client_ids), start, finished))
+            return run_until_signal(_run(args, "delete", selection, start, finished))
         finally:
             if done:
                 _mark_deleted(table, done)
@@ -194,37 +233,59 @@ def run_delete(args: argparse.Namespace) -> int:
 async def _run(
     args: argparse.Namespace,
     command: str,
-    total: int,
+    selection: _Selection,
     start: Any,
     each: Any = None,
 ) -> int:
-    """Run the bulk job on a Session of the key, with a summary line and JSON."""
+    """Run the bulk job on a Session of the key, with a summary line and JSON.
+
+    Every failed row is named with its error, on stderr (so in ``--log-file``
+    too) and in ``--summary-json``; rows marked deleted count as skipped.
+    """
     started = time.monotonic()
     outcomes: dict[str, int] = {}
-    async with Session(base_url=args.base_url) as session:
+    if selection.deleted:
+        outcomes["skipped (deleted)"] = selection.deleted
+    failures: list[dict[str, Any]] = []
+    where = selection.where
+    async with Session(where.key, base_url=where.base_url) as session:
         await check_access(session)
         run = start(session)
         try:
             async for result in run:
                 outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+                if not result.ok:
+                    failures.append(_failure(command, selection, result))
                 if each is not None:
                     each(result)
         finally:
             elapsed = time.monotonic() - started
-            failed = outcomes.get("failed", 0)
             shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+            total = len(selection.rows) + selection.deleted
             print(
                 f"{command}: {total} selected: {shown or 'nothing done'}; "
                 f"{session.stats.requests} requests in {elapsed:.1f}s"
-                + ("; run the same command again to retry the failed ones" if failed else ""),
+                + ("; run the same command again to retry the failed ones" if failures else ""),
                 file=sys.stderr,
             )
             write_summary(
                 args.summary_json,
-                {"command": command, "selected": total, "outcomes": outcomes,
-                 "requests": session.stats.requests, "elapsed": round(elapsed, 3)},
+                {"command": command, "target": str(session.base_url), "selected": total,
+                 "outcomes": outcomes, "failed": failures, "requests": session.stats.requests,
+                 "elapsed": round(elapsed, 3)},
             )  # fmt: skip
-    return 1 if failed else 0
+    return 1 if failures else 0
+
+
+def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> dict[str, Any]:
+    """A failed row, named on stderr at once and returned for the summary JSON."""
+    number, name = selection.rows.get(result.key, (0, ""))
+    error = str(result.error)
+    print(
+        f"{command}: failed: {selection.named(result.key)}, {result.key}: {error}",
+        file=sys.stderr,
+    )
+    return {"row": number, "name": name, "id": result.key, "error": error}
 
 
 def _deleted(row: Mapping[str, str]) -> bool:

@@ -100,31 +100,31 @@ def write_results(
     escape_formulas: bool = True,
     excel: bool = False,
     created: Collection[str] = (),
-    target: str | None = None,
+    target: str,
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts.
 
     With ``excel`` (or an input that had a byte-order mark), the file is
     UTF-8 with a BOM, which Excel needs to show accents right; rows end in
     CRLF either way, as RFC 4180 says. ``created`` holds the keys of the
-    rows whose invite this run created. ``target``, when given, fills a
-    ``target`` column (an embedded emulator's run says so on every row).
+    rows whose invite this run created. ``target`` fills the ``target``
+    column: the base URL the rows were onboarded against, which ``status``,
+    ``update`` and ``delete`` then default to (a rehearsal's says so instead).
     """
     counts = Counts()
     header = [c for c in table.header if c and c not in (*RESULT_COLUMNS, _TARGET)]
-    labels = [_TARGET] if target else []
     journal = Journal(journal_path, None) if journal_path.exists() else None
 
     def rows() -> Iterator[list[str]]:
         for row in table.rows():
             outcome = _outcome(row, journal, services, table)
             counts.add(outcome[3], row.number, outcome[2] if row.key in created else "")
-            yield [row.cells.get(c, "") for c in header] + outcome + ([target] if target else [])
+            yield [row.cells.get(c, "") for c in header] + outcome + [target]
 
     try:
         write_atomically(
             out,
-            header + RESULT_COLUMNS + labels,
+            header + RESULT_COLUMNS + [_TARGET],
             rows(),
             delimiter=table.delimiter,
             bom=excel or table.source.bom,
@@ -190,12 +190,27 @@ class ResultsFile:
         return cls(path, kept, rows, source.delimiter, source.bom)
 
     @property
+    def target(self) -> str | None:
+        """Where the rows were onboarded, as the ``target`` column records it.
+
+        None in a file written before the column was recorded.
+        """
+        for row in self.rows:
+            value = row.get(_TARGET, "").strip()
+            if value:
+                return value
+        return None
+
+    @property
     def link_ids(self) -> list[str]:
         """The link ids of the rows that have one."""
         return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
 
-    def where(self, conditions: Sequence[str]) -> list[dict[str, str]]:
-        """The rows matching every ``COLUMN=VALUE`` (trimmed, case-insensitively)."""
+    def where(self, conditions: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+        """The rows matching every ``COLUMN=VALUE`` (trimmed, case-insensitively), numbered.
+
+        A row's number counts the header as row 1, as the other commands' messages do.
+        """
         wanted: list[tuple[str, str]] = []
         for condition in conditions:
             column, equals, value = condition.partition("=")
@@ -206,7 +221,7 @@ class ResultsFile:
                 )
             wanted.append((column.strip(), value.strip().lower()))
         return [
-            row for row in self.rows
+            (number, row) for number, row in enumerate(self.rows, start=2)
             if all(row.get(c, "").strip().lower() == v for c, v in wanted)
         ]  # fmt: skip
 
