@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,46 @@ def test_changed_services_need_update_links_and_never_duplicate(
     rerun = onboard(emulator, path, "--update-links", services=str(other))
     assert rerun.returncode == 0, rerun.stderr
     assert emulator.admin("counters")["requests"].get("links.update", {}) == before
+
+
+#: One address, spelled as a file may hold it: NFC, NFD, after a stray BOM, with a
+#: zero-width space, and with its domain in punycode.
+_ONE_ADDRESS = "josé.café@bücher.example"
+_SPELLINGS = {
+    "nfd": unicodedata.normalize("NFD", _ONE_ADDRESS),
+    "bom": "\ufeff" + _ONE_ADDRESS,
+    "zero-width space": "josé.ca\u200bfé@bücher.example",
+    "punycode domain": "josé.café@xn--bcher-kva.example",
+}
+
+
+@pytest.mark.parametrize("spelling", list(_SPELLINGS))
+def test_another_spelling_of_an_email_is_the_same_client(
+    emulator: Emulator, tmp_path: Path, spelling: str
+) -> None:
+    """With no journal, each spelling of an onboarded address is found: 0 new clients."""
+    first = write_csv(tmp_path / "first.csv", [{"name": "José", "email": _ONE_ADDRESS}])
+    result = onboard(emulator, first)
+    assert result.returncode == 0, result.stderr
+    assert records(emulator) == (1, 1)
+    again = write_csv(tmp_path / "again.csv", [{"name": "José", "email": _SPELLINGS[spelling]}])
+    result = onboard(emulator, again)  # its own results file: no journal knows the row
+    assert result.returncode == 0, result.stderr
+    assert "1 found" in result.stderr
+    assert records(emulator) == (1, 1)
+
+
+def test_an_email_with_a_control_character_is_refused_naming_the_row(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "clients.csv", [
+        {"name": "Fine", "email": "fine@example.test"},
+        {"name": "Bell", "email": "be\x07ll@example.test"},
+    ])  # fmt: skip
+    result = onboard(emulator, path)
+    assert result.returncode == 1, result.stderr
+    (bell,) = [r for r in read_results(tmp_path / "clients.results.csv") if r["name"] == "Bell"]
+    assert bell["status"] == "invalid"
+    assert bell["error"].startswith("row 3: email: ")
+    assert "invisible or control character (U+0007) at position 3" in bell["error"]
+    assert records(emulator) == (1, 1)

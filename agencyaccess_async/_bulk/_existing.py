@@ -11,7 +11,8 @@ row reads:
 - a client is the row's when it carries the row's idempotency key in its
   metadata (the SDK stores one with every client it creates); or, for a row
   whose identity is its e-mail address, when its e-mail address is the
-  row's, normalised (trimmed, lower-cased), and no other row claimed it;
+  row's, normalised (``normalised_email``: NFC, no format characters,
+  trimmed, lower-cased, an IDN domain in ASCII), and no other row claimed it;
 - an access request is the row's when it belongs to that client and asks
   for the same services (and the options the job sets).
 
@@ -21,6 +22,7 @@ Each record is claimed by at most one row, so two rows never share a client.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,15 +36,47 @@ from .._links import Links
 from .._models import Link, Unset
 from .._services import RequestedServices
 
-__all__ = ["Existing", "Sweep", "email_identity", "normalised_email", "wire_services"]
+__all__ = [
+    "Existing",
+    "Sweep",
+    "email_identity",
+    "normalised_email",
+    "visible_text",
+    "wire_services",
+]
 
 #: The contract's largest page: the sweep's cost is records / 100 requests.
 _PAGE = 100
 
 
 def normalised_email(email: str) -> str:
-    """An e-mail address as identity compares it: trimmed and lower-cased."""
-    return email.strip().lower()
+    """An e-mail address as identity compares it: one text for every spelling of one address.
+
+    Its NFC form, without format characters (a byte-order mark, a zero-width
+    space or joiner: ``unicodedata`` category ``Cf``), trimmed, lower-cased,
+    and with an internationalised domain in its ASCII (IDNA) form, so that
+    ``bücher.example`` and ``xn--bcher-kva.example`` are one domain.
+    """
+    text = visible_text(email).strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not at or domain.isascii():
+        return text
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:  # not a domain IDNA can spell: compared as written
+        return text
+
+
+def visible_text(text: str) -> str:
+    """``text`` in NFC, with its format characters (BOM, zero-width space and joiners) removed.
+
+    What a cell that a spreadsheet or a CRM passed through means: the
+    characters a reader sees, composed the one way Unicode prefers.
+    """
+    text = unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
 
 
 def email_identity(email: str) -> str:

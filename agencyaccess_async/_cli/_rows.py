@@ -9,15 +9,19 @@ are checked here against the contract's rules, so a bad row is reported
 with its number and the column as the file spells it, and never sent.
 
 A row's identity (``Row.key``): its ``--key-column`` value, else its
-``external_id``, else its e-mail address trimmed and lower-cased. Nothing
-else: a changed column that is never sent, or a stray space, is the same
-client.
+``external_id``, else its e-mail address normalised (``normalised_email``:
+NFC, no BOM or zero-width characters, trimmed, lower-cased, an IDN domain
+in ASCII). Nothing else: a changed column that is never sent, a stray space
+or another spelling of the same address is the same client. The e-mail
+address is sent in NFC without its format characters; one that still holds
+an invisible or control character is refused, naming the row.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from urllib.parse import urlparse
 
 import attrs
 
-from .._bulk._existing import email_identity
+from .._bulk._existing import email_identity, visible_text
 from .._contract import (
     COMPANY_MAX,
     EMAIL_MAX,
@@ -189,7 +193,13 @@ def to_new_client(row: Row, services: RequestedServices, columns: Columns) -> Ne
         raise RowError(row.problem)
     spelled = columns.spelled
     name = fields.get("name", "").strip()
-    email = fields.get("email", "").strip()
+    email = visible_text(fields.get("email", "")).strip()
+    hidden = next((c for c in email if unicodedata.category(c)[0] == "C"), None)
+    if hidden is not None:
+        raise RowError(
+            f"{spelled('email')}: {_shown(email)} holds an invisible or control character "
+            f"(U+{ord(hidden):04X}) at position {email.index(hidden) + 1}"
+        )
     if not 1 <= len(name) <= NAME_MAX:
         raise RowError(f"{spelled('name')}: required, at most {NAME_MAX} characters")
     if not _EMAIL.match(email) or len(email) > EMAIL_MAX:
