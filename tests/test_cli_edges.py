@@ -160,6 +160,26 @@ def test_formula_cells_are_neutralised_in_results_but_sent_unchanged(
     assert read_results(tmp_path / "raw.csv")[0]["name"] == '=HYPERLINK("http://x")'
 
 
+def test_formula_header_cells_are_neutralised_in_every_output(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A column named like a formula: escaped in the results (plain and --excel) and status."""
+    rows = [{"name": f"Client {i}", "email": f"c{i}@example.test",
+             '=HYPERLINK("http://evil.example")': "x", "@SUM(1+1)": "y"} for i in range(2)]  # fmt: skip
+    clients = write_csv(tmp_path / "clients.csv", rows)
+    for out, extra in ((tmp_path / "results.csv", ()), (tmp_path / "excel.csv", ("--excel",))):
+        result = run_cli(*onboard_args(clients, out, emulator, *extra), env=emulator.env())
+        assert result.returncode == 0, result.stderr
+        header = out.read_text(encoding="utf-8-sig").splitlines()[0]
+        assert header.startswith('name,email,"\'=HYPERLINK(""http://evil.example"")",\'@SUM(1+1),')
+    status = run_cli("status", str(tmp_path / "results.csv"), "--out", str(tmp_path / "s.csv"),
+                     env=emulator.env())  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    header = (tmp_path / "s.csv").read_text().splitlines()[0]
+    assert not any(cell.startswith(("=", "@", "+", "-")) for cell in header.split(","))
+    assert "'@SUM(1+1)" in header
+
+
 async def _client_names(emulator: Emulator) -> set[str]:
     async with Session(emulator.key, base_url=emulator.base_url) as session:
         return {client.name async for client in session.clients.list()}

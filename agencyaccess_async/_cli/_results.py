@@ -147,15 +147,16 @@ def write_atomically(
 ) -> None:
     """Write a CSV to a temporary file beside ``out`` and rename it over ``out``.
 
-    Never half-written: a crash leaves the old file. Formula-like cells get
-    a leading ``'`` unless ``escape_formulas`` is false.
+    Never half-written: a crash leaves the old file. Formula-like cells,
+    header cells included, get a leading ``'`` unless ``escape_formulas`` is
+    false.
     """
     cell = _escape_formula if escape_formulas else str
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
             writer = csv.writer(handle, delimiter=delimiter)
-            writer.writerow(header)
+            writer.writerow([cell(name) for name in header])  # a column's name is a cell too
             for cells in rows:
                 writer.writerow([cell(value) for value in cells])
         os.replace(temporary, out)
