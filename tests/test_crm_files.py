@@ -205,3 +205,74 @@ def test_a_large_file_with_bad_rows_onboards_the_good_ones(
     assert {r["status"] for r in results} == {"onboarded", "invalid"}
     assert all(r["error"].startswith("row ") for r in invalid)
     assert emulator.admin("counters")["records"] == {"clients": 1900, "links": 1900}
+
+
+def _legacy(path: Path, rows: list[tuple[str, str]], encoding: str, newline: str) -> Path:
+    lines = ["name,email", *(f"{name},{email}" for name, email in rows)]
+    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tool", "encoding", "newline", "label", "names"),
+    [
+        ("LibreOffice, Western Europe", "iso8859-15", "\n", "ISO-8859-15",
+         ["Cœur de Lyon", "Prix 5 € SARL", "José Müller"]),
+        ("Excel for Mac", "mac-roman", "\r", "Mac OS Roman",
+         ["Café Zoë", "Müller Bäckerei", "Crème Brûlée"]),
+        ("Excel on Windows", "cp1252", "\r\n", "Windows-1252",
+         ["O\u2019Brien \u2013 Söhne", "Café 5€", "Señorío"]),
+    ],
+)  # fmt: skip
+def test_a_legacy_encoding_is_read_right_and_named(
+    emulator: Emulator, tmp_path: Path, tool: str, encoding: str, newline: str, label: str,
+    names: list[str],
+) -> None:  # fmt: skip
+    """Each tool's legacy code page: the names reach the server exactly, the choice is said."""
+    rows = [(name, f"c{i}@example.test") for i, name in enumerate(names)]
+    path = _legacy(tmp_path / "clients.csv", rows, encoding, newline)
+    result = onboard(emulator, path)
+    assert result.returncode == 0, (tool, result.stderr)
+    assert f"read it as {label}" in result.stderr
+    assert sorted(c.name for c in server_clients(emulator)) == sorted(names)
+
+
+def test_utf8_with_one_bad_byte_is_refused_naming_row_column_and_byte(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Never mojibake: one stray Windows-1252 byte in a UTF-8 file is refused, nothing sent."""
+    path = tmp_path / "clients.csv"
+    path.write_bytes(
+        "name,email\nJosé Café,a@example.test\n".encode() + b"Bad \xe9 byte,b@x.test\n"
+    )
+    result = onboard(emulator, path)
+    assert_one_line_error(
+        result, "row 3, column 'name': byte 0xe9 is not UTF-8, while the rest of the file is"
+    )
+    assert server_clients(emulator) == []
+
+
+def test_an_unclear_legacy_encoding_is_refused_listing_the_candidates(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """No encoding reads it plausibly: each candidate is named with its reading; --encoding wins."""
+    path = _legacy(tmp_path / "clients.csv", [("Acme 1½ Ltd", "a@example.test")], "cp1252", "\n")
+    result = onboard(emulator, path)
+    assert_one_line_error(
+        result, "not clear", "--encoding Windows-1252 reads 'Acme 1½ Ltd",
+        "--encoding ISO-8859-15 reads 'Acme 1œ Ltd", "--encoding MacOSRoman reads",
+    )  # fmt: skip
+    assert server_clients(emulator) == []
+    named = onboard(emulator, path, "--encoding", "Windows-1252")
+    assert named.returncode == 0, named.stderr
+    assert [c.name for c in server_clients(emulator)] == ["Acme 1½ Ltd"]
+
+
+@pytest.mark.parametrize("spelled", ["MacRoman", "Mac OS Roman", "macintosh"])
+def test_usual_spellings_of_an_encoding_are_accepted(
+    emulator: Emulator, tmp_path: Path, spelled: str
+) -> None:
+    path = _legacy(tmp_path / "clients.csv", [("Zoë Café", "z@example.test")], "mac-roman", "\r")
+    result = onboard(emulator, path, "--encoding", spelled)
+    assert result.returncode == 0, result.stderr
+    assert [c.name for c in server_clients(emulator)] == ["Zoë Café"]

@@ -80,8 +80,8 @@ def add_onboard_command(commands: Any) -> None:
     parser.add_argument(
         "csv",
         metavar="CLIENTS.csv",
-        help="the clients: a CSV or text export (any of , ; tab; UTF-8, UTF-16 or "
-        "Windows-1252) or an .xlsx workbook, with name and email columns and optionally "
+        help="the clients: a CSV or text export (any of , ; tab; UTF-8, UTF-16 or a legacy "
+        "Western code page) or an .xlsx workbook, with name and email columns and optionally "
         "company, website, type, language, external_id and metadata.* (CRM export names "
         "such as 'Company Name' or 'E-mail Address' are understood). A row's identity is "
         "its external_id, else its e-mail address: a row with one already onboarded, by "
@@ -169,8 +169,9 @@ def add_onboard_command(commands: Any) -> None:
     )
     parser.add_argument(
         "--encoding",
-        help="the file's text encoding (default: UTF-8, or UTF-16 with a BOM, else "
-        "Windows-1252 with a note)",
+        help="the file's text encoding, e.g. cp1252, latin9, MacRoman (default: UTF-8, or "
+        "UTF-16 with a BOM; else Windows-1252, ISO-8859-15 or Mac OS Roman when one is "
+        "clearly right, with a note)",
     )
     parser.add_argument("--sheet", help="the sheet of an .xlsx workbook (default: the first)")
     parser.add_argument(

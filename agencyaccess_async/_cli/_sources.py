@@ -1,9 +1,11 @@
 """Reading what a CRM exports as rows of text: encodings, delimiters, Excel workbooks.
 
 - **Encoding**: UTF-8 with or without a BOM and UTF-16 with a BOM (Excel's
-  "CSV UTF-8" and "Unicode text") are recognised; any other file that is
-  not UTF-8 is read as Windows-1252 (Excel's CSV on a Western European
-  locale) with a one-line note, unless ``--encoding`` names its encoding.
+  "CSV UTF-8" and "Unicode text") are recognised. A UTF-8 file with a few
+  bad bytes is refused, naming the first one's row and column. Any other
+  file is read in the legacy encoding that is clearly right (``_encodings``:
+  Windows-1252, ISO-8859-15 or Mac OS Roman), with a one-line note, or
+  refused naming the candidates, unless ``--encoding`` names its encoding.
 - **Delimiter**: the one of ``,`` ``;`` and tab that splits the header into
   the most fields, unless ``--delimiter`` is given.
 - **Workbooks**: ``.xlsx`` is read with openpyxl (the ``xlsx`` extra), its
@@ -27,6 +29,7 @@ from typing import Any
 import attrs
 
 from ._common import UsageError
+from ._encodings import choose_legacy, codec_name, encoding_label
 
 __all__ = ["DELIMITERS", "Source", "read_source"]
 
@@ -37,7 +40,6 @@ DELIMITERS = (",", ";", "\t")
 _FIELD_SIZE_LIMIT = 1 << 30
 _XLS = b"\xd0\xcf\x11\xe0"  # an OLE2 compound file: .xls, .doc
 _ZIP = b"PK\x03\x04"
-_FALLBACK = "cp1252"
 
 
 @attrs.frozen
@@ -111,36 +113,36 @@ def _read_bytes(path: Path) -> bytes:
 def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str, bool, str | None]:
     """(text, encoding used, had a BOM, a note for the user)."""
     if encoding is not None:
+        codec = codec_name(encoding)
         try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise UsageError(f"--encoding {encoding}: not an encoding Python knows") from None
-        try:
-            text = data.decode(encoding)
+            text = data.decode(codec)
         except UnicodeDecodeError as error:
-            raise UsageError(_undecodable(path, data, encoding, error)) from None
+            raise UsageError(_undecodable(path, data, codec, error)) from None
         bom = text.startswith("\ufeff")
-        return text.removeprefix("\ufeff"), encoding, bom, None
+        return text.removeprefix("\ufeff"), codec, bom, None
     if data.startswith(codecs.BOM_UTF8):
         return _strict(path, data[3:], "utf-8"), "utf-8", True, None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(path, data, "utf-16").removeprefix("\ufeff"), "utf-16", True, None
     try:
         return data.decode("utf-8"), "utf-8", False, None
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode(_FALLBACK)
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{path}: not text in UTF-8 or Windows-1252 (is it a CSV file?); if it is, "
-            "name its encoding with --encoding"
-        ) from None
+    except UnicodeDecodeError as error:
+        if not data.decode("utf-8", errors="ignore").isascii():
+            # Valid UTF-8 beside the bad bytes: a UTF-8 file with a damaged cell, which
+            # any legacy reading would turn into mojibake everywhere else.
+            raise UsageError(
+                _undecodable(
+                    path, data, "utf-8", error,
+                    "while the rest of the file is: fix that cell and save the file as UTF-8 "
+                    "again (nothing was sent)",
+                )
+            ) from None  # fmt: skip
+    choice = choose_legacy(path, data)
     note = (
-        f"{path} is not UTF-8: read it as Windows-1252 (Excel's CSV on Western European "
-        "systems); if accents look wrong, name the encoding with --encoding"
+        f"{path} is not UTF-8: read it as {encoding_label(choice.codec)} ({choice.why}); "
+        "if accents look wrong, name the encoding with --encoding"
     )
-    return text, _FALLBACK, False, note
+    return choice.text, choice.codec, False, note
 
 
 def _strict(path: Path, data: bytes, encoding: str) -> str:
@@ -150,7 +152,13 @@ def _strict(path: Path, data: bytes, encoding: str) -> str:
         raise UsageError(_undecodable(path, data, encoding, error)) from None
 
 
-def _undecodable(path: Path, data: bytes, encoding: str, error: UnicodeDecodeError) -> str:
+def _undecodable(
+    path: Path,
+    data: bytes,
+    encoding: str,
+    error: UnicodeDecodeError,
+    advice: str = "so name the file's encoding with --encoding",
+) -> str:
     """Where the first undecodable byte is: its row and, when the header reads, its column."""
     text = data.decode(encoding, errors="replace")
     delimiter = _sniff(text)
@@ -163,12 +171,12 @@ def _undecodable(path: Path, data: bytes, encoding: str, error: UnicodeDecodeErr
                 if "\ufffd" in cell:
                     return (
                         f"{path}: row {number}, column {column!r}: byte 0x{bad} is not "
-                        f"{encoding}; name the file's encoding with --encoding"
+                        f"{encoding_label(encoding)}, {advice}"
                     )
     except csv.Error:
         pass
     line = data[: error.start].count(b"\n") + 1
-    return f"{path}: line {line}: byte 0x{bad} is not {encoding}; name it with --encoding"
+    return f"{path}: line {line}: byte 0x{bad} is not {encoding_label(encoding)}, {advice}"
 
 
 def _sniff(text: str) -> str:
