@@ -167,7 +167,7 @@ def test_semicolon_files_work_with_the_delimiter_flag(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "semi.results.csv").read_text().splitlines()[
         0
-    ] == "name;email;client_id;link_id;invite_url;status;error;target"
+    ] == "name;email;client_name;client_id;link_id;invite_url;status;error;target"
 
 
 # ------------------------------------------------------------ a standalone emulator

@@ -10,6 +10,7 @@ import asyncio
 import codecs
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,54 @@ def test_usual_spellings_of_an_encoding_are_accepted(
     result = onboard(emulator, path, "--encoding", spelled)
     assert result.returncode == 0, result.stderr
     assert [c.name for c in server_clients(emulator)] == ["Zoë Café"]
+
+
+def test_a_mailchimp_export_is_named_after_the_company_not_the_person(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Mailchimp: Email Address, First Name, Last Name, Company. The mapping is shown and kept."""
+    path = write_csv(tmp_path / "clients.csv", [
+        {"Email Address": "ana@acme.example", "First Name": "Ana", "Last Name": "Lima",
+         "Company": "Acme Ltd", "Unique Email ID": "u1"},
+        {"Email Address": "bo@solo.example", "First Name": "Bo", "Last Name": "Berg",
+         "Company": "", "Unique Email ID": "u2"},
+    ])  # fmt: skip
+    summary = tmp_path / "summary.json"
+    result = onboard(emulator, path, "--summary-json", str(summary))
+    assert result.returncode == 0, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first == (
+        "onboard: reading clients.csv: name ← Company (else First Name + Last Name) · "
+        "email ← Email Address · company ← Company · external_id ← Unique Email ID · "
+        "encoding: UTF-8"
+    )
+    assert sorted(c.name for c in server_clients(emulator)) == ["Acme Ltd", "Bo Berg"]
+    assert [r["client_name"] for r in results_of(path)] == ["Acme Ltd", "Bo Berg"]
+    recorded = json.loads(summary.read_text())
+    assert recorded["columns"]["name"] == "Company (else First Name + Last Name)"
+    assert recorded["encoding"] == "UTF-8"
+
+
+def test_contact_name_beside_company_names_the_client_after_the_company(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "clients.csv", [
+        {"Contact name": "Ana Lima", "Company": "Acme Ltd", "Email": "ana@acme.example"},
+    ])  # fmt: skip
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    assert [c.name for c in server_clients(emulator)] == ["Acme Ltd"]
+    mapped = onboard(emulator, path, "--map", "name=Contact name", "--out",
+                     str(tmp_path / "mapped.csv"), "--dry-run")  # fmt: skip
+    assert "name ← Contact name ·" in mapped.stderr
+    assert '"name": "Ana Lima"' in mapped.stdout
+
+
+@pytest.mark.parametrize("header", ["Client", "Client name"])
+def test_airtable_and_numbers_primary_column_is_the_name(
+    emulator: Emulator, tmp_path: Path, header: str
+) -> None:
+    path = write_csv(tmp_path / "clients.csv", [{header: "Acme Ltd", "Email": "a@acme.example"}])
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    assert [c.name for c in server_clients(emulator)] == ["Acme Ltd"]

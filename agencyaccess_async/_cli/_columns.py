@@ -7,9 +7,11 @@ it is the one table of aliases (the README cites it). Two columns that may
 both be a field, with no ``--map`` to choose, refuse the file with one line
 naming both: a guess there would send one client's name as another's.
 
-The client's ``name`` is the business's name (the account, the company, the
-organisation). Only when a file has none is it made from a person's name:
-a full-name column, or first and last names joined.
+The client's ``name`` is the business's name: a client-name column (the
+account, ``Client``, ``Business Name``), else the company or organisation
+column. Only when a file has neither is it made from a person's name: a
+full-name column, or first and last names joined. The mapping chosen is
+shown by every run (``Columns.shown``) and recorded in its summary.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ EXPORTS: Mapping[str, Mapping[str, Sequence[str]]] = {
         _FIRST: ("First Name",),
         _LAST: ("Last Name",),
     },
+    "Mailchimp": {
+        "company": ("Company",),
+        "email": ("Email Address",),
+        "external_id": ("Unique Email ID",),
+        _FIRST: ("First Name",),
+        _LAST: ("Last Name",),
+    },
+    "Airtable and Numbers": {
+        "name": ("Client", "Client Name"),
+    },
     "Google Contacts": {
         "company": ("Organization Name", "Organization 1 - Name"),
         "email": ("E-mail 1 - Value", "E-mail Address"),
@@ -109,7 +121,12 @@ _ALIASES = _aliases()
 
 @attrs.frozen
 class Columns:
-    """Which header cell gives each field; ``name_parts`` when the name is first + last."""
+    """Which header cell gives each field.
+
+    ``name_parts`` are the columns of a person's name (a full name, or first
+    and last names joined): the name of a row whose ``name`` column is empty
+    or missing.
+    """
 
     path: str
     by_field: Mapping[str, str]
@@ -146,12 +163,16 @@ class Columns:
                 )
             if candidates:
                 chosen[field] = candidates[0]
-        parts: tuple[str, ...] = ()
-        if "name" not in chosen:
-            if _FALLBACK_NAME in chosen:
-                chosen["name"] = chosen[_FALLBACK_NAME]
-            elif _FIRST in chosen or _LAST in chosen:
-                parts = tuple(chosen[p] for p in (_FIRST, _LAST) if p in chosen)
+        person: tuple[str, ...] = (
+            (chosen[_FALLBACK_NAME],)
+            if _FALLBACK_NAME in chosen
+            else tuple(chosen[p] for p in (_FIRST, _LAST) if p in chosen)
+        )
+        if "name" not in chosen and "company" in chosen:  # a business's name before a person's
+            chosen["name"] = chosen["company"]
+        # A person's name: the name itself when the file has no business name, else for the
+        # rows whose business name is empty (unless --map chose the name column).
+        parts = () if "name" in mapped else person
         fields = {f: c for f, c in chosen.items() if f in FIELDS}
         for required in ("name", "email"):
             if required not in fields and not (required == "name" and parts):
@@ -163,16 +184,23 @@ class Columns:
         }
         return cls(path, fields, parts, metadata)
 
+    @property
+    def shown(self) -> dict[str, str]:
+        """Each field and the column it is read from, as the file spells it."""
+        return {field: self.spelled(field) for field in FIELDS if field in self.by_field or (
+            field == "name" and self.name_parts)}  # fmt: skip
+
     def spelled(self, field: str) -> str:
         """The field's column as the file spells it (for messages)."""
         if field == "name" and self.name_parts:
-            return " + ".join(self.name_parts)
+            person = " + ".join(self.name_parts)
+            return f"{self.by_field['name']} (else {person})" if "name" in self.by_field else person
         return self.by_field.get(field, field)
 
     def values(self, cells: Mapping[str, str]) -> dict[str, str]:
         """The row's fields, from its cells by column."""
         fields = {field: cells.get(column, "") for field, column in self.by_field.items()}
-        if self.name_parts:
+        if self.name_parts and not fields.get("name", "").strip():
             fields["name"] = " ".join(
                 cells.get(part, "").strip() for part in self.name_parts if cells.get(part, "")
             )

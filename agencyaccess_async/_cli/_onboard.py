@@ -6,7 +6,8 @@ Against the hosted API (or any ``--base-url``) with the API key of
 in-process, which every report marks as such. Every row's state
 goes to a journal (SQLite) as it changes, so an interrupted run is finished
 by running the same command again, with no duplicates. The results file
-(every input row plus client_id, link_id, invite_url, status, error) is
+(every input row plus client_name, client_id, link_id, invite_url, status,
+error and target) is
 written atomically, also after Ctrl-C.
 """
 
@@ -264,9 +265,8 @@ def _run(args: argparse.Namespace) -> int:
         mapped=_mapped(args.map),
         key_column=args.key_column,
     )
-    if table.source.note:
-        print(f"onboard: note: {table.source.note}", file=sys.stderr)
     if args.dry_run:
+        _show_reading(table)
         return dry_run(table, services, _dry_run_target(args))
     where = Target.of(args.base_url, emulator=args.emulator, command="onboard")
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
@@ -286,6 +286,13 @@ def _run(args: argparse.Namespace) -> int:
             refusal=f"--send-email would e-mail up to {total} clients",
         )
     return run_until_signal(_onboard(args, where, table, services, total, out, journal))
+
+
+def _show_reading(table: ClientsCsv) -> None:
+    """The columns read, the encoding, and a note on how it was chosen: what was decided."""
+    print(f"onboard: reading {table.path.name}: {table.mapping}", file=sys.stderr)
+    if table.source.note:
+        print(f"onboard: note: {table.source.note}", file=sys.stderr)
 
 
 def _dry_run_target(args: argparse.Namespace) -> str:
@@ -426,6 +433,7 @@ async def _onboard(
                 run = await _open_journal(
                     start, journal, wait=args.wait, update_links=args.update_links
                 )
+                _show_reading(table)  # once the run is sure to start: errors stay one line
                 tally = _Tally()
                 ticker = asyncio.ensure_future(display.ticking())
                 try:
@@ -460,6 +468,8 @@ async def _onboard(
                             if where.rehearsal
                             else str(session.base_url),
                             "rehearsal": where.rehearsal,
+                            "columns": table.columns.shown,
+                            "encoding": table.encoding,
                             "rows": total,
                             "onboarded": counts.count("onboarded"),
                             "found": len(counts.rows.get("onboarded (found)", [])),

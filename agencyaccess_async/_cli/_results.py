@@ -26,7 +26,9 @@ from ._sources import read_source
 
 __all__ = ["RESULT_COLUMNS", "Counts", "ResultsFile", "write_atomically", "write_results"]
 
-RESULT_COLUMNS = ["client_id", "link_id", "invite_url", "status", "error"]
+#: What the results file adds to every input row: the client's name as it was sent (from
+#: whichever column the mapping chose), what became of the row, and where it was sent.
+RESULT_COLUMNS = ["client_name", "client_id", "link_id", "invite_url", "status", "error"]
 _STATUS = {
     "done": "onboarded",
     "found": "onboarded (found)",
@@ -118,7 +120,7 @@ def write_results(
     def rows() -> Iterator[list[str]]:
         for row in table.rows():
             outcome = _outcome(row, journal, services, table)
-            counts.add(outcome[3], row.number, outcome[2] if row.key in created else "")
+            counts.add(outcome[4], row.number, outcome[3] if row.key in created else "")
             yield [row.cells.get(c, "") for c in header] + outcome + [target]
 
     try:
@@ -248,21 +250,22 @@ def _escape_formula(value: str) -> str:
 def _outcome(
     row: Row, journal: Journal | None, services: RequestedServices, table: ClientsCsv
 ) -> list[str]:
-    """client_id, link_id, invite_url, status, error of one row."""
+    """client_name, client_id, link_id, invite_url, status, error of one row."""
     try:
-        to_new_client(row, services, table.columns)
+        name = to_new_client(row, services, table.columns).name
     except RowError as error:
-        return ["", "", "", "invalid", f"row {row.number}: {error}"]
+        return ["", "", "", "", "invalid", f"row {row.number}: {error}"]
     saved = journal.get(row.key) if journal is not None else None
     if saved is None:
-        return ["", "", "", "not_started", ""]
+        return [name, "", "", "", "not_started", ""]
     if saved.index != row.number:
         why = f"row {row.number}: duplicate of row {saved.index}"
         if row.key.startswith("email:"):
             why += " (same e-mail address: give each an external_id, or choose --key-column)"
-        return ["", "", "", "invalid", why]
+        return [name, "", "", "", "invalid", why]
     status = _STATUS.get(saved.state, "interrupted")
     return [
+        name,
         saved.client_id or "",
         saved.link_id or "",
         saved.invite_url or "",

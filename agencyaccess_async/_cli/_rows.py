@@ -42,6 +42,7 @@ from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
 from ._columns import Columns, normalised_header
 from ._common import UsageError
+from ._encodings import encoding_label
 from ._sources import DELIMITERS, Source, read_source
 
 __all__ = ["MAX_CELL", "ClientsCsv", "Row", "RowError", "to_new_client"]
@@ -128,6 +129,22 @@ class ClientsCsv:
                 f"looks {other!r}-separated: use --delimiter '{other}' (or leave it out)"
             ) from None
         self.key_column = _key_column(self.path, named, key_column)
+
+    @property
+    def mapping(self) -> str:
+        """The columns read and the encoding, as every run shows them first.
+
+        ``name ← Company · email ← Email Address · encoding: UTF-8``
+        """
+        shown = " · ".join(f"{field} ← {column}" for field, column in self.columns.shown.items())
+        return f"{shown} · encoding: {self.encoding}"
+
+    @property
+    def encoding(self) -> str:
+        """How the file was read: an encoding's usual name, or the workbook's sheet."""
+        if self.source.sheet_rows is not None:
+            return f"an .xlsx workbook, sheet {self.source.sheet!r}"
+        return encoding_label(self.source.encoding) + (" with a BOM" if self.source.bom else "")
 
     def _row(self, number: int, cells: list[str]) -> Row:
         """The row of these cells, with the problem that keeps it from being sent, if any."""

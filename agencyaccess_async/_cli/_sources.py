@@ -58,6 +58,7 @@ class Source:
     bom: bool = False
     note: str | None = None
     sheet_rows: tuple[tuple[str, ...], ...] | None = None
+    sheet: str | None = None
 
     def records(self) -> Iterator[list[str]]:
         """Every record of the file, the header first; a bad CSV is a UsageError."""
@@ -205,13 +206,14 @@ def _workbook(path: Path, sheet: str | None) -> Source:
                 f"--sheet {sheet}: {path} has no such sheet (it has: {', '.join(book.sheetnames)})"
             )
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        title = worksheet.title
         rows = tuple(
             tuple(_cell_text(value) for value in row)
             for row in worksheet.iter_rows(values_only=True)
         )
     finally:
         book.close()
-    return Source(path, None, ",", "xlsx", sheet_rows=rows)
+    return Source(path, None, ",", "xlsx", sheet_rows=rows, sheet=title)
 
 
 def _cell_text(value: Any) -> str:
