@@ -27,27 +27,35 @@ _SHOWN_ERRORS = 10
 def dry_run(table: ClientsCsv, services: Mapping[str, Any], target: str) -> int:
     """Check every row; print the counts, the invalid rows and the first bodies; 0 if all valid."""
     rules = RequestedServices.from_json(services, validate=False)
-    valid: list[NewClient] = []
-    invalid: list[str] = []
+    shown: list[NewClient] = []  # the first bodies; the rest are only counted
+    valid = 0
+    invalid: list[str] = []  # the first problems; the rest are only counted
+    problems = 0
     for row in table.rows():
         try:
-            valid.append(to_new_client(row, rules, table.columns))
+            client = to_new_client(row, rules, table.columns)
         except RowError as error:
-            invalid.append(f"row {row.number}: {error}")
-    for client in valid[:_SHOWN_BODIES]:
+            problems += 1
+            if len(invalid) < _SHOWN_ERRORS:
+                invalid.append(f"row {row.number}: {error}")
+            continue
+        valid += 1
+        if len(shown) < _SHOWN_BODIES:
+            shown.append(client)
+    for client in shown:
         print(json.dumps({"clients.create": CONVERTER.unstructure(client)}, ensure_ascii=False))
     if valid:
         link = {"clientID": "<the new client's id>", "requestedServices": services}
         print(json.dumps({"links.create": link}, ensure_ascii=False))
     print(
-        f"onboard --dry-run: {len(valid) + len(invalid)} rows: {len(valid)} valid, "
-        f"{len(invalid)} invalid; a run would send {2 * len(valid)} creates (a client and an "
+        f"onboard --dry-run: {valid + problems} rows: {valid} valid, "
+        f"{problems} invalid; a run would send {2 * valid} creates (a client and an "
         f"access request per valid row, fewer for rows already onboarded) to {target}; "
         "nothing was sent or written",
         file=sys.stderr,
     )
-    for line in invalid[:_SHOWN_ERRORS]:
+    for line in invalid:
         print(f"onboard --dry-run: {line}", file=sys.stderr)
-    if len(invalid) > _SHOWN_ERRORS:
-        print(f"onboard --dry-run: … and {len(invalid) - _SHOWN_ERRORS} more", file=sys.stderr)
-    return 0 if not invalid else 1
+    if problems > len(invalid):
+        print(f"onboard --dry-run: … and {problems - len(invalid)} more", file=sys.stderr)
+    return 0 if not problems else 1

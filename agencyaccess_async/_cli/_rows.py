@@ -142,8 +142,8 @@ class ClientsCsv:
     @property
     def encoding(self) -> str:
         """How the file was read: an encoding's usual name, or the workbook's sheet."""
-        if self.source.sheet_rows is not None:
-            return f"an .xlsx workbook, sheet {self.source.sheet!r}"
+        if self.source.workbook is not None:
+            return f"an .xlsx workbook, sheet {self.source.workbook.sheet!r}"
         return encoding_label(self.source.encoding) + (" with a BOM" if self.source.bom else "")
 
     def _row(self, number: int, cells: list[str]) -> Row:

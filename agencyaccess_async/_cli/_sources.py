@@ -8,28 +8,27 @@
   refused naming the candidates, unless ``--encoding`` names its encoding.
 - **Delimiter**: the one of ``,`` ``;`` and tab that splits the header into
   the most fields, unless ``--delimiter`` is given.
-- **Workbooks**: ``.xlsx`` is read with openpyxl (the ``xlsx`` extra), its
-  first sheet or ``--sheet``. An old binary ``.xls`` is refused with what
-  to do instead.
+- **Workbooks**: ``.xlsx`` is streamed with openpyxl (the ``xlsx`` extra),
+  its first sheet or ``--sheet``, within bounds whatever the file claims
+  (``_workbooks``). An old binary ``.xls`` is refused with what to do instead.
 
-The whole file is read into memory once: a CRM export of 100,000 rows is a
-few tens of megabytes, and a pipe can be read only once.
+A text file is read into memory once: a CRM export of 100,000 rows is a few
+tens of megabytes, and a pipe can be read only once.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from ._common import UsageError
 from ._encodings import choose_legacy, codec_name, encoding_label
+from ._workbooks import Workbook
 
 __all__ = ["DELIMITERS", "Source", "read_source"]
 
@@ -57,13 +56,12 @@ class Source:
     encoding: str
     bom: bool = False
     note: str | None = None
-    sheet_rows: tuple[tuple[str, ...], ...] | None = None
-    sheet: str | None = None
+    workbook: Workbook | None = None
 
     def records(self) -> Iterator[list[str]]:
         """Every record of the file, the header first; a bad CSV is a UsageError."""
-        if self.sheet_rows is not None:
-            yield from (list(row) for row in self.sheet_rows)
+        if self.workbook is not None:
+            yield from self.workbook.records()  # streamed, each time
             return
         assert self.text is not None
         csv.field_size_limit(_FIELD_SIZE_LIMIT)
@@ -84,7 +82,7 @@ def read_source(
     if not data.strip():
         raise UsageError(f"{path}: the file is empty; expected a header row and client rows")
     if data.startswith(_ZIP):
-        return _workbook(path, sheet)
+        return Source(path, None, ",", "xlsx", workbook=Workbook.open(path, sheet))
     if data.startswith(_XLS):
         raise UsageError(
             f"{path}: an old Excel .xls workbook; save it as .xlsx (with the xlsx extra "
@@ -185,43 +183,3 @@ def _sniff(text: str) -> str:
     first = next(iter(text.splitlines()), "")
     counts = {d: len(next(csv.reader([first], delimiter=d), [])) for d in DELIMITERS}
     return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
-
-
-def _workbook(path: Path, sheet: str | None) -> Source:
-    """The rows of an .xlsx workbook's first sheet (or ``sheet``), as text."""
-    try:
-        import openpyxl
-    except ImportError:
-        raise UsageError(
-            f"{path}: an Excel workbook; install the xlsx extra "
-            "(pip install 'agencyaccess-async[xlsx]') or save the sheet as \"CSV UTF-8\""
-        ) from None
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a bad file
-        raise UsageError(f"{path}: not a readable .xlsx workbook ({error})") from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise UsageError(
-                f"--sheet {sheet}: {path} has no such sheet (it has: {', '.join(book.sheetnames)})"
-            )
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        title = worksheet.title
-        rows = tuple(
-            tuple(_cell_text(value) for value in row)
-            for row in worksheet.iter_rows(values_only=True)
-        )
-    finally:
-        book.close()
-    return Source(path, None, ",", "xlsx", sheet_rows=rows, sheet=title)
-
-
-def _cell_text(value: Any) -> str:
-    """A workbook cell as the CSV export of it would read: 1001 not 1001.0, ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
-    return str(value)
