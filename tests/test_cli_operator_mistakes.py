@@ -174,3 +174,11 @@ def test_a_damaged_journal_is_one_line_naming_it(
     journal.write_bytes(b"\x00garbage" * 512 if damage == "garbage" else data[: len(data) // 2])
     result = run_cli(*args, env=emulator.env())
     assert_one_line_error(result, str(journal), "--fresh-journal")
+
+
+def test_a_header_line_over_128_kib_is_one_line(tmp_path: Path) -> None:
+    """A header cell past the csv module's default limit (128 KiB): one line, no traceback."""
+    path = tmp_path / "clients.csv"
+    path.write_text("name,email," + "x" * (200 << 10) + "\nAcme,a@acme.example,1\n")
+    result = run_cli(*_onboard(path, "--emulator"))
+    assert_one_line_error(result, "header cell 3 is 204,800 characters long")

@@ -53,6 +53,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: The longest cell a row may have; the longest field of the contract is 1,000
 #: characters, so a longer cell is a mistake (a stray quote swallowing lines).
 MAX_CELL = 10_000
+#: The longest column name: a header cell longer than this is not a column's name.
+_MAX_HEADER_CELL = 1_000
 
 
 class RowError(ValueError):
@@ -106,6 +108,12 @@ class ClientsCsv:
             raise UsageError(f"{self.path}: no header row; expected one naming name and email")
         #: The header as the file spells it (surrounding spaces trimmed); empty cells dropped.
         self.header = [cell.strip() for cell in header]
+        for number, cell in enumerate(self.header, start=1):
+            if len(cell) > _MAX_HEADER_CELL:
+                raise UsageError(
+                    f"{self.path}: header cell {number} is {len(cell):,} characters long; a "
+                    f"column name has at most {_MAX_HEADER_CELL:,} (is the first row the header?)"
+                )
         filled: set[str] = set()
         rows = 0
         for cells in records:

@@ -160,7 +160,7 @@ def _undecodable(
 ) -> str:
     """Where the first undecodable byte is: its row and, when the header reads, its column."""
     text = data.decode(encoding, errors="replace")
-    delimiter = _sniff(text)
+    delimiter = _sniff(text)  # (which lifts the csv module's cell-size limit)
     bad = data[error.start : error.start + 1].hex()
     try:
         rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -180,6 +180,7 @@ def _undecodable(
 
 def _sniff(text: str) -> str:
     """The delimiter that splits the first line into the most fields (',' on a tie)."""
+    csv.field_size_limit(_FIELD_SIZE_LIMIT)  # a header line of any length is read
     first = next(iter(text.splitlines()), "")
     counts = {d: len(next(csv.reader([first], delimiter=d), [])) for d in DELIMITERS}
     return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
