@@ -27,6 +27,7 @@ several --where must all hold.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from collections.abc import Mapping
@@ -35,11 +36,11 @@ from typing import Any
 
 import attrs
 
-from .._bulk import BulkRun, ItemResult
+from .._bulk import BulkRun, ItemResult, JournalError
 from .._bulk._progress import ProgressDisplay
 from .._models import UNSET
 from .._session import Session
-from ._common import UsageError, add_command
+from ._common import Stopped, UsageError, add_command
 from ._connect import (
     Target,
     check_access,
@@ -51,7 +52,7 @@ from ._connect import (
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._results import ResultsFile, write_atomically
-from ._signals import run_until_signal
+from ._signals import deferred_signals, run_until_signal
 
 __all__ = ["add_change_commands"]
 
@@ -223,11 +224,16 @@ def run_delete(args: argparse.Namespace) -> int:
             if result.ok:
                 done.add(result.key)
 
-        try:
-            return run_until_signal(_run(args, "delete", selection, start, finished))
-        finally:
-            if done:
-                _mark_deleted(table, done)
+        # A signal after the run and before or during the rewrite waits for the file to be
+        # whole, then ends the command (143 for SIGTERM), never cutting the file short.
+        with deferred_signals() as received:
+            code = 1
+            try:
+                code = run_until_signal(_run(args, "delete", selection, start, finished))
+            finally:
+                if done:
+                    _record_deleted(selection, done, journal)
+        return 128 + received[0] if received else code
 
 
 async def _run(
@@ -250,7 +256,15 @@ async def _run(
     where = selection.where
     async with Session(where.key, base_url=where.base_url) as session:
         await check_access(session)
-        run = start(session)
+        try:
+            run = start(session)
+        except JournalError as error:  # e.g. the same command running already
+            raise UsageError(f"{error}; nothing was sent") from None
+        except (OSError, sqlite3.Error) as error:
+            raise UsageError(
+                f"cannot keep a journal beside {selection.table.path} ({error}): {command} "
+                "journals every row beside the file; nothing was sent"
+            ) from None
         try:
             async for result in run:
                 outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
@@ -290,6 +304,32 @@ def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> di
 
 def _deleted(row: Mapping[str, str]) -> bool:
     return "deleted" in (row.get("status", ""), row.get("link_status", ""))
+
+
+def _record_deleted(selection: _Selection, done: set[str], journal: Path) -> None:
+    """Mark the deleted rows in the file, whole or not at all.
+
+    A file that cannot be rewritten (locked by a spreadsheet, a read-only
+    folder, a full disk) is one line saying which clients were deleted and
+    how to record them: the same command, run again, marks them and sends
+    nothing for them (the journal knows they are done).
+    """
+    try:
+        _mark_deleted(selection.table, done)
+    except OSError as error:
+        deleted = sorted(done, key=lambda item: selection.rows.get(item, (0, ""))[0])
+        names = ", ".join(selection.named(c) for c in deleted[:_SHOWN])
+        more = f" and {len(done) - _SHOWN} more" if len(done) > _SHOWN else ""
+        raise Stopped(
+            f"deleted {len(done)} clients ({names}{more}), but cannot rewrite "
+            f"{selection.table.path} to mark them ({error.strerror or error}); run the "
+            "same command again once it can be written: it marks them and sends nothing "
+            f"for them ({journal.name} knows they are deleted)"
+        ) from None
+
+
+#: How many deleted clients a message names before it counts the rest.
+_SHOWN = 10
 
 
 def _mark_deleted(table: ResultsFile, client_ids: set[str]) -> None:

@@ -58,7 +58,7 @@ from ._connect import (
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._dry_run import dry_run
-from ._results import Counts, write_results
+from ._results import Counts, check_output, same_file, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
 
@@ -274,9 +274,9 @@ def _run(args: argparse.Namespace) -> int:
     # server is never blocked by it and never trusts it.
     suffix = ".emulator.journal" if where.rehearsal else ".journal"
     journal = Path(args.journal) if args.journal else out.with_name(out.name + suffix)
-    _check_output(out, "--out", table.path)
-    _check_output(journal, "--journal", table.path)
-    if _same_file(out, journal):
+    check_output(out, "--out", table.path)
+    check_output(journal, "--journal", table.path)
+    if same_file(out, journal):
         raise UsageError(f"--journal {journal}: is the results file (--out)")
     total = sum(1 for _ in table.rows())  # also proves the whole file is readable
     if args.send_email and not where.rehearsal and not to_loopback(args.base_url):
@@ -339,38 +339,6 @@ def _limiter(args: argparse.Namespace) -> Limiter | None:
         raise UsageError(str(error)) from None
     except ValueError:  # never the URL itself in a message: it may hold a password
         raise UsageError("--redis-url: not a Redis URL (redis://host:port/db)") from None
-
-
-def _check_output(path: Path, option: str, source: Path) -> None:
-    """Refuse, before any row is sent, an output file that would lose or hide something.
-
-    The input itself (followed through links), a symbolic link, a FIFO, a
-    device or a directory: the results are written to a temporary file and
-    renamed over ``path``, which would replace any of these with a regular file.
-    """
-    folder = path.parent
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
-    if _same_file(path, source):
-        raise UsageError(f"{option} {path}: is the input file; name another file")
-    if path.is_symlink():
-        raise UsageError(f"{option} {path}: is a symbolic link; name the file itself")
-    if path.is_dir():
-        raise UsageError(f"{option} {path}: is a directory")
-    if path.exists() and not path.is_file():
-        raise UsageError(f"{option} {path}: is not a regular file (a pipe or a device)")
-
-
-def _same_file(one: Path, other: Path) -> bool:
-    """Whether two paths name one file, links followed (also when ``one`` does not exist yet)."""
-    try:
-        if one.exists() and other.exists():
-            return os.path.samefile(one, other)
-    except OSError:
-        return False
-    return one.resolve() == other.resolve()
 
 
 class _InvalidRows:

@@ -24,7 +24,15 @@ from ._common import UsageError
 from ._rows import ClientsCsv, Row, RowError, to_new_client
 from ._sources import read_source
 
-__all__ = ["RESULT_COLUMNS", "Counts", "ResultsFile", "write_atomically", "write_results"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "Counts",
+    "ResultsFile",
+    "check_output",
+    "same_file",
+    "write_atomically",
+    "write_results",
+]
 
 #: What the results file adds to every input row: the client's name as it was sent (from
 #: whichever column the mapping chose), what became of the row, and where it was sent.
@@ -227,6 +235,38 @@ class ResultsFile:
             (number, row) for number, row in enumerate(self.rows, start=2)
             if all(row.get(c, "").strip().lower() == v for c, v in wanted)
         ]  # fmt: skip
+
+
+def check_output(path: Path, option: str, source: Path | None) -> None:
+    """Refuse, before any row is sent, an output file that would lose or hide something.
+
+    The input itself (``source``, followed through links), a symbolic link,
+    a FIFO, a device or a directory: the results are written to a temporary file and
+    renamed over ``path``, which would replace any of these with a regular file.
+    """
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    if source is not None and same_file(path, source):
+        raise UsageError(f"{option} {path}: is the input file; name another file")
+    if path.is_symlink():
+        raise UsageError(f"{option} {path}: is a symbolic link; name the file itself")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path}: is not a regular file (a pipe or a device)")
+
+
+def same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file, links followed (also when ``one`` does not exist yet)."""
+    try:
+        if one.exists() and other.exists():
+            return os.path.samefile(one, other)
+    except OSError:
+        return False
+    return one.resolve() == other.resolve()
 
 
 def _clock(seconds: float) -> str:

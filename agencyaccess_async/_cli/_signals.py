@@ -17,13 +17,14 @@ traceback before it has said how it stopped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["run_until_signal"]
+__all__ = ["deferred_signals", "run_until_signal"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -62,3 +63,25 @@ def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
             # Once stopping, ignore signals until the process ends: SIG_IGN, because
             # the interpreter's shutdown puts back the default for Python handlers.
             signal.signal(signum, signal.SIG_IGN if received else handler)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM off while the block runs (a file being rewritten).
+
+    A signal that arrives meanwhile is recorded in the list the block gets,
+    and acted on by the caller once the block is done (exit ``128 + signal``):
+    the file is then either wholly old or wholly new, and no temporary file
+    is left behind.
+    """
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in _SIGNALS}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

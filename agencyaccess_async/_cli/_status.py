@@ -35,9 +35,9 @@ from typing import Any
 from .._errors import AgencyAccessError
 from .._models import Link
 from .._session import Session
-from ._common import UsageError, add_command
+from ._common import Stopped, UsageError, add_command
 from ._connect import Target, check_base_url_option, reaching, recorded_target
-from ._results import ResultsFile, write_atomically
+from ._results import ResultsFile, check_output, write_atomically
 from ._signals import run_until_signal
 
 __all__ = ["STATUS_COLUMNS", "add_status_command"]
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     table = ResultsFile.read(Path(args.results), without=STATUS_COLUMNS)
     where = recorded_target(table.target, args.base_url, path=table.path, command="status")
     out = Path(args.out) if args.out else _default_out(table)
+    check_output(out, "--out", None if out.name.endswith(".status.csv") else table.path)
     return run_until_signal(_status(args, where, table, out))
 
 
@@ -108,7 +109,13 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
             sent = session.stats.requests
             links = await _check(session, table.link_ids)
             checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            counts = _write(table, out, links, checked)
+            try:
+                counts = _write(table, out, links, checked)
+            except OSError as error:  # a full disk, a file locked by a spreadsheet
+                raise Stopped(
+                    f"cannot write {out} ({error.strerror or error}): the statuses of "
+                    f"{len(links)} links were read but not written, and {out.name} is as it was"
+                ) from None
             summary = {
                 **{state: counts.get(state, 0) for state in _STATES},
                 "links": len(table.link_ids),
