@@ -135,9 +135,29 @@ def test_a_real_run_records_its_target_and_the_week_after_follows_it(
     assert "3 updated" in update.stderr
     with running_emulator() as other:
         explicit = run_cli("status", str(results), "--base-url", other.base_url, env=other.env())
-        assert explicit.returncode == 0, explicit.stderr
         assert f"--base-url {other.base_url} is not where" in explicit.stderr
-        assert "3 not found" in explicit.stderr  # it asked the other server, as told
+        assert explicit.returncode == 2, explicit.stderr  # that server holds none of the links
+        assert "holds none of the first 3 links of clients.results.csv" in explicit.stderr
+        anyway = run_cli("status", str(results), "--base-url", other.base_url, "--any-account",
+                         env=other.env())  # fmt: skip
+        assert anyway.returncode == 0, anyway.stderr
+        assert "3 not found" in anyway.stderr  # it asked the other server, as told
     delete = run_cli("delete", str(results), "--yes", env=env)
     assert delete.returncode == 0, delete.stderr
     assert emulator.admin("counters")["records"] == {"clients": 0, "links": 0}
+
+
+def test_another_agencys_key_changes_nothing_and_says_so(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """delete with another agency's key would call every client "gone": refused, nothing sent."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(3))
+    onboard = run_cli(*_onboard(clients, "--base-url", emulator.base_url), env=emulator.env())
+    assert onboard.returncode == 0, onboard.stderr
+    results = tmp_path / "clients.results.csv"
+    south = emulator.admin("keys", {"agency": "south"})["key"]
+    for command in (["delete", "--yes"], ["update", "--thank-you-message", "Hi"], ["status"]):
+        refused = run_cli(command[0], str(results), *command[1:], env=emulator.env(south))
+        assert_one_line_error(refused, "holds none of the first 3", "another agency's key")
+    assert emulator.admin("counters")["records"] == {"clients": 3, "links": 3}
+    assert {r["status"] for r in read_results(results)} == {"onboarded"}

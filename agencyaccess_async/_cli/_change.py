@@ -43,14 +43,14 @@ from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import (
     Target,
-    check_access,
+    check_account,
     check_base_url_option,
     load_services,
     recorded_target,
     show_warnings,
     to_loopback,
 )
-from ._cron import add_cron_options, confirm, logging_to, write_summary
+from ._cron import add_any_account_option, add_cron_options, confirm, logging_to, write_summary
 from ._results import ResultsFile, write_atomically
 from ._signals import deferred_signals, run_until_signal
 
@@ -108,6 +108,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="API base URL (default: where the file was onboarded, as its target column says)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    add_any_account_option(parser)
     add_cron_options(parser)
 
 
@@ -190,7 +191,7 @@ def run_update(args: argparse.Namespace) -> int:
                 progress=ProgressDisplay(sys.stderr, len(link_ids), label="update"), **changes,
             )  # fmt: skip
 
-        return run_until_signal(_run(args, "update", selection, start))
+        return run_until_signal(_run(args, "update", "link", selection, start))
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -229,7 +230,7 @@ def run_delete(args: argparse.Namespace) -> int:
         with deferred_signals() as received:
             code = 1
             try:
-                code = run_until_signal(_run(args, "delete", selection, start, finished))
+                code = run_until_signal(_run(args, "delete", "client", selection, start, finished))
             finally:
                 if done:
                     _record_deleted(selection, done, journal)
@@ -239,6 +240,7 @@ def run_delete(args: argparse.Namespace) -> int:
 async def _run(
     args: argparse.Namespace,
     command: str,
+    column: str,
     selection: _Selection,
     start: Any,
     each: Any = None,
@@ -255,7 +257,8 @@ async def _run(
     failures: list[dict[str, Any]] = []
     where = selection.where
     async with Session(where.key, base_url=where.base_url) as session:
-        await check_access(session)
+        if not args.any_account:
+            await check_account(session, f"{column}s", selection.ids, selection.table.path)
         try:
             run = start(session)
         except JournalError as error:  # e.g. the same command running already

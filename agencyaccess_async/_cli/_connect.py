@@ -31,6 +31,7 @@ from .._errors import (
     AuthenticationError,
     DecodeError,
     InvalidServiceError,
+    NotFoundError,
     SessionError,
     TransportError,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Target",
     "read_api_key",
     "check_access",
+    "check_account",
     "check_base_url_option",
     "load_services",
     "no_key",
@@ -124,6 +126,42 @@ async def check_access(session: Session) -> None:
         raise UsageError(str(error)) from None
     except (APIError, DecodeError):
         pass  # e.g. a key without clients:retrieve: the rows will say what they can
+
+
+#: How many of a file's records ``check_account`` looks for before it concludes.
+_SAMPLE = 3
+
+
+async def check_account(session: Session, kind: str, ids: list[str], path: Path) -> None:
+    """Proof that this key's account holds the file's records, before anything is changed.
+
+    Another agency's key (or another server) would find none of them: every
+    delete would then be "gone" and every status "not found", and the run
+    would end calmly with nothing true in it. The first few of ``ids``
+    (``kind`` is ``clients`` or ``links``) are retrieved; the first one found
+    is proof enough. A key that may not retrieve them cannot tell, and is let
+    through. With no ids, a wrong key or URL is still one line.
+    """
+    sample = ids[:_SAMPLE]
+    if not sample:
+        await check_access(session)
+        return
+    resource = session.clients if kind == "clients" else session.links
+    with reaching(session):
+        for item in sample:
+            try:
+                await resource.retrieve(item, retry=CHECK_RETRY)
+                return
+            except NotFoundError:
+                continue
+            except (APIError, DecodeError):
+                return  # e.g. a key without retrieve: the rows will say what they can
+    raise UsageError(
+        f"this API key's account at {redacted_url(session.base_url)} holds none of the first "
+        f"{len(sample)} {kind} of {path.name} ({', '.join(sample)}): is it another agency's "
+        "key, or another server? Use the key the file was onboarded with, or pass "
+        "--any-account if they were deleted elsewhere"
+    )
 
 
 def read_api_key() -> str | None:

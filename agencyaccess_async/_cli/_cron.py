@@ -22,7 +22,14 @@ from typing import Any, TextIO
 
 from ._common import UsageError
 
-__all__ = ["add_cron_options", "confirm", "logging_to", "timestamp", "write_summary"]
+__all__ = [
+    "add_any_account_option",
+    "add_cron_options",
+    "confirm",
+    "logging_to",
+    "timestamp",
+    "write_summary",
+]
 
 
 def add_cron_options(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +43,16 @@ def add_cron_options(parser: argparse.ArgumentParser) -> None:
         "--log-file",
         metavar="PATH",
         help="also append every message there, each line with a UTC timestamp",
+    )
+
+
+def add_any_account_option(parser: argparse.ArgumentParser) -> None:
+    """``--any-account``, on the commands that check the key's account holds the file's records."""
+    parser.add_argument(
+        "--any-account",
+        action="store_true",
+        help="go on even when the key's account holds none of the file's first records "
+        "(they were deleted elsewhere); by default that is taken for another agency's key",
     )
 
 

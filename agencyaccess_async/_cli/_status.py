@@ -36,7 +36,8 @@ from .._errors import AgencyAccessError
 from .._models import Link
 from .._session import Session
 from ._common import Stopped, UsageError, add_command
-from ._connect import Target, check_base_url_option, reaching, recorded_target
+from ._connect import Target, check_account, check_base_url_option, reaching, recorded_target
+from ._cron import add_any_account_option
 from ._results import ResultsFile, check_output, write_atomically
 from ._signals import run_until_signal
 
@@ -78,6 +79,7 @@ def add_status_command(commands: Any) -> None:
         "--base-url",
         help="API base URL (default: where the file was onboarded, as its target column says)",
     )
+    add_any_account_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -103,6 +105,8 @@ def _default_out(table: ResultsFile) -> Path:
 
 async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, out: Path) -> int:
     async with Session(where.key, base_url=where.base_url) as session:
+        if not args.any_account:
+            await check_account(session, "links", table.link_ids, table.path)
         previous: dict[str, str] = {}
         while True:
             started = time.monotonic()
