@@ -353,8 +353,10 @@ class Session(_Calls, ClosingContext):
         keys = KeySource(api_key)
         last = keys.last
         own = self._scope.tenant
-        if last is not None and last == own.keys.last:  # the Session's own key: its own budget
-            return own if label is None else Tenant(own.keys, own.limiter, label)
+        if last is not None and last == own.keys.last:
+            # The Session's own key: its budget, but a key source of the view's own, so that
+            # rotating the Session's key never changes the key this view sends.
+            return Tenant(keys, own.limiter, label if label is not None else own.label)
         identity: Hashable = last.fingerprint if last is not None else api_key
         tenant = self._tenants.get(identity)
         if tenant is None:

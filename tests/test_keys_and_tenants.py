@@ -272,3 +272,21 @@ async def test_a_view_of_the_sessions_own_key_shares_its_limiter(
         assert same.limiter is session.limiter
         other = session.with_options(api_key=await agencyaccess_emulator.admin.create_key())
         assert other.limiter is not session.limiter
+
+
+async def test_a_view_given_a_key_keeps_it_when_the_sessions_key_rotates(
+    agencyaccess_emulator: RunningEmulator,
+) -> None:
+    """A view made with the Session's own key, then the Session rotated: the view stays north."""
+    admin = agencyaccess_emulator.admin
+    north = await admin.create_key(agency="north")
+    south = await admin.create_key(agency="south")
+    async with aa.Session(north, base_url=agencyaccess_emulator.base_url) as session:
+        north_view = session.with_options(api_key=north, tenant="north")
+        follower = session.with_options(tenant="follows the Session")
+        session.api_key = south
+        await north_view.clients.create(name="North Bakery", email="ops@north.test")
+        await follower.clients.create(name="South Bakery", email="ops@south.test")
+        north_only = session.with_options(api_key=north)
+        assert [c.name for c in await north_only.clients.list().collect()] == ["North Bakery"]
+        assert [c.name for c in await session.clients.list().collect()] == ["South Bakery"]
