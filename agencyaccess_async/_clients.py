@@ -135,19 +135,21 @@ class Clients(Resource):
             lookup_first = idempotency_key is not None
         new = attrs.evolve(new, metadata=_keyed(new.metadata, idempotency_key))
         if lookup_first and idempotency_key is not None:
-            found = await self.find_by_idempotency_key(idempotency_key)
+            found = await self.find_by_idempotency_key(idempotency_key, **options)
             if found is not None:
                 return found
         return await self._requester.request(CLIENTS_CREATE, new, options, self._scope)
 
-    async def find_by_idempotency_key(self, idempotency_key: str) -> Client | None:
+    async def find_by_idempotency_key(
+        self, idempotency_key: str, **options: Unpack[CallOptions]
+    ) -> Client | None:
         """The client created with this idempotency key (see ``create``), or None.
 
         Useful after an ``OutcomeUnknownError``: its ``idempotency_key`` finds
         the record if the create did happen.
         """
         payload = {"metadata": {IDEMPOTENCY_METADATA_KEY: require_id(idempotency_key, "key")}}
-        return await self._find_created("clients.create", payload, Client)
+        return await self._find_created("clients.create", payload, Client, options)
 
     async def retrieve(self, client_id: str, **options: Unpack[CallOptions]) -> Client:
         """Fetch one client record by id."""
@@ -165,9 +167,19 @@ class Clients(Resource):
         type: ClientType | ClientTypeName | Unset = UNSET,
         language: Language | LanguageName | Unset = UNSET,
         metadata: Mapping[str, str] | Unset = UNSET,
+        keep_idempotency_key: bool = True,
         **options: Unpack[CallOptions],
     ) -> Client:
-        """Change some fields of a client (``None`` clears an optional field)."""
+        """Change some fields of a client (``None`` clears an optional field).
+
+        ``metadata`` replaces the client's metadata; the SDK's own entry (the
+        idempotency key it stored at creation, by which a re-run finds the
+        client) is kept unless ``metadata`` names it or ``keep_idempotency_key``
+        is false. Keeping it reads the client first: one more request, and
+        only for a metadata change.
+        """
+        if not isinstance(metadata, Unset) and keep_idempotency_key:
+            metadata = await self._with_stored_key(client_id, metadata, options)
         body = ClientUpdate(
             client_id=require_id(client_id, "client_id"),
             name=name,
@@ -179,6 +191,17 @@ class Clients(Resource):
             metadata=metadata,
         )
         return await self._update(CLIENTS_UPDATE, body, ClientUpdate(client_id=client_id), options)
+
+    async def _with_stored_key(
+        self, client_id: str, metadata: Mapping[str, str], options: CallOptions
+    ) -> Mapping[str, str]:
+        """``metadata`` plus the client's stored idempotency key, when it has one."""
+        if IDEMPOTENCY_METADATA_KEY in metadata:
+            return metadata
+        reading: CallOptions = {k: v for k, v in options.items() if k != "extra_body"}  # type: ignore[assignment]
+        current = await self.retrieve(client_id, **reading)
+        stored = current.metadata.get(IDEMPOTENCY_METADATA_KEY)
+        return {**metadata, IDEMPOTENCY_METADATA_KEY: stored} if stored else metadata
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:
         """Delete a client and, with it, all of its access requests."""

@@ -210,3 +210,31 @@ def test_an_email_with_a_control_character_is_refused_naming_the_row(
     assert bell["error"].startswith("row 3: email: ")
     assert "invisible or control character (U+0007) at position 3" in bell["error"]
     assert records(emulator) == (1, 1)
+
+
+def test_a_metadata_update_keeps_the_identity_and_a_lost_one_is_still_found(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """clients.update(metadata=...) keeps the SDK's key; a client whose key was removed is
+    still found by its e-mail by a re-run of rows identified by external_id: 0 new clients."""
+    rows = [{"external_id": f"crm-{i}", "name": f"Client {i}", "email": f"c{i}@example.test"}
+            for i in range(3)]  # fmt: skip
+    path = write_csv(tmp_path / "clients.csv", rows)
+    assert onboard(emulator, path).returncode == 0
+
+    async def change() -> tuple[dict[str, str], dict[str, str]]:
+        async with Session(emulator.key, base_url=emulator.base_url) as session:
+            first, second = (await session.clients.list().collect())[:2]
+            kept = await session.clients.update(first.client_id, metadata={"tier": "gold"})
+            dropped = await session.clients.update(
+                second.client_id, metadata={"tier": "silver"}, keep_idempotency_key=False
+            )
+            return dict(kept.metadata), dict(dropped.metadata)
+
+    kept, dropped = asyncio.run(change())
+    assert kept["tier"] == "gold" and kept["agencyaccess_idempotency_key"]
+    assert dropped == {"tier": "silver"}
+    again = onboard(emulator, path, "--out", str(tmp_path / "elsewhere.csv"))  # no journal
+    assert again.returncode == 0, again.stderr
+    assert "3 found" in again.stderr
+    assert records(emulator) == (3, 3)

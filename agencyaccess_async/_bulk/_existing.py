@@ -98,18 +98,28 @@ class Existing:
 
     by_idempotency_key: dict[str, str] = attrs.field(factory=dict)
     by_email: dict[str, list[str]] = attrs.field(factory=dict)
+    #: The clients that carry no idempotency key (it was removed), by normalised e-mail.
+    keyless_by_email: dict[str, list[str]] = attrs.field(factory=dict)
     links: dict[str, list[_KnownLink]] = attrs.field(factory=dict)
     claimed: set[str] = attrs.field(factory=set)
     requests: int = 0
 
-    def claim_client(self, idempotency_key: str, email: str | None) -> str | None:
+    def claim_client(
+        self, idempotency_key: str, email: str | None, fallback_email: str | None = None
+    ) -> str | None:
         """The id of the row's existing client (now claimed), or None.
 
-        ``email`` is given when the row's identity is its e-mail address.
+        ``email`` is given when the row's identity is its e-mail address: any
+        client of that address may be the row's. ``fallback_email`` is the
+        address of a row identified otherwise: only a client that lost its
+        idempotency key (a metadata update removed it) may be found by it.
         """
         found = self.by_idempotency_key.get(idempotency_key)
         if found is None and email is not None:
             candidates = self.by_email.get(normalised_email(email), ())
+            found = next((c for c in candidates if c not in self.claimed), None)
+        if found is None and fallback_email is not None:
+            candidates = self.keyless_by_email.get(normalised_email(fallback_email), ())
             found = next((c for c in candidates if c not in self.claimed), None)
         if found is None or found in self.claimed:
             return None
@@ -184,9 +194,11 @@ class Sweep:
             existing.requests += 1
             for client in page.items:
                 key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+                email = normalised_email(client.email or "")
                 if key:
                     existing.by_idempotency_key.setdefault(key, client.client_id)
-                email = normalised_email(client.email or "")
+                else:
+                    existing.keyless_by_email.setdefault(email, []).append(client.client_id)
                 existing.by_email.setdefault(email, []).append(client.client_id)
 
     async def _sweep_links(self, existing: Existing) -> None:

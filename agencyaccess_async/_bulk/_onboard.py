@@ -158,8 +158,12 @@ class Onboarder:
         """
         assert self._sweep is not None
         existing = await self._sweep.index()
-        email = item.client.email if state.key == email_identity(item.client.email) else None
-        client_id = existing.claim_client(state.idempotency_key, email)
+        by_email = state.key == email_identity(item.client.email)
+        client_id = existing.claim_client(
+            state.idempotency_key,
+            item.client.email if by_email else None,
+            fallback_email=None if by_email else item.client.email,
+        )
         if client_id is None:
             return None
         state.state, state.client_id = "client_created", client_id
