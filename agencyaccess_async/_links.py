@@ -101,13 +101,13 @@ class Links(Resource):
         """Create the access request ``new`` describes; ``create`` with a model."""
         return await self._requester.request(LINKS_CREATE, new, options, self._scope)
 
-    async def find_like(self, new: NewLink) -> Link | None:
+    async def find_like(self, new: NewLink, **options: Unpack[CallOptions]) -> Link | None:
         """The newest access request of ``new``'s client with the same services and options.
 
         What a create of ``new`` would have made: bulk runs ask this before
         creating again a row whose earlier create may have happened.
         """
-        return await self._find_created("links.create", CONVERTER.unstructure(new), Link)
+        return await self._find_created("links.create", CONVERTER.unstructure(new), Link, options)
 
     async def retrieve(self, link_id: str, **options: Unpack[CallOptions]) -> Link:
         """Fetch one access request, with the current status of each grant."""
@@ -227,7 +227,7 @@ class Links(Resource):
         while (left := deadline - loop.time()) > 0:
             try:
                 last = await self.retrieve(
-                    link_id, retry=attrs.evolve(self._requester.retry, deadline=left)
+                    link_id, retry=attrs.evolve(self._retry({}), deadline=left)
                 )
             except (RequestTimeout, RateLimitError):
                 if deadline - loop.time() > _TIMER_SLACK:

@@ -21,6 +21,7 @@ from ._errors import DecodeError, InvalidRequestError
 from ._idempotency import lookup_for
 from ._models import Unset
 from ._requester import Requester
+from ._retry import RetryPolicy
 from ._routes import Route
 from ._scope import CallOptions, Scope
 from ._services import RequestedServices, advise
@@ -101,6 +102,10 @@ class Resource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester.shown_url}>"
 
+    def _retry(self, options: CallOptions) -> RetryPolicy:
+        """The retry policy of a call: its own, else its view's, else the Session's."""
+        return options.get("retry") or self._scope.defaults.get("retry") or self._requester.retry
+
     async def _update(self, route: Route[B, R], body: B, unchanged: B, options: CallOptions) -> R:
         """Send the update ``body``; refused before any I/O when it equals ``unchanged``.
 
@@ -112,17 +117,18 @@ class Resource:
         return await self._requester.request(route, body, options, self._scope)
 
     async def _find_created(
-        self, operation: str, payload: Mapping[str, Any], model: type[R]
+        self, operation: str, payload: Mapping[str, Any], model: type[R], options: CallOptions
     ) -> R | None:
         """The record a create ``operation`` of ``payload`` made, found by its lookup, or None.
 
         The very lookup the request loop reconciles with; a record that
-        cannot be read as ``model`` is a ``DecodeError``.
+        cannot be read as ``model`` is a ``DecodeError``. Its list calls are
+        made with the call's options, else the view's, else the Session's.
         """
         lookup = lookup_for(operation, payload)
         assert lookup is not None, f"{operation} has no lookup"
         requester = self._requester
-        record = await requester.find(lookup, requester.retry, self._scope)
+        record = await requester.find(lookup, self._retry(options), self._scope)
         if record is None:
             return None
         try:

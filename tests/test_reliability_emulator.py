@@ -11,6 +11,7 @@ from agencyaccess_async import (
     AgencyAccessError,
     Client,
     Hooks,
+    NewLink,
     RequestEvent,
     RetryPolicy,
     ServerError,
@@ -143,3 +144,30 @@ async def test_key_appears_nowhere_with_debug_logging_and_all_hooks(
     texts += [caplog.text] + [repr(e) for e in events]
     assert events
     assert all(SECRET_KEY not in text for text in texts)
+
+
+@pytest.mark.parametrize("where", ["view", "call"])
+async def test_a_views_and_a_calls_retry_reach_the_reconciling_lookups(
+    agencyaccess_emulator: RunningEmulator, where: str
+) -> None:
+    """RetryPolicy(attempts=1) on a view (or a call): a keyed create's lookup is tried once.
+
+    The lookup-first of ``create(..., idempotency_key=...)`` and ``links.find_like``
+    list pages through the request loop; they take the policy the call would.
+    """
+    admin = agencyaccess_emulator.admin
+    await admin.set_faults(errorRates={"503": 1.0}, retryAfter503=0.01)
+    once = RetryPolicy(attempts=1)
+    async with agencyaccess_emulator.session() as session:
+        view = session.with_options(retry=once) if where == "view" else session
+        options = {"retry": once} if where == "call" else {}
+        with pytest.raises(ServerError):
+            await view.clients.create(name="A", email="a@a.test", idempotency_key="k-1", **options)
+        with pytest.raises(ServerError):
+            await view.links.find_like(
+                NewLink(client_id="cl_1", requested_services={"google": {}}), **options
+            )
+    sent = [entry["operation"] for entry in await admin.requests()]
+    assert sent.count("clients.list") == 1
+    assert sent.count("links.list") == 1
+    assert "clients.create" not in sent  # the lookup failed: nothing was created blindly
