@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 
 from .._bulk import BulkRun, ItemResult, JournalError
+from .._bulk._journal import Journal
 from .._bulk._progress import ProgressDisplay
 from .._models import UNSET
 from .._session import Session
@@ -191,7 +192,7 @@ def run_update(args: argparse.Namespace) -> int:
                 progress=ProgressDisplay(sys.stderr, len(link_ids), label="update"), **changes,
             )  # fmt: skip
 
-        return run_until_signal(_run(args, "update", "link", selection, start))
+        return run_until_signal(_run(args, "update", "link", selection, journal, start))
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -230,7 +231,9 @@ def run_delete(args: argparse.Namespace) -> int:
         with deferred_signals() as received:
             code = 1
             try:
-                code = run_until_signal(_run(args, "delete", "client", selection, start, finished))
+                code = run_until_signal(
+                    _run(args, "delete", "client", selection, journal, start, finished)
+                )
             finally:
                 if done:
                     _record_deleted(selection, done, journal)
@@ -242,6 +245,7 @@ async def _run(
     command: str,
     column: str,
     selection: _Selection,
+    journal: Path,
     start: Any,
     each: Any = None,
 ) -> int:
@@ -258,7 +262,8 @@ async def _run(
     where = selection.where
     async with Session(where.key, base_url=where.base_url) as session:
         if not args.any_account:
-            await check_account(session, f"{column}s", selection.ids, selection.table.path)
+            unfinished = _unfinished(selection.ids, journal)
+            await check_account(session, f"{column}s", unfinished, selection.table.path)
         try:
             run = start(session)
         except JournalError as error:  # e.g. the same command running already
@@ -292,6 +297,21 @@ async def _run(
                  "elapsed": round(elapsed, 3)},
             )  # fmt: skip
     return 1 if failures else 0
+
+
+def _unfinished(ids: list[str], journal: Path) -> list[str]:
+    """The ids the command's journal does not record as done, the first few of them.
+
+    The account check looks for these: records a run already deleted are
+    gone from the server, and prove nothing about the key either way.
+    """
+    if not journal.exists():
+        return ids[:_SHOWN]
+    saved = Journal(journal, None)
+    try:
+        return [i for i in ids if (e := saved.get(i)) is None or e.state != "done"][:_SHOWN]
+    finally:
+        saved.close()
 
 
 def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> dict[str, Any]:

@@ -105,12 +105,12 @@ def _default_out(table: ResultsFile) -> Path:
 
 async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, out: Path) -> int:
     async with Session(where.key, base_url=where.base_url) as session:
+        started = time.monotonic()
+        sent = session.stats.requests  # the first check counts the account check too
         if not args.any_account:
             await check_account(session, "links", table.link_ids, table.path)
         previous: dict[str, str] = {}
         while True:
-            started = time.monotonic()
-            sent = session.stats.requests
             links = await _check(session, table.link_ids)
             checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             try:
@@ -134,6 +134,7 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
             if args.watch is None or all(s == "granted" for s in previous.values()):
                 return 0
             await asyncio.sleep(args.watch)
+            started, sent = time.monotonic(), session.stats.requests
 
 
 async def _check(session: Session, link_ids: list[str]) -> dict[str, Link]:
