@@ -41,7 +41,7 @@ The tree (in the style of httpx's ``_exceptions.py``)::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -69,7 +69,11 @@ __all__ = [
     "TransportError",
     "error_for_status",
     "error_response",
+    "SCRUBBED",
+    "SHORTEST_SECRET",
     "scrub",
+    "scrub_headers",
+    "scrub_text",
 ]
 
 
@@ -450,6 +454,32 @@ def error_response(error: AgencyAccessError) -> tuple[int, dict[str, Any], dict[
     return error.suggested_status, body, headers
 
 
+#: What a secret is replaced with, wherever the SDK renders text; and the shortest
+#: secret replaced (a shorter one cannot be told from ordinary text).
+SCRUBBED = "***"
+SHORTEST_SECRET = 4
+
+
+def scrub_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (an API key, a URL's password) replaced by ``***``.
+
+    The one rule for every text the SDK renders: exceptions (``scrub``); the
+    bodies it logs, the headers and request ids it records (``scrub_headers``)
+    and traces, hook events. Applied where text is rendered, so a call that
+    renders nothing pays nothing for it.
+    """
+    for secret in secrets:
+        if len(secret) >= SHORTEST_SECRET and secret in text:
+            text = text.replace(secret, SCRUBBED)
+    return text
+
+
+def scrub_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
+    """An answer's headers, each value through ``scrub_text`` (a copy; the answer is kept)."""
+    secrets = tuple(secrets)
+    return {name: scrub_text(value, secrets) for name, value in headers.items()}
+
+
 def scrub(error: BaseException, secret: str) -> None:
     """Replace ``secret`` with ``***`` in every text ``error`` carries, in place.
 
@@ -458,12 +488,12 @@ def scrub(error: BaseException, secret: str) -> None:
     Strings, the args and mappings of strings (an answer's headers) are
     scrubbed; nothing else of the error changes.
     """
-    if len(secret) < 4:  # too short to tell from ordinary text
+    if len(secret) < SHORTEST_SECRET:
         return
 
     def clean(value: Any) -> Any:
         if isinstance(value, str) and secret in value:
-            return value.replace(secret, "***")
+            return scrub_text(value, (secret,))
         if isinstance(value, Mapping) and any(
             isinstance(v, str) and secret in v for v in value.values()
         ):

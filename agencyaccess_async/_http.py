@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ from ._errors import (
     RedirectError,
     ServerError,
     error_for_status,
+    scrub_text,
 )
 from ._hooks import logger
 
@@ -410,17 +411,20 @@ def log_attempt(
     error: BaseException | None,
     context: Mapping[str, str | None],
     log_bodies: bool,
+    secrets: Sequence[str] = (),
 ) -> None:
     """One DEBUG line for an attempt, with structured ``extra`` fields (never a header or key).
 
     ``context`` adds fields (the tenant's label, the Session's name); the
-    bodies are logged only with ``log_bodies``.
+    bodies are logged only with ``log_bodies``, with ``secrets`` (the key, a
+    URL's password) scrubbed from them: a server may echo what it was sent.
     """
     status = response.status if response is not None else None
     bodies = ""
     if log_bodies:
         answer = _body_text(response.body if response is not None else b"")
         bodies = f" request_body={_body_text(request.body)} response_body={answer}"
+        bodies = scrub_text(bodies, secrets)
     shown = str(status) if status is not None else type(error).__name__
     fields = {"operation": request.operation, "request_id": request.request_id,
               "attempt": attempt, "status": status, "elapsed": elapsed, **context}  # fmt: skip

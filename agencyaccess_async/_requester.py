@@ -43,6 +43,8 @@ from ._errors import (
     SessionError,
     TransportError,
     scrub,
+    scrub_headers,
+    scrub_text,
 )
 from ._hooks import (
     CAPTURED,
@@ -350,9 +352,15 @@ class Requester:
                 )
         if response is not None:
             request_id = response.headers.get("X-Request-ID") or request_id
-        if CAPTURED.get() is not None:
-            answer = (response.status, response.headers) if response is not None else None
-            record(route.operation, request_id, answer, attempt, loop.time() - started)
+        if CAPTURED.get() is not None:  # shown to the caller: what the server echoed, scrubbed
+            secrets = self._secrets(tenant.keys.last)
+            answer = (
+                (response.status, scrub_headers(response.headers, secrets))
+                if response is not None
+                else None
+            )
+            shown_id = scrub_text(request_id, secrets)
+            record(route.operation, shown_id, answer, attempt, loop.time() - started)
         # Decode: the answer's data as the route's model (a Page of it for a paged
         # route; as it came for a route of plain JSON), a field the route says may
         # stand beside data (a link's inviteUrl) moved in first.
@@ -373,12 +381,14 @@ class Requester:
                         raise ValueError(f"{name} is missing, inside data and beside it")
             return CONVERTER.structure(data, route.data)
         except Exception as exc:  # the converter fails in many ways; all mean the same here
-            raise DecodeError(
+            undecodable = DecodeError(
                 f"cannot read the answer of {route.operation} as {route.data.__name__}: {exc}",
                 operation=route.operation,
                 request_id=request_id,
                 data=data,
-            ) from exc
+            )
+            self._scrub(undecodable, tenant)
+            raise undecodable from exc
 
     async def _attempt(
         self,
@@ -443,7 +453,7 @@ class Requester:
             elapsed = time.perf_counter() - started
             limiter.release(response.headers if response is not None else None, elapsed)
             if self.telemetry is not None:
-                self.telemetry.attempt_ended(request, response)
+                self.telemetry.attempt_ended(request, response, self._secrets(request.api_key))
             if hooks.on_response or logger.isEnabledFor(_DEBUG):
                 self._report(request, tenant, attempt, response, elapsed, failure)
 
@@ -473,14 +483,17 @@ class Requester:
         if isinstance(error, asyncio.CancelledError):
             outcome = "cancelled"
         elif error is not None:
-            outcome = repr(error)
+            outcome = scrub_text(repr(error), self._secrets(tenant.keys.last))
         if self.hooks.on_response:
             event = ResponseEvent(request.operation, request.request_id or "", attempt, status,
                                   elapsed, outcome, tenant.label, self.name)  # fmt: skip
             emit(self.hooks.on_response, event)
         if logger.isEnabledFor(_DEBUG):
             context = {"tenant": tenant.label, "session": self.name}
-            log_attempt(request, response, attempt, elapsed, error, context, self.log_bodies)
+            secrets = self._secrets(request.api_key)
+            log_attempt(
+                request, response, attempt, elapsed, error, context, self.log_bodies, secrets
+            )
 
     def _announce_retry(
         self,
@@ -574,12 +587,15 @@ class Requester:
         unknown.__cause__ = error
         return unknown
 
+    def _secrets(self, key: APIKey | None) -> tuple[str, ...]:
+        """The texts nothing the SDK shows may hold: the API key, the base URL's password."""
+        key_text = (key.reveal(),) if key is not None else ()
+        return key_text + ((self._password.reveal(),) if self._password is not None else ())
+
     def _scrub(self, error: AgencyAccessError, tenant: Tenant) -> None:
         """Take the key and the base URL's password out of what the server said."""
-        if tenant.keys.last is not None:
-            scrub(error, tenant.keys.last.reveal())
-        if self._password is not None:
-            scrub(error, self._password.reveal())
+        for secret in self._secrets(tenant.keys.last):
+            scrub(error, secret)
 
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.telemetry is not None:

@@ -29,12 +29,13 @@ import contextlib
 import contextvars
 import importlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
 from yarl import URL
 
+from ._errors import scrub_text
 from ._http import Request, Response
 from ._version import __version__
 
@@ -154,11 +155,13 @@ class Telemetry:
             set_status_on_exception=False,
         )
 
-    def attempt_ended(self, request: Request, response: Response | None) -> None:
+    def attempt_ended(
+        self, request: Request, response: Response | None, secrets: Sequence[str]
+    ) -> None:
         """An attempt of the current operation ended (``response`` None: no answer came).
 
-        The request id is the server's ``X-Request-ID`` if it sent one, else
-        the one the SDK sent.
+        The request id is the server's ``X-Request-ID`` if it sent one (with
+        ``secrets`` scrubbed: a server may echo the key), else the SDK's own.
         """
         record = _CURRENT.get()
         if record is None:
@@ -166,6 +169,7 @@ class Telemetry:
         record.attempts += 1
         record.status = response.status if response is not None else None
         server_id = response.headers.get("X-Request-ID") if response is not None else None
+        server_id = scrub_text(server_id, secrets) if server_id else None
         record.request_id = server_id or request.request_id or record.request_id
         if record.status == 429:
             self._rate_limited.add(1, {"agencyaccess.operation": record.operation})

@@ -86,3 +86,66 @@ async def test_a_gateway_password_travels_as_a_header_and_shows_nowhere(
         dumped = "\n".join(db.iterdump())
     _no_secret(dumped)
     assert url in dumped  # the journal names its target, without the credentials
+
+
+@pytest.fixture
+async def echoing_server() -> AsyncIterator[str]:
+    """A server that echoes the X-Auth key everywhere it can: request id, bodies, any status."""
+
+    async def handle(request: web.Request) -> web.Response:
+        key = request.headers["X-Auth"]
+        headers = {"X-Request-ID": f"req-{key}", "X-Echo": key}
+        if request.path == "/api/clients/retrieve":
+            return web.json_response({"error": True, "msg": f"Unknown key {key}"}, status=401,
+                                     headers=headers)  # fmt: skip
+        if request.path == "/api/clients/update":
+            return web.json_response({"error": True, "msg": f"Invalid field name: {key}"},
+                                     status=400, headers=headers)  # fmt: skip
+        if request.path == "/api/clients/delete":
+            return web.Response(text=f"<html><body>500 for {key}</body></html>", status=500,
+                                content_type="text/html", headers=headers)  # fmt: skip
+        return web.json_response({"error": False, "data": client_json()}, headers=headers)
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    async with serve_app(app) as url:
+        yield url
+
+
+async def test_an_echoed_key_shows_in_no_log_capture_span_or_event(
+    echoing_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DEBUG bodies, capture_responses() headers and request ids, span attributes, hook events."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    hooks = aa.Hooks()
+    events: list[object] = []
+    for name in ("on_request", "on_response", "on_retry"):
+        getattr(hooks, name).append(events.append)
+    policy = aa.RetryPolicy(attempts=2, deadline=5)
+    with caplog.at_level(logging.DEBUG, logger="agencyaccess_async"):
+        async with aa.Session(SECRET_KEY, base_url=echoing_server, log_bodies=True, hooks=hooks,
+                              retry=policy,
+                              tracing=aa.Telemetry(tracer_provider=provider)) as session:  # fmt: skip
+            with session.capture_responses() as captured:
+                await session.clients.create(name="Acme", email="ops@acme.test")
+                for call in (
+                    session.clients.retrieve("cl_1"),
+                    session.clients.update("cl_1", name="B"),
+                    session.clients.delete("cl_1"),
+                ):
+                    with pytest.raises(aa.AgencyAccessError) as info:
+                        await call
+                    assert SECRET_KEY not in str(info.value) + repr(info.value)
+    shown = [caplog.text, repr(captured), repr(events)]
+    shown += [str(dict(c.headers)) + c.request_id for c in captured]
+    shown += [str(dict(span.attributes or {})) for span in spans.get_finished_spans()]
+    assert captured and spans.get_finished_spans() and events
+    assert "req-***" in captured[0].request_id and "500 for ***" in caplog.text
+    for text in shown:
+        assert SECRET_KEY not in text
