@@ -480,22 +480,23 @@ def scrub_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict[st
     return {name: scrub_text(value, secrets) for name, value in headers.items()}
 
 
-def scrub(error: BaseException, secret: str) -> None:
-    """Replace ``secret`` with ``***`` in every text ``error`` carries, in place.
+def scrub(error: BaseException, secrets: Iterable[str]) -> None:
+    """Replace each of ``secrets`` with ``***`` in every text ``error`` carries, in place.
 
     What the server says reaches messages, results files and journals; a
     gateway that echoes the request (or the key) must not put the key there.
     Strings, the args and mappings of strings (an answer's headers) are
-    scrubbed; nothing else of the error changes.
+    scrubbed (``scrub_text``); nothing else of the error changes.
     """
-    if len(secret) < SHORTEST_SECRET:
+    wanted = tuple(s for s in secrets if len(s) >= SHORTEST_SECRET)
+    if not wanted:
         return
 
     def clean(value: Any) -> Any:
-        if isinstance(value, str) and secret in value:
-            return scrub_text(value, (secret,))
+        if isinstance(value, str) and any(secret in value for secret in wanted):
+            return scrub_text(value, wanted)
         if isinstance(value, Mapping) and any(
-            isinstance(v, str) and secret in v for v in value.values()
+            isinstance(v, str) and any(secret in v for secret in wanted) for v in value.values()
         ):
             return {k: clean(v) for k, v in value.items()}
         return value

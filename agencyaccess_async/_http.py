@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -39,6 +39,8 @@ __all__ = [
     "Timeout",
     "build_request",
     "header_number",
+    "ServerClock",
+    "http_date",
     "log_attempt",
     "parse_response",
     "parse_retry_after",
@@ -357,6 +359,37 @@ def header_number(value: str | None, name: str) -> float | None:
 _INF = float("inf")
 
 
+@attrs.define
+class ServerClock:
+    """The server's time, read off the last ``Date`` header it sent.
+
+    Our wall clock (``clock``, injectable for tests) only measures the time
+    since that header came, so however wrong it is, it never decides what
+    the server's time is. The request loop stores ``date`` and ``seen_at`` as
+    text and a reading (no parsing on the way); ``now`` parses when asked.
+    """
+
+    clock: Callable[[], float] = time.time
+    date: str | None = None
+    seen_at: float = 0.0
+
+    def now(self) -> float | None:
+        """The server's time now (epoch seconds), or None if no Date header was seen."""
+        then = http_date(self.date)
+        return None if then is None else then + (self.clock() - self.seen_at)
+
+
+def http_date(value: str | None) -> float | None:
+    """An HTTP date (a ``Date`` or ``Retry-After`` header) as epoch seconds; else None."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+        return when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
 
@@ -370,12 +403,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not text[:1].isalpha():  # delta-seconds, or something no date starts with
         seconds = header_number(text, "Retry-After")
     else:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-            seconds = when.timestamp() - (time.time() if now is None else now)
-        except (TypeError, ValueError, IndexError, OverflowError):
+        when = http_date(text)
+        if when is None:
             logger.debug("ignoring Retry-After: %r is neither seconds nor a date", text[:40])
             return None
+        seconds = when - (time.time() if now is None else now)
     if seconds is None:
         return None
     if seconds > MAX_SERVER_WAIT:

@@ -10,7 +10,9 @@ record would be, and searches list pages for it:
   which matches exact metadata values;
 - links: the lookup lists the client's links (``links/list`` with
   ``clientID``) and takes the newest with the same requested services and
-  options created since the call began (minus a clock-skew allowance).
+  options created since the call began, on the server's clock (its ``Date``
+  header, as the request loop last saw it): the local clock, however wrong,
+  never decides. Without a server clock, the newest such link is taken.
 
 A ``Lookup`` is plain data (a route, a query, a match): this module does no
 I/O and sits below everything that sends.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,7 +35,7 @@ from ._errors import AgencyAccessError
 from ._routes import CLIENTS_LIST, LINKS_LIST, PagedRoute
 
 __all__ = [
-    "CLOCK_SKEW",
+    "DATE_MARGIN",
     "IDEMPOTENCY_METADATA_KEY",
     "CannotReconcile",
     "Lookup",
@@ -45,8 +48,10 @@ __all__ = [
 
 #: The metadata key under which ``clients.create`` stores its idempotency key.
 IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
-#: How far the server's clock may lag ours when matching a link's createdAt.
-CLOCK_SKEW = 300.0
+#: How much earlier than the call's start, on the server's clock, a link it made may say
+#: it was created: the Date header counts whole seconds, and the server stamps a record
+#: a moment before it answers.
+DATE_MARGIN = 5.0
 _LINK_OPTIONS = ("intakeForm", "sendEmail", "thankYouMessage", "redirectURL")
 
 
@@ -101,13 +106,17 @@ def idempotency_key(operation: str, payload: Mapping[str, Any]) -> str | None:
 
 
 def lookup_for(
-    operation: str, payload: Mapping[str, Any], not_before: float = 0.0
+    operation: str,
+    payload: Mapping[str, Any],
+    not_before: Callable[[], float] = lambda: -math.inf,
 ) -> Lookup | None:
     """The lookup that finds what a create of ``payload`` made; None for other operations.
 
-    ``not_before`` (epoch seconds) is the earliest a link made by this create
-    can have been created. Raises ``CannotReconcile`` for a client create
-    that carried no idempotency key.
+    ``not_before`` gives, when a link is matched, the earliest (epoch seconds
+    on the server's clock) a link made by this create can have been created:
+    read late, so that the lookup's own answers can tell the server's time.
+    Raises ``CannotReconcile`` for a client create that carried no
+    idempotency key.
     """
     if operation == "clients.create":
         key = idempotency_key(operation, payload)
@@ -122,7 +131,7 @@ def lookup_for(
         return Lookup(
             _RAW_LINKS_LIST,
             {"clientID": payload["clientID"]},
-            lambda item: _same_link(item, payload, not_before),
+            lambda item: _same_link(item, payload, not_before()),
             newest=True,
         )
     return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import math
 import secrets
 import sys
 import time
@@ -46,13 +47,12 @@ from ._errors import (
     scrub_headers,
     scrub_text,
 )
+from ._events import announce_retry, report_attempt
 from ._hooks import (
     CAPTURED,
     Hooks,
     RateLimitWaitEvent,
     RequestEvent,
-    ResponseEvent,
-    RetryEvent,
     SessionStats,
     emit,
     logger,
@@ -61,15 +61,21 @@ from ._hooks import (
 from ._http import (
     Request,
     Response,
+    ServerClock,
     Timeout,
     build_request,
-    log_attempt,
     parse_response,
     redacted_url,
     target_url,
     with_extra_headers,
 )
-from ._idempotency import CLOCK_SKEW, CannotReconcile, Lookup, idempotency_key, lookup_for
+from ._idempotency import (
+    DATE_MARGIN,
+    CannotReconcile,
+    Lookup,
+    idempotency_key,
+    lookup_for,
+)
 from ._models import Page
 from ._retry import Action, RetryPolicy, decide, plan_retry
 from ._routes import ROUTES, Kind, PagedRoute, Route
@@ -153,6 +159,7 @@ class Requester:
         self.name = name
         self.telemetry = telemetry
         self.stats = SessionStats()
+        self.server_clock = ServerClock()
         self.loop = None
         self.closed = False
         # Request ids: random per Session, then a counter (readable in logs, unique enough).
@@ -300,7 +307,7 @@ class Requester:
                     refused.error.operation = route.operation
                 raise refused.error from refused.error.__cause__
             except AgencyAccessError as error:
-                self._scrub(error, tenant)
+                scrub(error, self._secrets(tenant.keys.last))
                 if maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
                     envelope = {"error": False, "data": {**payload, "deleted": True}}
                     break  # the earlier, unanswered delete did it
@@ -337,7 +344,8 @@ class Requester:
                         raise self._unknown(route, payload, error, attempt, why) from error
                     error.attempts = attempt
                     raise
-                self._announce_retry(request, tenant, error, action, attempt, wait)
+                self.stats.retries += 1
+                announce_retry(self.hooks, self.name, request, tenant, error, action, attempt, wait)
                 await asyncio.sleep(wait)
                 if action is Action.RECONCILE:
                     found = await self._reconcile(
@@ -352,6 +360,8 @@ class Requester:
                 )
         if response is not None:
             request_id = response.headers.get("X-Request-ID") or request_id
+            server = self.server_clock  # kept as text: parsed only by a reconciliation
+            server.date, server.seen_at = response.headers.get("Date"), server.clock()
         if CAPTURED.get() is not None:  # shown to the caller: what the server echoed, scrubbed
             secrets = self._secrets(tenant.keys.last)
             answer = (
@@ -387,7 +397,7 @@ class Requester:
                 request_id=request_id,
                 data=data,
             )
-            self._scrub(undecodable, tenant)
+            scrub(undecodable, self._secrets(tenant.keys.last))
             raise undecodable from exc
 
     async def _attempt(
@@ -455,7 +465,9 @@ class Requester:
             if self.telemetry is not None:
                 self.telemetry.attempt_ended(request, response, self._secrets(request.api_key))
             if hooks.on_response or logger.isEnabledFor(_DEBUG):
-                self._report(request, tenant, attempt, response, elapsed, failure)
+                secrets = self._secrets(request.api_key)
+                report_attempt(hooks, self.name, self.log_bodies, secrets, request, tenant,
+                               attempt, response, elapsed, failure)  # fmt: skip
 
     async def _read_key(self, keys: KeySource, budget: float) -> APIKey:
         """A provider's key (or no key) for this attempt; a failure ends the call, nothing sent."""
@@ -467,54 +479,6 @@ class Requester:
             failed = SessionError(f"the api_key provider failed: {type(exc).__name__}")
             failed.__cause__ = exc
             raise _Refused(failed) from None
-
-    def _report(
-        self,
-        request: Request,
-        tenant: Tenant,
-        attempt: int,
-        response: Response | None,
-        elapsed: float,
-        error: BaseException | None,
-    ) -> None:
-        """Tell hooks and the DEBUG log how an attempt ended (never headers, never the key)."""
-        status = response.status if response is not None else None
-        outcome: str | None = None
-        if isinstance(error, asyncio.CancelledError):
-            outcome = "cancelled"
-        elif error is not None:
-            outcome = scrub_text(repr(error), self._secrets(tenant.keys.last))
-        if self.hooks.on_response:
-            event = ResponseEvent(request.operation, request.request_id or "", attempt, status,
-                                  elapsed, outcome, tenant.label, self.name)  # fmt: skip
-            emit(self.hooks.on_response, event)
-        if logger.isEnabledFor(_DEBUG):
-            context = {"tenant": tenant.label, "session": self.name}
-            secrets = self._secrets(request.api_key)
-            log_attempt(
-                request, response, attempt, elapsed, error, context, self.log_bodies, secrets
-            )
-
-    def _announce_retry(
-        self,
-        request: Request,
-        tenant: Tenant,
-        error: AgencyAccessError,
-        action: Action,
-        attempt: int,
-        wait: float,
-    ) -> None:
-        self.stats.retries += 1
-        if self.hooks.on_retry:
-            event = RetryEvent(request.operation, request.request_id or "", attempt, wait,
-                               action.value, repr(error), tenant.label, self.name)  # fmt: skip
-            emit(self.hooks.on_retry, event)
-        logger.info(
-            "%s attempt %d failed (%s); %s in %.2fs",
-            request.operation, attempt, type(error).__name__, action.value, wait,
-            extra={"operation": request.operation, "request_id": request.request_id,
-                   "attempt": attempt, "action": action.value},
-        )  # fmt: skip
 
     async def _reconcile(
         self,
@@ -532,8 +496,16 @@ class Requester:
         Raises ``OutcomeUnknownError`` when that cannot be told, and the error
         itself when the record is provably absent and no attempt is left.
         """
-        now = asyncio.get_running_loop().time()
-        not_before = time.time() - (now - started) - CLOCK_SKEW
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+
+        def not_before() -> float:
+            """When the call began on the server's clock, less a margin; -inf if unknown."""
+            server_now = self.server_clock.now()
+            if server_now is None:
+                return -math.inf  # no server clock: the newest matching record
+            return server_now - (loop.time() - started) - DATE_MARGIN
+
         try:
             lookup = lookup_for(route.operation, payload, not_before)
         except CannotReconcile as cannot:
@@ -591,11 +563,6 @@ class Requester:
         """The texts nothing the SDK shows may hold: the API key, the base URL's password."""
         key_text = (key.reveal(),) if key is not None else ()
         return key_text + ((self._password.reveal(),) if self._password is not None else ())
-
-    def _scrub(self, error: AgencyAccessError, tenant: Tenant) -> None:
-        """Take the key and the base URL's password out of what the server said."""
-        for secret in self._secrets(tenant.keys.last):
-            scrub(error, secret)
 
     def _on_rate_limit_wait(self, delay: float, reason: str) -> None:
         if self.telemetry is not None:

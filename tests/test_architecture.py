@@ -213,7 +213,8 @@ def test_the_sdk_route_table_and_the_emulators_agree() -> None:
 )
 def test_endpoint_keywords_are_the_request_models_fields(method: Any, model: type) -> None:
     """Adding a field to a request model without exposing it (or the reverse) fails here."""
-    options = {"options", "idempotency_key", "self"}  # **options: the per-call CallOptions
+    # **options: the per-call CallOptions; the idempotency keywords steer the SDK's own entry.
+    options = {"options", "idempotency_key", "keep_idempotency_key", "self"}
     renamed = {"services": "requested_services"}
     parameters = {renamed.get(p, p) for p in inspect.signature(method).parameters} - options
     assert parameters == {field.name for field in attrs.fields(model)}

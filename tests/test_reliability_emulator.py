@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
@@ -171,3 +172,30 @@ async def test_a_views_and_a_calls_retry_reach_the_reconciling_lookups(
     assert sent.count("clients.list") == 1
     assert sent.count("links.list") == 1
     assert "clients.create" not in sent  # the lookup failed: nothing was created blindly
+
+
+@pytest.mark.parametrize(
+    "skew", [-86_400.0, 600.0, 86_400.0], ids=["day-slow", "10min-fast", "day-fast"]
+)
+async def test_a_lost_link_create_makes_one_link_whatever_the_local_clock_says(
+    agencyaccess_emulator: RunningEmulator, skew: float
+) -> None:
+    """Every links.create answer lost, the local clock off: the lookup reads the server's clock.
+
+    The request loop's wall clock is set ``skew`` seconds off; the server's
+    Date header is what bounds the search, so the first create is found,
+    never made a second or third time.
+    """
+    admin = agencyaccess_emulator.admin
+    services = {"google": {"googleAds": {"accessLevel": "standard",
+                                         "agencyAccountID": "acct_google_1"}}}  # fmt: skip
+    async with agencyaccess_emulator.session() as session:
+        client = await session.clients.create(name="Acme", email="ops@acme.test")
+        session._requester.clock = lambda: time.time() + skew
+        await admin.set_faults(dropAfter=1.0, routes=["links.create"])
+        link = await session.links.create(client.client_id, services=services)
+        await admin.set_faults()
+        made = await session.links.list(client_id=client.client_id).collect()
+    assert [found.link_id for found in made] == [link.link_id]
+    sent = [entry["operation"] for entry in await admin.requests()]
+    assert sent.count("links.create") == 1
