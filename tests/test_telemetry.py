@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -40,6 +39,7 @@ class Otel:
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.metrics = InMemoryMetricReader()
+        self.seen: dict[str, list[Any]] = {}
         self.meter_provider = MeterProvider(metric_readers=[self.metrics])
         self.telemetry = aa.Telemetry(
             tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
@@ -49,16 +49,16 @@ class Otel:
         return list(self.spans.get_finished_spans())
 
     def points(self, name: str) -> list[Any]:
+        """The metric's points as last collected with any (the SDK at its floor, 1.20, leaves
+        a cumulative histogram out of a collection that follows one with no new point)."""
         data = self.metrics.get_metrics_data()
         assert data is not None
-        return [
-            point
-            for resource in data.resource_metrics
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.data.data_points:
+                        self.seen[metric.name] = list(metric.data.data_points)
+        return self.seen.get(name, [])
 
 
 @pytest.fixture
@@ -177,7 +177,10 @@ async def test_tracing_false_makes_no_span(otel: Otel, server: str) -> None:
 
 
 async def test_aiohttp_instrumentor_spans_nest_under_the_operation(otel: Otel, server: str) -> None:
-    instrumentor = AioHttpClientInstrumentor()
+    # Imported here: the tier of declared floors (opentelemetry-api 1.20) cannot install
+    # the instrumentor, which needs a newer API; every other test of this module runs there.
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
+    instrumentor = instrumentation.AioHttpClientInstrumentor()
     instrumentor.instrument(tracer_provider=otel.tracer_provider)
     try:
         async with session(server, otel.telemetry) as s:
