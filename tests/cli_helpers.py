@@ -52,6 +52,23 @@ def clean_rows(n: int) -> list[dict[str, str]]:
     ]
 
 
+def onboarded(emulator: Emulator, folder: Path, rows: int) -> Path:
+    """``rows`` clean rows onboarded against ``emulator`` from ``folder``; their results file."""
+    path = write_csv(folder / "clients.csv", clean_rows(rows))
+    result = run_cli(
+        "onboard", str(path), "--services", str(EXAMPLES / "services.json"),
+        "--base-url", emulator.base_url, env=emulator.env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return folder / "clients.results.csv"
+
+
+def requests_of(emulator: Emulator, operation: str) -> int:
+    """How many ``operation`` requests the emulator served, whatever their status."""
+    counted: dict[str, int] = emulator.admin("counters")["requests"].get(operation, {})
+    return sum(counted.values())
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

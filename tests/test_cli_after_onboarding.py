@@ -20,7 +20,9 @@ from tests.cli_helpers import (
     Emulator,
     assert_one_line_error,
     clean_rows,
+    onboarded,
     read_results,
+    requests_of,
     run_cli,
     start_cli,
     write_csv,
@@ -29,16 +31,6 @@ from tests.cli_helpers import (
 pytestmark = pytest.mark.process
 
 SERVICES = str(EXAMPLES / "services.json")
-
-
-def onboarded(emulator: Emulator, tmp_path: Path, rows: int) -> Path:
-    path = write_csv(tmp_path / "clients.csv", clean_rows(rows))
-    result = run_cli(
-        "onboard", str(path), "--services", SERVICES, "--base-url", emulator.base_url,
-        env=emulator.env(),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "clients.results.csv"
 
 
 def fewer_services(tmp_path: Path) -> Path:
@@ -51,11 +43,6 @@ def fewer_services(tmp_path: Path) -> Path:
 
 def cli(emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--base-url", emulator.base_url, env=emulator.env())
-
-
-def requests_of(emulator: Emulator, operation: str) -> int:
-    counted: dict[str, int] = emulator.admin("counters")["requests"].get(operation, {})
-    return sum(counted.values())
 
 
 def test_update_is_sent_once_across_a_kill(emulator: Emulator, tmp_path: Path) -> None:

@@ -26,23 +26,15 @@ from tests.cli_helpers import (
     CLI,
     EXAMPLES,
     Emulator,
-    clean_rows,
+    onboarded,
     read_results,
+    requests_of,
     run_cli,
-    write_csv,
 )
 
 pytestmark = pytest.mark.process
 
 SERVICES = str(EXAMPLES / "services.json")
-
-
-def onboarded(emulator: Emulator, folder: Path, rows: int) -> Path:
-    path = write_csv(folder / "clients.csv", clean_rows(rows))
-    result = run_cli("onboard", str(path), "--services", SERVICES, "--base-url",
-                     emulator.base_url, env=emulator.env())  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return folder / "clients.results.csv"
 
 
 def run_limited(
@@ -83,11 +75,6 @@ def one_line(result: subprocess.CompletedProcess[str], code: int, *needles: str)
     assert len([line for line in lines if "error:" in line or "stopped:" in line]) == 1, lines
     for needle in needles:
         assert needle in result.stderr, result.stderr
-
-
-def requests_of(emulator: Emulator, operation: str) -> int:
-    counted: dict[str, int] = emulator.admin("counters")["requests"].get(operation, {})
-    return sum(counted.values())
 
 
 def test_status_into_a_read_only_folder_is_one_line(emulator: Emulator, tmp_path: Path) -> None:

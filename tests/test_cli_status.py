@@ -16,25 +16,14 @@ from tests.cli_helpers import (
     EXAMPLES,
     Emulator,
     assert_one_line_error,
-    clean_rows,
+    onboarded,
     read_results,
     run_cli,
     start_cli,
-    write_csv,
 )
 from tests.helpers import closed_port
 
 pytestmark = pytest.mark.process
-
-
-def onboarded(emulator: Emulator, tmp_path: Path, rows: int) -> Path:
-    path = write_csv(tmp_path / "clients.csv", clean_rows(rows))
-    result = run_cli(
-        "onboard", str(path), "--services", str(EXAMPLES / "services.json"),
-        "--base-url", emulator.base_url, env=emulator.env(),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "clients.results.csv"
 
 
 def grant_all(emulator: Emulator, link_id: str, status: str = "granted") -> None:
