@@ -159,7 +159,7 @@ class Requester:
         self.name = name
         self.telemetry = telemetry
         self.stats = SessionStats()
-        self.server_clock = ServerClock()
+        self.server_clock: ServerClock = ServerClock()
         self.loop = None
         self.closed = False
         # Request ids: random per Session, then a counter (readable in logs, unique enough).
