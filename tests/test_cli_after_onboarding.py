@@ -249,3 +249,38 @@ def test_send_email_asks_on_a_terminal_and_no_means_nothing_sent(tmp_path: Path)
     assert "E-mail 3 clients an invite from https://api.agencyaccess.example? [y/N]" in stderr
     assert "not confirmed" in stderr
     assert not (tmp_path / "clients.results.csv").exists()
+
+
+def test_where_ignores_the_case_of_column_names_and_contains_with_a_tilde(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    results = onboarded(emulator, tmp_path, 12)
+    one = cli(emulator, "update", str(results), "--where", "EMAIL=C1@example.test",
+              "--thank-you-message", "One")  # fmt: skip
+    assert one.returncode == 0 and "1 selected: 1 updated" in one.stderr, one.stderr
+    several = cli(emulator, "update", str(results), "--where", "Name~client 1",
+                  "--thank-you-message", "Ten to nineteen")  # fmt: skip
+    assert several.returncode == 0 and "3 selected: 3 updated" in several.stderr  # 1, 10, 11
+    assert_one_line_error(
+        cli(emulator, "update", str(results), "--where", "nope~x", "--thank-you-message", "x"),
+        "COLUMN~TEXT (contains)",
+    )
+
+
+def test_the_delete_prompt_names_the_clients(emulator: Emulator, tmp_path: Path) -> None:
+    """On a terminal, the question lists the first 10 rows by name and counts the rest."""
+    results = onboarded(emulator, tmp_path, 12)
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    process = subprocess.Popen(
+        [*CLI, "delete", str(results)], stdin=terminal, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**environment, **emulator.env()},
+    )  # fmt: skip
+    os.close(terminal)
+    os.write(controller, b"n\n")
+    _, stderr = process.communicate(timeout=60)
+    os.close(controller)
+    assert process.returncode == 2
+    assert ": row 2 (Client 0), row 3 (Client 1)," in stderr
+    assert "row 11 (Client 9), and 2 more? [y/N]" in stderr
+    assert requests_of(emulator, "clients.delete") == 0

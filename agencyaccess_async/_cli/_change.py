@@ -20,8 +20,9 @@ not sent again.
 Both need the API key of the account the file was onboarded with
 (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE), and send where the file
 was onboarded (its target column) unless --base-url says otherwise.
---where selects rows whose COLUMN equals VALUE (trimmed, ignoring case);
-several --where must all hold.
+--where COLUMN=VALUE selects rows whose COLUMN equals VALUE, --where
+COLUMN~TEXT rows whose COLUMN contains TEXT (trimmed, ignoring case, column
+names too); several --where must all hold.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="COLUMN=VALUE",
-        help="only rows whose COLUMN is VALUE; repeatable (all must hold)",
+        help="only rows whose COLUMN is VALUE (or COLUMN~TEXT: contains TEXT), ignoring case; "
+        "repeatable (all must hold)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask; needed without a terminal")
     parser.add_argument(
@@ -206,9 +208,11 @@ def run_delete(args: argparse.Namespace) -> int:
         if not client_ids:
             print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
             return 0
+        shown = ", ".join(selection.named(c) for c in client_ids[:_SHOWN])
+        more = f", and {len(client_ids) - _SHOWN} more" if len(client_ids) > _SHOWN else ""
         confirm(
             f"Delete {len(client_ids)} clients and their access requests at "
-            f"{selection.where.shown}?",
+            f"{selection.where.shown}: {shown}{more}?",
             yes=args.yes,
             refusal=f"delete would delete {len(client_ids)} clients",
         )

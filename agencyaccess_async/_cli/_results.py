@@ -218,23 +218,33 @@ class ResultsFile:
         return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
 
     def where(self, conditions: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-        """The rows matching every ``COLUMN=VALUE`` (trimmed, case-insensitively), numbered.
+        """The rows matching every condition, numbered (the header is row 1).
 
-        A row's number counts the header as row 1, as the other commands' messages do.
+        ``COLUMN=VALUE``: the cell equals VALUE; ``COLUMN~TEXT``: the cell
+        contains TEXT. Cells and values are trimmed and compared ignoring case,
+        and so are column names.
         """
-        wanted: list[tuple[str, str]] = []
+        wanted: list[tuple[str, bool, str]] = []
+        by_name = {column.lower(): column for column in self.header}
         for condition in conditions:
-            column, equals, value = condition.partition("=")
-            if not equals or column.strip() not in self.header:
+            cut = min((i for i in (condition.find("="), condition.find("~")) if i > 0), default=-1)
+            column = by_name.get(condition[:cut].strip().lower()) if cut > 0 else None
+            if column is None:
                 raise UsageError(
-                    f"--where {condition!r}: expected COLUMN=VALUE with a column of "
-                    f"{self.path.name} ({', '.join(self.header)})"
+                    f"--where {condition!r}: expected COLUMN=VALUE (equals) or COLUMN~TEXT "
+                    f"(contains) with a column of {self.path.name} ({', '.join(self.header)})"
                 )
-            wanted.append((column.strip(), value.strip().lower()))
+            value = condition[cut + 1 :].strip().lower()
+            wanted.append((column, condition[cut] == "~", value))
         return [
             (number, row) for number, row in enumerate(self.rows, start=2)
-            if all(row.get(c, "").strip().lower() == v for c, v in wanted)
+            if all(_matches(row.get(c, ""), contains, v) for c, contains, v in wanted)
         ]  # fmt: skip
+
+
+def _matches(cell: str, contains: bool, value: str) -> bool:
+    text = cell.strip().lower()
+    return value in text if contains else text == value
 
 
 def check_output(path: Path, option: str, source: Path | None) -> None:
