@@ -161,3 +161,17 @@ def test_another_agencys_key_changes_nothing_and_says_so(
         assert_one_line_error(refused, "holds none of the first 3", "another agency's key")
     assert emulator.admin("counters")["records"] == {"clients": 3, "links": 3}
     assert {r["status"] for r in read_results(results)} == {"onboarded"}
+
+
+def test_a_results_file_never_sends_the_key_to_a_host_of_its_own_choosing(tmp_path: Path) -> None:
+    """A shared or edited results file naming another host: refused, nothing sent anywhere."""
+    results = write_csv(tmp_path / "clients.results.csv", [
+        {"client_id": "cl_1", "link_id": "ln_1", "target": "https://collector.example"},
+    ])  # fmt: skip
+    env = {"AGENCYACCESS_API_KEY": "aa_live_key"}
+    for command in (["status"], ["delete", "--yes"], ["update", "--thank-you-message", "x"]):
+        refused = run_cli(command[0], str(results), *command[1:], env=env)
+        assert_one_line_error(
+            refused, "onboarded against https://collector.example, which is neither the hosted",
+            "pass --base-url https://collector.example",
+        )  # fmt: skip

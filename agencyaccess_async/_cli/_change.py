@@ -28,6 +28,7 @@ names too); several --where must all hold.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sqlite3
 import sys
 import time
@@ -313,7 +314,8 @@ def _unfinished(ids: list[str], journal: Path) -> list[str]:
         return ids[:_SHOWN]
     saved = Journal(journal, None)
     try:
-        return [i for i in ids if (e := saved.get(i)) is None or e.state != "done"][:_SHOWN]
+        left = (i for i in ids if (entry := saved.get(i)) is None or entry.state != "done")
+        return list(itertools.islice(left, _SHOWN))
     finally:
         saved.close()
 

@@ -256,7 +256,9 @@ def recorded_target(
     That is its ``target`` column (``recorded``), unless ``--base-url`` says
     otherwise, which wins with a note. ``$AGENCYACCESS_BASE_URL`` does not
     override the file: an environment set for another job must not send one
-    job's changes to another server.
+    job's changes to another server. Nor does the file alone send the key
+    anywhere: a recorded target that is not the hosted API, this machine or
+    ``$AGENCYACCESS_BASE_URL`` must be named with ``--base-url``.
     """
     if recorded == REHEARSAL_LABEL:
         raise UsageError(
@@ -277,6 +279,16 @@ def recorded_target(
         return Target(base_url, key)
     if recorded:
         environment = os.environ.get("AGENCYACCESS_BASE_URL")
+        trusted = (
+            recorded == _comparable(DEFAULT_BASE_URL)
+            or is_loopback(URL(recorded).host or "")
+            or (environment is not None and _comparable(environment) == recorded)
+        )
+        if not trusted:  # a file, shared or edited, never chooses where the key goes
+            raise UsageError(
+                f"{path.name} was onboarded against {recorded}, which is neither the hosted API "
+                f"nor $AGENCYACCESS_BASE_URL: pass --base-url {recorded} to send the API key there"
+            )
         if environment and _comparable(environment) != recorded:
             print(
                 f"{command}: note: sending to {recorded}, where {path.name} was onboarded, not "
