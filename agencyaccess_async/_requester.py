@@ -2,8 +2,9 @@
 
 ``Requester.request`` reads top to bottom: encode the body, build the
 ``Request``, then for each attempt take a limiter slot, read the key, send,
-classify the answer (``parse_response``), and decide what a failure allows
-(``decide``: retry, reconcile or raise); a success is decoded into the
+classify the answer (``parse_response``), and carry out what ``decide``
+says a failure allows (retry, reconcile, raise, done, read the key again,
+resend at once); a success is decoded into the
 route's model. An attempt is written in one place (``_attempt``), and
 reconciliation looks records up through this same loop, with lookups that
 ``_idempotency`` describes as data.
@@ -35,12 +36,9 @@ from ._auth import APIKey, KeySource
 from ._converter import CONVERTER
 from ._errors import (
     AgencyAccessError,
-    AuthenticationError,
     DecodeError,
-    NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
-    RemoteDisconnected,
     SessionError,
     TransportError,
     scrub,
@@ -77,8 +75,8 @@ from ._idempotency import (
     lookup_for,
 )
 from ._models import Page
-from ._retry import Action, RetryPolicy, decide, plan_retry
-from ._routes import ROUTES, Kind, PagedRoute, Route
+from ._retry import Action, RetryPolicy, Tried, decide, plan_retry
+from ._routes import ROUTES, PagedRoute, Route
 from ._scope import CallOptions, Scope, Tenant
 from ._telemetry import Telemetry
 from ._transport import Transport
@@ -290,9 +288,7 @@ class Requester:
         started = loop.time()
         deadline = started + policy.deadline
         attempt = 0
-        maybe_done = False  # an earlier attempt may have been processed
-        refreshed_key = False
-        resent_on_new_connection = False
+        tried = Tried()  # what decide() needs to know of the attempts so far
         response: Response | None = None
         while True:
             attempt += 1
@@ -308,29 +304,18 @@ class Requester:
                 raise refused.error from refused.error.__cause__
             except AgencyAccessError as error:
                 scrub(error, self._secrets(tenant.keys.last))
-                if maybe_done and route.kind is Kind.DELETE and isinstance(error, NotFoundError):
+                tried = attrs.evolve(tried, refreshable=tenant.keys.refreshable)
+                action = decide(route.kind, error, tried)
+                if action is Action.DONE:
                     envelope = {"error": False, "data": {**payload, "deleted": True}}
-                    break  # the earlier, unanswered delete did it
-                if (
-                    isinstance(error, AuthenticationError)
-                    and tenant.keys.refreshable
-                    and not refreshed_key
-                ):
-                    refreshed_key = True  # the key may have been rotated: read it once more
+                    break
+                if action is Action.REFRESH_KEY:  # the next attempt reads the key again
+                    tried = attrs.evolve(tried, key_refreshed=True)
                     continue
-                if (
-                    isinstance(error, RemoteDisconnected)
-                    and error.before_answer
-                    and route.kind is not Kind.CREATE  # a create is reconciled, as always
-                    and not resent_on_new_connection
-                ):
-                    # Most often a pooled connection the server had closed: resend a read,
-                    # update or delete at once on a new one, uncounted by the policy.
-                    resent_on_new_connection = True
-                    maybe_done = True  # it may have arrived: a delete's 404 then means done
+                if action is Action.RESEND:  # it may have arrived: a delete's 404 means done
+                    tried = attrs.evolve(tried, resent=True, maybe_done=True)
                     attempt -= 1
                     continue
-                action = decide(route.kind, error)
                 if isinstance(error, RateLimitError):
                     self.stats.rate_limited += 1
                 pause, wait = plan_retry(
@@ -355,9 +340,8 @@ class Requester:
                         self.stats.reconciled += 1
                         envelope, response = {"error": False, "data": found}, None
                         break
-                maybe_done = maybe_done or not (
-                    isinstance(error, TransportError) and not error.may_have_reached_server
-                )
+                if not (isinstance(error, TransportError) and not error.may_have_reached_server):
+                    tried = attrs.evolve(tried, maybe_done=True)
         if response is not None:
             request_id = response.headers.get("X-Request-ID") or request_id
             server = self.server_clock  # kept as text: parsed only by a reconciliation

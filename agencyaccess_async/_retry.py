@@ -1,8 +1,16 @@
 """Retry policy, and the one function that decides what a failed attempt may do next.
 
-A failed attempt is resent, reconciled, or final; ``decide`` is the only
-place that says which, from the operation's kind and the error:
+``decide`` is the only place that says what a failed attempt leads to, from
+the operation's kind, the error and what the call has tried already
+(``Tried``); the request loop only carries it out:
 
+- a delete answered "not found" after an earlier attempt that may have
+  arrived: done (that attempt deleted it);
+- a 401 with a key from a provider, the first time: read the key again and
+  resend (it may have been rotated meanwhile);
+- a connection closed before any answer (most often a pooled one the server
+  had closed), for anything but a create, the first time: resend at once on
+  a new connection, not counted against the policy;
 - never reached the server (connect error, pool timeout), a 429, or a 503
   with ``Retry-After``: resend, whatever the operation;
 - reads, updates and deletes: resend on any transport error or 5xx (they
@@ -21,13 +29,21 @@ from types import TracebackType
 
 import attrs
 
-from ._errors import RateLimitError, ServerError, TransportError
+from ._errors import (
+    AuthenticationError,
+    NotFoundError,
+    RateLimitError,
+    RemoteDisconnected,
+    ServerError,
+    TransportError,
+)
 from ._routes import Kind
 
 __all__ = [
     "Action",
     "RetryPolicy",
     "TestingMode",
+    "Tried",
     "decide",
     "plan_retry",
     "set_testing",
@@ -92,6 +108,24 @@ class Action(enum.Enum):
     RETRY = "retry"
     RECONCILE = "reconcile"
     FAIL = "fail"
+    DONE = "done"  # the earlier, unanswered attempt did it
+    REFRESH_KEY = "refresh key"  # read the provider's key again, resend
+    RESEND = "resend"  # at once, on a new connection, not counted
+
+
+@attrs.frozen
+class Tried:
+    """What a call has done so far, as far as ``decide`` needs to know.
+
+    ``maybe_done``: an earlier attempt may have been processed;
+    ``refreshable``: the key comes from a provider; ``key_refreshed`` and
+    ``resent`` say the once-only actions were taken.
+    """
+
+    maybe_done: bool = False
+    refreshable: bool = False
+    key_refreshed: bool = False
+    resent: bool = False
 
 
 @attrs.frozen
@@ -149,8 +183,19 @@ def skipped_in_testing(wait: float) -> float:
     return 0.0
 
 
-def decide(kind: Kind, error: BaseException) -> Action:
+def decide(kind: Kind, error: BaseException, tried: Tried = Tried()) -> Action:
     """What an operation of ``kind`` may do after failing with ``error`` (see module doc)."""
+    if tried.maybe_done and kind is Kind.DELETE and isinstance(error, NotFoundError):
+        return Action.DONE
+    if isinstance(error, AuthenticationError) and tried.refreshable and not tried.key_refreshed:
+        return Action.REFRESH_KEY
+    if (
+        isinstance(error, RemoteDisconnected)
+        and error.before_answer
+        and kind is not Kind.CREATE  # a create is reconciled, as always
+        and not tried.resent
+    ):
+        return Action.RESEND
     if isinstance(error, RateLimitError):
         return Action.RETRY
     if isinstance(error, TransportError):

@@ -12,6 +12,7 @@ import pytest
 
 from agencyaccess_async import (
     IDEMPOTENCY_METADATA_KEY,
+    AuthenticationError,
     ConnectError,
     DeletedClient,
     Hooks,
@@ -28,7 +29,7 @@ from agencyaccess_async import (
     ServerError,
     Session,
 )
-from agencyaccess_async._retry import Action, decide
+from agencyaccess_async._retry import Action, Tried, decide
 from agencyaccess_async._routes import Kind
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok, subscribe_to_everything
@@ -87,6 +88,32 @@ def dropped() -> RemoteDisconnected:
 def test_decide_is_the_one_place(kind: Kind, error: Exception, action: Action) -> None:
     """decide() maps operation kind and error to resend, reconcile or fail."""
     assert decide(kind, error) is action
+
+
+def _early_reset() -> RemoteDisconnected:
+    return RemoteDisconnected("closed before any answer", before_answer=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "tried", "action"),
+    [
+        (Kind.DELETE, NotFoundError("gone", status=404), Tried(maybe_done=True), Action.DONE),
+        (Kind.DELETE, NotFoundError("gone", status=404), Tried(), Action.FAIL),
+        (Kind.READ, AuthenticationError("no", status=401), Tried(refreshable=True),
+         Action.REFRESH_KEY),
+        (Kind.READ, AuthenticationError("no", status=401),
+         Tried(refreshable=True, key_refreshed=True), Action.FAIL),
+        (Kind.READ, AuthenticationError("no", status=401), Tried(), Action.FAIL),
+        (Kind.UPDATE, _early_reset(), Tried(), Action.RESEND),
+        (Kind.UPDATE, _early_reset(), Tried(resent=True), Action.RETRY),
+        (Kind.CREATE, _early_reset(), Tried(), Action.RECONCILE),
+    ],
+)  # fmt: skip
+def test_decide_also_says_done_refresh_the_key_and_resend_now(
+    kind: Kind, error: Exception, tried: Tried, action: Action
+) -> None:
+    """The once-only actions are decide()'s too; the request loop only carries them out."""
+    assert decide(kind, error, tried) is action
 
 
 async def test_reads_are_retried_on_5xx_and_drops() -> None:
