@@ -26,7 +26,7 @@ INTERNAL = {
     "fingerprint_of", "emit", "logger", "advise", "set_testing", "TestingMode", "plan_retry", "checked_base_url", "WIRE_NAME_EXCEPTIONS", "format_datetime", "wire_name", "decide", "Action", "error_for_status",
     "skipped_in_testing", "GUIDE_CAUSES", "header_number", "log_attempt", "with_extra_headers", "default_telemetry", "capture_responses", "record", "CAPTURED", "scrub", "redacted_url", "target_url",
     "KeySource", "clean_key", "key_from_environment", "KEY_ENV", "KEY_FILE_ENV",
-    "scrub_text", "scrub_headers", "SCRUBBED", "SHORTEST_SECRET", "http_date", "ServerClock",
+    "scrub_text", "scrub_headers", "SCRUBBED", "SHORTEST_SECRET", "http_date", "ServerClock", "Tried",
     "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery", "ClosingContext",
 }  # fmt: skip
 
