@@ -175,3 +175,20 @@ def test_a_results_file_never_sends_the_key_to_a_host_of_its_own_choosing(tmp_pa
             refused, "onboarded against https://collector.example, which is neither the hosted",
             "pass --base-url https://collector.example",
         )  # fmt: skip
+
+
+def test_status_after_deleting_the_first_rows_checks_the_account_by_the_rows_left(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The account check samples the rows not marked deleted: their links are still there."""
+    clients = write_csv(tmp_path / "clients.csv", clean_rows(4))
+    onboard = run_cli(*_onboard(clients, "--base-url", emulator.base_url), env=emulator.env())
+    assert onboard.returncode == 0, onboard.stderr
+    results = tmp_path / "clients.results.csv"
+    for i in range(3):
+        deleted = run_cli("delete", str(results), "--where", f"external_id=ext-{i}", "--yes",
+                          env=emulator.env())  # fmt: skip
+        assert deleted.returncode == 0, deleted.stderr
+    status = run_cli("status", str(results), env=emulator.env())
+    assert status.returncode == 0, status.stderr
+    assert "1 pending" in status.stderr and "3 not found" in status.stderr

@@ -32,7 +32,6 @@ import itertools
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from ._connect import (
     to_loopback,
 )
 from ._cron import add_any_account_option, add_cron_options, confirm, logging_to, write_summary
-from ._results import ResultsFile, write_atomically
+from ._results import ResultsFile, is_deleted, write_atomically
 from ._signals import deferred_signals, run_until_signal
 
 __all__ = ["add_change_commands"]
@@ -150,7 +149,7 @@ def _prepare(args: argparse.Namespace, column: str) -> _Selection:
     rows: dict[str, tuple[int, str]] = {}
     deleted = 0
     for number, row in table.where(args.where):
-        if _deleted(row):
+        if is_deleted(row):
             deleted += 1
             continue
         item = row.get(column, "").strip()
@@ -204,7 +203,7 @@ def run_delete(args: argparse.Namespace) -> int:
         show_warnings()
         selection = _prepare(args, "client_id")
         table = selection.table
-        marked = {row.get("client_id", "").strip() for row in table.rows if _deleted(row)}
+        marked = {row.get("client_id", "").strip() for row in table.rows if is_deleted(row)}
         client_ids = [c for c in selection.ids if c not in marked]
         if not client_ids:
             print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
@@ -329,10 +328,6 @@ def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> di
         file=sys.stderr,
     )
     return {"row": number, "name": name, "id": result.key, "error": error}
-
-
-def _deleted(row: Mapping[str, str]) -> bool:
-    return "deleted" in (row.get("status", ""), row.get("link_status", ""))
 
 
 def _record_deleted(selection: _Selection, done: set[str], journal: Path) -> None:

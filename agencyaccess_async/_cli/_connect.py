@@ -175,9 +175,11 @@ def read_api_key() -> str | None:
         raise UsageError(str(error)) from None
 
 
-def no_key(command: str, what: str) -> UsageError:
+def no_key(purpose: str) -> UsageError:
     """The one line for a command that needs a key and has none, naming both ways to give it."""
-    return UsageError(f"no API key: set {KEY_ENV}, or {KEY_FILE_ENV} to a file holding it: {what}")
+    return UsageError(
+        f"no API key: set {KEY_ENV}, or {KEY_FILE_ENV} to a file holding it, {purpose}"
+    )
 
 
 #: What the journal of an embedded emulator's run names as its target and key: its
@@ -214,9 +216,8 @@ class Target:
             return cls(None, None, rehearsal=True)
         key = read_api_key()
         if not key:
-            raise UsageError(
-                f"no API key: set {KEY_ENV}, or {KEY_FILE_ENV} to a file holding it, to "
-                f"{command} for real; or pass --emulator to rehearse against an embedded "
+            raise no_key(
+                f"to {command} for real; or pass --emulator to rehearse against an embedded "
                 "emulator (nothing leaves this machine)"
             )
         return cls(base_url, key)
@@ -268,7 +269,7 @@ def recorded_target(
         )
     key = read_api_key()
     if not key:
-        raise no_key(command, f"{command} works on that key's account")
+        raise no_key(f"the key of the account {path.name} was onboarded with")
     if base_url:
         if recorded and _comparable(base_url) != recorded:
             print(

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     """Examine the target, print the report; 0 if the SDK can work with it, else 1."""
     api_key = read_api_key()
     if not api_key:
-        raise no_key("doctor", "the key to check")
+        raise no_key("to check it")
     services = _read_services(args.services) if args.services else None
     return run_until_signal(_examine(api_key, args.base_url, args.write, services))
 

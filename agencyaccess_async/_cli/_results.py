@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -29,6 +29,7 @@ __all__ = [
     "Counts",
     "ResultsFile",
     "check_output",
+    "is_deleted",
     "same_file",
     "write_atomically",
     "write_results",
@@ -217,6 +218,15 @@ class ResultsFile:
         """The link ids of the rows that have one."""
         return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
 
+    @property
+    def live_link_ids(self) -> list[str]:
+        """The link ids of the rows not marked deleted (what the server should still hold)."""
+        return [
+            row["link_id"].strip()
+            for row in self.rows
+            if row.get("link_id", "").strip() and not is_deleted(row)
+        ]
+
     def where(self, conditions: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
         """The rows matching every condition, numbered (the header is row 1).
 
@@ -240,6 +250,11 @@ class ResultsFile:
             (number, row) for number, row in enumerate(self.rows, start=2)
             if all(_matches(row.get(c, ""), contains, v) for c, contains, v in wanted)
         ]  # fmt: skip
+
+
+def is_deleted(row: Mapping[str, str]) -> bool:
+    """Whether ``delete`` marked the row deleted (in its status, or a status file's link_status)."""
+    return "deleted" in (row.get("status", ""), row.get("link_status", ""))
 
 
 def _matches(cell: str, contains: bool, value: str) -> bool:

@@ -108,7 +108,7 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
         started = time.monotonic()
         sent = session.stats.requests  # the first check counts the account check too
         if not args.any_account:
-            await check_account(session, "links", table.link_ids, table.path)
+            await check_account(session, "links", table.live_link_ids, table.path)
         previous: dict[str, str] = {}
         while True:
             links = await _check(session, table.link_ids)
