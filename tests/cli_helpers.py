@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import csv
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -100,6 +101,23 @@ async def _admin(base_url: str, path: str, body: dict[str, Any] | None) -> Any:
         method = http.post if body is not None else http.get
         async with method(f"{base_url}/_emulator/{path}", json=body) as answer:
             return (await answer.json())["data"]
+
+
+def answered_on_a_terminal(
+    args: list[str], env: dict[str, str], answer: bytes = b"n\n"
+) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as its stdin, typing ``answer``: (exit code, stderr)."""
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    process = subprocess.Popen(
+        [*CLI, *args], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**environment, **env},
+    )  # fmt: skip
+    os.close(terminal)
+    os.write(controller, answer)
+    _, stderr = process.communicate(timeout=60)
+    os.close(controller)
+    return process.returncode, stderr
 
 
 def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

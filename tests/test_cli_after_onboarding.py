@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pty
 import signal
 import subprocess
 import time
@@ -15,9 +13,9 @@ import pytest
 
 from agencyaccess_async import Session
 from tests.cli_helpers import (
-    CLI,
     EXAMPLES,
     Emulator,
+    answered_on_a_terminal,
     assert_one_line_error,
     clean_rows,
     onboarded,
@@ -232,20 +230,12 @@ def test_every_command_lists_its_exit_codes() -> None:
 def test_send_email_asks_on_a_terminal_and_no_means_nothing_sent(tmp_path: Path) -> None:
     """On a terminal the question is asked; answering no stops before any connection."""
     path = write_csv(tmp_path / "clients.csv", clean_rows(3))
-    controller, terminal = pty.openpty()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    environment["AGENCYACCESS_API_KEY"] = "k"
-    process = subprocess.Popen(
-        [*CLI, "onboard", str(path), "--services", SERVICES, "--send-email",
+    code, stderr = answered_on_a_terminal(
+        ["onboard", str(path), "--services", SERVICES, "--send-email",
          "--base-url", "https://api.agencyaccess.example"],
-        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment,
+        {"AGENCYACCESS_API_KEY": "k"},
     )  # fmt: skip
-    os.close(terminal)
-    os.write(controller, b"n\n")
-    _, stderr = process.communicate(timeout=60)
-    os.close(controller)
-    assert process.returncode == 2
+    assert code == 2
     assert "E-mail 3 clients an invite from https://api.agencyaccess.example? [y/N]" in stderr
     assert "not confirmed" in stderr
     assert not (tmp_path / "clients.results.csv").exists()
@@ -270,17 +260,8 @@ def test_where_ignores_the_case_of_column_names_and_contains_with_a_tilde(
 def test_the_delete_prompt_names_the_clients(emulator: Emulator, tmp_path: Path) -> None:
     """On a terminal, the question lists the first 10 rows by name and counts the rest."""
     results = onboarded(emulator, tmp_path, 12)
-    controller, terminal = pty.openpty()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    process = subprocess.Popen(
-        [*CLI, "delete", str(results)], stdin=terminal, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**environment, **emulator.env()},
-    )  # fmt: skip
-    os.close(terminal)
-    os.write(controller, b"n\n")
-    _, stderr = process.communicate(timeout=60)
-    os.close(controller)
-    assert process.returncode == 2
+    code, stderr = answered_on_a_terminal(["delete", str(results)], emulator.env())
+    assert code == 2
     assert ": row 2 (Client 0), row 3 (Client 1)," in stderr
     assert "row 11 (Client 9), and 2 more? [y/N]" in stderr
     assert requests_of(emulator, "clients.delete") == 0
