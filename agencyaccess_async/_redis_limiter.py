@@ -25,7 +25,11 @@ replicas and onboarding shards on one key must share one budget.
   call's deadline. If Redis is unreachable or slow, the limiter falls back to
   local pacing with a warning (``on_redis_error="local"``, the default) or
   fails the call (``"fail"``), and tries Redis again ``retry_redis_after``
-  seconds later: it recovers when Redis returns.
+  seconds later: it recovers when Redis returns. The fallback paces at this
+  process's share of the rate: the rate over the processes Redis last counted
+  on the budget, or over ``processes`` when Redis was never reached (the
+  CLI's ``--shard I/N`` says N). Its window mirror alone would let each
+  process spend the whole window the server advertises.
 - **Names**: budgets are named ``agencyaccess:<name>``, where ``name`` is
   yours or a hash of the base URL and of a hash of the API key. The key is
   never stored in Redis.
@@ -124,6 +128,8 @@ class RedisLimiter(Limiter):
             ``"fail"`` to fail calls (a ``ConnectError``, which nothing sent).
         redis_timeout: the longest a single Redis call may take.
         retry_redis_after: seconds before Redis is tried again after a failure.
+        processes: how many processes share the budget, for a fallback that
+            starts before Redis ever answered (after that, Redis's own count).
 
     """
 
@@ -141,9 +147,12 @@ class RedisLimiter(Limiter):
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         owns_client: bool = False,
         start_fallback: bool = False,
+        processes: int = 1,
     ) -> None:
         if on_redis_error not in ("local", "fail"):
             raise ValueError('on_redis_error must be "local" or "fail"')
+        if processes < 1:
+            raise ValueError("processes must be at least 1")
         super().__init__(max_concurrency, None, clock=clock, sleep=sleep)
         self._redis = client
         self._owns_client = owns_client
@@ -153,9 +162,10 @@ class RedisLimiter(Limiter):
         self._retry_redis_after = retry_redis_after
         self._redis_down_until = 0.0
         # This process's id on the budget, and how many processes paced on it when
-        # Redis last answered: a fallback paces at the rate over that many.
+        # Redis last answered (until it does: as many as the caller said): a fallback
+        # paces at the rate over that many.
         self._member = secrets.token_hex(8)
-        self._live = 1
+        self._live = self._processes = processes
         self._start_fallback = start_fallback
         # Shared with the siblings (one Redis client): when each kind of warning may be
         # logged again, and "reached" once Redis answered (a later failure is an outage,
@@ -207,6 +217,7 @@ class RedisLimiter(Limiter):
             clock=self._clock,
             sleep=self._sleep_for,
             start_fallback=self._start_fallback,
+            processes=self._processes,
         )
         sibling._notices = self._notices
         return sibling
@@ -345,6 +356,8 @@ class RedisLimiter(Limiter):
         if reset > self._last_reset + _NEW_WINDOW:
             self._rolled_over = self._rolled_over or self._last_reset > 0
         self._last_remaining, self._last_reset = remaining, reset
+        if self._redis_down_until:  # pacing locally: at this process's share of what was learnt
+            self._share_locally()
         return True
 
     def _redis_is_down(self) -> bool:
@@ -382,8 +395,14 @@ class RedisLimiter(Limiter):
                 self._retry_redis_after,
             )
         self._redis_down_until = self._clock() + self._retry_redis_after
-        # Local pacing meanwhile, at this process's share of the budget: the rate
-        # over the processes that were live on it when Redis last answered.
+        self._share_locally()
+
+    def _share_locally(self) -> None:
+        """Pace locally at this process's share: the rate over the processes on the budget.
+
+        Before the server's headers tell a rate (with none configured), the
+        window mirror alone holds; each answer that advertises one sets it.
+        """
         rate = self._rate or self._learnt_rate()
         self._interval = self._live / rate if rate else 0.0
 

@@ -159,6 +159,15 @@ def main() -> None:
         results["no shared budget"] = run_case(
             Path(tmp, "a"), args.rows, args.processes, args.limit, None
         )
+        # Redis unreachable from the start (a closed port), with --redis-fallback: each
+        # process paces at its shard's share of the limit (rate / N from --shard I/N).
+        results["Redis never up"] = run_case(
+            Path(tmp, "d"),
+            args.rows,
+            args.processes,
+            args.limit,
+            f"redis://127.0.0.1:{free_port()}/0",
+        )
         if redis_server is None:
             print("redis-server not found: the shared case was not run")
         else:

@@ -334,6 +334,7 @@ def _limiter(args: argparse.Namespace) -> Limiter | None:
             max_concurrency=args.concurrency,
             rate=args.rate_limit,
             start_fallback=args.redis_fallback,
+            processes=_shard(args.shard)[1],  # the fallback's share, if Redis is never reached
         )
     except SessionError as error:
         raise UsageError(str(error)) from None
