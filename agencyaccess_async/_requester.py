@@ -74,10 +74,11 @@ from ._idempotency import (
     idempotency_key,
     lookup_for,
 )
+from ._limiter import Limiter
 from ._models import Page
 from ._retry import Action, RetryPolicy, Tried, decide, plan_retry
 from ._routes import ROUTES, PagedRoute, Route
-from ._scope import CallOptions, Scope, Tenant
+from ._scope import Budgets, CallOptions, Scope, Tenant
 from ._telemetry import Telemetry
 from ._transport import Transport
 from ._version import __version__
@@ -125,6 +126,7 @@ class Requester:
         strict_services: bool,
         name: str | None = None,
         telemetry: Telemetry | None = None,
+        max_tenants: int,
     ) -> None:
         unknown = set(routes) - set(ROUTES)
         if unknown:
@@ -164,16 +166,16 @@ class Requester:
         self._headers: Mapping[str, str] = {}
         self._id_prefix = secrets.token_hex(6) + "-"
         self._request_numbers = itertools.count(1)
-        self.adopt(tenant)
+        #: One limiter per real key: the Session's own, its views', its providers' keys'.
+        self.budgets = Budgets(self._adopt, max_tenants)
+        if tenant.keys.fixed is not None:
+            self.budgets.pin(tenant.keys.fixed.fingerprint, tenant.limiter)
 
-    def adopt(self, tenant: Tenant) -> Tenant:
-        """Make ``tenant``'s limiter report its waits here, and name its budget."""
-        limiter = tenant.limiter
+    def _adopt(self, limiter: Limiter, key_fingerprint: str) -> None:
+        """Make a key's limiter report its waits here, and name its budget after the key."""
         if limiter.on_wait is None:
             limiter.on_wait = self._on_rate_limit_wait
-        last = tenant.keys.last
-        limiter.attach(target_url(self.base_url), last.fingerprint if last else "")
-        return tenant
+        limiter.attach(target_url(self.base_url), key_fingerprint)
 
     def bind(self) -> Transport:
         """The transport, bound to the running loop on first use; refuse any other loop."""
@@ -261,6 +263,7 @@ class Requester:
         transport = self._transport if loop is self.loop and not self.closed else self.bind()
         assert transport is not None
         tenant = scope.tenant
+        keys = tenant.keys
         if scope.defaults:
             options = {**scope.defaults, **options}
         payload = body if isinstance(body, Mapping) else CONVERTER.unstructure(body)
@@ -281,7 +284,7 @@ class Requester:
             headers=headers,
             request_id=request_id,
             timeout=options.get("timeout") or self.timeout,
-            api_key=tenant.keys.fixed,
+            api_key=keys.fixed,
             authorization=self._authorization,
         )
         policy = options.get("retry") or self.retry
@@ -290,11 +293,18 @@ class Requester:
         attempt = 0
         tried = Tried()  # what decide() needs to know of the attempts so far
         response: Response | None = None
+        key = keys.fixed
         while True:
             attempt += 1
             response = None
             try:
-                response = await self._attempt(transport, tenant, request, attempt, deadline)
+                key, limiter = keys.fixed, tenant.limiter  # as now: a rotation reaches a retry
+                if key is None:  # a provider's key, read per attempt, paced on its own budget
+                    key = await self._read_key(keys, deadline - loop.time())
+                    limiter = self.budgets.of(key.fingerprint, tenant.limiter)
+                response = await self._attempt(
+                    transport, tenant, limiter, key, request, attempt, deadline
+                )
                 envelope = parse_response(response, operation=route.operation)
                 break
             except _Refused as refused:  # nothing was sent: no retry
@@ -303,8 +313,8 @@ class Requester:
                     refused.error.operation = route.operation
                 raise refused.error from refused.error.__cause__
             except AgencyAccessError as error:
-                scrub(error, self._secrets(tenant.keys.last))
-                tried = attrs.evolve(tried, refreshable=tenant.keys.refreshable)
+                scrub(error, self._secrets(key))
+                tried = attrs.evolve(tried, refreshable=keys.refreshable)
                 action = decide(route.kind, error, tried)
                 if action is Action.DONE:
                     envelope = {"error": False, "data": {**payload, "deleted": True}}
@@ -322,7 +332,7 @@ class Requester:
                     policy, error, action, attempt, deadline - asyncio.get_running_loop().time()
                 )
                 if pause:
-                    tenant.limiter.pause(pause)  # holds this key's every task, this one included
+                    limiter.pause(pause)  # holds this key's every task, this one included
                 if wait is None:
                     if action is Action.RECONCILE:
                         why = "no time left to look it up"
@@ -347,7 +357,7 @@ class Requester:
             server = self.server_clock  # kept as text: parsed only by a reconciliation
             server.date, server.seen_at = response.headers.get("Date"), server.clock()
         if CAPTURED.get() is not None:  # shown to the caller: what the server echoed, scrubbed
-            secrets = self._secrets(tenant.keys.last)
+            secrets = self._secrets(key)
             answer = (
                 (response.status, scrub_headers(response.headers, secrets))
                 if response is not None
@@ -381,27 +391,29 @@ class Requester:
                 request_id=request_id,
                 data=data,
             )
-            scrub(undecodable, self._secrets(tenant.keys.last))
+            scrub(undecodable, self._secrets(key))
             raise undecodable from exc
 
     async def _attempt(
         self,
         transport: Transport,
         tenant: Tenant,
+        limiter: Limiter,
+        key: APIKey,
         request: Request,
         attempt: int,
         deadline: float,
     ) -> Response:
-        """One attempt: a limiter slot, the key, the send; every event paired, the slot released.
+        """One attempt with ``key``: a slot of its limiter, the send; every event paired.
 
         The limiter's wait and the attempt's total timeout both end by the
-        call's deadline. A resend first lets the loop turn once, so that the
-        pool drops connections the server closed meanwhile (a reconciling
-        lookup's, say) before one is taken for it.
+        call's deadline; the slot is released whatever happens. A resend
+        first lets the loop turn once, so that the pool drops connections the
+        server closed meanwhile (a reconciling lookup's, say) before one is
+        taken for it.
         """
         if attempt > 1:
             await asyncio.sleep(0)
-        limiter = tenant.limiter
         loop = asyncio.get_running_loop()
         timeout = request.timeout
         if not limiter.try_acquire():
@@ -415,17 +427,11 @@ class Requester:
                 SessionError,
             ) as error:  # a wait too long; a Redis misconfigured
                 raise _Refused(error) from error.__cause__
-        try:
-            keys = tenant.keys
-            key = keys.fixed or await self._read_key(keys, deadline - loop.time())
-            left = deadline - loop.time()
-            if timeout is not None and timeout.total is not None and timeout.total > left:
-                timeout = attrs.evolve(timeout, total=max(left, 0.001))
-            if key is not request.api_key or timeout is not request.timeout:
-                request = attrs.evolve(request, api_key=key, timeout=timeout)
-        except BaseException:
-            limiter.release(None)
-            raise
+        left = deadline - loop.time()
+        if timeout is not None and timeout.total is not None and timeout.total > left:
+            timeout = attrs.evolve(timeout, total=max(left, 0.001))
+        if key is not request.api_key or timeout is not request.timeout:
+            request = attrs.evolve(request, api_key=key, timeout=timeout)
         self.stats.requests += 1
         hooks = self.hooks
         if hooks.on_request:

@@ -8,10 +8,9 @@ resource (``session.clients``, ``session.links``, ``session.bulk``) to the
 
 from __future__ import annotations
 
-import collections
 import os
 import warnings
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -255,11 +254,10 @@ class Session(_Calls, ClosingContext):
             strict_services=strict_services,
             name=name,
             telemetry=default_telemetry(tracing),
+            max_tenants=max_tenants,
         )
         # Without a gateway's credentials, if the URL had any (they travel as a header).
         self.base_url = requester.base_url
-        self._max_tenants = max_tenants
-        self._tenants: collections.OrderedDict[Hashable, Tenant] = collections.OrderedDict()
         self._raw_routes: dict[tuple[str, Kind], Route[Any, Any]] = {}
         super().__init__(self, requester, Scope(requester.tenant))
 
@@ -327,7 +325,10 @@ class Session(_Calls, ClosingContext):
 
     @api_key.setter
     def api_key(self, key: str | APIKey | KeyProvider) -> None:
-        self._scope.tenant.keys.set(key)
+        tenant = self._scope.tenant
+        tenant.keys.set(key)
+        if tenant.keys.fixed is not None:  # the same budget, under the new key's fingerprint
+            self._requester.budgets.pin(tenant.keys.fixed.fingerprint, tenant.limiter)
 
     @property
     def key_fingerprint(self) -> str:
@@ -349,27 +350,22 @@ class Session(_Calls, ClosingContext):
         return capture_responses()
 
     def _tenant_for(self, api_key: str | KeyProvider, label: str | None) -> Tenant:
-        """The tenant of ``api_key``: its limiter is kept while the key is in use (LRU)."""
+        """The tenant of ``api_key``: a key source of the view's own, and its key's limiter.
+
+        Its own key source, so that rotating the Session's key (or another
+        view's) never changes the key this view sends. A fixed key's limiter
+        is the one kept for that key (the Session's own, if it is the same
+        key); a provider's view takes the Session's limiter as a template,
+        and each attempt paces on the limiter of the key it read.
+        """
         keys = KeySource(api_key)
-        last = keys.last
         own = self._scope.tenant
-        if last is not None and last == own.keys.last:
-            # The Session's own key: its budget, but a key source of the view's own, so that
-            # rotating the Session's key never changes the key this view sends.
-            return Tenant(keys, own.limiter, label if label is not None else own.label)
-        identity: Hashable = last.fingerprint if last is not None else api_key
-        tenant = self._tenants.get(identity)
-        if tenant is None:
-            limiter = self._scope.tenant.limiter.sibling()
-            tenant = self._requester.adopt(Tenant(keys, limiter, label))
-            self._tenants[identity] = tenant
-            while len(self._tenants) > self._max_tenants:
-                self._tenants.popitem(last=False)
-        else:
-            self._tenants.move_to_end(identity)
-        if label is not None and tenant.label != label:
-            return Tenant(tenant.keys, tenant.limiter, label)
-        return tenant
+        if keys.fixed is None:
+            return Tenant(keys, own.limiter, label)
+        limiter = self._requester.budgets.of(keys.fixed.fingerprint, own.limiter)
+        if label is None and limiter is own.limiter:
+            label = own.label
+        return Tenant(keys, limiter, label)
 
     def _raw_route(self, path: str, kind: Kind) -> Route[Any, Any]:
         """The route of ``session.post(path)``: made once per path (up to a bound)."""

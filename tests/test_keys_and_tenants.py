@@ -7,6 +7,7 @@ loopback socket; the emulator's agencies stand in for a platform's tenants.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import tracemalloc
 from pathlib import Path
@@ -217,6 +218,39 @@ async def test_each_key_has_its_own_limiter_so_one_tenants_429_holds_no_other(
     assert finished.index("quiet") < 19 and finished.count("busy") == 20
     last_quiet = len(finished) - 1 - finished[::-1].index("quiet")
     assert finished[last_quiet + 1 :].count("busy") > 0  # the busy one was still waiting
+
+
+async def test_one_provider_for_many_agencies_paces_each_key_on_its_own_budget(
+    agencyaccess_emulator: RunningEmulator, real_waits: None
+) -> None:
+    """One provider reading the agency's key from a context variable, as a platform's is.
+
+    The busy agency's call gets a 429 asking for 1.5 s: its key pauses. The
+    quiet agency's three calls through the same provider finish before it
+    (told by order, not by timing). Before, the provider's view had one
+    limiter for every key it returned: the quiet agency waited out the pause.
+    """
+    admin = agencyaccess_emulator.admin
+    busy, quiet = await admin.create_key(agency="busy"), await admin.create_key(agency="quiet")
+    agency_key: contextvars.ContextVar[str] = contextvars.ContextVar("agency_key")
+    finished: list[str] = []
+    async with agencyaccess_emulator.session() as session:
+        platform = session.with_options(api_key=agency_key.get)
+        paused = asyncio.Event()
+        session.hooks.on_retry.append(lambda event: paused.set())
+
+        async def calls(key: str, name: str, count: int) -> None:
+            agency_key.set(key)  # this task's context only
+            for _ in range(count):
+                await platform.clients.list().page()
+                finished.append(name)
+
+        await admin.set_faults(force429={"count": 1, "retryAfter": 1.5})
+        busy_task = asyncio.create_task(calls(busy, "busy", 1))
+        await asyncio.wait_for(paused.wait(), 10)
+        await asyncio.create_task(calls(quiet, "quiet", 3))
+        await busy_task
+    assert finished == ["quiet", "quiet", "quiet", "busy"]
 
 
 def _sockets() -> int:

@@ -285,6 +285,37 @@ async def test_every_tenant_key_has_its_budget_on_one_redis_client_that_closing_
         await probe.aclose()
 
 
+async def test_a_providers_keys_are_budgeted_in_redis_under_each_keys_own_name(
+    agencyaccess_emulator: RunningEmulator, redis_server: RedisServer
+) -> None:
+    """Two providers (one per agency) and a fixed-key view: one Redis budget per real key.
+
+    Before, every provider's view was named with an empty key hash: all
+    agencies behind providers shared one budget and one 429 pause.
+    """
+    import redis.asyncio as redis_asyncio
+
+    admin = agencyaccess_emulator.admin
+    north, south = await admin.create_key(agency="north"), await admin.create_key(agency="south")
+    probe = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisLimiter.from_url(redis_server.url, max_concurrency=8, rate=50)
+        async with agencyaccess_emulator.session(limiter=limiter) as session:
+            for view in (
+                session.with_options(api_key=lambda: north),
+                session.with_options(api_key=lambda: south),
+            ):
+                await view.clients.list().page()
+            names = {name async for name in probe.scan_iter("agencyaccess:*:rate")}
+            assert len(names) == 2
+            await session.with_options(api_key=north).clients.list().page()  # north's again
+            await session.clients.list().page()  # the Session's own key: a third
+        after = {name async for name in probe.scan_iter("agencyaccess:*:rate")}
+        assert names < after and len(after) == 3
+    finally:
+        await probe.aclose()
+
+
 @pytest.mark.parametrize("wrong", ["port", "password"])
 async def test_a_redis_that_cannot_be_reached_at_the_start_is_an_error_unless_opted_out(
     agencyaccess_emulator: RunningEmulator, redis_server: RedisServer, wrong: str
