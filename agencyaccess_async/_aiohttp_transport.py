@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 
 from ._auth import APIKey
 from ._errors import (
@@ -32,6 +33,7 @@ from ._errors import (
     RemoteDisconnected,
     RequestTimeout,
     TransportError,
+    malformed,
 )
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
 from ._transport import ClosingContext
@@ -160,7 +162,7 @@ class AiohttpTransport(ClosingContext):
                     chunks.append(chunk)
                 content = b"".join(chunks)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = _translate(exc, request)
+            error = _translate(exc, request, answer.status if answer is not None else 0)
             if isinstance(error, RemoteDisconnected) and answer is None:
                 error.before_answer = True
                 # One turn of the loop: the pool drops the connections the server
@@ -187,13 +189,24 @@ class AiohttpTransport(ClosingContext):
             await self._session.close()
 
 
-def _translate(exc: BaseException, request: Request) -> TransportError:
+def _translate(exc: BaseException, request: Request, status: int) -> TransportError:
     """Map one of aiohttp's exceptions to the SDK's, saying whether the request may have arrived.
 
     This is the only place that knows aiohttp's exception types. Messages
-    name the failure, never the request's headers.
+    name the failure, never the request's headers nor the answer's bytes.
+    With ``raise_for_status`` off, a ``ClientResponseError`` is aiohttp's
+    parser refusing the answer's head or framing (its 400 is not the
+    server's): a ``ProtocolError`` with status 0, as on every transport; a
+    body that does not decompress is one with the answer's ``status``. A
+    body cut short is a dropped connection.
     """
     context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return malformed(exc.message, 0, **context)
+    if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(
+        exc.__cause__, ContentEncodingError
+    ):
+        return malformed(exc.__cause__.message, status, **context)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return RequestTimeout("connect timeout", kind="connect", **context)
     if isinstance(exc, aiohttp.SocketTimeoutError):

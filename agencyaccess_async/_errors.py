@@ -69,6 +69,7 @@ __all__ = [
     "TransportError",
     "error_for_status",
     "error_response",
+    "malformed",
     "SCRUBBED",
     "SHORTEST_SECRET",
     "scrub",
@@ -177,16 +178,30 @@ class RemoteDisconnected(TransportError):
 
 
 class ProtocolError(TransportError):
-    """The server answered, but not with the JSON envelope of the contract.
+    """The server answered, but not with the JSON envelope of the contract, or not in HTTP.
 
     ``status`` is the HTTP status of the answer and ``body_excerpt`` its first
     200 characters (an HTML error page from a proxy, an empty body, ...).
+    An answer that is not valid HTTP (a garbled status line or chunking,
+    conflicting lengths, too many or too long headers, a body that does not
+    decompress) is one too, on every transport; ``status`` is then 0, unless
+    only the body was at fault (it does not decompress).
     """
 
     def __init__(self, message: str, *, status: int, body_excerpt: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.status = status
         self.body_excerpt = body_excerpt
+
+
+def malformed(what: str, status: int, **context: Any) -> ProtocolError:
+    """The ``ProtocolError`` of an answer that is not valid HTTP, on any transport.
+
+    ``what`` is the HTTP library's reason; only its first line, up to a
+    colon, is kept: the rest quotes the answer's raw bytes.
+    """
+    reason = what.strip().splitlines()[0].split(":")[0].strip() if what.strip() else "unreadable"
+    return ProtocolError(f"the answer is not valid HTTP: {reason}", status=status, **context)
 
 
 class APIError(AgencyAccessError):

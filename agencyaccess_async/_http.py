@@ -33,6 +33,7 @@ from ._hooks import logger
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_HEADER_LINE",
     "MAX_SERVER_WAIT",
     "Request",
     "Response",
@@ -57,6 +58,9 @@ MAX_SERVER_WAIT = 900.0
 #: The largest answer body a transport reads by default (after decompression).
 #: The API's answers are a few KiB; a list page of 100 records, well under 1 MiB.
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: The longest header line of an answer a transport accepts (aiohttp's own limit);
+#: a longer one makes the answer malformed (``ProtocolError``) on every transport.
+MAX_HEADER_LINE = 8190
 
 
 @attrs.frozen

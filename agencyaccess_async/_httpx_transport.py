@@ -28,13 +28,23 @@ from typing import Any
 import httpx
 
 from ._auth import APIKey
-from ._errors import ConnectError, ProtocolError, RemoteDisconnected, RequestTimeout, TransportError
-from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
+from ._errors import (
+    ConnectError,
+    ProtocolError,
+    RemoteDisconnected,
+    RequestTimeout,
+    TransportError,
+    malformed,
+)
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, MAX_HEADER_LINE, Request, Response, Timeout
 from ._transport import ClosingContext
 
 __all__ = ["HttpxTransport"]
 
 _NO_TIMEOUT_GIVEN = Timeout()
+#: How h11 says a connection was closed, before the answer or inside its body: a
+#: dropped connection. Its other protocol errors are answers that are not HTTP.
+_CUT_SHORT = ("Server disconnected", "peer closed connection", "without sending")
 
 
 class _Secrets(httpx.Auth):
@@ -101,17 +111,20 @@ class HttpxTransport(ClosingContext):
         """Send one request; raise a ``TransportError`` if no answer comes back."""
         timeout = request.timeout or _NO_TIMEOUT_GIVEN
         started = time.perf_counter()
+        status: list[int] = []  # the answer's status, once its head has arrived
         try:
-            exchange = self._exchange(request, timeout)
+            exchange = self._exchange(request, timeout, status)
             if timeout.total is None:
-                status, headers, content = await exchange
+                _, headers, content = await exchange
             else:
-                status, headers, content = await asyncio.wait_for(exchange, timeout.total)
+                _, headers, content = await asyncio.wait_for(exchange, timeout.total)
         except (httpx.HTTPError, asyncio.TimeoutError) as exc:
-            raise _translate(exc, request) from None
-        return Response(status, headers, content, time.perf_counter() - started)
+            raise _translate(exc, request, status[0] if status else 0) from None
+        return Response(status[0], headers, content, time.perf_counter() - started)
 
-    async def _exchange(self, request: Request, timeout: Timeout) -> tuple[int, Any, bytes]:
+    async def _exchange(
+        self, request: Request, timeout: Timeout, status: list[int]
+    ) -> tuple[int, Any, bytes]:
         outgoing = self._client.build_request(
             request.method,
             str(request.url),
@@ -128,7 +141,16 @@ class HttpxTransport(ClosingContext):
             follow_redirects=False,
             auth=_Secrets(request.api_key, request.authorization),
         )
+        status.append(answer.status_code)
         try:
+            for name, value in answer.headers.raw:  # aiohttp's limit, so both refuse alike
+                if len(name) + 2 + len(value) > MAX_HEADER_LINE:
+                    raise malformed(
+                        f"a header line is longer than {MAX_HEADER_LINE} bytes",
+                        0,
+                        operation=request.operation,
+                        request_id=request.request_id,
+                    )
             cap = self._max_response_bytes
             length = answer.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:
@@ -165,11 +187,16 @@ async def _chunks(answer: httpx.Response) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-def _translate(exc: BaseException, request: Request) -> TransportError:
+def _translate(exc: BaseException, request: Request, status: int) -> TransportError:
     """Map one of httpx's exceptions to the SDK's, saying whether the request may have arrived.
 
     The only place that knows httpx's exception types. Messages name the
-    failure, never the request's headers.
+    failure, never the request's headers. As on every transport: an answer
+    whose head or framing is not valid HTTP is a ``ProtocolError`` with
+    status 0, one whose body does not decompress has its ``status``
+    (``status`` here is the head's, 0 before one was read); a connection dropped
+    before the answer's head (``status`` 0), whether closed or reset, is a
+    ``RemoteDisconnected`` with ``before_answer``.
     """
     context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
     if isinstance(exc, httpx.ConnectTimeout):
@@ -182,9 +209,15 @@ def _translate(exc: BaseException, request: Request) -> TransportError:
         return RequestTimeout("total timeout", kind="total", **context)
     if isinstance(exc, httpx.ConnectError):
         return ConnectError(f"cannot connect: {exc}", **context)
+    if isinstance(exc, httpx.DecodingError) or (
+        isinstance(exc, httpx.RemoteProtocolError)
+        and not any(cut in str(exc) for cut in _CUT_SHORT)
+    ):
+        return malformed(str(exc), status if isinstance(exc, httpx.DecodingError) else 0, **context)
     if isinstance(exc, httpx.RemoteProtocolError):
-        before = "without sending any" in str(exc) or "Server disconnected" in str(exc)
-        return RemoteDisconnected(f"connection dropped: {exc}", before_answer=before, **context)
+        dropped = f"connection dropped: {exc}"
+        return RemoteDisconnected(dropped, before_answer=not status, **context)
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError)):
-        return RemoteDisconnected(f"connection error: {type(exc).__name__}", **context)
+        dropped = f"connection error: {type(exc).__name__}"
+        return RemoteDisconnected(dropped, before_answer=not status, **context)
     return TransportError(f"{type(exc).__name__}: {exc}", **context)

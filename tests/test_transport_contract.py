@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import json
 import socket
+import struct
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -306,3 +307,105 @@ async def test_every_attempt_reports_how_long_it_took(kind: str) -> None:
         await session.clients.retrieve("cl_1")
     (event,) = events
     assert event.elapsed > 0.01  # the 20 ms sleep is in it: never 0, never a default
+
+
+_JSON = json.dumps({"error": False, "data": client_json()}).encode()
+#: Answers that are not valid HTTP, as raw bytes; None: a reset before any answer.
+HOSTILE: dict[str, bytes | None] = {
+    "bad status line": b"HTTP/1.1 two-hundred OK\r\nContent-Length: 2\r\n\r\n{}",
+    "bad chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    + _JSON
+    + b"\r\n0\r\n\r\n",
+    "duplicate Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: "
+    + str(len(_JSON)).encode()
+    + b"\r\n\r\n"
+    + _JSON,
+    "20,000 headers": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"X-H%d: v\r\n" % i for i in range(20_000))
+    + b"Content-Length: %d\r\n\r\n" % len(_JSON)
+    + _JSON,
+    "corrupt gzip": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 36\r\n\r\n"
+    + b"\x1f\x8b\x08\x00"
+    + b"garbage!" * 4,
+    "100 KB header": b"HTTP/1.1 200 OK\r\nX-Big: "
+    + b"a" * 100_000
+    + b"\r\nContent-Length: %d\r\n\r\n" % len(_JSON)
+    + _JSON,
+    "reset before any answer": None,
+}
+#: The status of a malformed answer's ProtocolError: 0, but when only the body is at fault.
+READ_STATUS = {"corrupt gzip": 200}
+
+
+@contextlib.asynccontextmanager
+async def hostile_server(answer: bytes | None) -> AsyncIterator[tuple[str, list[int]]]:
+    """A raw server: each request read whole, then ``answer`` sent, or the connection reset."""
+    requests: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                 if line.lower().startswith(b"content-length:")), 0,
+            )  # fmt: skip
+            await reader.readexactly(length)
+            requests.append(1)
+            if answer is None:  # RST, not FIN: SO_LINGER with a zero timeout
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()
+                return
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", requests
+
+
+def _as_the_contract_says(case: str) -> aa.TransportError:
+    """What a transport raises for ``case``: what the mock raises to simulate it."""
+    if HOSTILE[case] is None:
+        return aa.RemoteDisconnected("connection dropped", before_answer=True)
+    return aa.ProtocolError("the answer is not valid HTTP", status=READ_STATUS.get(case, 0))
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+async def test_every_transport_maps_a_hostile_answer_to_one_error_and_one_resend_count(
+    kind: str, case: str
+) -> None:
+    """Seven answers that are not HTTP, or none at all: one error class, one request count.
+
+    Three attempts: a malformed answer is retried (a read) like any answer
+    that may have been processed, 3 requests; a reset before any answer is
+    also resent once at once, uncounted (a pooled connection the server
+    closed looks the same), 4 requests. Before, aiohttp and httpx differed
+    in six of the seven classes, httpx accepted the 100 KB header, and only
+    aiohttp resent after a reset.
+    """
+    expected = _as_the_contract_says(case)
+    mocked: list[int] = []
+
+    def mock(request: aa.Request) -> aa.Response:
+        mocked.append(1)
+        raise _as_the_contract_says(case)
+
+    retry = aa.RetryPolicy(attempts=3, backoff_initial=0.001, backoff_max=0.001)
+    async with (
+        hostile_server(HOSTILE[case]) as (base_url, requests),
+        aa.Session(
+            SECRET_KEY, base_url=base_url, transport=transport(kind, mock), retry=retry
+        ) as session,
+    ):
+        with pytest.raises(aa.TransportError) as caught:
+            await session.clients.retrieve("cl_1")
+    assert type(caught.value) is type(expected)
+    assert len(mocked if kind == "mock" else requests) == (4 if HOSTILE[case] is None else 3)
+    if isinstance(expected, aa.ProtocolError):
+        assert isinstance(caught.value, aa.ProtocolError)
+        assert caught.value.status == expected.status
+        assert "not valid HTTP" in str(caught.value) and "aaaa" not in str(caught.value)
+    else:
+        assert isinstance(caught.value, aa.RemoteDisconnected) and caught.value.before_answer
