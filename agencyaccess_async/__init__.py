@@ -52,6 +52,7 @@ from ._http import (
     parse_retry_after,
 )
 from ._idempotency import IDEMPOTENCY_METADATA_KEY
+from ._lease import JobLease, LeaseHeldError, LeaseLostError
 from ._limiter import Limiter
 from ._links import Links, WaitTimeoutError
 from ._models import (
@@ -167,12 +168,15 @@ __all__ = [
     "InvalidRequestError",
     "InvalidServiceError",
     "ItemResult",
+    "JobLease",
     "JournalError",
     "JournalLocked",
     "JournalMismatch",
     "KeyProvider",
     "Language",
     "LanguageName",
+    "LeaseHeldError",
+    "LeaseLostError",
     "Limiter",
     "Link",
     "LinkStatus",

@@ -62,6 +62,16 @@ async def test_readme_python_blocks_run(
         _, stderr = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 0, stderr.decode()
         return
+    redis = None
+    if "redis_url" in block:  # a block on leases: a real redis-server of its own
+        from .test_redis_limiter import REDIS_SERVER, RedisServer
+
+        if REDIS_SERVER is None:
+            if os.environ.get("CI"):
+                pytest.fail("CI must run the Redis tests: install Debian's redis-server")
+            pytest.skip("no redis-server here")
+        redis = RedisServer()
+        redis.start()
     async with agencyaccess_emulator.session() as session:
         services = (
             aa.RequestedServices.build()
@@ -71,11 +81,17 @@ async def test_readme_python_blocks_run(
         namespace: dict[str, Any] = {
             "aa": aa, "session": session, "services": services,
             "crm_export": [(f"crm-{i}", f"Client {i}", f"c{i}@example.test") for i in range(5)],
+            "rows": [aa.NewClient(name=f"Client {i}", email=f"c{i}@example.test") for i in range(3)],
+            "agency_id": 42, "redis_url": redis.url if redis else None,
         }  # fmt: skip
         code = compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        result = eval(code, namespace)
-        if inspect.isawaitable(result):
-            await result
+        try:
+            result = eval(code, namespace)
+            if inspect.isawaitable(result):
+                await result
+        finally:
+            if redis is not None:
+                redis.stop()
         for name, value in list(namespace.items()):
             if name.startswith("test_") and inspect.iscoroutinefunction(value):
                 await value(agencyaccess_emulator, session)
