@@ -17,13 +17,17 @@ row reads:
   for the same services (and the options the job sets).
 
 Each record is claimed by at most one row, so two rows never share a client.
+An idempotency key that two or more clients carry (two runs of one job at
+once, with no lease between them) is a duplicate: its row fails, naming the
+clients, and is never counted as found. ``duplicated`` asks the same of the
+rows a run created, once it has finished.
 """
 
 from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -39,6 +43,8 @@ from .._services import RequestedServices
 __all__ = [
     "Existing",
     "Sweep",
+    "duplicate_error",
+    "duplicated",
     "email_identity",
     "normalised_email",
     "visible_text",
@@ -97,6 +103,8 @@ class Existing:
     """The account's clients and access requests, indexed by what identifies a row."""
 
     by_idempotency_key: dict[str, str] = attrs.field(factory=dict)
+    #: The idempotency keys two or more clients carry: every client of each.
+    duplicates: dict[str, list[str]] = attrs.field(factory=dict)
     by_email: dict[str, list[str]] = attrs.field(factory=dict)
     #: The clients that carry no idempotency key (it was removed), by normalised e-mail.
     keyless_by_email: dict[str, list[str]] = attrs.field(factory=dict)
@@ -114,6 +122,8 @@ class Existing:
         address of a row identified otherwise: only a client that lost its
         idempotency key (a metadata update removed it) may be found by it.
         """
+        if idempotency_key in self.duplicates:
+            raise duplicate_error(self.duplicates[idempotency_key])
         found = self.by_idempotency_key.get(idempotency_key)
         if found is None and email is not None:
             candidates = self.by_email.get(normalised_email(email), ())
@@ -196,7 +206,9 @@ class Sweep:
                 key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
                 email = normalised_email(client.email or "")
                 if key:
-                    existing.by_idempotency_key.setdefault(key, client.client_id)
+                    first = existing.by_idempotency_key.setdefault(key, client.client_id)
+                    if first != client.client_id:
+                        existing.duplicates.setdefault(key, [first]).append(client.client_id)
                 else:
                     existing.keyless_by_email.setdefault(email, []).append(client.client_id)
                 existing.by_email.setdefault(email, []).append(client.client_id)
@@ -207,6 +219,29 @@ class Sweep:
             for link in page.items:
                 if link.client_id:
                     existing.links.setdefault(link.client_id, []).append(_known(link))
+
+
+def duplicate_error(client_ids: list[str]) -> ValueError:
+    """The error of a row whose identity several clients carry: it is not found, it fails."""
+    return ValueError(
+        f"duplicate: clients {', '.join(client_ids)} all carry this row's identity (two runs "
+        "of this job at once?); delete all but one of them, then run again"
+    )
+
+
+async def duplicated(clients: Clients, idempotency_keys: Collection[str]) -> dict[str, list[str]]:
+    """Which of ``idempotency_keys`` two or more of the account's clients carry, and whose.
+
+    One pass over the account's clients, in list pages; only the keys asked
+    about are kept, so memory follows the run, not the account.
+    """
+    seen: dict[str, list[str]] = {}
+    async for page in clients.list(limit=_PAGE).pages():
+        for client in page.items:
+            key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+            if key is not None and key in idempotency_keys:
+                seen.setdefault(key, []).append(client.client_id)
+    return {key: ids for key, ids in seen.items() if len(ids) > 1}
 
 
 def _known(link: Link) -> _KnownLink:

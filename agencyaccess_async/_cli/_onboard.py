@@ -58,6 +58,7 @@ from ._connect import (
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._dry_run import dry_run
+from ._jobs import held_lease, job_identity, mark_duplicates
 from ._results import Counts, check_output, same_file, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
@@ -111,7 +112,8 @@ def add_onboard_command(commands: Any) -> None:
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("AGENCYACCESS_REDIS_URL"),
-        help="share one rate budget with every process on the same key through this Redis "
+        help="share one rate budget with every process on the same key through this Redis, "
+        "and hold this job's lease there so that no other run of it goes on anywhere at once "
         "(default: $AGENCYACCESS_REDIS_URL); needs the redis extra",
     )
     parser.add_argument(
@@ -143,7 +145,8 @@ def add_onboard_command(commands: Any) -> None:
     parser.add_argument(
         "--wait",
         action="store_true",
-        help="if another process is using the journal, wait for it instead of exiting",
+        help="if another process is using the journal, or (with --redis-url) another run "
+        "anywhere holds this job's lease, wait for it instead of exiting",
     )
     parser.add_argument(
         "--fresh-journal",
@@ -380,7 +383,10 @@ async def _onboard(
                 strict_services=args.strict_services,
                 hooks=activity.hooks(),
             )
-            async with session:
+            job = job_identity(table.path, table.shard)
+            lease = held_lease(args.redis_url, job, session.key_fingerprint, wait=args.wait,
+                               fallback=args.redis_fallback, command="onboard")  # fmt: skip
+            async with session, lease as leased:
                 await check_access(session)
 
                 def start(replace: bool = False) -> BulkRun[Any]:
@@ -405,9 +411,13 @@ async def _onboard(
                 _show_reading(table)  # once the run is sure to start: errors stay one line
                 tally = _Tally()
                 ticker = asyncio.ensure_future(display.ticking())
+                duplicates = 0
                 try:
                     async for result in run:
                         tally.add(result)
+                    if not leased and tally.created:
+                        duplicates = await mark_duplicates(session, journal, tally.created)
+                        tally.failed_now += duplicates
                 except asyncio.CancelledError:
                     interrupted = True
                     raise  # run_until_signal turns it into exit code 130 or 143
@@ -447,6 +457,7 @@ async def _onboard(
                             "failed": counts.count("failed"),
                             "created_this_run": len(tally.created),
                             "failed_this_run": tally.failed_now,
+                            "duplicates": duplicates,
                             "requests": session.stats.requests,
                             "elapsed": round(elapsed, 3),
                             "interrupted": interrupted,

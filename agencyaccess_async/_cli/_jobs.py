@@ -1,0 +1,121 @@
+"""One run per job, on any machine: the job's identity and its lease in Redis.
+
+With ``--redis-url``, ``onboard`` holds a ``JobLease`` for the whole run:
+its name is a hash of the key's fingerprint, the input's content and the
+shard, so a second run of that job anywhere (another directory, another
+machine, a task queue's second delivery) is refused in one line naming the
+holder, or waits with ``--wait``. Without Redis the journal's file lock is
+the only guard, and it is local: the sweep then reports any duplicate it
+finds (``_bulk/_existing.py``), and a run that created clients looks once
+more, at its end, for a second client of each (``mark_duplicates``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+from collections.abc import AsyncIterator, Collection
+from pathlib import Path
+
+from .._bulk._existing import duplicate_error, duplicated
+from .._bulk._journal import Journal
+from .._errors import SessionError
+from .._idempotency import stored_idempotency_key
+from .._lease import JobLease, LeaseHeldError, LeaseLostError
+from .._session import Session
+from ._common import Stopped, UsageError
+
+__all__ = ["held_lease", "job_identity", "mark_duplicates"]
+
+_CHUNK = 1 << 20
+
+
+def job_identity(path: Path, shard: tuple[int, int]) -> str:
+    """What makes two runs one job (besides the key): the input's bytes, and the shard.
+
+    The content, not the path: a copy of the export in another directory,
+    or on another machine, is the same job.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return f"onboard {digest.hexdigest()} shard {shard[0]}/{shard[1]}"
+
+
+@contextlib.asynccontextmanager
+async def held_lease(
+    redis_url: str | None,
+    job: str,
+    key_fingerprint: str,
+    *,
+    wait: bool,
+    fallback: bool,
+    command: str,
+) -> AsyncIterator[bool]:
+    """Hold the job's lease for the block (nothing without ``redis_url``); whether it is held.
+
+    A lease held elsewhere is a one-line ``UsageError`` (exit 2) unless
+    ``wait``; a Redis that cannot be reached is one too, unless ``fallback``,
+    which runs without it and says so. A lease lost mid-run stops the run:
+    ``Stopped`` (exit 1), after the block has written its results.
+    """
+    if not redis_url:
+        yield False
+        return
+    lease = JobLease.from_url(redis_url, job, key_fingerprint=key_fingerprint)
+    try:
+        await lease.acquire(wait=wait)
+    except (LeaseHeldError, SessionError) as error:
+        await lease.release()  # closes its Redis client
+        if isinstance(error, LeaseHeldError):
+            raise UsageError(f"{error}; wait for it, or pass --wait") from None
+        if not fallback:
+            raise UsageError(f"{error}: check --redis-url, or pass --redis-fallback") from None
+        print(
+            f"{command}: note: {error}: running without the job's lease, so a run of this job "
+            "elsewhere could duplicate rows (the sweep reports any duplicate it finds)",
+            file=sys.stderr,
+        )
+        yield False
+        return
+    try:
+        yield True
+    except BaseException as exc:
+        try:
+            await lease.__aexit__(type(exc), exc, exc.__traceback__)
+        except LeaseLostError as lost:
+            raise Stopped(str(lost)) from None
+        raise
+    await lease.release()
+
+
+async def mark_duplicates(session: Session, journal_path: Path, created: Collection[str]) -> int:
+    """After a run without a lease: mark failed each row it created that has a second client.
+
+    Another run of the job, elsewhere and at the same time, may have created
+    the same rows: one pass over the account's clients finds each identity
+    this run created that two clients now carry. Its row becomes ``failed``
+    in the journal, naming the clients, so the results file, the counts and
+    the exit code say so. Returns how many rows.
+    """
+    by_key = {stored_idempotency_key(key): key for key in created}
+    found = await duplicated(session.clients, by_key)
+    if not found:
+        return 0
+    journal = Journal(journal_path, None)
+    try:
+        for key, client_ids in found.items():
+            entry = journal.get(by_key[key])
+            if entry is not None:
+                entry.state, entry.error = "failed", str(duplicate_error(client_ids))
+                journal.save(entry)
+    finally:
+        journal.close()
+    print(
+        f"onboard: {len(found)} rows now have two or more clients (another run of this job at "
+        "the same time?): they are marked failed in the results file, naming the clients",
+        file=sys.stderr,
+    )
+    return len(found)
