@@ -74,7 +74,14 @@ class JobLease:
         ttl: seconds the lease outlives its holder's last heartbeat.
         owns_client: close ``client`` with the lease (``from_url`` sets it).
 
+    ``name`` is the lease's Redis key; ``holder`` names this process as a
+    refused run sees it; ``lost`` turns true when the heartbeat failed.
     """
+
+    name: str
+    ttl: float
+    holder: str
+    lost: bool
 
     def __init__(
         self,

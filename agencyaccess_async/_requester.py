@@ -110,6 +110,7 @@ class Requester:
     shown_url: str
     name: str | None
     telemetry: Telemetry | None
+    budgets: Budgets
 
     def __init__(
         self,
