@@ -171,25 +171,29 @@ class Links(Resource):
         """The current state of these access requests, as tuples of links, a page at a time.
 
         Reads list pages of 100 (``links/list``), not one call per link: N
-        links of an account that has little else cost about N/100 requests.
-        Where the account has many other links, it stops listing once
-        fetching the rest one by one (``links/retrieve``) is cheaper, so the
-        cost is never much over the smaller of the two. A link that no
-        longer exists is left out: compare the ids you get with those you
-        asked for. The order is the server's, not ``link_ids``'.
+        links of an account that has little else cost ceil(N/100) requests.
+        Where the account has many other links, it stops listing once the
+        pages that held none of them (each a request that found nothing)
+        are as many as the links still missing, and fetches those one by
+        one (``links/retrieve``): the cost is then at most about twice the
+        smaller of the two ways, and pages that keep finding links are never
+        given up for retrieves that would cost more. A link that no longer
+        exists is left out: compare the ids you get with those you asked
+        for. The order is the server's, not ``link_ids``'.
         """
         wanted = {require_id(link_id, "link_ids") for link_id in link_ids}
-        pages = 0
+        wasted = 0  # pages that held none of the links still wanted
         listed_all = True
         async for page in self.list(limit=_PAGE, **options).pages():
-            pages += 1
             found = tuple(link for link in page.items if link.link_id in wanted)
             wanted.difference_update(link.link_id for link in found)
             if found:
                 yield found
+            else:
+                wasted += 1
             if not wanted:
                 return
-            if pages >= len(wanted):  # the rest, one call each, now costs no more
+            if wasted >= len(wanted):  # the rest, one call each, costs no more than that
                 listed_all = False
                 break
         if listed_all:
