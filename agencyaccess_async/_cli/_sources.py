@@ -12,15 +12,22 @@
   its first sheet or ``--sheet``, within bounds whatever the file claims
   (``_workbooks``). An old binary ``.xls`` is refused with what to do instead.
 
-A text file is read into memory once: a CRM export of 100,000 rows is a few
-tens of megabytes, and a pipe can be read only once.
+A text file is never held in memory: it is checked in one streaming pass
+(its encoding, NUL bytes), and each reading of its rows streams it again
+from disk, so memory does not grow with the file. A pipe, which can be read
+only once, is first spooled to a temporary file.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import csv
 import io
+import os
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,19 +46,23 @@ DELIMITERS = (",", ";", "\t")
 _FIELD_SIZE_LIMIT = 1 << 30
 _XLS = b"\xd0\xcf\x11\xe0"  # an OLE2 compound file: .xls, .doc
 _ZIP = b"PK\x03\x04"
+_CHUNK = 1 << 20  # bytes read at a time
+#: The most bytes of non-ASCII lines kept to judge a legacy encoding by.
+_SAMPLE = 4 << 20
 
 
 @attrs.frozen
 class Source:
-    """A file's content as text rows: decoded, its delimiter known.
+    """A file's content as text rows: its encoding and delimiter known, streamed on demand.
 
-    ``bom`` says the file began with a byte-order mark (so the results file
-    gets one too, for Excel); ``note`` is a line to show the user (a guessed
-    encoding), or None.
+    ``path`` is the file as the user named it; ``file`` is what is read (a
+    spooled copy of a pipe). ``bom`` says the file began with a byte-order
+    mark (so the results file gets one too, for Excel); ``note`` is a line
+    to show the user (a guessed encoding), or None.
     """
 
     path: Path
-    text: str | None
+    file: Path
     delimiter: str
     encoding: str
     bom: bool = False
@@ -63,124 +74,209 @@ class Source:
         if self.workbook is not None:
             yield from self.workbook.records()  # streamed, each time
             return
-        assert self.text is not None
         csv.field_size_limit(_FIELD_SIZE_LIMIT)
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
-        try:
-            yield from reader
-        except csv.Error as error:
-            raise UsageError(
-                f"{self.path}: unreadable at row {reader.line_num} ({error})"
-            ) from None
+        with _text(self.file, self.encoding, self.bom) as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            try:
+                yield from reader
+            except csv.Error as error:
+                raise UsageError(
+                    f"{self.path}: unreadable at row {reader.line_num} ({error})"
+                ) from None
+            except UnicodeDecodeError:  # checked when read first: the file changed since
+                raise UsageError(f"{self.path}: changed while it was being read") from None
 
 
 def read_source(
     path: Path, *, encoding: str | None, delimiter: str | None, sheet: str | None
 ) -> Source:
-    """Read ``path`` (a CSV or text export, or an .xlsx workbook) as rows of text."""
-    data = _read_bytes(path)
-    if not data.strip():
+    """Read ``path`` (a CSV or text export, or an .xlsx workbook) as rows of text.
+
+    One streaming pass decides the encoding and checks every byte of it;
+    nothing of the file is kept but its first line.
+    """
+    file = _readable(path)
+    with file.open("rb") as handle:
+        head = handle.read(_CHUNK)
+        blank = not head.strip() and not any(chunk.strip() for chunk in iter(
+            lambda: handle.read(_CHUNK), b""))  # fmt: skip
+    if blank:
         raise UsageError(f"{path}: the file is empty; expected a header row and client rows")
-    if data.startswith(_ZIP):
-        return Source(path, None, ",", "xlsx", workbook=Workbook.open(path, sheet))
-    if data.startswith(_XLS):
+    if head.startswith(_ZIP):
+        return Source(path, file, ",", "xlsx", workbook=Workbook.open(file, sheet))
+    if head.startswith(_XLS):
         raise UsageError(
             f"{path}: an old Excel .xls workbook; save it as .xlsx (with the xlsx extra "
             'installed) or as "CSV UTF-8"'
         )
     if sheet is not None:
         raise UsageError(f"--sheet {sheet}: {path} is not an Excel workbook")
-    text, used, bom, note = _decode(path, data, encoding)
-    if "\x00" in text:
-        raise UsageError(f"{path}: not a text file (it holds NUL bytes); expected a CSV export")
+    used, bom, note = _decide(path, file, head, encoding)
+    with _text(file, used, bom) as text:
+        first = text.readline()
+        if "\x00" in first or any("\x00" in chunk for chunk in iter(lambda: text.read(_CHUNK), "")):
+            raise UsageError(f"{path}: not a text file (it holds NUL bytes); expected a CSV export")
     if delimiter is None:
-        delimiter = _sniff(text)
-    return Source(path, text, delimiter, used, bom, note)
+        delimiter = _sniff(first)
+    return Source(path, file, delimiter, used, bom, note)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _readable(path: Path) -> Path:
+    """``path``, or a pipe's content spooled to a temporary file (removed at exit)."""
     try:
-        return path.read_bytes()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a CSV file") from None
     except OSError as error:
         raise UsageError(f"{path}: cannot read it ({error.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path}: is a directory, not a CSV file")
+    if stat.S_ISREG(mode):
+        return path
+    handle, spooled = tempfile.mkstemp(prefix="agencyaccess-", suffix=path.suffix)
+    atexit.register(os.unlink, spooled)
+    try:
+        with path.open("rb") as source, os.fdopen(handle, "wb") as copy:
+            shutil.copyfileobj(source, copy, _CHUNK)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read it ({error.strerror})") from None
+    return Path(spooled)
 
 
-def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str, bool, str | None]:
-    """(text, encoding used, had a BOM, a note for the user)."""
+def _text(file: Path, encoding: str, bom: bool) -> io.TextIOWrapper:
+    """The file as a text stream in ``encoding``, without its byte-order mark."""
+    codec = "utf-8-sig" if encoding == "utf-8" and bom else encoding
+    return open(file, encoding=codec, newline="")
+
+
+def _decide(
+    path: Path, file: Path, head: bytes, encoding: str | None
+) -> tuple[str, bool, str | None]:
+    """(the encoding to read ``file`` in, whether it has a BOM, a note for the user).
+
+    Every byte is decoded once here, in chunks, so a bad one is refused
+    before anything is sent.
+    """
     if encoding is not None:
         codec = codec_name(encoding)
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError as error:
-            raise UsageError(_undecodable(path, data, codec, error)) from None
-        bom = text.startswith("\ufeff")
-        return text.removeprefix("\ufeff"), codec, bom, None
-    if data.startswith(codecs.BOM_UTF8):
-        return _strict(path, data[3:], "utf-8"), "utf-8", True, None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _strict(path, data, "utf-16").removeprefix("\ufeff"), "utf-16", True, None
-    try:
-        return data.decode("utf-8"), "utf-8", False, None
-    except UnicodeDecodeError as error:
-        if not data.decode("utf-8", errors="ignore").isascii():
-            # Valid UTF-8 beside the bad bytes: a UTF-8 file with a damaged cell, which
-            # any legacy reading would turn into mojibake everywhere else.
-            raise UsageError(
-                _undecodable(
-                    path, data, "utf-8", error,
-                    "while the rest of the file is: fix that cell and save the file as UTF-8 "
-                    "again (nothing was sent)",
-                )
-            ) from None  # fmt: skip
-    choice = choose_legacy(path, data)
+        bom = head.startswith(codecs.BOM_UTF8) and codecs.lookup(codec).name == "utf-8"
+        _strict(path, file, codec)
+        return codec, bom, None
+    if head.startswith(codecs.BOM_UTF8):
+        _strict(path, file, "utf-8-sig")
+        return "utf-8", True, None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _strict(path, file, "utf-16")
+        return "utf-16", True, None
+    failure = _first_failure(file, "utf-8")
+    if failure is None:
+        return "utf-8", False, None
+    if _holds_utf8(file):
+        # Valid UTF-8 beside the bad bytes: a UTF-8 file with a damaged cell, which
+        # any legacy reading would turn into mojibake everywhere else.
+        raise UsageError(
+            _undecodable(
+                path, file, "utf-8", failure,
+                "while the rest of the file is: fix that cell and save the file as UTF-8 "
+                "again (nothing was sent)",
+            )
+        )  # fmt: skip
+    choice = choose_legacy(path, _non_ascii_lines(file))
     note = (
         f"{path} is not UTF-8: read it as {encoding_label(choice.codec)} ({choice.why}); "
         "if accents look wrong, name the encoding with --encoding"
     )
-    return choice.text, choice.codec, False, note
+    return choice.codec, False, note
 
 
-def _strict(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise UsageError(_undecodable(path, data, encoding, error)) from None
+def _first_failure(file: Path, encoding: str) -> tuple[int, bytes] | None:
+    """The offset and value of the first byte that is not ``encoding``; None if all are."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with file.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            pending = len(decoder.getstate()[0])  # bytes of a character begun last chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:  # its object: the pending bytes, then chunk
+                return offset - pending + error.start, error.object[error.start : error.start + 1]
+            if not chunk:
+                return None
+            offset += len(chunk)
+
+
+def _holds_utf8(file: Path) -> bool:
+    """Whether the file holds any valid non-ASCII UTF-8 (bad bytes skipped)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+    with file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            if not decoder.decode(chunk).isascii():
+                return True
+    return False
+
+
+def _non_ascii_lines(file: Path) -> bytes:
+    """The file's lines that hold a byte over 0x7f, up to ``_SAMPLE`` bytes: what to judge by."""
+    kept: list[bytes] = []
+    size = 0
+    with file.open("rb") as handle:
+        for line in handle:
+            if not line.isascii():
+                kept.append(line)
+                size += len(line)
+                if size >= _SAMPLE:
+                    break
+    return b"".join(kept)
+
+
+def _strict(path: Path, file: Path, encoding: str) -> None:
+    failure = _first_failure(file, encoding)
+    if failure is not None:
+        raise UsageError(_undecodable(path, file, encoding, failure))
 
 
 def _undecodable(
     path: Path,
-    data: bytes,
+    file: Path,
     encoding: str,
-    error: UnicodeDecodeError,
+    failure: tuple[int, bytes],
     advice: str = "so name the file's encoding with --encoding",
 ) -> str:
     """Where the first undecodable byte is: its row and, when the header reads, its column."""
-    text = data.decode(encoding, errors="replace")
-    delimiter = _sniff(text)  # (which lifts the csv module's cell-size limit)
-    bad = data[error.start : error.start + 1].hex()
-    try:
-        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        header = next(rows, [])
-        for number, cells in enumerate(rows, start=2):
-            for column, cell in zip(header, cells, strict=False):
-                if "\ufffd" in cell:
-                    return (
-                        f"{path}: row {number}, column {column!r}: byte 0x{bad} is not "
-                        f"{encoding_label(encoding)}, {advice}"
-                    )
-    except csv.Error:
-        pass
-    line = data[: error.start].count(b"\n") + 1
+    at, byte = failure
+    bad = byte.hex()
+    codec = "utf-8-sig" if encoding == "utf-8" else encoding
+    with open(file, encoding=codec, errors="replace", newline="") as text:
+        delimiter = _sniff(text.readline())  # (which lifts the csv module's cell-size limit)
+        text.seek(0)
+        try:
+            rows = csv.reader(text, delimiter=delimiter)
+            header = next(rows, [])
+            for number, cells in enumerate(rows, start=2):
+                for column, cell in zip(header, cells, strict=False):
+                    if "\ufffd" in cell:
+                        return (
+                            f"{path}: row {number}, column {column!r}: byte 0x{bad} is not "
+                            f"{encoding_label(encoding)}, {advice}"
+                        )
+        except csv.Error:
+            pass
+    with file.open("rb") as handle:
+        line = 1 + sum(chunk.count(b"\n") for chunk in _prefix(handle, at))
     return f"{path}: line {line}: byte 0x{bad} is not {encoding_label(encoding)}, {advice}"
 
 
-def _sniff(text: str) -> str:
+def _prefix(handle: io.BufferedReader, size: int) -> Iterator[bytes]:
+    """The first ``size`` bytes of ``handle``, in chunks."""
+    while size > 0 and (chunk := handle.read(min(_CHUNK, size))):
+        size -= len(chunk)
+        yield chunk
+
+
+def _sniff(first: str) -> str:
     """The delimiter that splits the first line into the most fields (',' on a tie)."""
     csv.field_size_limit(_FIELD_SIZE_LIMIT)  # a header line of any length is read
-    first = next(iter(text.splitlines()), "")
+    first = next(iter(first.splitlines()), "")
     counts = {d: len(next(csv.reader([first], delimiter=d), [])) for d in DELIMITERS}
     return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
