@@ -61,6 +61,8 @@ __all__ = [
     "JournalEntry",
 ]
 
+#: The most states kept unwritten (``Journal.note``): a few milliseconds of rows.
+_KEPT = 1000
 #: The states of a finished item: made by a run, found already made, or an existing
 #: access request updated to the job's services.
 DONE_STATES = ("done", "found", "updated")
@@ -238,9 +240,13 @@ class Journal:
 
         For states whose loss a re-run repairs (a create that finished: the
         re-run finds its record); a state that must be on disk before a create
-        is sent goes through ``write_ahead``.
+        is sent goes through ``write_ahead``. At most ``_KEPT`` states wait:
+        then they are written at once, so memory never grows with the job (a
+        million rows found, say, with no create to group them with).
         """
         self._dirty[entry.key] = (*_entry_values(entry), time.time())
+        if len(self._dirty) >= _KEPT and self._group is None:
+            self.flush()
 
     async def write_ahead(self, entry: JournalEntry) -> None:
         """Return once the entry is committed: group commit, one transaction a loop turn.

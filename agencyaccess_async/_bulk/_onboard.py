@@ -68,17 +68,19 @@ class Onboarder:
     _retry_failed: bool
     _sweep: Sweep | None = None
     _update_links: bool = False
-    #: key -> the row that has it in this run: a second row with it is a duplicate,
-    #: caught before either awaits anything.
+    #: Without a journal, key -> the row that has it in this run: a second row with it
+    #: is a duplicate, caught before either awaits anything. With one, each row claims
+    #: its key in the journal instead (an indexed table, not a dict that grows).
     _positions: dict[str, int] = attrs.field(factory=dict)
 
     async def process(self, index: int, row: OnboardItem | NewClient) -> ItemResult[Onboarded]:
         item = row if isinstance(row, OnboardItem) else OnboardItem(row)
         key = item.key or email_identity(item.client.email)
         position = item.row if item.row is not None else index
-        first = self._positions.setdefault(key, position)
-        if first != position:
-            return Failed(index, key, _duplicate(first, key), outcome="invalid")
+        if self._journal is None:
+            first = self._positions.setdefault(key, position)
+            if first != position:
+                return Failed(index, key, _duplicate(first, key), outcome="invalid")
         saved = self._journal.get(key) if self._journal is not None else None
         if saved is not None and self._refused_for_other_services(saved):
             saved = None  # with update_links, it goes through the sweep's path again
@@ -97,6 +99,7 @@ class Onboarder:
             key, position, self._run_id, "new", stored_idempotency_key(key)
         )
         state.index, state.run, state.error = position, self._run_id, None
+        self._save(state)  # claimed for this run: a later row with its key is a duplicate
         try:
             if saved is None and self._sweep is not None:
                 found = await self._existing(index, item, state)

@@ -44,6 +44,7 @@ _STATUS = {
     "updated": "onboarded (updated)",
     "failed": "failed",
     "invalid": "invalid",
+    "new": "not_started",  # claimed by a run that stopped before sending anything for it
 }
 _SHOWN = 10
 _TARGET = "target"
