@@ -19,15 +19,15 @@ row reads:
 Each record is claimed by at most one row, so two rows never share a client.
 An idempotency key that two or more clients carry (two runs of one job at
 once, with no lease between them) is a duplicate: its row fails, naming the
-clients, and is never counted as found. ``duplicated`` asks the same of the
-rows a run created, once it has finished.
+clients, and is never counted as found (the CLI asks the same once more at
+the end of a run without a lease).
 """
 
 from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -44,7 +44,6 @@ __all__ = [
     "Existing",
     "Sweep",
     "duplicate_error",
-    "duplicated",
     "email_identity",
     "normalised_email",
     "visible_text",
@@ -227,21 +226,6 @@ def duplicate_error(client_ids: list[str]) -> ValueError:
         f"duplicate: clients {', '.join(client_ids)} all carry this row's identity (two runs "
         "of this job at once?); delete all but one of them, then run again"
     )
-
-
-async def duplicated(clients: Clients, idempotency_keys: Collection[str]) -> dict[str, list[str]]:
-    """Which of ``idempotency_keys`` two or more of the account's clients carry, and whose.
-
-    One pass over the account's clients, in list pages; only the keys asked
-    about are kept, so memory follows the run, not the account.
-    """
-    seen: dict[str, list[str]] = {}
-    async for page in clients.list(limit=_PAGE).pages():
-        for client in page.items:
-            key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
-            if key is not None and key in idempotency_keys:
-                seen.setdefault(key, []).append(client.client_id)
-    return {key: ids for key, ids in seen.items() if len(ids) > 1}
 
 
 def _known(link: Link) -> _KnownLink:

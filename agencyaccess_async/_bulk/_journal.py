@@ -38,7 +38,7 @@ import operator
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
@@ -291,6 +291,32 @@ class Journal:
         cursor = self._db.execute(f"{_SELECT} ORDER BY idx")
         for found in cursor:
             yield JournalEntry(*found)
+
+    def note_listed(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Keep (idempotency key, client id) pairs listed from the account, for ``held_twice``.
+
+        In a temporary table of this connection: SQLite keeps it on disk past
+        its small cache, so an account of any size costs no memory here.
+        """
+        self._db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS listed (idem TEXT NOT NULL, client TEXT NOT NULL)"
+        )
+        self._db.executemany("INSERT INTO listed VALUES (?, ?)", pairs)
+
+    def held_twice(self) -> Iterator[tuple[JournalEntry, list[str]]]:
+        """Each entry whose idempotency key two or more listed clients carry, and their ids."""
+        self.flush()
+        self._db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS listed (idem TEXT NOT NULL, client TEXT NOT NULL)"
+        )
+        # One scan of the journal against the few keys held twice (SQLite indexes them).
+        found = self._db.execute(
+            f"SELECT {', '.join('r.' + c for c in _COLUMNS)}, d.clients FROM rows r JOIN "
+            "(SELECT idem, group_concat(client, ' ') AS clients FROM listed GROUP BY idem "
+            "HAVING count(*) > 1) d ON d.idem = r.idempotency_key"
+        )
+        for *entry, clients in found:
+            yield JournalEntry(*entry), sorted(clients.split(" "))
 
     def close(self) -> None:
         """Write what is kept, close the database (checkpointing the WAL), release the lock."""

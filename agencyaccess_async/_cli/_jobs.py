@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sys
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from .._bulk._existing import duplicate_error, duplicated
+from .._bulk._existing import duplicate_error
 from .._bulk._journal import Journal
 from .._errors import SessionError
-from .._idempotency import stored_idempotency_key
+from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._lease import JobLease, LeaseHeldError, LeaseLostError
 from .._session import Session
 from ._common import Stopped, UsageError
@@ -91,31 +91,35 @@ async def held_lease(
     await lease.release()
 
 
-async def mark_duplicates(session: Session, journal_path: Path, created: Collection[str]) -> int:
-    """After a run without a lease: mark failed each row it created that has a second client.
+async def mark_duplicates(session: Session, journal_path: Path) -> int:
+    """After a run without a lease: mark failed each row whose identity two clients now carry.
 
     Another run of the job, elsewhere and at the same time, may have created
-    the same rows: one pass over the account's clients finds each identity
-    this run created that two clients now carry. Its row becomes ``failed``
-    in the journal, naming the clients, so the results file, the counts and
-    the exit code say so. Returns how many rows.
+    the same rows: one pass over the account's clients, in list pages, goes
+    into the journal's temporary table (not memory), and each journaled row
+    whose idempotency key two or more clients carry becomes ``failed``,
+    naming the clients, so the results file, the counts and the exit code
+    say so. Returns how many rows.
     """
-    by_key = {stored_idempotency_key(key): key for key in created}
-    found = await duplicated(session.clients, by_key)
-    if not found:
-        return 0
     journal = Journal(journal_path, None)
     try:
-        for key, client_ids in found.items():
-            entry = journal.get(by_key[key])
-            if entry is not None:
-                entry.state, entry.error = "failed", str(duplicate_error(client_ids))
-                journal.save(entry)
+        async for page in session.clients.list(limit=100).pages():
+            journal.note_listed(
+                (key, client.client_id)
+                for client in page.items
+                if (key := client.metadata.get(IDEMPOTENCY_METADATA_KEY))
+            )
+        marked = 0
+        for entry, client_ids in list(journal.held_twice()):
+            entry.state, entry.error = "failed", str(duplicate_error(client_ids))
+            journal.save(entry)
+            marked += 1
     finally:
         journal.close()
-    print(
-        f"onboard: {len(found)} rows now have two or more clients (another run of this job at "
-        "the same time?): they are marked failed in the results file, naming the clients",
-        file=sys.stderr,
-    )
-    return len(found)
+    if marked:
+        print(
+            f"onboard: {marked} rows now have two or more clients (another run of this job at "
+            "the same time?): they are marked failed in the results file, naming the clients",
+            file=sys.stderr,
+        )
+    return marked

@@ -416,7 +416,7 @@ async def _onboard(
                     async for result in run:
                         tally.add(result)
                     if not leased and tally.created:
-                        duplicates = await mark_duplicates(session, journal, tally.created)
+                        duplicates = await mark_duplicates(session, journal)
                         tally.failed_now += duplicates
                 except asyncio.CancelledError:
                     interrupted = True
@@ -451,8 +451,8 @@ async def _onboard(
                             "encoding": table.encoding,
                             "rows": total,
                             "onboarded": counts.count("onboarded"),
-                            "found": len(counts.rows.get("onboarded (found)", [])),
-                            "updated": len(counts.rows.get("onboarded (updated)", [])),
+                            "found": counts.totals.get("onboarded (found)", 0),
+                            "updated": counts.totals.get("onboarded (updated)", 0),
                             "invalid": counts.count("invalid"),
                             "failed": counts.count("failed"),
                             "created_this_run": len(tally.created),

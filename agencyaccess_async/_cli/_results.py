@@ -52,23 +52,29 @@ _TARGET = "target"
 
 @attrs.define
 class Counts:
-    """Row numbers by status, for the closing summary.
+    """Rows by status, for the closing summary: how many, and the first few row numbers.
 
+    Only the first ``_SHOWN`` numbers of each status are kept (what the
+    summary shows), so a million rows cost no more than ten.
     ``first_invite`` is the first row whose invite this run created (a run
     that created nothing has none to show).
     """
 
+    totals: dict[str, int] = attrs.field(factory=dict)
     rows: dict[str, list[int]] = attrs.field(factory=dict)
     first_invite: tuple[int, str] | None = None
 
     def add(self, status: str, number: int, created_invite: str = "") -> None:
-        self.rows.setdefault(status, []).append(number)
+        self.totals[status] = self.totals.get(status, 0) + 1
+        shown = self.rows.setdefault(status, [])
+        if len(shown) < _SHOWN:
+            shown.append(number)
         if created_invite and self.first_invite is None:
             self.first_invite = (number, created_invite)
 
     def count(self, status: str) -> int:
         """Rows with this status (``onboarded`` counts found and updated rows too)."""
-        return sum(len(n) for s, n in self.rows.items() if s.split(" ")[0] == status)
+        return sum(n for s, n in self.totals.items() if s.split(" ")[0] == status)
 
     @property
     def all_ok(self) -> bool:
@@ -77,21 +83,20 @@ class Counts:
 
     def summary(self, out: Path, interrupted: bool, elapsed: float) -> str:
         """How many rows were onboarded, which were not, where the results are, how long."""
-        total = sum(len(numbers) for numbers in self.rows.values())
+        total = sum(self.totals.values())
         onboarded = self.count("onboarded")
         how = [
-            f"{len(self.rows[s])} {s[len('onboarded (') : -1]}"
+            f"{self.totals[s]} {s[len('onboarded (') : -1]}"
             for s in ("onboarded (found)", "onboarded (updated)")
-            if s in self.rows
+            if s in self.totals
         ]
         parts = [f"{onboarded} of {total} rows onboarded" + (f" ({', '.join(how)})" if how else "")]
         for status in ("invalid", "failed", "interrupted", "not_started"):
             numbers = self.rows.get(status)
             if numbers:
-                shown = ", ".join(map(str, numbers[:_SHOWN])) + (
-                    ", …" if len(numbers) > _SHOWN else ""
-                )
-                parts.append(f"{len(numbers)} {status.replace('_', ' ')} (rows {shown})")
+                many = self.totals[status]
+                shown = ", ".join(map(str, numbers)) + (", …" if many > _SHOWN else "")
+                parts.append(f"{many} {status.replace('_', ' ')} (rows {shown})")
         line = "onboard: " + "; ".join(parts) + f"; results in {out}; took {_clock(elapsed)}"
         if interrupted or "interrupted" in self.rows or "not_started" in self.rows:
             line += "; run the same command again to finish"
