@@ -93,6 +93,30 @@ def test_excel_flag_writes_a_bom_and_crlf(emulator: Emulator, tmp_path: Path) ->
     assert written.decode("utf-8-sig").splitlines()[0].startswith("Name;E-mail;Company;")
 
 
+@pytest.mark.parametrize(("kind", "name", "bom"), [
+    ("excel-eu", "clients.csv", True),  # Windows-1252: from Excel, back to Excel
+    ("xlsx", "clients.xlsx", True),  # a workbook: the same
+    ("hubspot", "clients.csv", False),  # UTF-8 without a BOM stays so
+])  # fmt: skip
+def test_results_keep_excel_friendliness_without_the_flag(
+    emulator: Emulator, tmp_path: Path, kind: str, name: str, bom: bool
+) -> None:
+    """A legacy-encoded or workbook input gets results with a BOM, as Excel needs; UTF-8 not."""
+    path = EXPORTS[kind][0](tmp_path / name)
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    written = path.with_suffix(".results.csv").read_bytes()
+    assert written.startswith(codecs.BOM_UTF8) is bom
+
+
+def test_a_results_file_named_as_a_workbook_is_refused(emulator: Emulator, tmp_path: Path) -> None:
+    """--out results.xlsx would be CSV text under a workbook's name: one line, nothing sent."""
+    path = EXPORTS["hubspot"][0](tmp_path / "clients.csv")
+    result = onboard(emulator, path, "--out", str(tmp_path / "results.xlsx"))
+    assert_one_line_error(result, "results.xlsx", "name a .csv file")
+    assert server_clients(emulator) == []
+
+
 def test_ambiguous_headers_are_refused_until_mapped(emulator: Emulator, tmp_path: Path) -> None:
     """Name and Company Name both filled: one line naming both and --map; --map settles it."""
     rows = [{"Name": p.first, "Company Name": p.company, "E-mail Address": p.email} for p in PEOPLE]

@@ -47,6 +47,8 @@ _STATUS = {
     "new": "not_started",  # claimed by a run that stopped before sending anything for it
 }
 _SHOWN = 10
+#: Names of spreadsheet workbooks, which a CSV results file must not be given.
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 _TARGET = "target"
 
 
@@ -121,8 +123,10 @@ def write_results(
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts.
 
-    With ``excel`` (or an input that had a byte-order mark), the file is
-    UTF-8 with a BOM, which Excel needs to show accents right; rows end in
+    With ``excel``, or an input that had a byte-order mark, was in a legacy
+    encoding or was a workbook (a file from Excel, likely opened in it
+    again), the file is UTF-8 with a BOM, which Excel needs to show accents
+    right; rows end in
     CRLF either way, as RFC 4180 says. ``created`` holds the keys of the
     rows whose invite this run created. ``target`` fills the ``target``
     column: the base URL the rows were onboarded against, which ``status``,
@@ -144,7 +148,7 @@ def write_results(
             header + RESULT_COLUMNS + [_TARGET],
             rows(),
             delimiter=table.delimiter,
-            bom=excel or table.source.bom,
+            bom=excel or table.source.bom or table.source.encoding != "utf-8",
             escape_formulas=escape_formulas,
         )
     finally:
@@ -288,6 +292,11 @@ def check_output(path: Path, option: str, source: Path | None) -> None:
         raise UsageError(f"{option} {path}: is a directory")
     if path.exists() and not path.is_file():
         raise UsageError(f"{option} {path}: is not a regular file (a pipe or a device)")
+    if option == "--out" and path.suffix.lower() in _WORKBOOK_SUFFIXES:
+        raise UsageError(
+            f"{option} {path}: results are written as CSV, which Excel opens as it is; name "
+            f"a .csv file (a {path.suffix} name would hide CSV text under a workbook's name)"
+        )
 
 
 def same_file(one: Path, other: Path) -> bool:
