@@ -227,6 +227,15 @@ def test_every_command_lists_its_exit_codes() -> None:
         assert "exit codes:" in result.stdout and "130" in result.stdout
 
 
+def test_update_and_delete_each_say_what_they_do_with_examples_and_no_markup() -> None:
+    """Their --help used to print one shared description, with Sphinx markup shown raw."""
+    update, delete = (run_cli(command, "--help").stdout for command in ("update", "delete"))
+    assert update.split("exit codes:")[0] != delete.split("exit codes:")[0]
+    for shown in (update, delete):
+        assert "examples:" in shown and "``" not in shown
+    assert "what the invite page shows once" in update  # every option has help
+
+
 def test_send_email_asks_on_a_terminal_and_no_means_nothing_sent(tmp_path: Path) -> None:
     """On a terminal the question is asked; answering no stops before any connection."""
     path = write_csv(tmp_path / "clients.csv", clean_rows(3))

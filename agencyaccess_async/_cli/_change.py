@@ -58,6 +58,32 @@ from ._signals import deferred_signals, run_until_signal
 
 __all__ = ["add_change_commands"]
 
+#: What each command's --help says first: plain text (no markup), with examples.
+_UPDATE_HELP = """Change the services or options of the access requests onboard made.
+
+The selected rows' links are updated in place (links/update): services that
+stay keep their grants, and no client or invite is made anew. The update is
+journaled beside the file (RESULTS.csv.update.journal): run again, it sends
+nothing; interrupted, run again, it finishes. Rows marked deleted are skipped.
+It sends where the file was onboarded (its target column), with the key of
+that account (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE).
+
+examples:
+  agencyaccess-async update clients.results.csv --services new-services.json
+  agencyaccess-async update clients.results.csv --where link_status=pending --send-email --yes
+  agencyaccess-async update clients.results.csv --where email~@acme.example --intake-form on"""
+
+_DELETE_HELP = """Delete the clients onboard made (and with them their access requests).
+
+It asks first, naming the clients (--yes answers for you where there is no
+terminal), then marks the deleted rows "deleted" in the file: they are never
+sent again. It sends where the file was onboarded (its target column), with
+the key of that account (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE).
+
+examples:
+  agencyaccess-async delete clients.results.csv --where name="Acme Bakery"
+  agencyaccess-async delete clients.status.csv --where link_status=rejected --yes"""
+
 EXIT_CODES = """exit codes:
   0    every selected row done (now or by an earlier run)
   1    some rows failed (run the same command again to retry them)
@@ -68,8 +94,8 @@ EXIT_CODES = """exit codes:
 def add_change_commands(commands: Any) -> None:
     """Register ``update`` and ``delete``."""
     update = add_command(
-        commands, "update", "change the services or options of onboarded rows' links", __doc__,
-        EXIT_CODES,
+        commands, "update", "change the services or options of onboarded rows' links",
+        _UPDATE_HELP, EXIT_CODES,
     )  # fmt: skip
     _common_options(update)
     update.add_argument("--services", metavar="NEW.json", help="the services to request now")
@@ -81,14 +107,22 @@ def add_change_commands(commands: Any) -> None:
     update.add_argument(
         "--intake-form", choices=("on", "off"), help="ask for the agency's intake form, or stop"
     )
-    update.add_argument("--thank-you-message", metavar="TEXT")
-    update.add_argument("--redirect-url", metavar="URL")
+    update.add_argument(
+        "--thank-you-message",
+        metavar="TEXT",
+        help="what the invite page shows once the client has granted access",
+    )
+    update.add_argument(
+        "--redirect-url",
+        metavar="URL",
+        help="where the invite page sends the client once access is granted",
+    )
     update.add_argument(
         "--strict-services", action="store_true", help="refuse services the catalog lacks"
     )
     update.set_defaults(run=run_update)
     delete = add_command(
-        commands, "delete", "delete onboarded rows' clients (and their links)", __doc__,
+        commands, "delete", "delete onboarded rows' clients (and their links)", _DELETE_HELP,
         EXIT_CODES,
     )  # fmt: skip
     _common_options(delete)
