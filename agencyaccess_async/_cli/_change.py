@@ -237,7 +237,7 @@ def run_delete(args: argparse.Namespace) -> int:
         show_warnings()
         selection = _prepare(args, "client_id")
         table = selection.table
-        marked = {row.get("client_id", "").strip() for row in table.rows if is_deleted(row)}
+        marked = {row.get("client_id", "").strip() for row in table.rows() if is_deleted(row)}
         client_ids = [c for c in selection.ids if c not in marked]
         if not client_ids:
             print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
@@ -395,7 +395,7 @@ def _mark_deleted(table: ResultsFile, client_ids: set[str]) -> None:
     header = table.header + [c for c in ("status",) if c not in table.header]
 
     def rows() -> Any:
-        for row in table.rows:
+        for row in table.rows():
             if row.get("client_id", "").strip() in client_ids:
                 row = {**row, "status": "deleted"}
                 if "link_status" in row:

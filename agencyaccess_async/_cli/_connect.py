@@ -14,11 +14,12 @@ refuses in one line naming both, and a rehearsal says so in every report.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -132,7 +133,7 @@ async def check_access(session: Session) -> None:
 _SAMPLE = 3
 
 
-async def check_account(session: Session, kind: str, ids: list[str], path: Path) -> None:
+async def check_account(session: Session, kind: str, ids: Iterable[str], path: Path) -> None:
     """Proof that this key's account holds the file's records, before anything is changed.
 
     Another agency's key (or another server) would find none of them: every
@@ -142,7 +143,7 @@ async def check_account(session: Session, kind: str, ids: list[str], path: Path)
     is proof enough. A key that may not retrieve them cannot tell, and is let
     through. With no ids, a wrong key or URL is still one line.
     """
-    sample = ids[:_SAMPLE]
+    sample = list(itertools.islice(ids, _SAMPLE))
     if not sample:
         await check_access(session)
         return

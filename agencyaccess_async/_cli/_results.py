@@ -22,7 +22,7 @@ from .._bulk._journal import Journal
 from .._services import RequestedServices
 from ._common import UsageError
 from ._rows import ClientsCsv, Row, RowError, to_new_client
-from ._sources import read_source
+from ._sources import Source, read_source
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -187,62 +187,65 @@ def write_atomically(
 
 @attrs.define
 class ResultsFile:
-    """A results (or status) file read back: its rows by column, to check or change them.
+    """A results (or status) file read back: its rows by column, streamed from disk.
 
     ``header`` leaves out the ``without`` columns (the ones a command is about
-    to write afresh) and empty header cells.
+    to write afresh) and empty header cells. ``rows()`` reads the file again
+    each time, so no command holds it in memory; ``count`` and ``target`` come
+    from the one pass ``read`` makes.
     """
 
     path: Path
     header: list[str]
-    rows: list[dict[str, str]]
     delimiter: str
     bom: bool
+    count: int
+    #: Where the rows were onboarded, as the ``target`` column records it; None in a
+    #: file written before the column was recorded.
+    target: str | None
+    _source: Source
+    _columns: list[str]
 
     @classmethod
     def read(cls, path: Path, *, without: Collection[str] = ()) -> ResultsFile:
         """Read ``path``; a file without a link_id column is a one-line ``UsageError``."""
         source = read_source(path, encoding=None, delimiter=None, sheet=None)
         records = source.records()
-        header = [cell.strip() for cell in next(records, [])]
-        if "link_id" not in header:
+        columns = [cell.strip() for cell in next(records, [])]
+        if "link_id" not in columns:
             raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
-        rows = [dict(zip(header, cells, strict=False)) for cells in records if any(cells)]
-        kept = [c for c in header if c and c not in without]
-        return cls(path, kept, rows, source.delimiter, source.bom)
+        kept = [c for c in columns if c and c not in without]
+        count, target = 0, None
+        for row in _as_rows(columns, records):
+            count += 1
+            if target is None:
+                target = row.get(_TARGET, "").strip() or None
+        return cls(path, kept, source.delimiter, source.bom, count, target, source, columns)
 
-    @property
-    def target(self) -> str | None:
-        """Where the rows were onboarded, as the ``target`` column records it.
+    def rows(self) -> Iterator[dict[str, str]]:
+        """Every row, by column, read from the file as it is iterated."""
+        records = self._source.records()
+        next(records, None)
+        yield from _as_rows(self._columns, records)
 
-        None in a file written before the column was recorded.
-        """
-        for row in self.rows:
-            value = row.get(_TARGET, "").strip()
-            if value:
-                return value
-        return None
-
-    @property
-    def link_ids(self) -> list[str]:
+    def link_ids(self) -> Iterator[str]:
         """The link ids of the rows that have one."""
-        return [row["link_id"].strip() for row in self.rows if row.get("link_id", "").strip()]
+        return (row["link_id"].strip() for row in self.rows() if row.get("link_id", "").strip())
 
-    @property
-    def live_link_ids(self) -> list[str]:
+    def live_link_ids(self) -> Iterator[str]:
         """The link ids of the rows not marked deleted (what the server should still hold)."""
-        return [
+        return (
             row["link_id"].strip()
-            for row in self.rows
+            for row in self.rows()
             if row.get("link_id", "").strip() and not is_deleted(row)
-        ]
+        )
 
-    def where(self, conditions: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    def where(self, conditions: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
         """The rows matching every condition, numbered (the header is row 1).
 
         ``COLUMN=VALUE``: the cell equals VALUE; ``COLUMN~TEXT``: the cell
         contains TEXT. Cells and values are trimmed and compared ignoring case,
-        and so are column names.
+        and so are column names. A bad condition is refused at once.
         """
         wanted: list[tuple[str, bool, str]] = []
         by_name = {column.lower(): column for column in self.header}
@@ -256,10 +259,17 @@ class ResultsFile:
                 )
             value = condition[cut + 1 :].strip().lower()
             wanted.append((column, condition[cut] == "~", value))
-        return [
-            (number, row) for number, row in enumerate(self.rows, start=2)
+        return (
+            (number, row) for number, row in enumerate(self.rows(), start=2)
             if all(_matches(row.get(c, ""), contains, v) for c, contains, v in wanted)
-        ]  # fmt: skip
+        )  # fmt: skip
+
+
+def _as_rows(columns: list[str], records: Iterator[list[str]]) -> Iterator[dict[str, str]]:
+    """Records as rows by column; blank records are not rows."""
+    for cells in records:
+        if any(cells):
+            yield dict(zip(columns, cells, strict=False))
 
 
 def is_deleted(row: Mapping[str, str]) -> bool:

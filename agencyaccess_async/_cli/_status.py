@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
+import sqlite3
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,57 +111,110 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
         started = time.monotonic()
         sent = session.stats.requests  # the first check counts the account check too
         if not args.any_account:
-            await check_account(session, "links", table.live_link_ids, table.path)
-        previous: dict[str, str] = {}
-        while True:
-            links = await _check(session, table.link_ids)
-            checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            try:
-                counts = _write(table, out, links, checked)
-            except OSError as error:  # a full disk, a file locked by a spreadsheet
-                raise Stopped(
-                    f"cannot write {out} ({error.strerror or error}): the statuses of "
-                    f"{len(links)} links were read but not written, and {out.name} is as it was"
-                ) from None
-            summary = {
-                **{state: counts.get(state, 0) for state in _STATES},
-                "links": len(table.link_ids),
-                "rows_without_link": len(table.rows) - len(table.link_ids),
-                "requests": session.stats.requests - sent,
-                "elapsed": round(time.monotonic() - started, 3),
-                "checked_at": checked,
-                "out": str(out),
-            }
-            _report(table, links, previous, summary, as_json=args.json)
-            previous = {link_id: link.overall_status for link_id, link in links.items()}
-            if args.watch is None or all(s == "granted" for s in previous.values()):
-                return 0
-            await asyncio.sleep(args.watch)
-            started, sent = time.monotonic(), session.stats.requests
+            await check_account(session, "links", table.live_link_ids(), table.path)
+        with contextlib.closing(_Statuses()) as statuses:
+            watched = False
+            while True:
+                checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+                statuses.new_round()
+                await _check(session, table.link_ids(), statuses, checked)
+                try:
+                    counts = _write(table, out, statuses, checked)
+                except OSError as error:  # a full disk, a file locked by a spreadsheet
+                    raise Stopped(
+                        f"cannot write {out} ({error.strerror or error}): the statuses of "
+                        f"{statuses.found} links were read but not written, and {out.name} is "
+                        "as it was"
+                    ) from None
+                links = sum(counts.values())
+                summary = {
+                    **{state: counts.get(state, 0) for state in _STATES},
+                    "links": links,
+                    "rows_without_link": table.count - links,
+                    "requests": session.stats.requests - sent,
+                    "elapsed": round(time.monotonic() - started, 3),
+                    "checked_at": checked,
+                    "out": str(out),
+                }
+                _report(table, statuses, summary, as_json=args.json, changes=watched)
+                if args.watch is None or statuses.all_granted():
+                    return 0
+                watched = True
+                await asyncio.sleep(args.watch)
+                started, sent = time.monotonic(), session.stats.requests
 
 
-async def _check(session: Session, link_ids: list[str]) -> dict[str, Link]:
-    """The links by id, read in pages; a failure is one line."""
-    found: dict[str, Link] = {}
+class _Statuses:
+    """What one check read, by link id, in a temporary SQLite file: no memory per link.
+
+    Each link's status columns, and its overall status of the round before
+    (for ``--watch`` to print what changed).
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)  # a private file, removed on close
+        self._db.execute(
+            "CREATE TABLE links (id TEXT PRIMARY KEY, columns TEXT NOT NULL, now TEXT, before TEXT)"
+        )
+        self.found = 0
+
+    def new_round(self) -> None:
+        """Keep each link's overall status as the one before; forget what was read."""
+        self._db.execute("UPDATE links SET before = now, now = NULL")
+        self.found = 0
+
+    def record(self, links: tuple[Link, ...], checked: str) -> None:
+        rows = [
+            (link.link_id, json.dumps(_columns(link, checked)), link.overall_status)
+            for link in links
+        ]
+        self._db.executemany(
+            "INSERT INTO links (id, columns, now) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET columns = excluded.columns, now = excluded.now",
+            rows,
+        )
+        self.found += len(rows)
+
+    def columns(self, link_id: str) -> tuple[list[str], str | None] | None:
+        """The link's status columns and its overall status the round before; None if unread."""
+        found = self._db.execute(
+            "SELECT columns, before FROM links WHERE id = ? AND now IS NOT NULL", (link_id,)
+        ).fetchone()
+        return (json.loads(found[0]), found[1]) if found else None
+
+    def all_granted(self) -> bool:
+        """Whether every link found this round is granted."""
+        left = self._db.execute(
+            "SELECT count(*) FROM links WHERE now IS NOT NULL AND now != 'granted'"
+        ).fetchone()
+        return bool(left[0] == 0)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+async def _check(
+    session: Session, link_ids: Iterator[str], statuses: _Statuses, checked: str
+) -> None:
+    """Read the links' statuses in pages into ``statuses``; a failure is one line."""
     try:
         with reaching(session):
             async for links in session.links.statuses(link_ids):
-                found.update((link.link_id, link) for link in links)
+                statuses.record(links, checked)
     except AgencyAccessError as error:
         raise UsageError(f"cannot read the statuses: {error}") from None
-    return found
 
 
-def _write(table: ResultsFile, out: Path, links: dict[str, Link], checked: str) -> Counter[str]:
+def _write(table: ResultsFile, out: Path, statuses: _Statuses, checked: str) -> Counter[str]:
     counts: Counter[str] = Counter()
 
     def rows() -> Any:
-        for row in table.rows:
+        for row in table.rows():
             link_id = row.get("link_id", "").strip()
             added = [""] * len(STATUS_COLUMNS)
             if link_id:
-                link = links.get(link_id)
-                added = _columns(link, checked)
+                found = statuses.columns(link_id)
+                added = found[0] if found else _columns(None, checked)
                 counts[added[0]] += 1
             yield [row.get(c, "") for c in table.header] + added
 
@@ -193,20 +249,20 @@ def _columns(link: Link | None, checked: str) -> list[str]:
 
 def _report(
     table: ResultsFile,
-    links: dict[str, Link],
-    previous: dict[str, str],
+    statuses: _Statuses,
     summary: dict[str, Any],
     *,
     as_json: bool,
+    changes: bool,
 ) -> None:
-    if previous:
-        for number, row in enumerate(table.rows, start=2):
-            link = links.get(row.get("link_id", "").strip())
-            if link is not None and previous.get(link.link_id) not in (None, link.overall_status):
-                who = row.get("email") or row.get("name") or link.link_id
+    if changes:  # a later round of --watch: what changed since the one before
+        for number, row in enumerate(table.rows(), start=2):
+            link_id = row.get("link_id", "").strip()
+            found = statuses.columns(link_id) if link_id else None
+            if found is not None and found[1] not in (None, found[0][0]):
+                who = row.get("email") or row.get("name") or link_id
                 print(
-                    f"status: row {number} ({who}): {previous[link.link_id]} -> "
-                    f"{link.overall_status}",
+                    f"status: row {number} ({who}): {found[1]} -> {found[0][0]}",
                     file=sys.stderr,
                 )
     parts = ", ".join(f"{summary[s]} {s}" for s in _STATES if summary[s])
