@@ -151,3 +151,27 @@ def running_emulator(*options: str) -> Iterator[Emulator]:
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
+
+
+#: Runs the CLI in this child and prints its peak resident memory (KiB) last on stderr: the
+#: kernel's VmHWM of this process image (ru_maxrss would count the forking parent's pages).
+_MEASURED = (
+    "import re, sys\n"
+    "from agencyaccess_async._cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+    "print(f'peak-rss-kib {peak}', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def measured_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], float]:
+    """Run the CLI: its exit code, its stderr lines, and its peak RSS in MiB (Linux only)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURED, *args],
+        capture_output=True, text=True, timeout=300, env={**environment, **(env or {})},
+    )  # fmt: skip
+    *lines, peak = result.stderr.strip().splitlines()
+    assert peak.startswith("peak-rss-kib "), result.stderr
+    return result.returncode, lines, int(peak.split()[1]) / 1024

@@ -7,13 +7,11 @@ whatever the workbook declares.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import EXAMPLES
+from tests.cli_helpers import EXAMPLES, measured_cli
 from tests.hostile_workbooks import HEADER, row, text, workbook
 
 pytestmark = [
@@ -21,29 +19,14 @@ pytestmark = [
     pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM"),
 ]
 
-#: Runs the CLI in this child and prints its peak resident memory (KiB) last on stderr: the
-#: kernel's VmHWM of this process image (ru_maxrss would count the forking parent's pages).
-_MEASURED = (
-    "import re, sys\n"
-    "from agencyaccess_async._cli import main\n"
-    "code = main(sys.argv[1:])\n"
-    "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-    "print(f'peak-rss-kib {peak}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 _PEAK_MIB = 200
 
 
 def dry_run(path: Path) -> tuple[int, list[str], float]:
     """``onboard --dry-run`` of ``path``: exit code, its stderr lines, and its peak RSS in MiB."""
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURED, "onboard", str(path), "--services",
-         str(EXAMPLES / "services.json"), "--dry-run"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    *lines, peak = result.stderr.strip().splitlines()
-    assert peak.startswith("peak-rss-kib "), result.stderr
-    return result.returncode, lines, int(peak.split()[1]) / 1024
+    return measured_cli(
+        "onboard", str(path), "--services", str(EXAMPLES / "services.json"), "--dry-run"
+    )
 
 
 def test_a_declared_million_by_sixteen_thousand_sheet_reads_its_two_rows(tmp_path: Path) -> None:
