@@ -439,3 +439,37 @@ async def test_update_links_changes_a_found_request_instead_of_making_one(
     assert all(r.ok and r.value.link and len(r.value.link.grants) == len(fewer) for r in updated)
     counters = await agencyaccess_emulator.admin.counters()
     assert counters["records"] == {"clients": 3, "links": 3}
+
+
+async def _lists(emulator: RunningEmulator) -> int:
+    """How many list pages the emulator has served, of clients and links."""
+    requests = (await emulator.admin.counters())["requests"]
+    return sum(sum(requests.get(op, {}).values()) for op in ("clients.list", "links.list"))
+
+
+async def test_a_small_job_on_a_large_account_looks_its_rows_up_instead_of_sweeping(
+    agencyaccess_emulator: RunningEmulator, services: RequestedServices
+) -> None:
+    """8 rows on an account of 1,500 clients and links: no 30-page sweep, and no duplicate.
+
+    Three rows were onboarded before (their journal lost): they are found
+    by their idempotency keys; the other five are made. A sweep's cost
+    would follow the account; the lookups follow the job.
+    """
+    async with agencyaccess_emulator.session() as session:
+        others = [NewClient(name=f"O{i}", email=f"o{i}@x.test") for i in range(1500)]
+        await session.bulk.onboard(others, services=services, find_existing=False).run()
+        rows = [
+            OnboardItem(NewClient(name=f"R{i}", email=f"r{i}@x.test"), key=f"ext-{i}")
+            for i in range(8)
+        ]
+        await session.bulk.onboard(rows[:3], services=services, find_existing=False).run()
+        before = await _lists(agencyaccess_emulator)
+        summary = await session.bulk.onboard(rows, services=services, total=8).run()
+        lists = await _lists(agencyaccess_emulator) - before
+        held = [c async for c in session.clients.list(search="@x.test") if c.name.startswith("R")]
+    assert summary.outcomes == {"found": 3, "created": 5}
+    assert sorted(c.name for c in held) == [f"R{i}" for i in range(8)]  # each once
+    # 4 sweep pages (8 rows / 4 of each kind), then per row a search by key, by e-mail
+    # when that finds nothing, and a links lookup for a found client: 4 + 3*2 + 5*2 = 20.
+    assert lists == 20 < 30

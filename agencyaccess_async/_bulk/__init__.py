@@ -155,8 +155,11 @@ class Bulk:
         notebook cell never duplicates a client. A found client whose access
         request asks for other services is refused, or, with
         ``update_links=True``, has that request updated to ``services`` and
-        the options given (``updated``). ``find_existing=False`` skips the
-        sweep (the journal is then the only guard). With ``journal``, rows finished
+        the options given (``updated``). With ``total`` (the row count), an
+        account with more than total/4 pages of clients or links is not
+        swept: each row is looked up instead (a request or two), so a small
+        job on a large account costs what the job does. ``find_existing=False``
+        skips the sweep (the journal is then the only guard). With ``journal``, rows finished
         by an earlier run with the same journal are skipped
         (``outcome == "skipped"``), rows that were in flight are reconciled
         (never created twice), and rows that failed are reported again, or
@@ -187,7 +190,7 @@ class Bulk:
         opened = self._journal(
             journal, fingerprint, journal_target, key_rotated, replace=replace_journal
         )
-        sweep = Sweep(self._clients, self._links, services) if find_existing else None
+        sweep = Sweep(self._clients, self._links, services, total) if find_existing else None
         onboarder = Onboarder(
             self._clients,
             self._links,

@@ -17,6 +17,15 @@ row reads:
   for the same services (and the options the job sets).
 
 Each record is claimed by at most one row, so two rows never share a client.
+
+The sweep's cost follows the account; a job's, its rows. So a job that
+knows its row count R lists at most R/4 pages (at least one) of either
+kind: an account with more is not swept, and each row is looked up instead
+(``search`` matches a client's exact metadata value, so its idempotency
+key finds it in one request; its e-mail address, in one more when that
+fails; its access requests, by its id, when a client is found). Either
+way the cost is within a small factor of the cheaper way, and memory
+follows the job (an index of at most 25 records a row), not the account.
 An idempotency key that two or more clients carry (two runs of one job at
 once, with no lease between them) is a duplicate: its row fails, naming the
 clients, and is never counted as found (the CLI asks the same once more at
@@ -27,8 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -37,7 +46,7 @@ from .._errors import CapabilityError
 from .._hooks import logger
 from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._links import Links
-from .._models import Link, Unset
+from .._models import Client, Link, Page, Unset
 from .._services import RequestedServices
 
 __all__ = [
@@ -49,6 +58,8 @@ __all__ = [
     "visible_text",
     "wire_services",
 ]
+
+T = TypeVar("T")
 
 #: The contract's largest page: the sweep's cost is records / 100 requests.
 _PAGE = 100
@@ -110,8 +121,10 @@ class Existing:
     links: dict[str, list[_KnownLink]] = attrs.field(factory=dict)
     claimed: set[str] = attrs.field(factory=set)
     requests: int = 0
+    #: Set when the account was too large to sweep: each row is looked up instead.
+    lookup: _Lookup | None = None
 
-    def claim_client(
+    async def claim_client(
         self, idempotency_key: str, email: str | None, fallback_email: str | None = None
     ) -> str | None:
         """The id of the row's existing client (now claimed), or None.
@@ -121,6 +134,8 @@ class Existing:
         address of a row identified otherwise: only a client that lost its
         idempotency key (a metadata update removed it) may be found by it.
         """
+        if self.lookup is not None:
+            await self.lookup.client(self, idempotency_key, email or fallback_email)
         if idempotency_key in self.duplicates:
             raise duplicate_error(self.duplicates[idempotency_key])
         found = self.by_idempotency_key.get(idempotency_key)
@@ -135,13 +150,64 @@ class Existing:
         self.claimed.add(found)
         return found
 
-    def link_of(
+    async def link_of(
         self, client_id: str, services: Mapping[str, Any], options: Mapping[str, Any]
     ) -> tuple[_KnownLink | None, _KnownLink | None]:
         """(the newest link of the client asking for this, the newest link of the client)."""
-        links = self.links.get(client_id, [])
+        if self.lookup is not None:
+            links = await self.lookup.links_of(client_id)
+        else:
+            links = self.links.get(client_id, [])
         same = [k for k in links if k.services == services and _options_match(k, options)]
         return (same[-1] if same else None), (links[-1] if links else None)
+
+
+@attrs.define
+class _Lookup:
+    """Rows looked up one by one, for an account too large to sweep for this job."""
+
+    clients: Clients
+    links: Links
+
+    async def client(self, existing: Existing, idempotency_key: str, email: str | None) -> None:
+        """Index the clients that may be this row's: by its key, else by its e-mail address.
+
+        What is found goes into ``existing``'s index (and is dropped from it
+        once claimed), so the same rules decide as after a sweep.
+        """
+        found = await self._index(existing, idempotency_key)
+        if not found and email:
+            await self._index(existing, email)
+
+    async def _index(self, existing: Existing, search: str) -> bool:
+        """Index the first page of clients ``search`` matches; whether any came back."""
+        page = await self.clients.list(limit=_PAGE, search=search).page()
+        existing.requests += 1
+        for client in page.items:
+            _index_client(existing, client)
+        return bool(page.items)
+
+    async def links_of(self, client_id: str) -> list[_KnownLink]:
+        page = await self.links.list(limit=_PAGE, client_id=client_id).page()
+        return [_known(link) for link in page.items if link.client_id == client_id]
+
+
+def _index_client(existing: Existing, client: Client) -> None:
+    """Put one client into the index, noting a second client with one idempotency key."""
+    key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+    email = normalised_email(client.email or "")
+    if key:
+        first = existing.by_idempotency_key.setdefault(key, client.client_id)
+        if first != client.client_id and client.client_id not in existing.duplicates.get(key, []):
+            existing.duplicates.setdefault(key, [first]).append(client.client_id)
+    else:
+        _add_once(existing.keyless_by_email.setdefault(email, []), client.client_id)
+    _add_once(existing.by_email.setdefault(email, []), client.client_id)
+
+
+def _add_once(ids: list[str], client_id: str) -> None:
+    if client_id not in ids:
+        ids.append(client_id)
 
 
 def _options_match(link: _KnownLink, options: Mapping[str, Any]) -> bool:
@@ -160,14 +226,25 @@ class Sweep:
     """
 
     def __init__(
-        self, clients: Clients, links: Links, services: RequestedServices | Mapping[str, Any]
+        self,
+        clients: Clients,
+        links: Links,
+        services: RequestedServices | Mapping[str, Any],
+        rows: int | None = None,
     ) -> None:
         #: The job's requested services, as comparable JSON.
         self.services = wire_services(services)
         self._clients = clients
         self._links = links
+        # The most pages of either kind worth listing: past them, rows are looked up.
+        self._budget = max(1, rows // 4) if rows is not None else None
         self._lock = asyncio.Lock()
         self._index: Existing | None = None
+
+    def _within_budget(self, number: int, page: Page[Any]) -> None:
+        """Stop the sweep when a page past the budget would follow: rows are looked up instead."""
+        if self._budget is not None and number >= self._budget and page.next_cursor:
+            raise _TooLarge
 
     async def index(self) -> Existing:
         """The index; the first caller builds it while the others wait."""
@@ -183,6 +260,8 @@ class Sweep:
         try:
             await self._sweep_links(existing)
             await clients
+        except _TooLarge:
+            return Existing(requests=existing.requests, lookup=_Lookup(self._clients, self._links))
         except CapabilityError as error:
             logger.warning(
                 "cannot look for clients made by earlier runs (%s): rows the journal does not "
@@ -199,25 +278,19 @@ class Sweep:
         return existing
 
     async def _sweep_clients(self, existing: Existing) -> None:
-        async for page in self._clients.list(limit=_PAGE).pages():
+        async for number, page in _numbered(self._clients.list(limit=_PAGE).pages()):
             existing.requests += 1
             for client in page.items:
-                key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
-                email = normalised_email(client.email or "")
-                if key:
-                    first = existing.by_idempotency_key.setdefault(key, client.client_id)
-                    if first != client.client_id:
-                        existing.duplicates.setdefault(key, [first]).append(client.client_id)
-                else:
-                    existing.keyless_by_email.setdefault(email, []).append(client.client_id)
-                existing.by_email.setdefault(email, []).append(client.client_id)
+                _index_client(existing, client)
+            self._within_budget(number, page)
 
     async def _sweep_links(self, existing: Existing) -> None:
-        async for page in self._links.list(limit=_PAGE).pages():
+        async for number, page in _numbered(self._links.list(limit=_PAGE).pages()):
             existing.requests += 1
             for link in page.items:
                 if link.client_id:
                     existing.links.setdefault(link.client_id, []).append(_known(link))
+            self._within_budget(number, page)
 
 
 def duplicate_error(client_ids: list[str]) -> ValueError:
@@ -226,6 +299,17 @@ def duplicate_error(client_ids: list[str]) -> ValueError:
         f"duplicate: clients {', '.join(client_ids)} all carry this row's identity (two runs "
         "of this job at once?); delete all but one of them, then run again"
     )
+
+
+class _TooLarge(Exception):
+    """The account has more pages than looking the job's rows up would cost."""
+
+
+async def _numbered(pages: AsyncIterator[T]) -> AsyncIterator[tuple[int, T]]:
+    number = 0
+    async for page in pages:
+        number += 1
+        yield number, page
 
 
 def _known(link: Link) -> _KnownLink:

@@ -162,7 +162,7 @@ class Onboarder:
         assert self._sweep is not None
         existing = await self._sweep.index()
         by_email = state.key == email_identity(item.client.email)
-        client_id = existing.claim_client(
+        client_id = await existing.claim_client(
             state.idempotency_key,
             item.client.email if by_email else None,
             fallback_email=None if by_email else item.client.email,
@@ -171,7 +171,7 @@ class Onboarder:
             return None
         state.state, state.client_id = "client_created", client_id
         services = wire_services(item.services) if item.services else self._sweep.services
-        same, newest = existing.link_of(client_id, services, self._options)
+        same, newest = await existing.link_of(client_id, services, self._options)
         if same is not None:
             state.state, state.link_id, state.invite_url = "found", same.link_id, same.invite_url
             self._save(state)
