@@ -35,7 +35,7 @@ from ._errors import (
     TransportError,
     malformed,
 )
-from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout, head_refusal
 from ._transport import ClosingContext
 
 __all__ = ["AiohttpTransport"]
@@ -149,6 +149,12 @@ class AiohttpTransport(ClosingContext):
                 # The cap: a length over it is refused before reading; otherwise
                 # chunks are counted as they arrive (after decompression), so
                 # neither a lying length nor a compression bomb gets past it.
+                refusal = head_refusal(answer.raw_headers)  # as an older aiohttp would not
+                if refusal is not None:
+                    answer.close()
+                    raise malformed(
+                        refusal, 0, operation=request.operation, request_id=request.request_id
+                    )
                 cap = self._max_response_bytes
                 length = answer.content_length
                 if length is not None and length > cap:

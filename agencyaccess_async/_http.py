@@ -33,7 +33,9 @@ from ._hooks import logger
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_HEADERS",
     "MAX_HEADER_LINE",
+    "head_refusal",
     "MAX_SERVER_WAIT",
     "Request",
     "Response",
@@ -58,9 +60,20 @@ MAX_SERVER_WAIT = 900.0
 #: The largest answer body a transport reads by default (after decompression).
 #: The API's answers are a few KiB; a list page of 100 records, well under 1 MiB.
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-#: The longest header line of an answer a transport accepts (aiohttp's own limit);
-#: a longer one makes the answer malformed (``ProtocolError``) on every transport.
+#: The longest header line of an answer, and the most header lines, a transport
+#: accepts (aiohttp's own limits, as of 3.14); past either the answer is malformed
+#: (``ProtocolError``) on every transport, whatever its library would take.
 MAX_HEADER_LINE = 8190
+MAX_HEADERS = 128
+
+
+def head_refusal(lines: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """Why an answer's header lines are past ``MAX_HEADERS`` or ``MAX_HEADER_LINE``; else None."""
+    if len(lines) > MAX_HEADERS:
+        return f"{len(lines)} header lines, more than {MAX_HEADERS}"
+    if any(len(name) + 2 + len(value) > MAX_HEADER_LINE for name, value in lines):
+        return f"a header line is longer than {MAX_HEADER_LINE} bytes"
+    return None
 
 
 @attrs.frozen

@@ -36,7 +36,7 @@ from ._errors import (
     TransportError,
     malformed,
 )
-from ._http import DEFAULT_MAX_RESPONSE_BYTES, MAX_HEADER_LINE, Request, Response, Timeout
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout, head_refusal
 from ._transport import ClosingContext
 
 __all__ = ["HttpxTransport"]
@@ -143,14 +143,11 @@ class HttpxTransport(ClosingContext):
         )
         status.append(answer.status_code)
         try:
-            for name, value in answer.headers.raw:  # aiohttp's limit, so both refuse alike
-                if len(name) + 2 + len(value) > MAX_HEADER_LINE:
-                    raise malformed(
-                        f"a header line is longer than {MAX_HEADER_LINE} bytes",
-                        0,
-                        operation=request.operation,
-                        request_id=request.request_id,
-                    )
+            refusal = head_refusal(answer.headers.raw)  # the limits every transport keeps
+            if refusal is not None:
+                raise malformed(
+                    refusal, 0, operation=request.operation, request_id=request.request_id
+                )
             cap = self._max_response_bytes
             length = answer.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:
