@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._bulk._existing import duplicate_error
 from .._bulk._journal import Journal
-from .._errors import SessionError
+from .._errors import AgencyAccessError, SessionError
 from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._lease import JobLease, LeaseHeldError, LeaseLostError
 from .._session import Session
@@ -103,12 +103,19 @@ async def mark_duplicates(session: Session, journal_path: Path) -> int:
     """
     journal = Journal(journal_path, None)
     try:
-        async for page in session.clients.list(limit=100).pages():
-            journal.note_listed(
-                (key, client.client_id)
-                for client in page.items
-                if (key := client.metadata.get(IDEMPOTENCY_METADATA_KEY))
-            )
+        try:
+            async for page in session.clients.list(limit=100).pages():
+                journal.note_listed(
+                    (key, client.client_id)
+                    for client in page.items
+                    if (key := client.metadata.get(IDEMPOTENCY_METADATA_KEY))
+                )
+        except AgencyAccessError as error:
+            raise Stopped(
+                f"the rows were sent, but the check for a second client of each failed ({error}): "
+                "to check, run the same command with --fresh-journal (the sweep names any "
+                "identity two clients carry; nothing is made twice)"
+            ) from None
         marked = 0
         for entry, client_ids in list(journal.held_twice()):
             entry.state, entry.error = "failed", str(duplicate_error(client_ids))

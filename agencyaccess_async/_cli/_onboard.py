@@ -383,7 +383,8 @@ async def _onboard(
                 strict_services=args.strict_services,
                 hooks=activity.hooks(),
             )
-            job = job_identity(table.path, table.shard)
+            # The input's hash, of its spooled copy for a pipe: only a lease needs it.
+            job = job_identity(table.source.file, table.shard) if args.redis_url else ""
             lease = held_lease(args.redis_url, job, session.key_fingerprint, wait=args.wait,
                                fallback=args.redis_fallback, command="onboard")  # fmt: skip
             async with session, lease as leased:
