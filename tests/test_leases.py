@@ -31,7 +31,7 @@ from .cli_helpers import (
 )
 from .test_redis_limiter import RedisServer, redis_server  # noqa: F401  (a fixture)
 
-pytestmark = [pytest.mark.socket]
+pytestmark = [pytest.mark.process]  # CLI processes, or a lease holder's (the main tier)
 
 
 def _onboard_args(emulator: Emulator, table: Path, folder: Path, *more: str) -> list[str]:

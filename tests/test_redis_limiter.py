@@ -367,6 +367,7 @@ async def test_while_redis_is_down_each_process_paces_at_its_share_of_the_rate(
     assert statuses.get("429", 0) <= 2  # at most an edge of a window
 
 
+@pytest.mark.process
 def test_shards_with_redis_never_reached_pace_at_their_share_with_almost_no_429(
     tmp_path: Path,
 ) -> None:
