@@ -109,6 +109,26 @@ def xlsx(path: Path) -> Path:
     return path
 
 
+def monday(path: Path) -> Path:
+    """monday.com's "Export to Excel" of a board: its title, then per group a title row,
+    the header again, and the group's items, a blank row between groups."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Client Onboarding"])
+    header = ["Name", "Person", "Status", "Email", "Company"]
+    for group, people in (("New leads", PEOPLE[:2]), ("Signed", PEOPLE[2:])):
+        sheet.append([group])
+        sheet.append(header)
+        for p in people:
+            sheet.append([p.company, f"{p.first} {p.last}", "Working on it", p.email, p.company])
+        sheet.append([])
+    book.save(path)
+    return path
+
+
 #: Every export kind, by name: the writer and the file name it is written to.
 EXPORTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "excel-utf8": (excel_utf8, "clients.csv"),
@@ -118,4 +138,5 @@ EXPORTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "hubspot": (hubspot, "hubspot.csv"),
     "salesforce": (salesforce, "report.csv"),
     "xlsx": (xlsx, "clients.xlsx"),
+    "monday": (monday, "board.xlsx"),
 }

@@ -117,6 +117,24 @@ def test_a_results_file_named_as_a_workbook_is_refused(emulator: Emulator, tmp_p
     assert server_clients(emulator) == []
 
 
+def test_a_boards_export_finds_its_header_below_the_titles_and_skips_group_rows(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """monday.com: the board's title, then per group a title and the header again.
+
+    Before: "no 'name' column (the header is: Client Onboarding)", a dead end.
+    """
+    path = EXPORTS["monday"][0](tmp_path / "board.xlsx")
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    assert "the header is row 3 (the rows above it are titles" in result.stderr
+    assert "skipped 2 rows that repeat the header or title a group (rows 7, 8)" in result.stderr
+    assert sorted(c.email for c in server_clients(emulator)) == sorted(p.email for p in PEOPLE)
+    assert {r["status"] for r in results_of(path)} == {"onboarded"}
+    wrong = onboard(emulator, path, "--header-row", "1", "--out", str(tmp_path / "r1.csv"))
+    assert_one_line_error(wrong, "Client Onboarding")  # the row chosen, read as the header
+
+
 def test_ambiguous_headers_are_refused_until_mapped(emulator: Emulator, tmp_path: Path) -> None:
     """Name and Company Name both filled: one line naming both and --map; --map settles it."""
     rows = [{"Name": p.first, "Company Name": p.company, "E-mail Address": p.email} for p in PEOPLE]

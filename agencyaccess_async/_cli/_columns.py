@@ -23,7 +23,14 @@ import attrs
 
 from ._common import UsageError
 
-__all__ = ["EXPORTS", "FIELDS", "METADATA_PREFIX", "Columns", "normalised_header"]
+__all__ = [
+    "looks_like_header",
+    "EXPORTS",
+    "FIELDS",
+    "METADATA_PREFIX",
+    "Columns",
+    "normalised_header",
+]
 
 #: The fields a row may give, as the SDK's own files name them.
 FIELDS = ("name", "email", "company", "website", "type", "language", "external_id")
@@ -117,6 +124,17 @@ def _aliases() -> dict[str, set[str]]:
 
 
 _ALIASES = _aliases()
+
+
+def looks_like_header(cells: Sequence[str]) -> bool:
+    """Whether a row reads as a header: a known e-mail column and a known name-like column.
+
+    What finds the header below a board's title rows (a monday.com export),
+    and tells a repeated header row inside the table from a client.
+    """
+    known = {normalised_header(cell) for cell in cells if cell.strip()}
+    named = ("name", "company", _FALLBACK_NAME, _FIRST, _LAST)
+    return bool(known & _ALIASES["email"]) and any(known & _ALIASES.get(f, set()) for f in named)
 
 
 @attrs.frozen

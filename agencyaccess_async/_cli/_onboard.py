@@ -187,6 +187,13 @@ def add_onboard_command(commands: Any) -> None:
         "COLUMN; repeatable, e.g. --map name='Company Name'",
     )
     parser.add_argument(
+        "--header-row",
+        type=int,
+        metavar="N",
+        help="the header is row N (default: row 1, or the first row below title rows that "
+        "names a name and an e-mail column, as in a monday.com board's export)",
+    )
+    parser.add_argument(
         "--key-column",
         metavar="COLUMN",
         help="identify rows by this column instead of external_id or the e-mail address "
@@ -267,6 +274,7 @@ def _run(args: argparse.Namespace) -> int:
         sheet=args.sheet,
         mapped=_mapped(args.map),
         key_column=args.key_column,
+        header_row=args.header_row,
     )
     if args.dry_run:
         _show_reading(table)
@@ -292,10 +300,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show_reading(table: ClientsCsv) -> None:
-    """The columns read, the encoding, and a note on how it was chosen: what was decided."""
+    """The columns read, the encoding, the header row, rows skipped: what was decided."""
     print(f"onboard: reading {table.path.name}: {table.mapping}", file=sys.stderr)
     if table.source.note:
         print(f"onboard: note: {table.source.note}", file=sys.stderr)
+    if table.header_note:
+        print(f"onboard: note: {table.header_note}", file=sys.stderr)
+    if table.skipped:
+        shown = ", ".join(map(str, table.skipped[:10])) + (", …" if len(table.skipped) > 10 else "")
+        print(
+            f"onboard: note: skipped {len(table.skipped)} rows that repeat the header or title "
+            f"a group (rows {shown}); they are not clients",
+            file=sys.stderr,
+        )
 
 
 def _dry_run_target(args: argparse.Namespace) -> str:

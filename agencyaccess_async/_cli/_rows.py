@@ -20,6 +20,7 @@ an invisible or control character is refused, naming the row.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -40,7 +41,7 @@ from .._contract import (
 )
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
-from ._columns import Columns, normalised_header
+from ._columns import Columns, looks_like_header, normalised_header
 from ._common import UsageError
 from ._encodings import encoding_label
 from ._sources import DELIMITERS, Source, read_source
@@ -55,6 +56,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_CELL = 10_000
 #: The longest column name: a header cell longer than this is not a column's name.
 _MAX_HEADER_CELL = 1_000
+#: How far down a header is looked for, below a board's title rows.
+_LOOK_FOR_HEADER = 50
 
 
 class RowError(ValueError):
@@ -95,6 +98,7 @@ class ClientsCsv:
         sheet: str | None = None,
         mapped: Mapping[str, str] | None = None,
         key_column: str | None = None,
+        header_row: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.shard = shard
@@ -102,7 +106,12 @@ class ClientsCsv:
             self.path, encoding=encoding, delimiter=delimiter, sheet=sheet
         )
         self.delimiter = self.source.delimiter
+        #: The header's row number: the first row, a row given, or the first that reads as
+        #: one below title rows (a board's export); ``header_note`` says which was chosen.
+        self.header_row, self.header_note = self._header_row(header_row)
         records = self.source.records()
+        for _ in range(self.header_row - 1):
+            next(records, None)
         header = next(records, None)
         if not header or not any(cell.strip() for cell in header):
             raise UsageError(f"{self.path}: no header row; expected one naming name and email")
@@ -116,10 +125,9 @@ class ClientsCsv:
                 )
         filled: set[str] = set()
         rows = 0
-        for cells in records:
-            if any(cell.strip() for cell in cells):
-                rows += 1
-                filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
+        for _, cells in self._table(records):
+            rows += 1
+            filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
         if rows == 0:
             raise UsageError(f"{self.path}: only a header row; there are no clients in it")
         named = [c for c in self.header if c]
@@ -180,13 +188,61 @@ class ClientsCsv:
     def rows(self) -> Iterator[Row]:
         """Every data row, with its row number; an unreadable file is a UsageError."""
         records = self.source.records()
-        next(records)
+        for _ in range(self.header_row):
+            next(records)
         index, count = self.shard
-        for number, cells in enumerate(records, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines are not rows
-            if (number - 2) % count == index - 1:  # this shard's rows only
+        first = self.header_row + 1
+        for number, cells in self._table(records):
+            if (number - first) % count == index - 1:  # this shard's rows only
                 yield self._row(number, cells)
+
+    def _table(self, records: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+        """The records after the header that are rows, numbered; ``skipped`` counts the rest.
+
+        Blank lines are not rows. Nor, in a board's export, are a repeated
+        header row and the group title just above it (one cell filled): they
+        are counted in ``skipped``, with their row numbers, never read as
+        clients that lack an e-mail address.
+        """
+        header = [cell.strip() for cell in self.header]
+        self.skipped: list[int] = []
+        held: tuple[int, list[str]] | None = None  # a one-cell row: a group's title, or a row
+        for number, cells in enumerate(records, start=self.header_row + 1):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if [cell.strip() for cell in cells[: len(header)]] == header and not any(
+                cell.strip() for cell in cells[len(header) :]
+            ):
+                self.skipped += [*([held[0]] if held else []), number]
+                held = None
+                continue
+            if held is not None:
+                yield held
+                held = None
+            if sum(bool(cell.strip()) for cell in cells) == 1 and self.header_row > 1:
+                held = (number, cells)  # decided by the row after it
+                continue
+            yield number, cells
+        if held is not None:
+            yield held
+
+    def _header_row(self, given: int | None) -> tuple[int, str | None]:
+        """Row 1, ``given`` (``--header-row``), or the first of the first 50 that reads as one."""
+        if given is not None:
+            if given < 1:
+                raise UsageError(f"--header-row {given}: rows are numbered from 1")
+            return given, None
+        for number, cells in enumerate(
+            itertools.islice(self.source.records(), _LOOK_FOR_HEADER), 1
+        ):
+            if looks_like_header(cells):
+                if number == 1:
+                    return 1, None
+                return number, (
+                    f"the header is row {number} (the rows above it are titles, not clients); "
+                    "--header-row N chooses another"
+                )
+        return 1, None
 
 
 def _other_delimiter(header: list[str], delimiter: str) -> str | None:
