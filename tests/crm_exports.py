@@ -109,6 +109,18 @@ def xlsx(path: Path) -> Path:
     return path
 
 
+def google_contacts(path: Path) -> Path:
+    """Google Contacts' export: UTF-8, no BOM; a person's addresses joined with " ::: "."""
+    rows = [["First Name", "Last Name", "Organization Name", "E-mail 1 - Label",
+             "E-mail 1 - Value"]]  # fmt: skip
+    rows += [
+        [p.first, p.last, p.company, "* Work", f"{p.email} ::: {p.crm_id}@home.example"]
+        for p in PEOPLE
+    ]
+    path.write_bytes(_lines(rows, ",").encode())
+    return path
+
+
 def monday(path: Path) -> Path:
     """monday.com's "Export to Excel" of a board: its title, then per group a title row,
     the header again, and the group's items, a blank row between groups."""
@@ -139,4 +151,5 @@ EXPORTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "salesforce": (salesforce, "report.csv"),
     "xlsx": (xlsx, "clients.xlsx"),
     "monday": (monday, "board.xlsx"),
+    "google-contacts": (google_contacts, "contacts.csv"),
 }

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from agencyaccess_async import Session
+from agencyaccess_async._cli._rows import first_address
 from tests.cli_helpers import (
     EXAMPLES,
     Emulator,
@@ -133,6 +134,28 @@ def test_a_boards_export_finds_its_header_below_the_titles_and_skips_group_rows(
     assert {r["status"] for r in results_of(path)} == {"onboarded"}
     wrong = onboard(emulator, path, "--header-row", "1", "--out", str(tmp_path / "r1.csv"))
     assert_one_line_error(wrong, "Client Onboarding")  # the row chosen, read as the header
+
+
+def test_several_addresses_in_one_cell_use_the_first_with_a_note(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Google Contacts joins addresses with ":::"; before, every such row was invalid."""
+    path = EXPORTS["google-contacts"][0](tmp_path / "contacts.csv")
+    result = onboard(emulator, path)
+    assert result.returncode == 0, result.stderr
+    assert "4 rows hold several e-mail addresses in one cell" in result.stderr
+    assert sorted(c.email for c in server_clients(emulator)) == sorted(p.email for p in PEOPLE)
+
+
+@pytest.mark.parametrize(("cell", "first"), [
+    ("a@x.example ::: b@y.example", "a@x.example"),
+    ("a@x.example; b@y.example", "a@x.example"),
+    ("a@x.example, b@y.example", "a@x.example"),
+    ("a@x.example", None),  # one address: nothing to choose
+    ("a@x.example, not an address", None),  # left whole: the row says what is wrong
+])  # fmt: skip
+def test_first_address(cell: str, first: str | None) -> None:
+    assert first_address(cell) == first
 
 
 def test_ambiguous_headers_are_refused_until_mapped(emulator: Emulator, tmp_path: Path) -> None:

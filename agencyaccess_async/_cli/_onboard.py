@@ -277,6 +277,7 @@ def _run(args: argparse.Namespace) -> int:
         header_row=args.header_row,
     )
     if args.dry_run:
+        sum(1 for _ in table.rows())  # what the notes count is known after one pass
         _show_reading(table)
         return dry_run(table, services, _dry_run_target(args))
     where = Target.of(args.base_url, emulator=args.emulator, command="onboard")
@@ -306,6 +307,14 @@ def _show_reading(table: ClientsCsv) -> None:
         print(f"onboard: note: {table.source.note}", file=sys.stderr)
     if table.header_note:
         print(f"onboard: note: {table.header_note}", file=sys.stderr)
+    if table.several_addresses:
+        many = table.several_addresses
+        shown = ", ".join(map(str, table.several_shown)) + (", …" if many > 10 else "")
+        print(
+            f"onboard: note: {many} rows hold several e-mail addresses in one cell; the first "
+            f"of each is the client's (rows {shown})",
+            file=sys.stderr,
+        )
     if table.skipped:
         shown = ", ".join(map(str, table.skipped[:10])) + (", …" if len(table.skipped) > 10 else "")
         print(

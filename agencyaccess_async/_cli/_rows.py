@@ -56,6 +56,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_CELL = 10_000
 #: The longest column name: a header cell longer than this is not a column's name.
 _MAX_HEADER_CELL = 1_000
+#: How many row numbers a note shows.
+_SHOWN_ROWS = 10
 #: How far down a header is looked for, below a board's title rows.
 _LOOK_FOR_HEADER = 50
 
@@ -109,6 +111,10 @@ class ClientsCsv:
         #: The header's row number: the first row, a row given, or the first that reads as
         #: one below title rows (a board's export); ``header_note`` says which was chosen.
         self.header_row, self.header_note = self._header_row(header_row)
+        #: How many rows of the last reading held several addresses in their e-mail cell
+        #: (Google Contacts' ``a ::: b``), and the first few of their numbers.
+        self.several_addresses = 0
+        self.several_shown: list[int] = []
         records = self.source.records()
         for _ in range(self.header_row - 1):
             next(records, None)
@@ -166,6 +172,12 @@ class ClientsCsv:
         """The row of these cells, with the problem that keeps it from being sent, if any."""
         by_column = {c: v for c, v in zip(self.header, cells, strict=False) if c}
         fields = self.columns.values(by_column)
+        first = first_address(fields.get("email", ""))
+        if first is not None:  # several addresses in one cell: the first is the client's
+            fields["email"] = first
+            self.several_addresses += 1
+            if len(self.several_shown) < _SHOWN_ROWS:
+                self.several_shown.append(number)
         row = functools.partial(Row, number, by_column, fields, self._key(by_column, fields))
         named_width = max(i for i, c in enumerate(self.header) if c) + 1
         surplus = any(v.strip() for v in cells[len(self.header) :])
@@ -190,6 +202,7 @@ class ClientsCsv:
         records = self.source.records()
         for _ in range(self.header_row):
             next(records)
+        self.several_addresses, self.several_shown = 0, []
         index, count = self.shard
         first = self.header_row + 1
         for number, cells in self._table(records):
@@ -243,6 +256,22 @@ class ClientsCsv:
                     "--header-row N chooses another"
                 )
         return 1, None
+
+
+def first_address(cell: str) -> str | None:
+    """The first address of a cell that holds several, else None.
+
+    Google Contacts joins a person's addresses with ``:::``; other tools with
+    ``;`` or ``,``. Only a cell where every part is an address counts: the
+    first part is the client's, and the note says so.
+    """
+    for separator in (":::", ";", ","):
+        if separator in cell:
+            parts = [part.strip() for part in cell.split(separator) if part.strip()]
+            if len(parts) > 1 and all(_EMAIL.match(part) for part in parts):
+                return parts[0]
+            return None
+    return None
 
 
 def _other_delimiter(header: list[str], delimiter: str) -> str | None:
