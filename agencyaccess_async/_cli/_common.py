@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -49,3 +50,8 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+def row_numbers(shown: Sequence[int], total: int) -> str:
+    """Row numbers as a note shows them: the first few, and "…" when there are more."""
+    return ", ".join(map(str, shown)) + (", …" if total > len(shown) else "")

@@ -301,27 +301,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show_reading(table: ClientsCsv) -> None:
-    """The columns read, the encoding, the header row, rows skipped: what was decided."""
+    """The columns read, the encoding, and every note on what was decided and why."""
     print(f"onboard: reading {table.path.name}: {table.mapping}", file=sys.stderr)
-    if table.source.note:
-        print(f"onboard: note: {table.source.note}", file=sys.stderr)
-    if table.header_note:
-        print(f"onboard: note: {table.header_note}", file=sys.stderr)
-    if table.several_addresses:
-        many = table.several_addresses
-        shown = ", ".join(map(str, table.several_shown)) + (", …" if many > 10 else "")
-        print(
-            f"onboard: note: {many} rows hold several e-mail addresses in one cell; the first "
-            f"of each is the client's (rows {shown})",
-            file=sys.stderr,
-        )
-    if table.skipped:
-        shown = ", ".join(map(str, table.skipped[:10])) + (", …" if len(table.skipped) > 10 else "")
-        print(
-            f"onboard: note: skipped {len(table.skipped)} rows that repeat the header or title "
-            f"a group (rows {shown}); they are not clients",
-            file=sys.stderr,
-        )
+    for note in table.notes():
+        print(f"onboard: note: {note}", file=sys.stderr)
 
 
 def _dry_run_target(args: argparse.Namespace) -> str:

@@ -20,7 +20,7 @@ import attrs
 
 from .._bulk._journal import Journal
 from .._services import RequestedServices
-from ._common import UsageError
+from ._common import UsageError, row_numbers
 from ._rows import ClientsCsv, Row, RowError, to_new_client
 from ._sources import Source, read_source
 
@@ -97,7 +97,7 @@ class Counts:
             numbers = self.rows.get(status)
             if numbers:
                 many = self.totals[status]
-                shown = ", ".join(map(str, numbers)) + (", …" if many > _SHOWN else "")
+                shown = row_numbers(numbers, many)
                 parts.append(f"{many} {status.replace('_', ' ')} (rows {shown})")
         line = "onboard: " + "; ".join(parts) + f"; results in {out}; took {_clock(elapsed)}"
         if interrupted or "interrupted" in self.rows or "not_started" in self.rows:

@@ -42,7 +42,7 @@ from .._contract import (
 from .._models import UNSET, ClientType, Language, NewClient
 from .._services import RequestedServices
 from ._columns import Columns, looks_like_header, normalised_header
-from ._common import UsageError
+from ._common import UsageError, row_numbers
 from ._encodings import encoding_label
 from ._sources import DELIMITERS, Source, read_source
 
@@ -208,6 +208,26 @@ class ClientsCsv:
         for number, cells in self._table(records):
             if (number - first) % count == index - 1:  # this shard's rows only
                 yield self._row(number, cells)
+
+    def notes(self) -> list[str]:
+        """What was decided in reading the file, and why: the encoding, the header, the cells.
+
+        The counts are of the last reading of ``rows()``.
+        """
+        notes = [note for note in (self.source.note, self.header_note) if note]
+        if self.several_addresses:
+            notes.append(
+                f"{self.several_addresses} rows hold several e-mail addresses in one cell; the "
+                "first of each is the client's (rows "
+                f"{row_numbers(self.several_shown, self.several_addresses)})"
+            )
+        if self.skipped:
+            notes.append(
+                f"skipped {len(self.skipped)} rows that repeat the header or title a group (rows "
+                f"{row_numbers(self.skipped[:_SHOWN_ROWS], len(self.skipped))}); they are not "
+                "clients"
+            )
+        return notes
 
     def _table(self, records: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
         """The records after the header that are rows, numbered; ``skipped`` counts the rest.
