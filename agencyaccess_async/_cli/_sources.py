@@ -111,11 +111,11 @@ def read_source(
         )
     if sheet is not None:
         raise UsageError(f"--sheet {sheet}: {path} is not an Excel workbook")
-    used, bom, note = _decide(path, file, head, encoding)
+    used, bom, note, nul = _decide(path, file, head, encoding)
+    if nul:
+        raise UsageError(f"{path}: not a text file (it holds NUL bytes); expected a CSV export")
     with _text(file, used, bom) as text:
         first = text.readline()
-        if "\x00" in first or any("\x00" in chunk for chunk in iter(lambda: text.read(_CHUNK), "")):
-            raise UsageError(f"{path}: not a text file (it holds NUL bytes); expected a CSV export")
     if delimiter is None:
         delimiter = _sniff(first)
     return Source(path, file, delimiter, used, bom, note)
@@ -151,26 +151,23 @@ def _text(file: Path, encoding: str, bom: bool) -> io.TextIOWrapper:
 
 def _decide(
     path: Path, file: Path, head: bytes, encoding: str | None
-) -> tuple[str, bool, str | None]:
-    """(the encoding to read ``file`` in, whether it has a BOM, a note for the user).
+) -> tuple[str, bool, str | None, bool]:
+    """(the encoding to read ``file`` in, whether it has a BOM, a note, whether it holds NUL).
 
     Every byte is decoded once here, in chunks, so a bad one is refused
-    before anything is sent.
+    before anything is sent; the same pass looks for NUL characters.
     """
     if encoding is not None:
         codec = codec_name(encoding)
         bom = head.startswith(codecs.BOM_UTF8) and codecs.lookup(codec).name == "utf-8"
-        _strict(path, file, codec)
-        return codec, bom, None
+        return codec, bom, None, _strict(path, file, codec)
     if head.startswith(codecs.BOM_UTF8):
-        _strict(path, file, "utf-8-sig")
-        return "utf-8", True, None
+        return "utf-8", True, None, _strict(path, file, "utf-8-sig")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        _strict(path, file, "utf-16")
-        return "utf-16", True, None
-    failure = _first_failure(file, "utf-8")
+        return "utf-16", True, None, _strict(path, file, "utf-16")
+    failure, nul = _scan(file, "utf-8")
     if failure is None:
-        return "utf-8", False, None
+        return "utf-8", False, None, nul
     if _holds_utf8(file):
         # Valid UTF-8 beside the bad bytes: a UTF-8 file with a damaged cell, which
         # any legacy reading would turn into mojibake everywhere else.
@@ -181,28 +178,34 @@ def _decide(
                 "again (nothing was sent)",
             )
         )  # fmt: skip
-    choice = choose_legacy(path, _non_ascii_lines(file))
+    sample, nul = _legacy_sample(file)
+    choice = choose_legacy(path, sample)
     note = (
         f"{path} is not UTF-8: read it as {encoding_label(choice.codec)} ({choice.why}); "
         "if accents look wrong, name the encoding with --encoding"
     )
-    return choice.codec, False, note
+    return choice.codec, False, note, nul
 
 
-def _first_failure(file: Path, encoding: str) -> tuple[int, bytes] | None:
-    """The offset and value of the first byte that is not ``encoding``; None if all are."""
+def _scan(file: Path, encoding: str) -> tuple[tuple[int, bytes] | None, bool]:
+    """The first byte that is not ``encoding`` (offset, value; None), and whether NUL came before.
+
+    One pass over the file, in chunks: the check of every byte and the
+    search for NUL characters (a file that is not text) are the same read.
+    """
     decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
+    offset, nul = 0, False
     with file.open("rb") as handle:
         while True:
             chunk = handle.read(_CHUNK)
             pending = len(decoder.getstate()[0])  # bytes of a character begun last chunk
             try:
-                decoder.decode(chunk, final=not chunk)
+                nul = "\x00" in decoder.decode(chunk, final=not chunk) or nul
             except UnicodeDecodeError as error:  # its object: the pending bytes, then chunk
-                return offset - pending + error.start, error.object[error.start : error.start + 1]
+                at = offset - pending + error.start
+                return (at, error.object[error.start : error.start + 1]), nul
             if not chunk:
-                return None
+                return None, nul
             offset += len(chunk)
 
 
@@ -216,24 +219,29 @@ def _holds_utf8(file: Path) -> bool:
     return False
 
 
-def _non_ascii_lines(file: Path) -> bytes:
-    """The file's lines that hold a byte over 0x7f, up to ``_SAMPLE`` bytes: what to judge by."""
+def _legacy_sample(file: Path) -> tuple[bytes, bool]:
+    """The lines with a byte over 0x7f (up to ``_SAMPLE`` bytes), and whether a NUL byte is in it.
+
+    The lines are what a legacy encoding is judged by; in each such
+    encoding a NUL byte is the NUL character.
+    """
     kept: list[bytes] = []
-    size = 0
+    size, nul = 0, False
     with file.open("rb") as handle:
         for line in handle:
-            if not line.isascii():
+            nul = nul or b"\x00" in line
+            if not line.isascii() and size < _SAMPLE:
                 kept.append(line)
                 size += len(line)
-                if size >= _SAMPLE:
-                    break
-    return b"".join(kept)
+    return b"".join(kept), nul
 
 
-def _strict(path: Path, file: Path, encoding: str) -> None:
-    failure = _first_failure(file, encoding)
+def _strict(path: Path, file: Path, encoding: str) -> bool:
+    """Refuse a file with a byte that is not ``encoding``; whether it holds a NUL character."""
+    failure, nul = _scan(file, encoding)
     if failure is not None:
         raise UsageError(_undecodable(path, file, encoding, failure))
+    return nul
 
 
 def _undecodable(
