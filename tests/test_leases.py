@@ -39,6 +39,19 @@ def _onboard_args(emulator: Emulator, table: Path, folder: Path, *more: str) -> 
             "--base-url", emulator.base_url, "--out", str(folder / "results.csv"), *more]  # fmt: skip
 
 
+def _in_two_places(
+    emulator: Emulator, tmp_path: Path, rows: list[dict[str, str]], *more: str
+) -> list[subprocess.Popen[str]]:
+    """``onboard`` started at once in directories a and b, each on its own copy of ``rows``."""
+    jobs = []
+    for place in ("a", "b"):
+        folder = tmp_path / place
+        folder.mkdir()
+        table = write_csv(folder / "clients.csv", rows)  # a copy: the same content
+        jobs.append(start_cli(_onboard_args(emulator, table, folder, *more), emulator.env()))
+    return jobs
+
+
 def _clients_by_identity(emulator: Emulator) -> Counter[str]:
     """How many clients the emulator holds for each e-mail address (read through the API)."""
 
@@ -57,13 +70,7 @@ def test_two_runs_of_one_job_in_two_places_make_each_client_once(
     """Started together, each in its own directory, with --wait: one runs, then the other finds all."""
     rows = clean_rows(30)
     with running_emulator("--latency-ms", "20") as emulator:
-        jobs = []
-        for place in ("a", "b"):
-            folder = tmp_path / place
-            folder.mkdir()
-            table = write_csv(folder / "clients.csv", rows)  # a copy: the same content
-            args = _onboard_args(emulator, table, folder, "--redis-url", redis_server.url, "--wait")
-            jobs.append(start_cli(args, emulator.env()))
+        jobs = _in_two_places(emulator, tmp_path, rows, "--redis-url", redis_server.url, "--wait")
         for job in jobs:
             _, stderr = job.communicate(timeout=120)
             assert job.returncode == 0, stderr
@@ -170,13 +177,7 @@ def test_without_redis_duplicates_are_reported_never_found(tmp_path: Path) -> No
     """
     rows = clean_rows(12)
     with running_emulator("--latency-ms", "200") as emulator:
-        jobs = []
-        for place in ("a", "b"):
-            folder = tmp_path / place
-            folder.mkdir()
-            table = write_csv(folder / "clients.csv", rows)
-            jobs.append(start_cli(_onboard_args(emulator, table, folder, "--concurrency", "2"),
-                                  emulator.env()))  # fmt: skip
+        jobs = _in_two_places(emulator, tmp_path, rows, "--concurrency", "2")
         outputs = [job.communicate(timeout=120)[1] for job in jobs]
         held = _clients_by_identity(emulator)
     duplicated = {email for email, count in held.items() if count > 1}
