@@ -30,8 +30,8 @@ from ._auth import APIKey
 from ._errors import (
     ConnectError,
     ProtocolError,
-    RemoteDisconnected,
-    RequestTimeout,
+    RemoteDisconnectedError,
+    RequestTimeoutError,
     TransportError,
     malformed,
 )
@@ -169,7 +169,7 @@ class AiohttpTransport(ClosingContext):
                 content = b"".join(chunks)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = _translate(exc, request, answer.status if answer is not None else 0)
-            if isinstance(error, RemoteDisconnected) and answer is None:
+            if isinstance(error, RemoteDisconnectedError) and answer is None:
                 error.before_answer = True
                 # One turn of the loop: the pool drops the connections the server
                 # closed (their end reaches the protocol), so a resend gets a new one.
@@ -214,15 +214,15 @@ def _translate(exc: BaseException, request: Request, status: int) -> TransportEr
     ):
         return malformed(exc.__cause__.message, status, **context)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return RequestTimeout("connect timeout", kind="connect", **context)
+        return RequestTimeoutError("connect timeout", kind="connect", **context)
     if isinstance(exc, aiohttp.SocketTimeoutError):
-        return RequestTimeout("read timeout", kind="read", **context)
+        return RequestTimeoutError("read timeout", kind="read", **context)
     if isinstance(exc, asyncio.TimeoutError):
-        return RequestTimeout("total timeout", kind="total", **context)
+        return RequestTimeoutError("total timeout", kind="total", **context)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ConnectError(f"cannot connect: {exc.os_error}", **context)
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        return RemoteDisconnected(f"connection dropped: {exc}", **context)
+        return RemoteDisconnectedError(f"connection dropped: {exc}", **context)
     if isinstance(exc, aiohttp.ClientOSError):
-        return RemoteDisconnected(f"connection error: {exc}", **context)
+        return RemoteDisconnectedError(f"connection error: {exc}", **context)
     return TransportError(f"{type(exc).__name__}: {exc}", **context)

@@ -12,35 +12,36 @@ headers).
 The tree (in the style of httpx's ``_exceptions.py``)::
 
     AgencyAccessError
-    ├── SessionError              misuse: closed, no key, another event loop
-    ├── TransportError            no usable answer; .may_have_reached_server
-    │   ├── ConnectError          never reached the server: safe to resend
-    │   ├── RequestTimeout        .kind: connect, pool, read or total
-    │   ├── RemoteDisconnected    dropped after sending: outcome unknown
-    │   └── ProtocolError         not the API's JSON envelope, or too large
-    ├── APIError                  "error": true or a non-2xx status; .status .msg
-    │   ├── AuthenticationError       401, "Missing or invalid API key."
-    │   ├── CapabilityError           403, .capability
-    │   ├── NotFoundError             404, "Client does not exist."
-    │   ├── InvalidRequestError       400/413/422, .path (status 0: refused before sending)
-    │   │   ├── InvalidServiceError       also a ValueError (the builder's errors)
+    ├── SessionError                 misuse: closed, no key, another event loop
+    ├── TransportError               no usable answer; .may_have_reached_server
+    │   ├── ConnectError             never reached the server: safe to resend
+    │   ├── RequestTimeoutError      .kind: connect, pool, read or total
+    │   ├── RemoteDisconnectedError  dropped after sending: outcome unknown
+    │   └── ProtocolError            not the API's JSON envelope, or too large
+    ├── APIError                     "error": true or a non-2xx status; .status .message
+    │   ├── AuthenticationError      401, "Missing or invalid API key."
+    │   ├── CapabilityError          403, .capability
+    │   ├── NotFoundError            404, "Client does not exist."
+    │   ├── InvalidRequestError      400/413/422, .path (status 0: refused before sending)
+    │   │   ├── InvalidServiceError  also a ValueError (the builder's errors)
     │   │   ├── AgencyAccountError
     │   │   ├── IntakeFormNotEnabledError
     │   │   └── ProspectAccessError
-    │   ├── RedirectError             3xx, never followed; .location_host
-    │   ├── RateLimitError            429, or a wait past the deadline; .retry_after
-    │   └── ServerError               5xx
-    ├── DecodeError               an answer the models cannot read; .data
-    ├── OutcomeUnknownError       a create that may or may not have happened
-    ├── WaitTimeoutError          (in _links) wait_until_granted ran out of time; .last_seen
-    └── JournalError              (in _bulk) a bulk journal that cannot be used
-        ├── JournalLocked
-        └── JournalMismatch       also a ValueError
+    │   ├── RedirectError            3xx, never followed; .location_host
+    │   ├── RateLimitError           429, or a wait past the deadline; .retry_after
+    │   └── ServerError              5xx
+    ├── DecodeError                  an answer the models cannot read; .data
+    ├── OutcomeUnknownError          a create that may or may not have happened
+    ├── WaitTimeoutError             (in _links) wait_until_granted ran out of time; .last_seen
+    └── JournalError                 (in _bulk) a bulk journal that cannot be used
+        ├── JournalLockedError
+        └── JournalMismatchError     also a ValueError
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,8 +63,8 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RedirectError",
-    "RemoteDisconnected",
-    "RequestTimeout",
+    "RemoteDisconnectedError",
+    "RequestTimeoutError",
     "ServerError",
     "SessionError",
     "TransportError",
@@ -97,6 +98,11 @@ class AgencyAccessError(Exception):
 
     attempts: int = 0
 
+    @property
+    def message(self) -> str:
+        """What went wrong, in the words it was raised with (``str()`` adds the context)."""
+        return str(self.args[0]) if self.args else ""
+
 
 class SessionError(AgencyAccessError, RuntimeError):
     """The Session was misused: closed, missing its API key, or used from another event loop."""
@@ -123,7 +129,6 @@ class TransportError(AgencyAccessError):
         may_have_reached_server: bool = True,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.operation = operation
         self.request_id = request_id
         self.may_have_reached_server = may_have_reached_server
@@ -149,7 +154,7 @@ class ConnectError(TransportError):
         super().__init__(message, **kwargs)
 
 
-class RequestTimeout(TransportError):
+class RequestTimeoutError(TransportError):
     """A timeout fired; ``kind`` says which: ``"connect"``, ``"pool"``, ``"read"`` or ``"total"``.
 
     Connect and pool timeouts happen before the request is sent; read and
@@ -164,7 +169,7 @@ class RequestTimeout(TransportError):
         self.kind = kind
 
 
-class RemoteDisconnected(TransportError):
+class RemoteDisconnectedError(TransportError):
     """The connection dropped after the request was sent: the outcome is unknown.
 
     ``before_answer`` is true when it dropped before any answer came: most
@@ -216,7 +221,7 @@ class APIError(AgencyAccessError):
 
     def __init__(
         self,
-        msg: str,
+        message: str,
         *,
         status: int,
         operation: str = "",
@@ -224,8 +229,7 @@ class APIError(AgencyAccessError):
         headers: Mapping[str, str] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(message)
         self.retry_after = retry_after
         self.status = status
         self.operation = operation
@@ -236,11 +240,19 @@ class APIError(AgencyAccessError):
         where = f"{self.operation}: " if self.operation else ""
         status = f"HTTP {self.status}: " if self.status else ""  # 0: refused before sending
         rid = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{where}{status}{self.msg}{rid}"
+        return f"{where}{status}{self.message}{rid}"
+
+    @property
+    def msg(self) -> str:
+        """Deprecated: ``message``, the name every error of the SDK uses."""
+        warnings.warn(
+            "APIError.msg is deprecated: use APIError.message", DeprecationWarning, stacklevel=2
+        )
+        return self.message
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}({self.msg!r}, status={self.status}, "
+            f"{type(self).__name__}({self.message!r}, status={self.status}, "
             f"operation={self.operation!r}, request_id={self.request_id!r})"
         )
 
@@ -255,7 +267,7 @@ class CapabilityError(APIError):
     @property
     def capability(self) -> str | None:
         """The missing capability, when the server's message names it."""
-        match = _CAPABILITY.search(self.msg)
+        match = _CAPABILITY.search(self.message)
         return match.group(1) if match else None
 
 
@@ -278,7 +290,7 @@ class InvalidRequestError(APIError, ValueError):
     @property
     def path(self) -> str | None:
         """The offending field path, if the message names one."""
-        match = _PATH.search(self.msg)
+        match = _PATH.search(self.message)
         return match.group(1) if match else None
 
 
@@ -314,8 +326,8 @@ class RedirectError(APIError):
     Session's ``base_url``.
     """
 
-    def __init__(self, msg: str, *, location_host: str | None = None, **kwargs: Any) -> None:
-        super().__init__(msg, **kwargs)
+    def __init__(self, message: str, *, location_host: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.location_host = location_host
 
 
@@ -461,9 +473,9 @@ def error_response(error: AgencyAccessError) -> tuple[int, dict[str, Any], dict[
     body: dict[str, Any] = {"error": type(error).__name__}
     headers: dict[str, str] = {}
     if isinstance(error, InvalidRequestError):
-        body["detail"], body["field"] = error.msg, error.path
+        body["detail"], body["field"] = error.message, error.path
     elif isinstance(error, NotFoundError):
-        body["detail"] = error.msg
+        body["detail"] = error.message
     elif isinstance(error, RateLimitError):
         headers["Retry-After"] = str(max(1, round(error.retry_after or 1)))
     return error.suggested_status, body, headers

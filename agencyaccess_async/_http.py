@@ -100,8 +100,8 @@ class Request:
 
     ``headers`` never hold the API key: it travels beside them as
     ``api_key``, an ``APIKey`` that shows itself as ``***``, and a transport
-    adds it as ``X-Auth`` at the last moment (``wire_headers()``, or a hook of
-    its HTTP library), so that no mapping a traceback could render holds it.
+    adds it as ``X-Auth`` at the last moment (in a hook of its HTTP library),
+    so that no mapping a traceback could render holds it.
     Its repr shows the operation, method, URL and body size.
     """
 
@@ -129,15 +129,6 @@ class Request:
     def json(self) -> Any:
         """The body, read back as JSON (for assertions in tests)."""
         return _json.loads(self.body) if self.body else None
-
-    def wire_headers(self) -> dict[str, str]:
-        """Every header to send, ``X-Auth`` included: for a transport's last step only."""
-        headers = dict(self.headers)
-        if self.api_key is not None:
-            headers["X-Auth"] = self.api_key.reveal()
-        if self.authorization is not None:
-            headers["Authorization"] = self.authorization.reveal()
-        return headers
 
 
 @attrs.frozen(repr=False)

@@ -31,8 +31,8 @@ from ._auth import APIKey
 from ._errors import (
     ConnectError,
     ProtocolError,
-    RemoteDisconnected,
-    RequestTimeout,
+    RemoteDisconnectedError,
+    RequestTimeoutError,
     TransportError,
     malformed,
 )
@@ -193,17 +193,17 @@ def _translate(exc: BaseException, request: Request, status: int) -> TransportEr
     status 0, one whose body does not decompress has its ``status``
     (``status`` here is the head's, 0 before one was read); a connection dropped
     before the answer's head (``status`` 0), whether closed or reset, is a
-    ``RemoteDisconnected`` with ``before_answer``.
+    ``RemoteDisconnectedError`` with ``before_answer``.
     """
     context: dict[str, Any] = {"operation": request.operation, "request_id": request.request_id}
     if isinstance(exc, httpx.ConnectTimeout):
-        return RequestTimeout("connect timeout", kind="connect", **context)
+        return RequestTimeoutError("connect timeout", kind="connect", **context)
     if isinstance(exc, httpx.PoolTimeout):
-        return RequestTimeout("pool timeout", kind="pool", **context)
+        return RequestTimeoutError("pool timeout", kind="pool", **context)
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
-        return RequestTimeout("read timeout", kind="read", **context)
+        return RequestTimeoutError("read timeout", kind="read", **context)
     if isinstance(exc, asyncio.TimeoutError):
-        return RequestTimeout("total timeout", kind="total", **context)
+        return RequestTimeoutError("total timeout", kind="total", **context)
     if isinstance(exc, httpx.ConnectError):
         return ConnectError(f"cannot connect: {exc}", **context)
     if isinstance(exc, httpx.DecodingError) or (
@@ -213,8 +213,8 @@ def _translate(exc: BaseException, request: Request, status: int) -> TransportEr
         return malformed(str(exc), status if isinstance(exc, httpx.DecodingError) else 0, **context)
     if isinstance(exc, httpx.RemoteProtocolError):
         dropped = f"connection dropped: {exc}"
-        return RemoteDisconnected(dropped, before_answer=not status, **context)
+        return RemoteDisconnectedError(dropped, before_answer=not status, **context)
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError)):
         dropped = f"connection error: {type(exc).__name__}"
-        return RemoteDisconnected(dropped, before_answer=not status, **context)
+        return RemoteDisconnectedError(dropped, before_answer=not status, **context)
     return TransportError(f"{type(exc).__name__}: {exc}", **context)

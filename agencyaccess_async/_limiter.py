@@ -34,7 +34,7 @@ import collections
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from ._errors import RateLimitError, RequestTimeout
+from ._errors import RateLimitError, RequestTimeoutError
 from ._hooks import logger
 from ._http import MAX_SERVER_WAIT, header_number
 
@@ -153,7 +153,7 @@ class Limiter:
         ``budget`` is how many seconds the caller can spend here at most: a
         wait for the rate limit that would outlast it raises ``RateLimitError``
         at once (``retry_after`` is the wait), and the wait for a slot or for the
-        probe's answer ends with a pool ``RequestTimeout`` when it runs out.
+        probe's answer ends with a pool ``RequestTimeoutError`` when it runs out.
         """
         deadline = self._clock() + budget if budget is not None else _FOREVER
         if budget is not None:
@@ -201,7 +201,7 @@ class Limiter:
         self._slot_waiters.append(waiter)
         try:
             if not await _wait(waiter, pool_timeout):
-                raise RequestTimeout(
+                raise RequestTimeoutError(
                     "no free slot within the pool timeout",
                     kind="pool",
                     may_have_reached_server=False,
@@ -297,7 +297,7 @@ class Limiter:
                 return
             left = None if deadline == _FOREVER else deadline - self._clock()
             if not await _wait(self._probe, left):
-                raise RequestTimeout(
+                raise RequestTimeoutError(
                     "the first request, which tells the rate limit, did not come back in time",
                     kind="pool",
                     may_have_reached_server=False,

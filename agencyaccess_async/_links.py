@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._contract import LIST_LIMIT_MAX
 from ._converter import CONVERTER
-from ._errors import AgencyAccessError, NotFoundError, RateLimitError, RequestTimeout
+from ._errors import AgencyAccessError, NotFoundError, RateLimitError, RequestTimeoutError
 from ._models import (
     UNSET,
     ClientType,
@@ -40,6 +42,7 @@ from ._routes import (
     LINKS_UPDATE,
 )
 from ._services import RequestedServices
+from ._stream import Batches
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -50,7 +53,6 @@ __all__ = ["Links", "WaitTimeoutError"]
 #: was ended by the deadline.
 _TIMER_SLACK = 0.05
 #: The contract's largest list page.
-_PAGE = 100
 
 
 class WaitTimeoutError(AgencyAccessError, TimeoutError):
@@ -165,10 +167,11 @@ class Links(Resource):
         )
         return Paginator(self._requester, LINKS_LIST, query, options, self._scope)
 
-    async def statuses(
-        self, link_ids: Iterable[str], **options: Unpack[CallOptions]
-    ) -> AsyncIterator[tuple[Link, ...]]:
+    def statuses(self, link_ids: Iterable[str], **options: Unpack[CallOptions]) -> Batches[Link]:
         """The current state of these access requests, as tuples of links, a page at a time.
+
+        ``async for links in session.links.statuses(ids)`` reads a tuple at a
+        time; ``await session.links.statuses(ids).collect()`` gives one list.
 
         Reads list pages of 100 (``links/list``), not one call per link: N
         links of an account that has little else cost ceil(N/100) requests.
@@ -182,9 +185,14 @@ class Links(Resource):
         for. The order is the server's, not ``link_ids``'.
         """
         wanted = {require_id(link_id, "link_ids") for link_id in link_ids}
+        return Batches(self._statuses(wanted, options))
+
+    async def _statuses(
+        self, wanted: set[str], options: CallOptions
+    ) -> AsyncIterator[tuple[Link, ...]]:
         wasted = 0  # pages that held none of the links still wanted
         listed_all = True
-        async for page in self.list(limit=_PAGE, **options).pages():
+        async for page in self.list(limit=LIST_LIMIT_MAX, **options).pages():
             found = tuple(link for link in page.items if link.link_id in wanted)
             wanted.difference_update(link.link_id for link in found)
             if found:
@@ -198,7 +206,7 @@ class Links(Resource):
                 break
         if listed_all:
             return  # every page was read: the links not seen are gone
-        for chunk in _chunks(sorted(wanted), _PAGE):
+        for chunk in _chunks(sorted(wanted), LIST_LIMIT_MAX):
             links: tuple[Link, ...] = ()
             for link_id in chunk:
                 try:
@@ -212,28 +220,39 @@ class Links(Resource):
         self,
         link_id: str,
         *,
-        timeout: float = 300.0,
+        deadline: float = 300.0,
         poll_interval: float = 2.0,
         statuses: Collection[LinkStatus | str] = (LinkStatus.GRANTED,),
+        timeout: float | None = None,
     ) -> Link:
         """Poll the link until its status is one of ``statuses`` (default: granted).
 
         Returns the Link in that status; raises ``WaitTimeoutError`` carrying
-        the last Link seen (``None`` if none came back) when ``timeout``
-        seconds pass first. ``timeout`` bounds the whole wait, each poll
-        included: a poll still running when it passes ends the wait too.
+        the last Link seen (``None`` if none came back) when ``deadline``
+        seconds pass first (as ``RetryPolicy.deadline``, the seconds the whole
+        call may take). It bounds the whole wait, each poll included: a poll
+        still running when it passes ends the wait too. ``timeout`` is its
+        deprecated name (a ``Timeout`` everywhere else).
         """
         require_id(link_id, "link_id")
+        if timeout is not None:
+            warnings.warn(
+                "wait_until_granted(timeout=...) is deprecated: use deadline=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            deadline = timeout
+        seconds = deadline
         wanted = {s.value if isinstance(s, LinkStatus) else s for s in statuses}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         last: Link | None = None
         while (left := deadline - loop.time()) > 0:
             try:
                 last = await self.retrieve(
                     link_id, retry=attrs.evolve(self._retry({}), deadline=left)
                 )
-            except (RequestTimeout, RateLimitError):
+            except (RequestTimeoutError, RateLimitError):
                 if deadline - loop.time() > _TIMER_SLACK:
                     raise  # a failure of its own, not the wait running out
                 break
@@ -245,7 +264,7 @@ class Links(Resource):
         if last is not None:
             status = last.status.value if isinstance(last.status, LinkStatus) else last.status
             seen = f"still {status!r}"
-        raise WaitTimeoutError(f"link {link_id} {seen} after {timeout}s", last_seen=last)
+        raise WaitTimeoutError(f"link {link_id} {seen} after {seconds}s", last_seen=last)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

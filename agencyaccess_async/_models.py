@@ -14,6 +14,7 @@ other field is ``None`` (or empty) when an answer leaves it out.
 from __future__ import annotations
 
 import enum
+import html
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -152,6 +153,31 @@ class Model:
     def to_json(self, *, by_alias: bool = False) -> str:
         """The model as JSON text (``to_dict(mode="json")``, dumped)."""
         return json.dumps(self.to_dict(by_alias=by_alias, mode="json"), ensure_ascii=False)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a one-row table, a column per field."""
+        return _html_table([self.to_dict(mode="json")])
+
+
+def _html_table(rows: list[dict[str, Any]], caption: str = "") -> str:
+    """Rows of plain data as an HTML table, every value escaped.
+
+    Names and URLs are the user's data, and a notebook renders what it is given.
+    """
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "<td></td>"
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return f"<td>{html.escape(shown)}</td>"
+
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
+    body = "".join(
+        "<tr>" + "".join(cell(row.get(name, "")) for name in columns) + "</tr>" for row in rows
+    )
+    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _plain(value: Any, by_alias: bool, json_mode: bool) -> Any:
@@ -439,6 +465,11 @@ class Page(Generic[T]):
     ) -> list[dict[str, Any]]:
         """Each item as a dict (see ``Model.to_dict``): ``pd.DataFrame(page.to_dicts())``."""
         return [_plain(item, by_alias, mode == "json") for item in self.items]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table with a row per item."""
+        more = f"; next page: {self.next_cursor}" if self.next_cursor else ""
+        return _html_table(self.to_dicts(mode="json"), caption=f"{len(self.items)} items{more}")
 
     def __len__(self) -> int:
         return len(self.items)

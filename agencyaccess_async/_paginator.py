@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
@@ -11,6 +12,7 @@ from ._models import ListQuery, Page
 from ._requester import Requester
 from ._routes import PagedRoute
 from ._scope import CallOptions, Scope
+from ._stream import Stream
 
 __all__ = ["Paginator"]
 
@@ -22,7 +24,8 @@ class Paginator(Generic[T]):
 
     ``async for record in paginator`` follows ``nextCursor`` lazily;
     ``await paginator.page(cursor)`` fetches one page; ``paginator.pages()``
-    iterates pages.
+    iterates pages; ``await paginator.collect()`` reads every record into a
+    list. The list call's ``limit`` is the size of each page.
     """
 
     def __init__(
@@ -47,8 +50,11 @@ class Paginator(Generic[T]):
         query = self._query if cursor is None else attrs.evolve(self._query, cursor=cursor)
         return await self._requester.request(self._route, query, self._options, self._scope)
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    def pages(self) -> Stream[Page[T]]:
         """Iterate over pages, following ``nextCursor`` until the last."""
+        return Stream(self._pages())
+
+    async def _pages(self) -> AsyncIterator[Page[T]]:
         cursor: str | None = None
         while True:
             page = await self.page(cursor)
@@ -58,15 +64,26 @@ class Paginator(Generic[T]):
                 return
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self.pages():
+        async for page in self._pages():
             for item in page.items:
                 yield item
 
-    async def collect(self, limit: int | None = None) -> list[T]:
-        """Fetch every record (or the first ``limit``) into a list."""
+    async def collect(self, max_items: int | None = None, *, limit: int | None = None) -> list[T]:
+        """Fetch every record (or the first ``max_items``) into a list.
+
+        ``limit`` is the deprecated name of ``max_items`` (``limit`` is a page's
+        size everywhere else).
+        """
+        if limit is not None:
+            warnings.warn(
+                "Paginator.collect(limit=...) is deprecated: use max_items=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_items = limit if max_items is None else max_items
         records: list[T] = []
         async for record in self:
             records.append(record)
-            if limit is not None and len(records) >= limit:
+            if max_items is not None and len(records) >= max_items:
                 break
         return records

@@ -33,6 +33,7 @@ import attrs
 from yarl import URL
 
 from ._auth import APIKey, KeySource
+from ._contract import LIST_LIMIT_MAX
 from ._converter import CONVERTER
 from ._errors import (
     AgencyAccessError,
@@ -90,7 +91,6 @@ R = TypeVar("R")
 
 _PYTHON = ".".join(map(str, sys.version_info[:3]))
 _DEBUG = 10
-_PAGE = 100  # a lookup's page size: the contract's largest
 
 
 class Requester:
@@ -520,7 +520,11 @@ class Requester:
         found = None
         cursor: str | None = None
         while True:
-            query = {**lookup.query, "limit": _PAGE, **({"cursor": cursor} if cursor else {})}
+            query = {
+                **lookup.query,
+                "limit": LIST_LIMIT_MAX,
+                **({"cursor": cursor} if cursor else {}),
+            }
             page = await self.request(lookup.route, query, {"retry": policy}, scope)
             for item in page.items:
                 if isinstance(item, Mapping) and lookup.match(item):

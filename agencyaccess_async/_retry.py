@@ -33,7 +33,7 @@ from ._errors import (
     AuthenticationError,
     NotFoundError,
     RateLimitError,
-    RemoteDisconnected,
+    RemoteDisconnectedError,
     ServerError,
     TransportError,
 )
@@ -190,7 +190,7 @@ def decide(kind: Kind, error: BaseException, tried: Tried = Tried()) -> Action:
     if isinstance(error, AuthenticationError) and tried.refreshable and not tried.key_refreshed:
         return Action.REFRESH_KEY
     if (
-        isinstance(error, RemoteDisconnected)
+        isinstance(error, RemoteDisconnectedError)
         and error.before_answer
         and kind is not Kind.CREATE  # a create is reconciled, as always
         and not tried.resent

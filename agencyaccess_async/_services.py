@@ -66,7 +66,7 @@ def advise(raw: Mapping[str, Any], *, strict: bool = False) -> None:
     except InvalidServiceError as error:
         if strict:
             raise
-        problems.append(error.msg)
+        problems.append(error.message)
     for platform, services in raw.items():
         for service, entry in services.items() if isinstance(services, Mapping) else ():
             for key in entry if isinstance(entry, Mapping) else ():

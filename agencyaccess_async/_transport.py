@@ -93,7 +93,7 @@ class MockTransport(ClosingContext):
     ``respond(operation, answer)`` answers one operation: with a model
     (``testing.make_client(name="Acme")``), a list of models (one page), an
     ``APIError`` (its status and message), a ``Response``, or a
-    ``TransportError`` to raise (``ConnectError``, ``RequestTimeout``...).
+    ``TransportError`` to raise (``ConnectError``, ``RequestTimeoutError``...).
     ``respond(operation, side_effect=[...])`` answers with each in turn, the
     last one again after that. An operation the SDK does not know (a typo) is
     a ``ValueError`` listing the ones it does. Requests ``respond`` does not
@@ -201,7 +201,7 @@ def _as_response(answer: Answer | None) -> Response | TransportError:
     if isinstance(answer, (Response, TransportError)):
         return answer
     if isinstance(answer, APIError):
-        return Response.json({"error": True, "msg": answer.msg}, status=answer.status)
+        return Response.json({"error": True, "msg": answer.message}, status=answer.status)
     if isinstance(answer, list):
         data = [item.to_dict(by_alias=True, mode="json") for item in answer]
         return Response.json({"error": False, "data": data, "nextCursor": None})

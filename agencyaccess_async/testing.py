@@ -12,6 +12,8 @@ to your ``conftest.py`` and use the fixtures:
 
 Every test of a suite that loads the plugin runs with instant retries (see
 below); mark one ``@pytest.mark.agencyaccess_real_waits`` for real waits.
+``MockTransport`` answers in memory instead (no socket), from a handler or a
+queue of canned ``Response``s, and records each ``MockCall``.
 The emulator and its admin work without pytest too: ``async with
 run_emulator() as emu: ...``.
 ``instant_retries()`` makes every wait between attempts instant: backoff, a
@@ -47,11 +49,14 @@ from ._models import (
 from ._retry import TestingMode, set_testing
 from ._services import RequestedServices
 from ._session import Session
+from ._transport import MockCall, MockTransport
 from .emulator import EmulatorConfig, EmulatorServer
 
 __all__ = [
     "REAL_WAITS_MARKER",
     "EmulatorAdmin",
+    "MockCall",
+    "MockTransport",
     "RunningEmulator",
     "deterministic_idempotency_keys",
     "instant_retries",

@@ -32,19 +32,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_throughput import pinned
 
-from agencyaccess_async import (
-    MockTransport,
-    NewClient,
-    OnboardItem,
-    Request,
-    RequestedServices,
-    Response,
-    Session,
-)
+from agencyaccess_async import NewClient, OnboardItem, RequestedServices, Session
 
 STAMP = "2026-11-28T05:00:00.000Z"
 SERVICES = (

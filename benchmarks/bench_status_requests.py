@@ -17,19 +17,21 @@ import math
 from collections import Counter
 
 import agencyaccess_async as aa
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport
 
 
-def account(ids: list[str], served: Counter[str]) -> aa.MockTransport:
-    def handler(request: aa.Request) -> aa.Response:
+def account(ids: list[str], served: Counter[str]) -> MockTransport:
+    def handler(request: Request) -> Response:
         served[request.operation] += 1
         body = json.loads(request.body)
         start = int(body.get("cursor") or 0)
         end = start + body["limit"]
         page = [{"linkID": link_id, "clientID": "cl_1"} for link_id in ids[start:end]]
         cursor = str(end) if end < len(ids) else None
-        return aa.Response.json({"error": False, "data": page, "nextCursor": cursor})
+        return Response.json({"error": False, "data": page, "nextCursor": cursor})
 
-    return aa.MockTransport(handler, record=False)
+    return MockTransport(handler, record=False)
 
 
 async def main(links: int) -> None:

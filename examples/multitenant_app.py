@@ -77,5 +77,5 @@ async def create_client(tenant: str, body: NewClient, request: Request) -> dict[
 
 @app.get("/tenants/{tenant}/clients")
 async def list_clients(tenant: str, request: Request) -> list[dict[str, Any]]:
-    clients = await agency(request, tenant).clients.list().collect(limit=100)
+    clients = await agency(request, tenant).clients.list().collect(max_items=100)
     return [client.to_dict(mode="json") for client in clients]

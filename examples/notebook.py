@@ -12,6 +12,7 @@ import asyncio
 
 import agencyaccess_async as aa
 from agencyaccess_async.testing import run_emulator
+from agencyaccess_async.types import BulkProgress
 
 
 async def main() -> None:
@@ -49,7 +50,7 @@ async def main() -> None:
             aa.NewClient(name=f"Client {i}", email=f"client{i}@example.test") for i in range(200)
         ]
 
-        def progress(p: aa.BulkProgress) -> None:
+        def progress(p: BulkProgress) -> None:
             if p.done % 50 == 0:
                 print(f"  {p.done}/{p.total} onboarded, {p.rate:.0f} rows/s")
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 
 import agencyaccess_async as aa
-from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport, RunningEmulator
 
 pytestmark = pytest.mark.asyncio
 
@@ -52,13 +53,13 @@ async def test_onboarding_survives_flaky_network(
 async def test_onboarding_reports_a_refused_email() -> None:
     """A unit test with MockTransport: no server at all."""
 
-    def handler(request: aa.Request) -> aa.Response:
-        return aa.Response.json(
+    def handler(request: Request) -> Response:
+        return Response.json(
             {"error": True, "msg": "Invalid field email: must be a valid e-mail address"},
             status=400,
         )
 
-    transport = aa.MockTransport(handler)
+    transport = MockTransport(handler)
     async with aa.Session("test-key", transport=transport) as session:
         with pytest.raises(aa.InvalidRequestError) as info:
             await onboard_customer(session, "Acme", "not-an-email")

@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agencyaccess_async import Hooks, Request, Response
+from agencyaccess_async import Hooks
+from agencyaccess_async.lowlevel import Request, Response
 
 #: A distinctive key: tests scan every repr, log and error for it.
 SECRET_KEY = "sk_live_SECRET-KEY-7f3a9c-DO-NOT-LEAK"

@@ -13,12 +13,12 @@ from yarl import URL
 from agencyaccess_async import (
     AiohttpTransport,
     ConnectError,
-    RemoteDisconnected,
-    Request,
-    RequestTimeout,
+    RemoteDisconnectedError,
+    RequestTimeoutError,
     Session,
     Timeout,
 )
+from agencyaccess_async.lowlevel import Request
 
 from .helpers import SECRET_KEY, client_json, closed_port, serve_app
 
@@ -90,24 +90,24 @@ async def test_connection_refused_is_connect_error_that_never_reached() -> None:
 async def test_read_timeout_may_have_reached(server: str) -> None:
     """A read timeout says so, and that the server may have acted on the request."""
     async with AiohttpTransport() as transport:
-        with pytest.raises(RequestTimeout) as info:
+        with pytest.raises(RequestTimeoutError) as info:
             await transport.send(_request(server + "/slow", Timeout(read=0.2, total=5)))
     assert info.value.kind == "read"
     assert info.value.may_have_reached_server is True
 
 
 async def test_total_timeout(server: str) -> None:
-    """A total timeout is a RequestTimeout of kind total."""
+    """A total timeout is a RequestTimeoutError of kind total."""
     async with AiohttpTransport() as transport:
-        with pytest.raises(RequestTimeout) as info:
+        with pytest.raises(RequestTimeoutError) as info:
             await transport.send(_request(server + "/slow", Timeout(read=None, total=0.2)))
     assert info.value.kind == "total"
 
 
 async def test_dropped_connection_is_remote_disconnected(server: str) -> None:
-    """A connection closed after the body was sent is RemoteDisconnected (outcome unknown)."""
+    """A connection closed after the body was sent is RemoteDisconnectedError (outcome unknown)."""
     async with AiohttpTransport() as transport:
-        with pytest.raises(RemoteDisconnected) as info:
+        with pytest.raises(RemoteDisconnectedError) as info:
             await transport.send(_request(server + "/drop"))
     assert info.value.may_have_reached_server is True
 

@@ -16,10 +16,11 @@ from typing import Any
 import attrs
 import pytest
 
-from agencyaccess_async import Clients, Links, NewClient, NewLink
+from agencyaccess_async import NewClient, NewLink
 from agencyaccess_async._models import ClientUpdate, LinkUpdate
 from agencyaccess_async._routes import ROUTES
 from agencyaccess_async.emulator._app import ROUTES as EMULATOR_ROUTES
+from agencyaccess_async.types import Clients, Links
 
 pytestmark = pytest.mark.unit
 

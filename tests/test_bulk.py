@@ -9,18 +9,10 @@ from typing import Any
 
 import pytest
 
-from agencyaccess_async import (
-    Client,
-    MockTransport,
-    NewClient,
-    Request,
-    RequestedServices,
-    Response,
-    RetryPolicy,
-    Session,
-)
-from agencyaccess_async._bulk import BulkProgress, JournalMismatch, OnboardItem
-from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async import Client, NewClient, RequestedServices, RetryPolicy, Session
+from agencyaccess_async._bulk import BulkProgress, JournalMismatchError, OnboardItem
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport, RunningEmulator
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, ok
 
@@ -199,7 +191,7 @@ async def test_onboard_retry_failed(
     assert {r.outcome for r in first} == {"failed"}
     assert all(r.value and r.value.client_id for r in first)  # the clients were made
     async with agencyaccess_emulator.session() as session:
-        with pytest.raises(JournalMismatch) as refused:
+        with pytest.raises(JournalMismatchError) as refused:
             session.bulk.onboard(rows, services=services, journal=journal)
         assert refused.value.what == "key"
         reported = await session.bulk.onboard(
@@ -235,14 +227,14 @@ async def test_duplicate_rows_are_reported_not_skipped(
 async def test_journal_of_another_job_is_refused(
     agencyaccess_session: Session, services: RequestedServices, tmp_path: Path
 ) -> None:
-    """Reusing a journal with other services raises JournalMismatch before any request."""
+    """Reusing a journal with other services raises JournalMismatchError before any request."""
 
     journal = tmp_path / "job.journal"
     await agencyaccess_session.bulk.onboard(
         new_clients(1), services=services, journal=journal
     ).run()
     requests = agencyaccess_session.stats.requests
-    with pytest.raises(JournalMismatch):
+    with pytest.raises(JournalMismatchError):
         agencyaccess_session.bulk.onboard(
             new_clients(1), services=services.read_only(), journal=journal
         )

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 import agencyaccess_async as aa
-from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async.testing import MockTransport, RunningEmulator
 
 pytestmark = pytest.mark.socket
 
@@ -84,8 +84,8 @@ async def test_a_delete_resent_after_a_drop_and_answered_404_is_done() -> None:
 
     from .helpers import SECRET_KEY
 
-    dropped = aa.RemoteDisconnected("connection dropped", before_answer=True)
-    transport = aa.MockTransport().respond(
+    dropped = aa.RemoteDisconnectedError("connection dropped", before_answer=True)
+    transport = MockTransport().respond(
         "clients.delete",
         side_effect=[dropped, aa.NotFoundError("Client does not exist.", status=404)],
     )

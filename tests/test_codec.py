@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from agencyaccess_async import Link, Response, _json, parse_response
+from agencyaccess_async import Link, _json
 from agencyaccess_async._converter import CONVERTER
+from agencyaccess_async.lowlevel import Response, parse_response
 
 from .helpers import link_json
 

@@ -8,17 +8,9 @@ import logging
 
 import pytest
 
-from agencyaccess_async import (
-    MAX_SERVER_WAIT,
-    Limiter,
-    MockTransport,
-    RateLimitError,
-    Request,
-    Response,
-    RetryPolicy,
-    Session,
-    Timeout,
-)
+from agencyaccess_async import Limiter, RateLimitError, RetryPolicy, Session, Timeout
+from agencyaccess_async.lowlevel import MAX_SERVER_WAIT, Request, Response
+from agencyaccess_async.testing import MockTransport
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 

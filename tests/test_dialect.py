@@ -16,6 +16,8 @@ from agencyaccess_async import (
     OutcomeUnknownError,
     Session,
 )
+from agencyaccess_async.lowlevel import Response
+from agencyaccess_async.testing import MockTransport
 
 from .dialect_server import KEY, DialectServer, serve_dialect
 
@@ -82,7 +84,7 @@ async def test_links_endpoints_with_invite_url_beside_data_and_raw_services(
     updated = await session.links.update(link.link_id, services=changed)
     assert updated.requested_services.to_json() == changed
     server.grant_all(link.link_id)
-    granted = await session.links.wait_until_granted(link.link_id, timeout=5, poll_interval=0.01)
+    granted = await session.links.wait_until_granted(link.link_id, deadline=5, poll_interval=0.01)
     assert granted.status is LinkStatus.GRANTED
     assert (await session.links.delete(link.link_id)).deleted
 
@@ -154,7 +156,7 @@ async def test_an_unknown_route_is_not_blindly_resent(
 
 async def test_a_created_link_without_an_invite_url_keeps_its_id_on_the_error() -> None:
     """No inviteUrl inside data or beside it: DecodeError, with the raw data (the link exists)."""
-    from agencyaccess_async import DecodeError, MockTransport, Response
+    from agencyaccess_async import DecodeError
 
     answer = Response.json({"error": False, "data": {"id": "ln_made"}})
     transport = MockTransport(lambda request: answer)

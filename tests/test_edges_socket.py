@@ -146,6 +146,6 @@ async def test_a_wait_that_runs_out_mid_poll_is_a_wait_timeout_not_a_request_tim
 
     async with serve(slow) as url, Session(SECRET_KEY, base_url=url) as session:
         with pytest.raises(WaitTimeoutError) as info:
-            await session.links.wait_until_granted("ln_1", timeout=0.2, poll_interval=0.05)
+            await session.links.wait_until_granted("ln_1", deadline=0.2, poll_interval=0.05)
     assert info.value.last_seen is None
     assert "never read" in str(info.value)

@@ -359,16 +359,16 @@ async def test_wait_until_granted(
     link = await agencyaccess_session.links.create(client.client_id, services=services)
     with pytest.raises(WaitTimeoutError) as info:
         await agencyaccess_session.links.wait_until_granted(
-            link.link_id, timeout=0.2, poll_interval=0.05
+            link.link_id, deadline=0.2, poll_interval=0.05
         )
     assert info.value.last_seen.status is LinkStatus.PENDING
     await agencyaccess_emulator.admin.grant(link.link_id, "google", "googleAds")
     partial = await agencyaccess_session.links.wait_until_granted(
-        link.link_id, timeout=5, poll_interval=0.05, statuses=[LinkStatus.PARTIAL]
+        link.link_id, deadline=5, poll_interval=0.05, statuses=[LinkStatus.PARTIAL]
     )
     assert partial.status is LinkStatus.PARTIAL
     await agencyaccess_emulator.admin.grant(link.link_id, "shopify", "storeCollaborator")
     granted = await agencyaccess_session.links.wait_until_granted(
-        link.link_id, timeout=5, poll_interval=0.05
+        link.link_id, deadline=5, poll_interval=0.05
     )
     assert granted.status is LinkStatus.GRANTED

@@ -7,32 +7,29 @@ from typing import Any
 import pytest
 
 from agencyaccess_async import (
-    IDEMPOTENCY_METADATA_KEY,
     APIError,
     AuthenticationError,
     CapabilityError,
     Client,
     ClientType,
     DecodeError,
-    DeletedClient,
-    DeletedLink,
     InvalidRequestError,
     InvalidServiceError,
     Language,
     Link,
     LinkStatus,
-    MockTransport,
     NewLink,
     NotFoundError,
     RateLimitError,
-    Request,
     RequestedServices,
-    Response,
     RetryPolicy,
     ServerError,
     Session,
     WaitTimeoutError,
 )
+from agencyaccess_async.lowlevel import IDEMPOTENCY_METADATA_KEY, Request, Response
+from agencyaccess_async.testing import MockTransport
+from agencyaccess_async.types import DeletedClient, DeletedLink
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
 
@@ -244,7 +241,7 @@ async def test_wait_until_granted_times_out_with_the_last_link_seen() -> None:
         SECRET_KEY, base_url="https://api.test", transport=MockTransport(lambda r: pending)
     ) as s:
         with pytest.raises(WaitTimeoutError, match="still 'pending'") as polled:
-            await s.links.wait_until_granted("ln_1", timeout=0.2, poll_interval=0.05)
+            await s.links.wait_until_granted("ln_1", deadline=0.2, poll_interval=0.05)
     assert polled.value.last_seen.status is LinkStatus.PENDING
 
 

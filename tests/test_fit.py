@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import agencyaccess_async as aa
+from agencyaccess_async.types import ItemResult, Onboarded
 
 from .cli_helpers import ADMIN_TOKEN, Emulator
 
@@ -58,7 +59,7 @@ def test_a_bulk_run_becomes_a_dataframe_in_one_line(emulator: Emulator) -> None:
     pd = pytest.importorskip("pandas")
     import asyncio
 
-    async def onboard() -> list[aa.ItemResult[aa.Onboarded]]:
+    async def onboard() -> list[ItemResult[Onboarded]]:
         async with aa.Session(emulator.key, base_url=emulator.base_url) as session:
             rows = [aa.NewClient(name=f"C{i}", email=f"c{i}@example.test") for i in range(4)]
             services = {
@@ -83,7 +84,7 @@ def test_a_bulk_run_becomes_a_dataframe_in_one_line(emulator: Emulator) -> None:
         (aa.AuthenticationError("Missing or invalid API key.", status=401), 502),
         (aa.CapabilityError("Key does not have the required capability.", status=403), 502),
         (aa.RateLimitError("Rate limit exceeded", status=429, retry_after=7), 503),
-        (aa.RequestTimeout("read timeout", kind="read"), 504),
+        (aa.RequestTimeoutError("read timeout", kind="read"), 504),
         (aa.ServerError("boom", status=500), 502),
         (aa.AgencyAccountError("Connected agency account is missing or expired.", status=400), 502),
     ],

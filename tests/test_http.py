@@ -16,17 +16,14 @@ from agencyaccess_async import (
     NotFoundError,
     ProtocolError,
     RateLimitError,
-    Response,
     ServerError,
-    build_request,
-    parse_response,
-    parse_retry_after,
 )
 from agencyaccess_async._errors import (
     AgencyAccountError,
     IntakeFormNotEnabledError,
     ProspectAccessError,
 )
+from agencyaccess_async.lowlevel import Response, build_request, parse_response, parse_retry_after
 
 from .helpers import SECRET_KEY
 
@@ -62,7 +59,7 @@ def test_error_true_is_a_failure_on_any_status(status: int) -> None:
     with pytest.raises(APIError) as info:
         parse_response(response, operation="clients.create")
     assert info.value.status == status
-    assert info.value.msg == "Something broke"
+    assert info.value.message == "Something broke"
     assert info.value.operation == "clients.create"
 
 

@@ -86,7 +86,7 @@ async def test_a_client_grants_in_the_browser_and_the_sdk_sees_it(
     await page.get_by_text("Thanks, Acme!").wait_for()
     await page.screenshot(path=str(shots / "after.png"), full_page=True)
 
-    granted = await agencyaccess_session.links.wait_until_granted(link.link_id, timeout=5)
+    granted = await agencyaccess_session.links.wait_until_granted(link.link_id, deadline=5)
     assert granted.status is LinkStatus.GRANTED
     assert granted.intake_form_status is not None
     await page.wait_for_url(f"{agencyaccess_emulator.base_url}/_emulator/state", timeout=10_000)

@@ -17,6 +17,7 @@ import pytest
 
 import agencyaccess_async as aa
 from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async.types import RetryEvent
 
 from .helpers import SECRET_KEY
 
@@ -126,7 +127,7 @@ async def test_a_retry_after_a_rotation_carries_the_new_key(
     await admin.set_faults(force429={"count": 1, "retryAfter": 0.2})
     async with aa.Session(old, base_url=agencyaccess_emulator.base_url) as session:
 
-        def rotate(event: aa.RetryEvent) -> None:
+        def rotate(event: RetryEvent) -> None:
             session.api_key = new
             asyncio.get_running_loop().create_task(admin.revoke_key(old))
 

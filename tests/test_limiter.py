@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from agencyaccess_async import MockTransport, Request, Response, Session
+from agencyaccess_async import Session
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
@@ -125,8 +127,8 @@ async def test_probes_continue_until_an_answer_tells_the_limit() -> None:
 
 
 async def test_pool_timeout_when_every_slot_stays_busy() -> None:
-    """Waiting longer than Timeout.pool for a slot is a RequestTimeout of kind pool; slots survive it."""
-    from agencyaccess_async import RequestTimeout, RetryPolicy, Timeout
+    """Waiting longer than Timeout.pool for a slot is a RequestTimeoutError of kind pool; slots survive it."""
+    from agencyaccess_async import RequestTimeoutError, RetryPolicy, Timeout
 
     release = asyncio.Event()
 
@@ -139,7 +141,7 @@ async def test_pool_timeout_when_every_slot_stays_busy() -> None:
                        timeout=Timeout(pool=0.05), retry=RetryPolicy.none()) as s:  # fmt: skip
         busy = asyncio.ensure_future(s.clients.retrieve("cl_1"))
         await asyncio.sleep(0.01)
-        with pytest.raises(RequestTimeout) as info:
+        with pytest.raises(RequestTimeoutError) as info:
             await s.clients.retrieve("cl_1")
         assert info.value.kind == "pool"
         assert info.value.may_have_reached_server is False

@@ -6,15 +6,9 @@ from collections import Counter
 
 import pytest
 
-from agencyaccess_async import (
-    MockTransport,
-    NewClient,
-    Request,
-    RequestedServices,
-    Response,
-    Session,
-)
-from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async import NewClient, RequestedServices, Session
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport, RunningEmulator
 
 from .helpers import body_of, link_json, ok
 

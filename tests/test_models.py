@@ -16,10 +16,8 @@ from hypothesis import strategies as st
 
 from agencyaccess_async import (
     UNSET,
-    AccessPageSource,
     Client,
     ClientType,
-    Grant,
     GrantStatus,
     IntakeFormStatus,
     Language,
@@ -28,7 +26,6 @@ from agencyaccess_async import (
     NewClient,
     NewLink,
     RequestedServices,
-    ServiceRequest,
     _contract,
 )
 from agencyaccess_async._converter import CONVERTER
@@ -40,6 +37,7 @@ from agencyaccess_async._models import (
     ListQuery,
     wire_name,
 )
+from agencyaccess_async.types import AccessPageSource, Grant, Page, ServiceRequest
 
 from .helpers import STAMP, client_json, link_json
 
@@ -183,6 +181,21 @@ def test_reprs_are_short_and_informative() -> None:
     )
 
 
+def test_models_and_pages_render_as_escaped_tables_in_jupyter() -> None:
+    """_repr_html_: a column per field, every value escaped (a name is the user's data)."""
+    client = CONVERTER.structure(client_json(name="<script>alert(1)</script>"), Client)
+    shown = client._repr_html_()
+    assert shown.startswith("<table><thead><tr><th>client_id</th><th>name</th>")
+    assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
+    assert f"<td>{client.to_dict(mode='json')['created_at']}</td>" in shown  # as JSON text
+    assert "<td></td>" in shown and "null" not in shown  # None is an empty cell
+    page = Page((client, client), next_cursor="c2")
+    table = page._repr_html_()
+    assert table.count("<tr><td>cl_1</td>") == 2
+    assert "<caption>2 items; next page: c2</caption>" in table
+    assert page.to_dicts(mode="json")[0] == client.to_dict(mode="json")
+
+
 # ------------------------------------------------------------ property tests
 
 text = st.text(min_size=1, max_size=30)
@@ -290,7 +303,7 @@ def test_a_link_as_json_reads_back_as_the_same_link(link: Link) -> None:
 
 def test_enums_print_as_their_values_and_reprs_stay_short() -> None:
     """str() of an enum is its value; a Page shows its first items; a summary rounds time."""
-    from agencyaccess_async import GrantStatus, LinkStatus, Page
+    from agencyaccess_async import GrantStatus, LinkStatus
 
     assert str(LinkStatus.PENDING) == "pending" and f"{GrantStatus.GRANTED}" == "granted"
     assert repr(GrantStatus.PENDING) == "GrantStatus.PENDING"

@@ -33,8 +33,14 @@ INTERNAL = {
 
 
 def test_every_public_class_and_function_is_exported() -> None:
-    """Each public name defined in the private modules reaches __all__ (or is deliberately internal)."""
-    exported = set(agencyaccess_async.__all__)
+    """Each public name defined in the private modules reaches a public module (or is internal)."""
+    exported = {
+        name
+        for public in ("agencyaccess_async", "types", "lowlevel", "testing")
+        for name in importlib.import_module(
+            public if public == "agencyaccess_async" else f"agencyaccess_async.{public}"
+        ).__all__
+    }
     for module_name in (
         "_errors",
         "_models",
@@ -46,6 +52,10 @@ def test_every_public_class_and_function_is_exported() -> None:
         "_retry",
         "_hooks",
         "_auth",
+        "_stream",
+        "_paginator",
+        "_clients",
+        "_links",
     ):
         module = importlib.import_module(f"agencyaccess_async.{module_name}")
         missing = set(getattr(module, "__all__", [])) - exported - INTERNAL

@@ -23,13 +23,13 @@ import pytest
 from agencyaccess_async import (
     ConnectError,
     RateLimitError,
-    RateLimitWaitEvent,
     RedisLimiter,
     RetryPolicy,
     Session,
     SessionError,
 )
 from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async.types import RateLimitWaitEvent
 
 from .cli_helpers import (
     EXAMPLES,

@@ -8,7 +8,6 @@ import pytest
 
 from agencyaccess_async import (
     InvalidRequestError,
-    MockTransport,
     NewClient,
     OnboardItem,
     RequestedServices,
@@ -16,7 +15,7 @@ from agencyaccess_async import (
     SessionError,
     _json,
 )
-from agencyaccess_async.testing import RunningEmulator
+from agencyaccess_async.testing import MockTransport, RunningEmulator
 
 from .helpers import SECRET_KEY, client_json, ok
 

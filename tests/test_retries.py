@@ -11,26 +11,24 @@ from typing import Any
 import pytest
 
 from agencyaccess_async import (
-    IDEMPOTENCY_METADATA_KEY,
     AuthenticationError,
     ConnectError,
-    DeletedClient,
     Hooks,
     InvalidRequestError,
     Limiter,
-    MockTransport,
     NotFoundError,
     OutcomeUnknownError,
-    RemoteDisconnected,
-    Request,
-    RequestTimeout,
-    Response,
+    RemoteDisconnectedError,
+    RequestTimeoutError,
     RetryPolicy,
     ServerError,
     Session,
 )
 from agencyaccess_async._retry import Action, Tried, decide
 from agencyaccess_async._routes import Kind
+from agencyaccess_async.lowlevel import IDEMPOTENCY_METADATA_KEY, Request, Response
+from agencyaccess_async.testing import MockTransport
+from agencyaccess_async.types import DeletedClient
 
 from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok, subscribe_to_everything
 
@@ -65,23 +63,23 @@ def session_for(script: Callable[[Request], Response], **kwargs: Any) -> Session
     )
 
 
-def dropped() -> RemoteDisconnected:
-    return RemoteDisconnected("connection dropped")
+def dropped() -> RemoteDisconnectedError:
+    return RemoteDisconnectedError("connection dropped")
 
 
 @pytest.mark.parametrize(
     ("kind", "error", "action"),
     [
         (Kind.CREATE, ConnectError("refused"), Action.RETRY),
-        (Kind.CREATE, RequestTimeout("pool", kind="pool"), Action.RETRY),
-        (Kind.CREATE, RequestTimeout("read", kind="read"), Action.RECONCILE),
-        (Kind.CREATE, RemoteDisconnected("dropped"), Action.RECONCILE),
+        (Kind.CREATE, RequestTimeoutError("pool", kind="pool"), Action.RETRY),
+        (Kind.CREATE, RequestTimeoutError("read", kind="read"), Action.RECONCILE),
+        (Kind.CREATE, RemoteDisconnectedError("dropped"), Action.RECONCILE),
         (Kind.CREATE, ServerError("x", status=502), Action.RECONCILE),
         (Kind.CREATE, ServerError("x", status=503, retry_after=1), Action.RETRY),
         (Kind.CREATE, ServerError("x", status=503), Action.RECONCILE),
-        (Kind.READ, RemoteDisconnected("dropped"), Action.RETRY),
+        (Kind.READ, RemoteDisconnectedError("dropped"), Action.RETRY),
         (Kind.UPDATE, ServerError("x", status=500), Action.RETRY),
-        (Kind.DELETE, RequestTimeout("read", kind="read"), Action.RETRY),
+        (Kind.DELETE, RequestTimeoutError("read", kind="read"), Action.RETRY),
         (Kind.READ, InvalidRequestError("bad", status=400), Action.FAIL),
     ],
 )
@@ -90,8 +88,8 @@ def test_decide_is_the_one_place(kind: Kind, error: Exception, action: Action) -
     assert decide(kind, error) is action
 
 
-def _early_reset() -> RemoteDisconnected:
-    return RemoteDisconnected("closed before any answer", before_answer=True)
+def _early_reset() -> RemoteDisconnectedError:
+    return RemoteDisconnectedError("closed before any answer", before_answer=True)
 
 
 @pytest.mark.parametrize(
@@ -196,7 +194,7 @@ async def test_reconciliation_that_cannot_decide_says_outcome_unknown() -> None:
         with pytest.raises(OutcomeUnknownError) as info:
             await session.clients.create(name="Acme", email="a@b.co", idempotency_key="row-17")
     assert info.value.idempotency_key == "row-17"
-    assert isinstance(info.value.last_error, RemoteDisconnected)
+    assert isinstance(info.value.last_error, RemoteDisconnectedError)
     assert "outcome unknown" in str(info.value)
     assert len([p for p in script.paths() if p.endswith("create")]) == 1
 
@@ -412,7 +410,7 @@ def test_the_web_policy_is_a_few_seconds_in_all() -> None:
 
 async def test_events_carry_the_sessions_name_and_the_views_tenant() -> None:
     """name= and with_options(tenant=...) label every event, and every DEBUG record's extra."""
-    from agencyaccess_async import MockTransport, Session
+    from agencyaccess_async import Session
     from agencyaccess_async.testing import make_client
 
     from .helpers import SECRET_KEY, subscribe_to_everything

@@ -79,8 +79,8 @@ async def test_a_gateway_password_travels_as_a_header_and_shows_nowhere(
             await onboarding.run()
     assert seen and all(request.url.user is None for request in seen)
     error = info.value
-    _no_secret(str(error) + repr(error) + error.msg + str(dict(error.headers)))
-    assert "***" in error.msg  # what the gateway said, with the secrets taken out
+    _no_secret(str(error) + repr(error) + error.message + str(dict(error.headers)))
+    assert "***" in error.message  # what the gateway said, with the secrets taken out
     _no_secret(caplog.text)
     with contextlib.closing(sqlite3.connect(journal)) as db:  # (a with closes nothing itself)
         dumped = "\n".join(db.iterdump())

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agencyaccess_async import CATALOG, InvalidServiceError, RequestedServices
+from agencyaccess_async import InvalidServiceError, RequestedServices
 from agencyaccess_async._contract import READ_ONLY_LEVELS
+from agencyaccess_async.lowlevel import CATALOG
 
 pytestmark = pytest.mark.unit
 

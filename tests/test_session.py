@@ -12,15 +12,14 @@ from agencyaccess_async import (
     AgencyAccessError,
     APIError,
     Client,
-    MockTransport,
-    Request,
-    Response,
     RetryPolicy,
     ServerError,
     Session,
     SessionError,
     Timeout,
 )
+from agencyaccess_async.lowlevel import Request, Response
+from agencyaccess_async.testing import MockTransport
 
 from .helpers import SECRET_KEY, client_json, fail, ok
 
@@ -159,7 +158,7 @@ async def test_api_errors_carry_operation_status_msg_request_id_and_attempts() -
             await session.clients.retrieve("cl_9")
     error = info.value
     assert (error.operation, error.status, error.request_id) == ("clients.retrieve", 404, "srv-1")
-    assert error.msg == "Client does not exist. cl_9"
+    assert error.message == "Client does not exist. cl_9"
     assert error.attempts == 1
 
 

@@ -231,9 +231,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 import agencyaccess_async as aa
+from agencyaccess_async.lowlevel import Response
+from agencyaccess_async.testing import MockTransport
 
 answer = json.dumps({"error": False, "data": {"clientID": "cl_1"}}).encode()
-mock = aa.MockTransport(lambda request: aa.Response(200, {}, answer))
+mock = MockTransport(lambda request: Response(200, {}, answer))
 exporter = InMemorySpanExporter()
 
 async def main():

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import agencyaccess_async as aa
-from agencyaccess_async.testing import make_client
+from agencyaccess_async.lowlevel import IDEMPOTENCY_METADATA_KEY
+from agencyaccess_async.testing import MockTransport, make_client
 
 from .helpers import SECRET_KEY
 
@@ -21,11 +22,11 @@ pytestmark = pytest.mark.unit
 
 def test_respond_refuses_an_operation_the_sdk_does_not_know() -> None:
     with pytest.raises(ValueError, match="no operation 'client.create'.*clients.create"):
-        aa.MockTransport().respond("client.create", make_client())
+        MockTransport().respond("client.create", make_client())
 
 
 async def test_a_side_effect_answers_in_turn_and_records_every_call() -> None:
-    transport = aa.MockTransport().respond(
+    transport = MockTransport().respond(
         "clients.retrieve",
         side_effect=[
             aa.ConnectError("refused"),
@@ -46,13 +47,13 @@ async def test_a_side_effect_answers_in_turn_and_records_every_call() -> None:
 async def test_assert_called_once_with_checks_the_fields_by_python_or_wire_name(
     agencyaccess_idempotency_keys: None,
 ) -> None:
-    transport = aa.MockTransport().respond("clients.create", make_client())
+    transport = MockTransport().respond("clients.create", make_client())
     async with aa.Session(SECRET_KEY, base_url="https://api.test", transport=transport) as s:
         await s.clients.create(name="Acme", email="ops@acme.test", type="prospect")
     call = transport.assert_called_once_with("clients.create", name="Acme", type="prospect")
     assert call.json == {  # exact, with the deterministic key
         "name": "Acme", "email": "ops@acme.test", "type": "prospect",
-        "metadata": {aa.IDEMPOTENCY_METADATA_KEY: "idem-1"},
+        "metadata": {IDEMPOTENCY_METADATA_KEY: "idem-1"},
     }  # fmt: skip
     with pytest.raises(AssertionError, match="name: sent 'Acme', expected 'Other'"):
         transport.assert_called_once_with("clients.create", name="Other")
@@ -71,12 +72,13 @@ def test_the_plugin_makes_retries_instant_unless_a_test_opts_out(tmp_path: Path)
         textwrap.dedent("""
         import pytest
         import agencyaccess_async as aa
-        from agencyaccess_async.testing import make_client
+        from agencyaccess_async.lowlevel import Response
+        from agencyaccess_async.testing import MockTransport, make_client
 
         def transport():
-            answer = aa.Response.json({"error": True, "msg": "Rate limit exceeded"}, status=429,
-                                      headers={"Retry-After": "30"})
-            return aa.MockTransport().respond(
+            answer = Response.json({"error": True, "msg": "Rate limit exceeded"}, status=429,
+                                   headers={"Retry-After": "30"})
+            return MockTransport().respond(
                 "clients.retrieve", side_effect=[answer, make_client()])
 
         async def call():

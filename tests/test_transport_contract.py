@@ -24,6 +24,9 @@ import respx
 from aiohttp import web
 
 import agencyaccess_async as aa
+from agencyaccess_async.lowlevel import Request, Response, Transport
+from agencyaccess_async.testing import MockTransport
+from agencyaccess_async.types import ResponseEvent
 
 from .helpers import SECRET_KEY, client_json, closed_port, serve_app
 
@@ -33,18 +36,18 @@ KINDS = ("aiohttp", "httpx", "mock")
 NO_RETRY = aa.RetryPolicy.none()
 
 
-_MADE: list[aa.Transport] = []
+_MADE: list[Transport] = []
 
 
-def transport(kind: str, handler: Any = None, **options: Any) -> aa.Transport:
+def transport(kind: str, handler: Any = None, **options: Any) -> Transport:
     """A transport of this kind, closed after the test (a caller's: the Session never closes it)."""
-    made: aa.Transport
+    made: Transport
     if kind == "aiohttp":
         made = aa.AiohttpTransport(**options)
     elif kind == "httpx":
         made = aa.HttpxTransport(**options)
     else:
-        made = aa.MockTransport(handler)
+        made = MockTransport(handler)
     _MADE.append(made)
     return made
 
@@ -103,9 +106,9 @@ async def test_redirects_are_not_followed_and_the_key_never_travels(
         headers_seen.append(dict(request.headers))
         raise web.HTTPTemporaryRedirect(f"{target}/api/clients/retrieve")
 
-    def mock(request: aa.Request) -> aa.Response:
+    def mock(request: Request) -> Response:
         headers_seen.append(dict(request.headers))  # the Request's headers: never the key
-        return aa.Response(307, {"Location": f"{target}/api/clients/retrieve"})
+        return Response(307, {"Location": f"{target}/api/clients/retrieve"})
 
     app = web.Application()
     app.router.add_post("/api/clients/retrieve", redirect)
@@ -167,7 +170,7 @@ async def test_connect_timeout(kind: str, unaccepting: int) -> None:
         SECRET_KEY, base_url=f"http://127.0.0.1:{unaccepting}", transport=chosen,
         retry=NO_RETRY, timeout=aa.Timeout(connect=0.3, total=5),
     ) as session:  # fmt: skip
-        with pytest.raises(aa.RequestTimeout) as caught:
+        with pytest.raises(aa.RequestTimeoutError) as caught:
             await session.clients.retrieve("cl_1")
     assert caught.value.kind == "connect"
     assert caught.value.may_have_reached_server is False
@@ -201,7 +204,7 @@ async def test_read_and_total_timeouts(
         SECRET_KEY, base_url=silent, transport=chosen, retry=NO_RETRY,
         timeout=aa.Timeout(**given),
     ) as session:  # fmt: skip
-        with pytest.raises(aa.RequestTimeout) as caught:
+        with pytest.raises(aa.RequestTimeoutError) as caught:
             await session.clients.retrieve("cl_1")
     assert caught.value.kind == expected
     assert caught.value.may_have_reached_server is True
@@ -231,7 +234,7 @@ async def test_exceptions_say_whether_the_request_may_have_arrived(kind: str) ->
             SECRET_KEY, base_url=f"http://127.0.0.1:{port}", transport=chosen, retry=NO_RETRY
         ) as session,
     ):
-        with pytest.raises(aa.RemoteDisconnected) as dropped:
+        with pytest.raises(aa.RemoteDisconnectedError) as dropped:
             await session.clients.retrieve("cl_1")
     assert dropped.value.may_have_reached_server is True
     assert SECRET_KEY not in repr(dropped.value) + str(dropped.value)
@@ -247,12 +250,12 @@ async def test_a_callers_client_is_never_closed(kind: str) -> None:
     async with serve_app(app) as base_url:
         if kind == "aiohttp":
             own: Any = aiohttp.ClientSession(raise_for_status=True)
-            chosen: aa.Transport = aa.AiohttpTransport(session=own)
+            chosen: Transport = aa.AiohttpTransport(session=own)
         elif kind == "httpx":
             own = httpx.AsyncClient(follow_redirects=True)
             chosen = aa.HttpxTransport(client=own)
         else:
-            own = chosen = aa.MockTransport(lambda request: aa.Response(200, {}, json.dumps(
+            own = chosen = MockTransport(lambda request: Response(200, {}, json.dumps(
                 {"error": False, "data": client_json()}).encode()))  # fmt: skip
         async with aa.Session(SECRET_KEY, base_url=base_url, transport=chosen) as session:
             assert (await session.clients.retrieve("cl_1")).client_id == "cl_1"
@@ -294,11 +297,11 @@ async def test_every_attempt_reports_how_long_it_took(kind: str) -> None:
         await asyncio.sleep(0.02)
         return web.json_response({"error": False, "data": client_json()})
 
-    async def mock(request: aa.Request) -> aa.Response:
+    async def mock(request: Request) -> Response:
         await asyncio.sleep(0.02)
-        return aa.Response.json({"error": False, "data": client_json()})
+        return Response.json({"error": False, "data": client_json()})
 
-    events: list[aa.ResponseEvent] = []
+    events: list[ResponseEvent] = []
     hooks = aa.Hooks()
     hooks.on_response.append(events.append)
     app = web.Application()
@@ -374,7 +377,7 @@ async def hostile_server(answer: bytes | None) -> AsyncIterator[tuple[str, list[
 def _as_the_contract_says(case: str) -> aa.TransportError:
     """What a transport raises for ``case``: what the mock raises to simulate it."""
     if HOSTILE[case] is None:
-        return aa.RemoteDisconnected("connection dropped", before_answer=True)
+        return aa.RemoteDisconnectedError("connection dropped", before_answer=True)
     return aa.ProtocolError("the answer is not valid HTTP", status=READ_STATUS.get(case, 0))
 
 
@@ -394,7 +397,7 @@ async def test_every_transport_maps_a_hostile_answer_to_one_error_and_one_resend
     expected = _as_the_contract_says(case)
     mocked: list[int] = []
 
-    def mock(request: aa.Request) -> aa.Response:
+    def mock(request: Request) -> Response:
         mocked.append(1)
         raise _as_the_contract_says(case)
 
@@ -414,4 +417,4 @@ async def test_every_transport_maps_a_hostile_answer_to_one_error_and_one_resend
         assert caught.value.status == expected.status
         assert "not valid HTTP" in str(caught.value) and "aaaa" not in str(caught.value)
     else:
-        assert isinstance(caught.value, aa.RemoteDisconnected) and caught.value.before_answer
+        assert isinstance(caught.value, aa.RemoteDisconnectedError) and caught.value.before_answer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agencyaccess_async._bulk._journal import Journal, JournalError, JournalLocked
+from agencyaccess_async._bulk._journal import Journal, JournalError, JournalLockedError
 
 pytestmark = pytest.mark.unit
 
@@ -58,7 +58,7 @@ def test_without_fcntl_the_journal_is_locked_with_msvcrt(
             """)], timeout=60,
         )  # fmt: skip
         assert holder.returncode == 3
-        with pytest.raises(JournalLocked):
+        with pytest.raises(JournalLockedError):
             Journal(path, "job")  # a second run in this process
     finally:
         first.close()

@@ -30,7 +30,7 @@ from .._scope import Tenant
 from .._services import RequestedServices, advise
 from ._changes import ClientDeleter, LinkUpdater
 from ._existing import Sweep
-from ._journal import Journal, JournalError, JournalLocked, JournalMismatch
+from ._journal import Journal, JournalError, JournalLockedError, JournalMismatchError
 from ._onboard import Onboarded, Onboarder, OnboardItem
 from ._progress import default_progress
 from ._run import (
@@ -52,8 +52,8 @@ __all__ = [
     "Failed",
     "ItemResult",
     "JournalError",
-    "JournalLocked",
-    "JournalMismatch",
+    "JournalLockedError",
+    "JournalMismatchError",
     "OnboardItem",
     "Onboarded",
     "Succeeded",
@@ -168,8 +168,8 @@ class Bulk:
         whose address changes from run to run (the CLI's embedded emulator).
 
         Raises:
-            JournalLocked: another process is running with this journal.
-            JournalMismatch: the journal belongs to another job, or was written
+            JournalLockedError: another process is running with this journal.
+            JournalMismatchError: the journal belongs to another job, or was written
                 against another base URL or with another API key.
                 ``replace_journal=True`` sets such a journal aside (renamed)
                 and starts a new one; ``key_rotated=True`` accepts a journal of

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .._clients import Clients
+from .._contract import LIST_LIMIT_MAX
 from .._errors import CapabilityError
 from .._hooks import logger
 from .._idempotency import IDEMPOTENCY_METADATA_KEY
@@ -62,7 +63,6 @@ __all__ = [
 T = TypeVar("T")
 
 #: The contract's largest page: the sweep's cost is records / 100 requests.
-_PAGE = 100
 
 
 def normalised_email(email: str) -> str:
@@ -181,14 +181,14 @@ class _Lookup:
 
     async def _index(self, existing: Existing, search: str) -> bool:
         """Index the first page of clients ``search`` matches; whether any came back."""
-        page = await self.clients.list(limit=_PAGE, search=search).page()
+        page = await self.clients.list(limit=LIST_LIMIT_MAX, search=search).page()
         existing.requests += 1
         for client in page.items:
             _index_client(existing, client)
         return bool(page.items)
 
     async def links_of(self, client_id: str) -> list[_KnownLink]:
-        page = await self.links.list(limit=_PAGE, client_id=client_id).page()
+        page = await self.links.list(limit=LIST_LIMIT_MAX, client_id=client_id).page()
         return [_known(link) for link in page.items if link.client_id == client_id]
 
 
@@ -266,7 +266,7 @@ class Sweep:
             logger.warning(
                 "cannot look for clients made by earlier runs (%s): rows the journal does not "
                 "know are created without that check",
-                error.msg,
+                error.message,
             )
             return Existing()
         finally:
@@ -278,14 +278,14 @@ class Sweep:
         return existing
 
     async def _sweep_clients(self, existing: Existing) -> None:
-        async for number, page in _numbered(self._clients.list(limit=_PAGE).pages()):
+        async for number, page in _numbered(self._clients.list(limit=LIST_LIMIT_MAX).pages()):
             existing.requests += 1
             for client in page.items:
                 _index_client(existing, client)
             self._within_budget(number, page)
 
     async def _sweep_links(self, existing: Existing) -> None:
-        async for number, page in _numbered(self._links.list(limit=_PAGE).pages()):
+        async for number, page in _numbered(self._links.list(limit=LIST_LIMIT_MAX).pages()):
             existing.requests += 1
             for link in page.items:
                 if link.client_id:

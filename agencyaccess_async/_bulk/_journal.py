@@ -20,12 +20,12 @@ A journal is never fooled:
 
 - one writer at a time: opening it for a job takes an exclusive lock on a
   sidecar file (``PATH.lock``, holding the owner's pid), so a second process
-  on the same journal is refused with ``JournalLocked`` instead of creating
+  on the same journal is refused with ``JournalLockedError`` instead of creating
   every row again beside the first;
 - one job and one target: it records a fingerprint of the job (services and
   options), the base URL and a hash of the API key (never the key), so a
   journal of a dry run against the emulator is not taken as "done" against
-  the real API (``JournalMismatch``).
+  the real API (``JournalMismatchError``).
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ __all__ = [
     "DONE_STATES",
     "Journal",
     "JournalError",
-    "JournalLocked",
-    "JournalMismatch",
+    "JournalLockedError",
+    "JournalMismatchError",
     "JournalEntry",
 ]
 
@@ -104,7 +104,7 @@ class JournalError(AgencyAccessError):
         self.path = path
 
 
-class JournalLocked(JournalError):
+class JournalLockedError(JournalError):
     """Another process is writing this journal; ``pid`` is that process, when known."""
 
     def __init__(self, message: str, *, path: Path, pid: int | None) -> None:
@@ -112,7 +112,7 @@ class JournalLocked(JournalError):
         self.pid = pid
 
 
-class JournalMismatch(JournalError, ValueError):
+class JournalMismatchError(JournalError, ValueError):
     """The journal is another job's or target's: ``what`` is ``job``, ``base_url`` or ``key``."""
 
     def __init__(self, message: str, *, path: Path, what: str) -> None:
@@ -143,12 +143,12 @@ class Journal:
     """A SQLite file holding every item's entry; one per job.
 
     Opened for a job (``fingerprint`` given), it takes the journal's lock
-    (``JournalLocked`` if another process holds it) and checks that the
+    (``JournalLockedError`` if another process holds it) and checks that the
     journal belongs to this job (a hash of the requested services and
     options), this ``base_url`` and this ``key_hash`` (``Session.key_fingerprint``).
-    A journal of another job or base URL raises ``JournalMismatch``, or, with
+    A journal of another job or base URL raises ``JournalMismatchError``, or, with
     ``replace=True``, is set aside (renamed, never deleted) for a new one. A
-    journal of another key raises ``JournalMismatch`` too, unless
+    journal of another key raises ``JournalMismatchError`` too, unless
     ``key_rotated=True`` says the key was rolled for the same account: the
     new key's hash is then recorded. Opened with ``fingerprint=None``, it
     only reads.
@@ -178,7 +178,7 @@ class Journal:
                 return
             try:
                 self._claim(wanted, key_rotated)
-            except JournalMismatch:
+            except JournalMismatchError:
                 if not replace:
                     raise
                 self._db.close()
@@ -202,19 +202,19 @@ class Journal:
             return wanted[name] is not None and saved.get(name, wanted[name]) != wanted[name]
 
         if differs("fingerprint"):
-            raise JournalMismatch(
+            raise JournalMismatchError(
                 f"{self.path} belongs to another job (other services or options)",
                 path=self.path,
                 what="job",
             )
         if differs("base_url"):
-            raise JournalMismatch(
+            raise JournalMismatchError(
                 f"{self.path} was written against {saved['base_url']}, not {wanted['base_url']}",
                 path=self.path,
                 what="base_url",
             )
         if differs("key") and not key_rotated:
-            raise JournalMismatch(
+            raise JournalMismatchError(
                 f"{self.path} was written with another API key",
                 path=self.path,
                 what="key",
@@ -368,7 +368,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _lock(path: Path) -> IO[str] | None:
-    """Take the journal's exclusive lock, or raise ``JournalLocked`` naming its holder.
+    """Take the journal's exclusive lock, or raise ``JournalLockedError`` naming its holder.
 
     A lock on ``PATH.lock`` that the OS releases when the holder exits,
     however it exits, so a killed run never leaves a stale lock: ``fcntl``'s
@@ -394,7 +394,7 @@ def _lock(path: Path) -> IO[str] | None:
         handle.close()
         pid = int(holder) if holder.isdigit() else None
         who = f"process {pid}" if pid else "another process"
-        raise JournalLocked(
+        raise JournalLockedError(
             f"{path} is in use by {who}; wait for it to finish", path=path, pid=pid
         ) from None
     handle.seek(0)

@@ -195,7 +195,7 @@ def _prepare(args: argparse.Namespace, column: str) -> _Selection:
 def run_update(args: argparse.Namespace) -> int:
     """Update the selected rows' links; an exit code of ``EXIT_CODES``."""
     with logging_to(args.log_file):
-        show_warnings()
+        show_warnings("update")
         changes: dict[str, Any] = {
             "services": (
                 load_services(args.services, strict=args.strict_services)
@@ -234,7 +234,7 @@ def run_update(args: argparse.Namespace) -> int:
 def run_delete(args: argparse.Namespace) -> int:
     """Delete the selected rows' clients, marking them in the file; ``EXIT_CODES``."""
     with logging_to(args.log_file):
-        show_warnings()
+        show_warnings("delete")
         selection = _prepare(args, "client_id")
         table = selection.table
         marked = {row.get("client_id", "").strip() for row in table.rows() if is_deleted(row)}

@@ -70,10 +70,10 @@ def check_base_url_option(base_url: str | None) -> None:
             raise UsageError(f"--base-url: {error}") from None
 
 
-def show_warnings() -> None:
+def show_warnings(command: str) -> None:
     """The SDK's warnings (a service the catalog does not know, a capped wait) as one line each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("onboard: warning: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{command}: warning: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(min(logger.getEffectiveLevel(), logging.WARNING))
 

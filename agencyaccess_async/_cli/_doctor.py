@@ -136,14 +136,14 @@ async def _reads(session: Session, report: Report) -> None:
         try:
             data = await session.post(route.path, {"limit": 1}, idempotent=True, retry=_ONCE)
         except AuthenticationError as error:
-            report.no(f"the key is refused: {error.msg}", fatal=True)
+            report.no(f"the key is refused: {error.message}", fatal=True)
             return
         except TransportError as error:
             shown = redacted_url(session.base_url)
             report.no(f"{shown} does not answer as the API: {error}", fatal=True)
             return
         except CapabilityError as error:
-            report.no(f"{route.capability}: not granted to this key ({error.msg})")
+            report.no(f"{route.capability}: not granted to this key ({error.message})")
             continue
         except AgencyAccessError as error:
             report.no(f"{operation}: {error}", fatal=True)

@@ -32,8 +32,8 @@ from .._bulk import (
     BulkRun,
     ItemResult,
     JournalError,
-    JournalLocked,
-    JournalMismatch,
+    JournalLockedError,
+    JournalMismatchError,
     OnboardItem,
 )
 from .._bulk._progress import Activity, ProgressDisplay
@@ -264,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     if delimiter is not None and len(delimiter) != 1:
         raise UsageError("--delimiter must be one character")
-    show_warnings()
+    show_warnings("onboard")
     services = load_services(args.services, strict=args.strict_services)
     table = ClientsCsv(
         args.csv,
@@ -563,14 +563,14 @@ async def _open_journal(
     while True:
         try:
             return start()
-        except JournalLocked as error:
+        except JournalLockedError as error:
             if not wait:
                 raise UsageError(f"{error} (or pass --wait)") from None
             if not announced:
                 print(f"onboard: {error}; waiting (--wait)", file=sys.stderr, flush=True)
                 announced = True
             await asyncio.sleep(_WAIT_POLL)
-        except JournalMismatch as error:
+        except JournalMismatchError as error:
             if error.what == "job" and update_links:
                 return start(replace=True)
             raise UsageError(f"{error}; {_MISMATCH_HINT[error.what]}") from None

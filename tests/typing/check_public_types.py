@@ -12,6 +12,7 @@ from typing import Any
 from typing_extensions import assert_type
 
 import agencyaccess_async as aa
+from agencyaccess_async.types import ItemResult, Onboarded, Page, Paginator
 
 
 async def clients_and_pages(session: aa.Session) -> None:
@@ -22,9 +23,9 @@ async def clients_and_pages(session: aa.Session) -> None:
     assert_type(client.client_id, str)
     assert_type(client.created_at, datetime | None)
     paginator = session.clients.list(type="client")
-    assert_type(paginator, aa.Paginator[aa.Client])
+    assert_type(paginator, Paginator[aa.Client])
     page = await paginator.page()
-    assert_type(page, aa.Page[aa.Client])
+    assert_type(page, Page[aa.Client])
     for item in page:
         assert_type(item, aa.Client)
     async for record in paginator:
@@ -49,13 +50,13 @@ async def bulk_results_narrow_on_ok(session: aa.Session, services: aa.RequestedS
     rows = [aa.NewClient(name="Acme", email="ops@acme.example", type="client")]
     async for result in session.bulk.onboard(rows, services=services):
         if isinstance(result, aa.Succeeded):  # narrows for every checker
-            assert_type(result.value, aa.Onboarded)
+            assert_type(result.value, Onboarded)
             assert_type(result.value.invite_url, str | None)
         else:
             assert_type(result.error, BaseException)
         if result.ok:  # mypy narrows on the Literal[True] field; pyright on "is True" only
-            assert_type(result.value, aa.Onboarded)  # pyright: ignore[reportAssertTypeFailure]
+            assert_type(result.value, Onboarded)  # pyright: ignore[reportAssertTypeFailure]
         if result.ok is True:
-            assert_type(result.value, aa.Onboarded)
+            assert_type(result.value, Onboarded)
     created = await session.bulk.create_clients(rows).collect()
-    assert_type(created, list[aa.ItemResult[aa.Client]])
+    assert_type(created, list[ItemResult[aa.Client]])
