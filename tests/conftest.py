@@ -1,8 +1,13 @@
-"""Shared fixtures: the SDK's own pytest plugin (dogfooded), instant retries, sample data."""
+"""Shared fixtures: the SDK's own pytest plugin (dogfooded), instant retries, sample data,
+an emulator process and a headless Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +50,36 @@ def real_waits() -> Iterator[None]:
 
     with set_testing(False):
         yield
+
+
+CHROMIUM = os.environ.get("AGENCYACCESS_CHROMIUM") or shutil.which("chromium") or ""
+HAVE_CHROMIUM = bool(CHROMIUM) and Path(CHROMIUM).exists()
+# As the probe of this machine runs it: no sandbox as root, and no background
+# networking (this machine's network is closed; Chromium would keep trying).
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium driven by Playwright; skipped (or failed, in CI) without one.
+
+    Tests that use it are marked ``browser``: ``-m "not browser"`` leaves them out
+    where no browser can be installed. In CI (``$CI`` set) a missing browser is a
+    failure, not a skip.
+    """
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: install Debian's chromium")
+        pytest.skip("no chromium here; run with -m 'not browser' or install it")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -127,5 +127,10 @@ def test_watch_prints_changes_until_every_link_is_granted(
             watcher.send_signal(signal.SIGINT)
             watcher.communicate(timeout=30)
     assert watcher.returncode == 0, stderr
-    assert "pending -> granted" in stderr
+    assert "row 2 (Client 0 (c0@example.test)): " in stderr  # a client, by name and e-mail
+    assert "-> granted (Google Ads: granted;" in stderr  # and what it granted, in words
     assert "2 granted" in stderr.splitlines()[-1]
+    lines = stderr.splitlines()
+    summaries = [n for n, line in enumerate(lines) if line.startswith("status: 2 links")]
+    # Only changes: after the first check, a summary follows a change, never a quiet round.
+    assert all(lines[n - 1].startswith("status: row ") for n in summaries[1:]), stderr

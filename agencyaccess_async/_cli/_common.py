@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 
 class UsageError(Exception):
@@ -18,6 +21,24 @@ class Stopped(Exception):
     What was done is kept (the journal is consistent): the same command, run
     again once the cause is fixed, finishes the job.
     """
+
+
+@contextlib.contextmanager
+def open_atomically(
+    out: Path, *, encoding: str = "utf-8", newline: str | None = None
+) -> Iterator[TextIO]:
+    """A text file written beside ``out`` and renamed over it once the block ends.
+
+    Never half-written: an error (a full disk, Ctrl-C) inside the block leaves
+    ``out`` as it was, and no temporary file behind.
+    """
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding=encoding, newline=newline) as handle:
+            yield handle
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def is_loopback(host: str) -> bool:

@@ -14,13 +14,12 @@ import argparse
 import contextlib
 import datetime
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._common import UsageError
+from ._common import UsageError, open_atomically
 
 __all__ = [
     "add_any_account_option",
@@ -66,15 +65,11 @@ def write_summary(path: str | None, summary: Mapping[str, Any]) -> None:
     """Write ``summary`` as JSON to ``path`` (if given), atomically."""
     if path is None:
         return
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, target)
+        with open_atomically(Path(path)) as handle:
+            handle.write(json.dumps(summary, indent=2) + "\n")
     except OSError as error:
         raise UsageError(f"--summary-json {path}: cannot write it ({error.strerror})") from None
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class _Tee:

@@ -20,7 +20,7 @@ import attrs
 
 from .._bulk._journal import Journal
 from .._services import RequestedServices
-from ._common import UsageError, row_numbers
+from ._common import UsageError, open_atomically, row_numbers
 from ._rows import ClientsCsv, Row, RowError, to_new_client
 from ._sources import Source, read_source
 
@@ -173,16 +173,11 @@ def write_atomically(
     false.
     """
     cell = _escape_formula if escape_formulas else str
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
-            writer = csv.writer(handle, delimiter=delimiter)
-            writer.writerow([cell(name) for name in header])  # a column's name is a cell too
-            for cells in rows:
-                writer.writerow([cell(value) for value in cells])
-        os.replace(temporary, out)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with open_atomically(out, newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow([cell(name) for name in header])  # a column's name is a cell too
+        for cells in rows:
+            writer.writerow([cell(value) for value in cells])
 
 
 @attrs.define

@@ -5,15 +5,18 @@ and writes every column of it plus, for each row with a link_id:
 
   link_status        granted, partial, rejected (a service was refused) or pending;
                      "not found" for a link that no longer exists
+  access             each service and its state, in words: "Google Ads: granted; ..."
   services_granted   platform.service of each granted service, space-separated
   services_pending   ... of each service not answered yet
   services_rejected  ... of each service the client refused
-  intake_form        notRequested, pending or completed
+  intake_form        not requested, pending or completed
   checked_at         when it was read (UTC)
 
 Statuses are read in list pages of 100 (about one request per 100 links),
 never one call per link. --watch SECONDS checks again until every link is
-granted, or Ctrl-C, printing what changed. Needs the API key of the account
+granted, or Ctrl-C, printing only what changed. --html REPORT.html also
+writes a one-page report a manager can read: the counts, grants by platform,
+and the clients still to answer with their invite links. Needs the API key of the account
 the file was onboarded with (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE);
 it reads the links where the file was onboarded (its target column) unless
 --base-url says otherwise. Stopped by Ctrl-C, the file holds the last
@@ -41,6 +44,7 @@ from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import Target, check_account, check_base_url_option, reaching, recorded_target
 from ._cron import add_any_account_option
+from ._report import readable_access, readable_intake, write_report
 from ._results import ResultsFile, check_output, write_atomically
 from ._signals import run_until_signal
 
@@ -48,6 +52,7 @@ __all__ = ["STATUS_COLUMNS", "add_status_command"]
 
 STATUS_COLUMNS = [
     "link_status",
+    "access",
     "services_granted",
     "services_pending",
     "services_rejected",
@@ -76,6 +81,11 @@ def add_status_command(commands: Any) -> None:
         help="check again every SECONDS until every link is granted (or Ctrl-C)",
     )
     parser.add_argument(
+        "--html",
+        metavar="REPORT.html",
+        help="also write a one-page report: counts, grants by platform, clients still to answer",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print a machine-readable summary on stdout"
     )
     parser.add_argument(
@@ -95,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     where = recorded_target(table.target, args.base_url, path=table.path, command="status")
     out = Path(args.out) if args.out else _default_out(table)
     check_output(out, "--out", None if out.name.endswith(".status.csv") else table.path)
+    if args.html is not None:
+        check_output(Path(args.html), "--html", table.path)
     return run_until_signal(_status(args, where, table, out))
 
 
@@ -126,6 +138,8 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
                         f"{statuses.found} links were read but not written, and {out.name} is "
                         "as it was"
                     ) from None
+                if args.html is not None:
+                    _write_report(Path(args.html), out, counts, checked)
                 links = sum(counts.values())
                 summary = {
                     **{state: counts.get(state, 0) for state in _STATES},
@@ -142,6 +156,17 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
                 watched = True
                 await asyncio.sleep(args.watch)
                 started, sent = time.monotonic(), session.stats.requests
+
+
+def _write_report(path: Path, out: Path, counts: Counter[str], checked: str) -> None:
+    """The HTML report, from the status file just written; a failure stops in one line."""
+    try:
+        write_report(path, ResultsFile.read(out).rows(), counts, checked)
+    except OSError as error:
+        raise Stopped(
+            f"cannot write {path} ({error.strerror or error}): {out.name} is written"
+        ) from None
+    print(f"status: report written to {path}", file=sys.stderr)
 
 
 class _Statuses:
@@ -231,7 +256,7 @@ def _write(table: ResultsFile, out: Path, statuses: _Statuses, checked: str) -> 
 
 def _columns(link: Link | None, checked: str) -> list[str]:
     if link is None:
-        return ["not found", "", "", "", "", checked]
+        return ["not found", "", "", "", "", "", checked]
     by_state: dict[str, list[str]] = {"granted": [], "pending": [], "rejected": []}
     for grant in link.grants:
         state = getattr(grant.status, "value", grant.status) or "pending"
@@ -239,10 +264,11 @@ def _columns(link: Link | None, checked: str) -> list[str]:
     intake = getattr(link.intake_form_status, "value", link.intake_form_status)
     return [
         link.overall_status,
+        readable_access(by_state),
         " ".join(by_state["granted"]),
         " ".join(by_state["pending"]),
         " ".join(by_state["rejected"]),
-        str(intake),
+        readable_intake(str(intake)),
         checked,
     ]
 
@@ -255,16 +281,20 @@ def _report(
     as_json: bool,
     changes: bool,
 ) -> None:
-    if changes:  # a later round of --watch: what changed since the one before
+    changed = 0
+    if changes:  # a later round of --watch: only what changed since the one before
         for number, row in enumerate(table.rows(), start=2):
             link_id = row.get("link_id", "").strip()
             found = statuses.columns(link_id) if link_id else None
             if found is not None and found[1] not in (None, found[0][0]):
-                who = row.get("email") or row.get("name") or link_id
+                changed += 1
+                now, access = found[0][0], found[0][1] or "no service"
                 print(
-                    f"status: row {number} ({who}): {found[1]} -> {found[0][0]}",
+                    f"status: row {number} ({_who(row, link_id)}): {found[1]} -> {now} ({access})",
                     file=sys.stderr,
                 )
+        if not changed:
+            return
     parts = ", ".join(f"{summary[s]} {s}" for s in _STATES if summary[s])
     print(
         f"status: {summary['links']} links: {parts or 'none'}; {summary['requests']} requests "
@@ -274,3 +304,10 @@ def _report(
     )
     if as_json:
         print(json.dumps(summary), flush=True)
+
+
+def _who(row: dict[str, str], link_id: str) -> str:
+    """A row's client as a person knows it: "Acme (ops@acme.test)", or its link id."""
+    name = (row.get("name") or row.get("client_name") or "").strip()
+    email = row.get("email", "").strip()
+    return f"{name} ({email})" if name and email else name or email or link_id
