@@ -11,7 +11,7 @@
 ...         print(link.invite_url)
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._auth import APIKey, KeyProvider
 from ._errors import (
@@ -153,7 +153,13 @@ MOVED = {
     },
 }
 
-__getattr__ = module_getattr(__name__, _LAZY, moved=MOVED, extras={"._httpx_transport": "httpx"})
+_getattr = module_getattr(__name__, _LAZY, moved=MOVED, extras={"._httpx_transport": "httpx"})
+
+
+def __getattr__(name: str) -> Any:
+    """The lazy names on first use; a deprecated name of 0.1, with its warning."""
+    return _getattr(name)
+
 
 __all__ = [
     "APIError",

@@ -19,7 +19,7 @@ you send, the errors); this module holds the rest of the public surface:
   ``ItemResult``, ``Onboarded``).
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._clients import Clients
 from ._hooks import (
@@ -51,10 +51,14 @@ if TYPE_CHECKING:
     from ._bulk import Bulk, BulkProgress, BulkRun, ItemResult, Onboarded
 
 #: The bulk helpers' names, imported on first use (they bring sqlite3).
-__getattr__ = module_getattr(
-    __name__,
-    dict.fromkeys(["Bulk", "BulkProgress", "BulkRun", "ItemResult", "Onboarded"], "._bulk"),
-)
+_BULK = ["Bulk", "BulkProgress", "BulkRun", "ItemResult", "Onboarded"]
+_getattr = module_getattr(__name__, dict.fromkeys(_BULK, "._bulk"))
+
+
+def __getattr__(name: str) -> Any:
+    """The bulk helpers' names, on first use."""
+    return _getattr(name)
+
 
 __all__ = [
     "AccessPageSource",

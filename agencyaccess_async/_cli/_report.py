@@ -122,7 +122,8 @@ body {{ font: 15px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 60em;
 .tile b {{ display: block; font-size: 1.8em; }}
 .granted b {{ color: #1a7f37; }} .rejected b {{ color: #cf222e; }} .pending b {{ color: #9a6700; }}
 table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .3em .6em; border-bottom: 1px solid #eee; vertical-align: top; }}
+th, td {{ text-align: left; padding: .3em .6em; vertical-align: top; }}
+td {{ border-top: 1px solid #eee; }}
 td a {{ word-break: break-all; }}
 </style></head><body>
 <h1>Access requests</h1>
