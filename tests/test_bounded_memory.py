@@ -35,11 +35,15 @@ def _rows(path: Path, count: int) -> Path:
 
 def test_a_dry_run_of_200k_rows_stays_small(tmp_path: Path) -> None:
     table = _rows(tmp_path / "clients.csv", 200_000)
+    verdicts = tmp_path / "verdicts.csv"
     code, lines, peak = measured_cli(
-        "onboard", str(table), "--services", str(EXAMPLES / "services.json"), "--dry-run"
-    )
+        "onboard", str(table), "--services", str(EXAMPLES / "services.json"), "--dry-run",
+        "--out", str(verdicts),
+    )  # fmt: skip
     assert code == 0, lines
     assert "200000 valid" in "\n".join(lines)
+    with verdicts.open() as written:
+        assert sum(1 for _ in written) == 200_001  # every row's verdict, streamed
     assert peak < 80, f"{peak:.0f} MiB"
 
 

@@ -187,6 +187,29 @@ def test_dry_run_sends_nothing_and_writes_nothing(emulator: Emulator, tmp_path: 
     assert emulator.admin("counters")["total"] == before
 
 
+def test_dry_run_out_writes_every_rows_verdict(emulator: Emulator, tmp_path: Path) -> None:
+    """15 invalid rows among 20: stderr shows 10 and points at the file, which has all 20."""
+    rows = [*clean_rows(5), *({"external_id": f"x{i}", "name": f"Bad {i}", "email": f"nope{i}"}
+                              for i in range(15))]  # fmt: skip
+    path = write_csv(tmp_path / "clients.csv", rows)
+    verdicts = tmp_path / "verdicts.csv"
+    before = emulator.admin("counters")["total"]
+    result = cli(emulator, "onboard", str(path), "--services", SERVICES, "--dry-run",
+                 "--out", str(verdicts))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert emulator.admin("counters")["total"] == before
+    assert f"every row's verdict is in {verdicts}" in result.stderr
+    assert f"… and 5 more (see {verdicts})" in result.stderr
+    written = read_results(verdicts)
+    assert [r["verdict"] for r in written] == ["valid"] * 5 + ["invalid"] * 15
+    assert written[19]["name"] == "Bad 14" and "email" in written[19]["problem"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clients.csv", "verdicts.csv"]
+    same = cli(emulator, "onboard", str(path), "--services", SERVICES, "--dry-run",
+               "--out", str(path))  # fmt: skip
+    assert_one_line_error(same, "--out")  # never over the input
+    assert read_results(path)[0]["name"] == "Client 0"
+
+
 def test_send_email_to_a_real_service_needs_yes(tmp_path: Path) -> None:
     """Against anything but loopback, --send-email without a terminal is refused before sending."""
     path = write_csv(tmp_path / "clients.csv", clean_rows(3))

@@ -96,7 +96,9 @@ def add_onboard_command(commands: Any) -> None:
         help="requested services, as the dashboard exports them",
     )
     parser.add_argument(
-        "--out", metavar="RESULTS.csv", help="results file (default: CLIENTS.results.csv)"
+        "--out",
+        metavar="RESULTS.csv",
+        help="results file (default: CLIENTS.results.csv); with --dry-run, every row's verdict",
     )
     parser.add_argument(
         "--journal", metavar="PATH", help="progress journal (default: RESULTS.csv.journal)"
@@ -214,7 +216,8 @@ def add_onboard_command(commands: Any) -> None:
         "--dry-run",
         action="store_true",
         help="check every row and the services file, print what would be sent, and send "
-        "nothing (no journal, no results file); exit 0 when every row is valid",
+        "nothing (no journal, no results file; with --out FILE, every row's verdict); exit 0 "
+        "when every row is valid",
     )
     parser.add_argument(
         "--yes",
@@ -277,9 +280,12 @@ def _run(args: argparse.Namespace) -> int:
         header_row=args.header_row,
     )
     if args.dry_run:
+        verdicts = Path(args.out) if args.out else None
+        if verdicts is not None:
+            check_output(verdicts, "--out", table.path)
         sum(1 for _ in table.rows())  # what the notes count is known after one pass
         _show_reading(table)
-        return dry_run(table, services, _dry_run_target(args))
+        return dry_run(table, services, _dry_run_target(args), out=verdicts, excel=args.excel)
     where = Target.of(args.base_url, emulator=args.emulator, command="onboard")
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
     # An embedded emulator's run keeps a journal of its own: a later run against a real

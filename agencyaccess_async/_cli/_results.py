@@ -31,6 +31,7 @@ __all__ = [
     "check_output",
     "is_deleted",
     "same_file",
+    "wants_bom",
     "write_atomically",
     "write_results",
 ]
@@ -148,13 +149,22 @@ def write_results(
             header + RESULT_COLUMNS + [_TARGET],
             rows(),
             delimiter=table.delimiter,
-            bom=excel or table.source.bom or table.source.encoding != "utf-8",
+            bom=wants_bom(table, excel=excel),
             escape_formulas=escape_formulas,
         )
     finally:
         if journal is not None:
             journal.close()
     return counts
+
+
+def wants_bom(table: ClientsCsv, *, excel: bool) -> bool:
+    """Whether a file written from ``table`` needs a BOM for Excel to read its accents.
+
+    With ``--excel``, or when the input had one, or was in a legacy encoding or
+    was a workbook: a file from Excel, likely opened in it again.
+    """
+    return excel or table.source.bom or table.source.encoding != "utf-8"
 
 
 def write_atomically(
