@@ -117,6 +117,21 @@ class Limiter:
         self._probe_task: asyncio.Task[object] | None = None
         self._learned = False
 
+    @property
+    def rate(self) -> float | None:
+        """The requests per second it lets through, or ``None`` while that is unknown.
+
+        The rate it was given (for a ``RedisLimiter`` away from Redis, this
+        process's share); else the budget the server advertised
+        (``X-RateLimit-Limit`` over its window), once an answer showed it. A
+        progress display's ETA starts from it, before the run has a pace.
+        """
+        if self._interval > 0:
+            return 1.0 / self._interval
+        if self._limit is not None and self._window > 0:
+            return self._limit / self._window
+        return None
+
     def attach(self, base_url: str, key_fingerprint: str) -> None:
         """Learn which API target this limiter paces (a shared limiter names its budget so)."""
 

@@ -9,6 +9,7 @@ import pytest
 from agencyaccess_async._bulk import BulkProgress
 from agencyaccess_async._bulk._progress import Activity, ProgressDisplay
 from agencyaccess_async._hooks import RateLimitWaitEvent
+from agencyaccess_async._limiter import Limiter
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +39,44 @@ def test_eta_follows_recent_throughput_not_the_whole_run() -> None:
     last = out.getvalue().splitlines()[-1]
     assert "10 rows/s" in last and "ETA 6m00s" in last and "1m40s elapsed" in last
     assert last[:4].isdigit() and last.split(" ", 1)[1].startswith("onboard:")  # timestamped
+
+
+def test_a_rate_limited_runs_eta_starts_from_the_limit_not_its_first_seconds() -> None:
+    """400 rows at 20 req/s (2 requests a row): 10 rows/s, so 40 s, not a first pause's pace.
+
+    The run's first 5 s made 10 rows (a 429's pause at the start): by its own pace
+    the ETA said 3m10s; the limit says 39s. Past the window, a run slower than its
+    limit gets the ETA of its own pace.
+    """
+    clock, out = Clock(), io.StringIO()
+    limiter = Limiter(8, rate=20, clock=clock)
+    activity = Activity(sent=20)  # the first 10 rows' 20 requests
+
+    def pace(done: int) -> float | None:
+        return activity.rows_per_second(limiter, done, per_row=2.0)
+
+    display = ProgressDisplay(out, 400, interval=0, window=30, clock=clock, pace=pace)
+    display(BulkProgress(0, 0, 400, 0.0))
+    clock.now += 5
+    display(BulkProgress(10, 0, 400, 5.0))
+    assert ", ETA 39s," in out.getvalue().splitlines()[-1]
+    without = ProgressDisplay(io.StringIO(), 400, interval=0, window=30, clock=clock)
+    assert without._eta_pace(2.0, BulkProgress(10, 0, 400, 5.0)) == 2.0  # 3m15s by its own
+    clock.now += 40  # past the window, at 5 rows/s: slower than the limit allows
+    display(BulkProgress(210, 0, 400, 45.0))
+    assert display._eta_pace(5.0, BulkProgress(210, 0, 400, 45.0)) == 5.0
+    activity.sent = 630  # 3 requests a row (lookups): the limit allows 6.7 rows/s
+    assert pace(210) == pytest.approx(20 / 3)
+    assert pace(5) == 10.0  # fewer than 10 rows: the expected 2 a row
+
+
+def test_a_limiter_knows_its_rate_given_or_learnt_from_the_server() -> None:
+    assert Limiter(4, rate=25).rate == 25
+    learning = Limiter(4)
+    assert learning.rate is None
+    learning.release({"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49",
+                      "X-RateLimit-Reset": "10"})  # fmt: skip
+    assert learning.rate == 5.0  # 50 requests a 10 s window
 
 
 def test_a_quiet_run_says_what_it_waits_for_every_ten_seconds() -> None:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import attrs
 
 from .._hooks import Hooks, RateLimitWaitEvent
+from .._limiter import Limiter
 from ._run import BulkProgress
 
 __all__ = ["Activity", "ProgressDisplay", "default_progress"]
@@ -53,9 +54,12 @@ class _TqdmProgress:
 class ProgressDisplay:
     """Count, pace and ETA: a redrawn bar on a TTY, a timestamped line every few seconds elsewhere.
 
-    The pace and ETA come from the last ``window`` seconds, not the whole
-    run, so a stall or a rate-limit pause shows at once and a recovery does
-    too. ``tick()``, called about once a second, says what the run is
+    The pace comes from the last ``window`` seconds, not the whole run, so a
+    stall or a rate-limit pause shows at once and a recovery does too. The
+    ETA starts from ``pace(done)``, the rows per second the rate limit allows
+    (when known): in the first ``window`` seconds a run has no pace of its
+    own yet (a start, a first 429's pause), and after them the ETA takes the
+    slower of the two. ``tick()``, called about once a second, says what the run is
     waiting for (``waiting()``: the server, a rate-limit pause, N requests
     in flight) once no row has finished for ``quiet`` seconds.
     """
@@ -70,6 +74,7 @@ class ProgressDisplay:
         window: float = 30.0,
         quiet: float = 10.0,
         waiting: Callable[[], str] | None = None,
+        pace: Callable[[int], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._label = label
@@ -80,6 +85,7 @@ class ProgressDisplay:
         self._window = window
         self._quiet = quiet
         self._waiting = waiting
+        self._pace = pace
         self._clock = clock
         self._last = 0.0
         self._latest: BulkProgress | None = None
@@ -138,7 +144,8 @@ class ProgressDisplay:
         rate = self.recent_rate
         eta = ""
         if total and p.done < total:
-            eta = f", ETA {_duration((total - p.done) / rate)}" if rate > 0 else ", ETA unknown"
+            pace = self._eta_pace(rate, p)
+            eta = f", ETA {_duration((total - p.done) / pace)}" if pace > 0 else ", ETA unknown"
         failed = f", {p.failed} with errors" if p.failed else ""
         unit = "rows" if self._label == "onboard" else "items"
         text = f"{count} {unit}, {rate:.0f} {unit}/s{eta}{failed}, {_duration(p.elapsed)} elapsed"
@@ -149,6 +156,18 @@ class ProgressDisplay:
             self._stream.flush()
         else:
             self._line(text)
+
+    def _eta_pace(self, recent: float, p: BulkProgress) -> float:
+        """Rows per second for the ETA: the rate limit's, then the slower of it and the run's.
+
+        The rate limit's alone while the run is young (its own pace is not one yet).
+        """
+        allowed = self._pace(p.done) if self._pace is not None else None
+        if not allowed:
+            return recent
+        if p.elapsed < self._window or recent <= 0:
+            return allowed
+        return min(allowed, recent)
 
     def _line(self, text: str) -> None:
         if self._tty:
@@ -165,6 +184,20 @@ class Activity:
 
     in_flight: int = 0
     paused_until: float = 0.0
+    #: Requests sent so far, retries included.
+    sent: int = 0
+
+    def rows_per_second(self, limiter: Limiter, done: int, *, per_row: float) -> float | None:
+        """The rows per second ``limiter``'s rate allows (``None`` while it is unknown).
+
+        Its requests per second over the requests a row takes: ``per_row`` until
+        10 rows have shown the real count.
+        """
+        rate = limiter.rate
+        if rate is None:
+            return None
+        cost = self.sent / done if done >= 10 else per_row
+        return rate / max(cost, 1.0)
 
     def hooks(self) -> Hooks:
         """Hooks to give the Session, which keep this up to date."""
@@ -176,6 +209,7 @@ class Activity:
 
     def _count(self, step: int) -> None:
         self.in_flight += step
+        self.sent += step > 0
 
     def _paused(self, event: RateLimitWaitEvent) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + event.delay)

@@ -8,10 +8,14 @@ holder, or waits with ``--wait``. Without Redis the journal's file lock is
 the only guard, and it is local: the sweep then reports any duplicate it
 finds (``_bulk/_existing.py``), and a run that created clients looks once
 more, at its end, for a second client of each (``mark_duplicates``).
+
+The run's limiter lives here too: with ``--redis-url`` one budget shared by
+every process of the job (``--shard I/N``), through the same Redis.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import sys
@@ -23,10 +27,12 @@ from .._bulk._journal import Journal
 from .._errors import AgencyAccessError, SessionError
 from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._lease import JobLease, LeaseHeldError, LeaseLostError
+from .._limiter import Limiter
+from .._redis_limiter import RedisLimiter
 from .._session import Session
 from ._common import Stopped, UsageError
 
-__all__ = ["held_lease", "job_identity", "mark_duplicates"]
+__all__ = ["held_lease", "job_identity", "mark_duplicates", "parse_shard", "run_limiter"]
 
 _CHUNK = 1 << 20
 
@@ -130,3 +136,34 @@ async def mark_duplicates(session: Session, journal_path: Path) -> int:
             file=sys.stderr,
         )
     return marked
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``I/N`` as (I, N), 1 <= I <= N; no shard is shard 1 of 1."""
+    if text is None:
+        return 1, 1
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise UsageError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(count)
+
+
+def run_limiter(args: argparse.Namespace) -> Limiter:
+    """The run's limiter, whose rate feeds the ETA.
+
+    A RedisLimiter with --redis-url: one budget shared by every process.
+    """
+    if not args.redis_url:
+        return Limiter(args.concurrency, args.rate_limit)
+    try:
+        return RedisLimiter.from_url(
+            args.redis_url,
+            max_concurrency=args.concurrency,
+            rate=args.rate_limit,
+            start_fallback=args.redis_fallback,
+            processes=parse_shard(args.shard)[1],  # the fallback's share, if Redis is never reached
+        )
+    except SessionError as error:
+        raise UsageError(str(error)) from None
+    except ValueError:  # never the URL itself in a message: it may hold a password
+        raise UsageError("--redis-url: not a Redis URL (redis://host:port/db)") from None

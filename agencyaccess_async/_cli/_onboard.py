@@ -37,12 +37,7 @@ from .._bulk import (
     OnboardItem,
 )
 from .._bulk._progress import Activity, ProgressDisplay
-from .._errors import (
-    SessionError,
-)
-from .._limiter import Limiter
 from .._models import UNSET
-from .._redis_limiter import RedisLimiter
 from .._services import RequestedServices
 from .._session import Session
 from ._common import Stopped, UsageError, add_command
@@ -58,7 +53,7 @@ from ._connect import (
 )
 from ._cron import add_cron_options, confirm, logging_to, write_summary
 from ._dry_run import dry_run
-from ._jobs import held_lease, job_identity, mark_duplicates
+from ._jobs import held_lease, job_identity, mark_duplicates, parse_shard, run_limiter
 from ._results import Counts, check_output, same_file, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
@@ -272,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     table = ClientsCsv(
         args.csv,
         delimiter,
-        _shard(args.shard),
+        parse_shard(args.shard),
         encoding=args.encoding,
         sheet=args.sheet,
         mapped=_mapped(args.map),
@@ -332,34 +327,6 @@ def _mapped(pairs: list[str]) -> dict[str, str]:
     return mapped
 
 
-def _shard(text: str | None) -> tuple[int, int]:
-    """``I/N`` as (I, N), 1 <= I <= N; no shard is shard 1 of 1."""
-    if text is None:
-        return 1, 1
-    index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
-        raise UsageError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
-    return int(index), int(count)
-
-
-def _limiter(args: argparse.Namespace) -> Limiter | None:
-    """A RedisLimiter when --redis-url is given: one budget shared by every process."""
-    if not args.redis_url:
-        return None
-    try:
-        return RedisLimiter.from_url(
-            args.redis_url,
-            max_concurrency=args.concurrency,
-            rate=args.rate_limit,
-            start_fallback=args.redis_fallback,
-            processes=_shard(args.shard)[1],  # the fallback's share, if Redis is never reached
-        )
-    except SessionError as error:
-        raise UsageError(str(error)) from None
-    except ValueError:  # never the URL itself in a message: it may hold a password
-        raise UsageError("--redis-url: not a Redis URL (redis://host:port/db)") from None
-
-
 class _InvalidRows:
     """Counts rows refused before sending, so that progress covers every row."""
 
@@ -385,7 +352,12 @@ async def _onboard(
         rules = RequestedServices.from_json(services, validate=False)  # for checking rows
         invalid = _InvalidRows()
         activity = Activity()
-        display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for)
+        limiter = run_limiter(args)
+
+        def pace(done: int) -> float | None:  # a client and an access request per row
+            return activity.rows_per_second(limiter, done, per_row=2.0)
+
+        display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for, pace=pace)
         interrupted = False
         started = time.monotonic()
         async with where.reached() as (base_url, api_key):
@@ -394,7 +366,7 @@ async def _onboard(
                 base_url=base_url,
                 max_concurrency=args.concurrency,
                 rate_limit=args.rate_limit,
-                limiter=_limiter(args),
+                limiter=limiter,
                 strict_services=args.strict_services,
                 hooks=activity.hooks(),
             )
