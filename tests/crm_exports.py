@@ -141,6 +141,61 @@ def monday(path: Path) -> Path:
     return path
 
 
+def mailchimp(path: Path) -> Path:
+    """Mailchimp's audience export: every cell quoted, UTF-8, LF, its own columns."""
+    rows = [["Email Address", "First Name", "Last Name", "Address", "Phone Number", "Company",
+             "MEMBER_RATING", "OPTIN_TIME", "LEID", "EUID", "TAGS"]]  # fmt: skip
+    rows += [
+        [p.email, p.first, p.last, "1 Main St, Springfield", "", p.company, "2",
+         "2026-01-02 10:00:00", p.crm_id, f"e{p.crm_id}", '"Clients"']
+        for p in PEOPLE
+    ]  # fmt: skip
+    text = "".join(",".join('"' + v.replace('"', '""') + '"' for v in row) + "\n" for row in rows)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def airtable(path: Path) -> Path:
+    """Airtable's "Download CSV" of a grid view: a BOM, CRLF, the primary field first."""
+    rows = [["Client", "Email", "Website", "Status"]]
+    rows += [[p.company, p.email, f"https://{p.domain}", "Todo"] for p in PEOPLE]
+    path.write_bytes(codecs.BOM_UTF8 + _lines(rows, ",").encode())
+    return path
+
+
+def numbers(path: Path) -> Path:
+    """Apple Numbers' "Export To CSV" (Unicode UTF-8): no BOM, LF, "Client name" first."""
+    rows = [["Client name", "Email", "Website"]]
+    rows += [[p.company, p.email, p.domain] for p in PEOPLE]
+    path.write_bytes(_lines(rows, ",").replace("\r\n", "\n").encode())
+    return path
+
+
+def libreoffice(path: Path) -> Path:
+    """LibreOffice Calc's "Text CSV" with a Western charset: Windows-1252, commas, LF."""
+    rows = [["Name", "Email", "Company"]]
+    rows += [[p.company, p.email, p.company] for p in PEOPLE]
+    path.write_bytes(_lines(rows, ",").replace("\r\n", "\n").encode("cp1252"))
+    return path
+
+
+def pipedrive(path: Path) -> Path:
+    """Pipedrive's organizations export, with each organization's contact person."""
+    rows = [["Organization - ID", "Organization - Name", "Organization - Website",
+             "Person - Name", "Person - Email"]]  # fmt: skip
+    rows += [[p.crm_id, p.company, p.domain, f"{p.first} {p.last}", p.email] for p in PEOPLE]
+    path.write_bytes(_lines(rows, ",").encode())
+    return path
+
+
+def excel_mac(path: Path) -> Path:
+    """Excel for Mac's "Comma Separated Values": Mac OS Roman, and CR alone ends a line."""
+    rows = [["Name", "Email", "Company"]]
+    rows += [[p.company, p.email, p.company] for p in PEOPLE]
+    path.write_bytes(_lines(rows, ",").replace("\r\n", "\r").encode("mac_roman"))
+    return path
+
+
 #: Every export kind, by name: the writer and the file name it is written to.
 EXPORTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "excel-utf8": (excel_utf8, "clients.csv"),
@@ -152,4 +207,10 @@ EXPORTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "xlsx": (xlsx, "clients.xlsx"),
     "monday": (monday, "board.xlsx"),
     "google-contacts": (google_contacts, "contacts.csv"),
+    "mailchimp": (mailchimp, "members_export.csv"),
+    "airtable": (airtable, "Grid view.csv"),
+    "numbers": (numbers, "Clients.csv"),
+    "libreoffice": (libreoffice, "clients.csv"),
+    "pipedrive": (pipedrive, "organizations.csv"),
+    "excel-mac": (excel_mac, "clients.csv"),
 }
