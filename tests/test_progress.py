@@ -7,8 +7,9 @@ import io
 import pytest
 
 from agencyaccess_async._bulk import BulkProgress
-from agencyaccess_async._bulk._progress import Activity, ProgressDisplay
-from agencyaccess_async._hooks import RateLimitWaitEvent
+from agencyaccess_async._bulk._progress import Activity, ProgressDisplay, eta
+from agencyaccess_async._bulk._run import BulkRun, Succeeded
+from agencyaccess_async._hooks import RateLimitWaitEvent, SessionStats
 from agencyaccess_async._limiter import Limiter
 
 pytestmark = pytest.mark.unit
@@ -42,32 +43,43 @@ def test_eta_follows_recent_throughput_not_the_whole_run() -> None:
 
 
 def test_a_rate_limited_runs_eta_starts_from_the_limit_not_its_first_seconds() -> None:
-    """400 rows at 20 req/s (2 requests a row): 10 rows/s, so 40 s, not a first pause's pace.
+    """400 rows a limit lets through at 10 a second: 39 s left, not a first pause's pace.
 
     The run's first 5 s made 10 rows (a 429's pause at the start): by its own pace
-    the ETA said 3m10s; the limit says 39s. Past the window, a run slower than its
+    the ETA said 3m15s; the limit says 39s. Past the window, a run slower than its
     limit gets the ETA of its own pace.
     """
     clock, out = Clock(), io.StringIO()
-    limiter = Limiter(8, rate=20, clock=clock)
-    activity = Activity(sent=20)  # the first 10 rows' 20 requests
-
-    def pace(done: int) -> float | None:
-        return activity.rows_per_second(limiter, done, per_row=2.0)
-
-    display = ProgressDisplay(out, 400, interval=0, window=30, clock=clock, pace=pace)
-    display(BulkProgress(0, 0, 400, 0.0))
+    display = ProgressDisplay(out, 400, interval=0, window=30, clock=clock)
+    display(BulkProgress(0, 0, 400, 0.0, allowed_rate=10.0))
     clock.now += 5
-    display(BulkProgress(10, 0, 400, 5.0))
+    display(BulkProgress(10, 0, 400, 5.0, allowed_rate=10.0))
     assert ", ETA 39s," in out.getvalue().splitlines()[-1]
-    without = ProgressDisplay(io.StringIO(), 400, interval=0, window=30, clock=clock)
-    assert without._eta_pace(2.0, BulkProgress(10, 0, 400, 5.0)) == 2.0  # 3m15s by its own
+    assert eta(BulkProgress(10, 0, 400, 5.0), 400, 2.0, 30) == "3m15s"  # no limit known
     clock.now += 40  # past the window, at 5 rows/s: slower than the limit allows
-    display(BulkProgress(210, 0, 400, 45.0))
-    assert display._eta_pace(5.0, BulkProgress(210, 0, 400, 45.0)) == 5.0
-    activity.sent = 630  # 3 requests a row (lookups): the limit allows 6.7 rows/s
-    assert pace(210) == pytest.approx(20 / 3)
-    assert pace(5) == 10.0  # fewer than 10 rows: the expected 2 a row
+    display(BulkProgress(210, 0, 400, 45.0, allowed_rate=10.0))
+    assert ", ETA 38s," in out.getvalue().splitlines()[-1]  # 190 rows at 5 a second
+    assert eta(BulkProgress(400, 0, 400, 60.0, allowed_rate=10.0), 400, 5.0, 30) == ""
+
+
+async def test_a_bulk_run_reports_the_pace_its_keys_limit_allows() -> None:
+    """20 requests a second, 2 a row until 10 rows show the real count (here 3: lookups)."""
+    seen: list[BulkProgress] = []
+    stats = SessionStats()
+
+    async def process(index: int, item: int) -> Succeeded[int]:
+        stats.requests += 3
+        return Succeeded(index, str(item), item)
+
+    run = BulkRun(stats, range(12), process, concurrency=1, total=12, progress=seen.append,
+                  limiter=Limiter(4, rate=20), requests_per_item=2.0)  # fmt: skip
+    await run.run()
+    assert [p.allowed_rate for p in seen[:9]] == [10.0] * 9
+    assert seen[-1].allowed_rate == pytest.approx(20 / 3)
+    unknown = BulkRun(stats, range(2), process, concurrency=1, total=2, progress=seen.append,
+                      limiter=Limiter(4))  # fmt: skip
+    await unknown.run()
+    assert seen[-1].allowed_rate is None  # no rate given, none advertised yet
 
 
 def test_a_limiter_knows_its_rate_given_or_learnt_from_the_server() -> None:

@@ -13,7 +13,7 @@ the ones that were in flight instead of creating them twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,7 @@ class Bulk:
         opened = self._journal(
             journal, fingerprint, journal_target, key_rotated, replace=replace_journal
         )
+        total = _known_total(rows, total)
         sweep = Sweep(self._clients, self._links, services, total) if find_existing else None
         onboarder = Onboarder(
             self._clients,
@@ -208,6 +209,8 @@ class Bulk:
             total,
             progress,
             on_close=opened.close if opened is not None else None,
+            requests_per_item=2.0,  # a client and an access request
+            resume=_resume(journal, found=find_existing),
         )
 
     def update_links(
@@ -250,7 +253,8 @@ class Bulk:
         opened = self._journal(journal, "links.update", journal_target)
         updater = LinkUpdater(self._links, changes, change, opened)
         return self._run(link_ids, updater.process, concurrency, total, progress,
-                         on_close=opened.close if opened is not None else None)  # fmt: skip
+                         on_close=opened.close if opened is not None else None,
+                         resume=_resume(journal, found=True))  # fmt: skip
 
     def delete_clients(
         self,
@@ -270,7 +274,8 @@ class Bulk:
         opened = self._journal(journal, "clients.delete", journal_target)
         deleter = ClientDeleter(self._clients, opened)
         return self._run(client_ids, deleter.process, concurrency, total, progress,
-                         on_close=opened.close if opened is not None else None)  # fmt: skip
+                         on_close=opened.close if opened is not None else None,
+                         resume=_resume(journal, found=True))  # fmt: skip
 
     def _journal(
         self,
@@ -307,7 +312,10 @@ class Bulk:
         total: int | None,
         progress: ProgressCallback | bool | None,
         on_close: Callable[[], None] | None = None,
+        requests_per_item: float = 1.0,
+        resume: str = "Run it again for the items left.",
     ) -> BulkRun[Any]:
+        total = _known_total(items, total)
         return BulkRun(
             self._requester.stats,
             items,
@@ -316,4 +324,21 @@ class Bulk:
             total=total,
             progress=default_progress(total) if progress is True else (progress or None),
             on_close=on_close,
+            limiter=self._tenant.limiter,
+            requests_per_item=requests_per_item,
+            resume=resume,
         )
+
+
+def _resume(journal: str | Path | None, *, found: bool) -> str:
+    """How to go on after an interruption, for its message."""
+    if journal is not None:
+        return f"Run the same call again (journal={str(journal)!r}) to go on where it stopped."
+    if found:
+        return "Run the same call again: what was done is found on the server, not done twice."
+    return "Run it again for the items left."
+
+
+def _known_total(items: object, total: int | None) -> int | None:
+    """``total``, or a list's length: progress then shows a total and an ETA."""
+    return len(items) if total is None and isinstance(items, Sized) else total

@@ -5,6 +5,11 @@
 installed (the ``progress`` extra), else ``ProgressDisplay`` on stderr: a
 redrawn bar on a terminal, a line every few seconds elsewhere (a notebook's
 output, a log). The ``onboard`` command uses ``ProgressDisplay`` too.
+
+Both show one ETA (``eta``): from the items per second the key's rate limit
+allows (``BulkProgress.allowed_rate``) while the run is younger than its
+pace window (its first seconds, a first 429's pause, say nothing of its
+pace), then the slower of that and the run's own recent pace.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from typing import Any, TextIO
 import attrs
 
 from .._hooks import Hooks, RateLimitWaitEvent
-from .._limiter import Limiter
 from ._run import BulkProgress
 
-__all__ = ["Activity", "ProgressDisplay", "default_progress"]
+__all__ = ["Activity", "ProgressDisplay", "default_progress", "eta"]
+
+#: tqdm's own bar, without its ETA (``{remaining}``): the postfix carries ours.
+_TQDM_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]"
 
 
 def default_progress(total: int | None, stream: TextIO | None = None) -> Any:
@@ -32,19 +39,66 @@ def default_progress(total: int | None, stream: TextIO | None = None) -> Any:
         tqdm = importlib.import_module("tqdm.auto").tqdm
     except ImportError:
         return ProgressDisplay(stream or sys.stderr, total, label="bulk")
-    return _TqdmProgress(tqdm(total=total, unit="item", file=stream))
+    return _TqdmProgress(tqdm(total=total, unit="item", file=stream, bar_format=_TQDM_FORMAT))
+
+
+def eta(p: BulkProgress, total: int | None, recent: float, window: float) -> str:
+    """The time left, as ``"39s"`` (``"unknown"`` with no pace yet); ``""`` without a total.
+
+    The pace is the rate limit's (``p.allowed_rate``) while the run is younger
+    than ``window``, then the slower of it and ``recent`` (the run's own pace
+    over the last ``window`` seconds); ``recent`` alone when the limit is unknown.
+    """
+    if not total or p.done >= total:
+        return ""
+    allowed = p.allowed_rate
+    if not allowed:
+        pace = recent
+    elif p.elapsed < window or recent <= 0:
+        pace = allowed
+    else:
+        pace = min(allowed, recent)
+    return _duration((total - p.done) / pace) if pace > 0 else "unknown"
+
+
+class _Recent:
+    """Items per second over the last ``window`` seconds."""
+
+    def __init__(self, window: float, clock: Callable[[], float]) -> None:
+        self.window = window
+        self._clock = clock
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add(self, done: int) -> None:
+        now = self._clock()
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self.window:
+            self._samples.popleft()
+
+    def rate(self, fallback: float) -> float:
+        """The recent pace (``fallback`` before two samples)."""
+        if len(self._samples) < 2:
+            return fallback
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        span = max(end - start, self._clock() - start)
+        return (last - first) / span if span > 0 else 0.0
 
 
 class _TqdmProgress:
-    """Feeds a tqdm bar from BulkProgress updates; closed when the run ends."""
+    """Feeds a tqdm bar from BulkProgress updates, with our ETA; closed when the run ends."""
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, *, window: float = 30.0) -> None:
         self._bar = bar
+        self._recent = _Recent(window, time.monotonic)
 
     def __call__(self, progress: BulkProgress) -> None:
+        self._recent.add(progress.done)
         self._bar.update(progress.done - self._bar.n)
-        if progress.failed:
-            self._bar.set_postfix(failed=progress.failed, refresh=False)
+        recent = self._recent.rate(progress.rate)
+        left = eta(progress, progress.total, recent, self._recent.window)
+        failed = f"{progress.failed} with errors" if progress.failed else ""
+        shown = ", ".join(part for part in (f"ETA {left}" if left else "", failed) if part)
+        self._bar.set_postfix_str(shown, refresh=False)
 
     def close(self) -> None:
         """End the bar."""
@@ -55,13 +109,11 @@ class ProgressDisplay:
     """Count, pace and ETA: a redrawn bar on a TTY, a timestamped line every few seconds elsewhere.
 
     The pace comes from the last ``window`` seconds, not the whole run, so a
-    stall or a rate-limit pause shows at once and a recovery does too. The
-    ETA starts from ``pace(done)``, the rows per second the rate limit allows
-    (when known): in the first ``window`` seconds a run has no pace of its
-    own yet (a start, a first 429's pause), and after them the ETA takes the
-    slower of the two. ``tick()``, called about once a second, says what the run is
-    waiting for (``waiting()``: the server, a rate-limit pause, N requests
-    in flight) once no row has finished for ``quiet`` seconds.
+    stall or a rate-limit pause shows at once and a recovery does too; the
+    ETA is ``eta``'s (the rate limit's pace first). ``tick()``, called about
+    once a second, says what the run is waiting for (``waiting()``: the
+    server, a rate-limit pause, N requests in flight) once no row has
+    finished for ``quiet`` seconds.
     """
 
     def __init__(
@@ -74,7 +126,6 @@ class ProgressDisplay:
         window: float = 30.0,
         quiet: float = 10.0,
         waiting: Callable[[], str] | None = None,
-        pace: Callable[[int], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._label = label
@@ -85,11 +136,10 @@ class ProgressDisplay:
         self._window = window
         self._quiet = quiet
         self._waiting = waiting
-        self._pace = pace
         self._clock = clock
         self._last = 0.0
         self._latest: BulkProgress | None = None
-        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self._recent = _Recent(window, clock)
         self._last_change = clock()
         self._last_notice = 0.0
 
@@ -98,9 +148,7 @@ class ProgressDisplay:
         if self._latest is None or progress.done != self._latest.done:
             self._last_change = now
         self._latest = progress
-        self._samples.append((now, progress.done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > self._window:
-            self._samples.popleft()
+        self._recent.add(progress.done)
         if now - self._last >= self._interval:
             self._last = now
             self._draw(progress)
@@ -131,24 +179,19 @@ class ProgressDisplay:
 
     @property
     def recent_rate(self) -> float:
-        """Items per second over the last ``window`` seconds (0 before two samples)."""
-        if len(self._samples) < 2:
-            return self._latest.rate if self._latest is not None else 0.0
-        (start, first), (end, last) = self._samples[0], self._samples[-1]
-        span = max(end - start, self._clock() - start)
-        return (last - first) / span if span > 0 else 0.0
+        """Items per second over the last ``window`` seconds (its whole pace before then)."""
+        return self._recent.rate(self._latest.rate if self._latest is not None else 0.0)
 
     def _draw(self, p: BulkProgress) -> None:
         total = self._total
         count = f"{p.done}/{total}" if total else str(p.done)
         rate = self.recent_rate
-        eta = ""
-        if total and p.done < total:
-            pace = self._eta_pace(rate, p)
-            eta = f", ETA {_duration((total - p.done) / pace)}" if pace > 0 else ", ETA unknown"
+        left = eta(p, total, rate, self._window)
+        shown_eta = f", ETA {left}" if left else ""
         failed = f", {p.failed} with errors" if p.failed else ""
         unit = "rows" if self._label == "onboard" else "items"
-        text = f"{count} {unit}, {rate:.0f} {unit}/s{eta}{failed}, {_duration(p.elapsed)} elapsed"
+        elapsed = _duration(p.elapsed)
+        text = f"{count} {unit}, {rate:.0f} {unit}/s{shown_eta}{failed}, {elapsed} elapsed"
         if self._tty:
             width = 30
             filled = int(width * p.done / total) if total else 0
@@ -156,18 +199,6 @@ class ProgressDisplay:
             self._stream.flush()
         else:
             self._line(text)
-
-    def _eta_pace(self, recent: float, p: BulkProgress) -> float:
-        """Rows per second for the ETA: the rate limit's, then the slower of it and the run's.
-
-        The rate limit's alone while the run is young (its own pace is not one yet).
-        """
-        allowed = self._pace(p.done) if self._pace is not None else None
-        if not allowed:
-            return recent
-        if p.elapsed < self._window or recent <= 0:
-            return allowed
-        return min(allowed, recent)
 
     def _line(self, text: str) -> None:
         if self._tty:
@@ -184,20 +215,6 @@ class Activity:
 
     in_flight: int = 0
     paused_until: float = 0.0
-    #: Requests sent so far, retries included.
-    sent: int = 0
-
-    def rows_per_second(self, limiter: Limiter, done: int, *, per_row: float) -> float | None:
-        """The rows per second ``limiter``'s rate allows (``None`` while it is unknown).
-
-        Its requests per second over the requests a row takes: ``per_row`` until
-        10 rows have shown the real count.
-        """
-        rate = limiter.rate
-        if rate is None:
-            return None
-        cost = self.sent / done if done >= 10 else per_row
-        return rate / max(cost, 1.0)
 
     def hooks(self) -> Hooks:
         """Hooks to give the Session, which keep this up to date."""
@@ -209,7 +226,6 @@ class Activity:
 
     def _count(self, step: int) -> None:
         self.in_flight += step
-        self.sent += step > 0
 
     def _paused(self, event: RateLimitWaitEvent) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + event.delay)

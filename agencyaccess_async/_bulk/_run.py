@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, TypeVar, Union
 import attrs
 
 from .._hooks import SessionStats
+from .._limiter import Limiter
 
 __all__ = [
     "BulkProgress",
@@ -124,6 +125,9 @@ class BulkProgress:
     failed: int
     total: int | None
     elapsed: float
+    #: Items per second the key's rate limit allows, when known: its limiter's rate
+    #: over the requests an item takes. An ETA starts from it.
+    allowed_rate: float | None = None
 
     @property
     def rate(self) -> float:
@@ -184,6 +188,11 @@ class BulkRun(Generic[T]):
     To stop early, leave an ``async with run:`` block (or ``await run.aclose()``):
     that cancels the workers at once instead of when the iterator is collected.
     ``summary`` counts what finished so far.
+
+    ``run()`` and ``collect()``, interrupted (their task cancelled: Ctrl-C in a
+    notebook, a shutdown), stop the workers, keep what finished, and raise a
+    ``CancelledError`` whose message is the summary: what was done, what is
+    left, and how to go on (``resume``, which the bulk method sets).
     """
 
     _stats: SessionStats
@@ -193,6 +202,12 @@ class BulkRun(Generic[T]):
     _total: int | None = attrs.field(kw_only=True)
     _progress: ProgressCallback | None = attrs.field(kw_only=True)
     _on_close: Callable[[], None] | None = attrs.field(kw_only=True, default=None)
+    #: The key's limiter and the requests an item is expected to take (until 10 items
+    #: have shown the real count): the pace the rate limit allows, for the ETA.
+    _limiter: Limiter | None = attrs.field(kw_only=True, default=None)
+    _requests_per_item: float = attrs.field(kw_only=True, default=1.0)
+    #: How to go on after an interruption, for its message.
+    _resume: str = attrs.field(kw_only=True, default="Run it again for the items left.")
     _iterator: AsyncGenerator[ItemResult[T], None] | None = attrs.field(init=False, default=None)
     summary: BulkSummary = attrs.field(init=False, factory=BulkSummary)
 
@@ -218,13 +233,30 @@ class BulkRun(Generic[T]):
 
     async def run(self) -> BulkSummary:
         """Process every item, keeping no per-item results; return the summary."""
-        async for _ in self:
-            pass
+        try:
+            async for _ in self:
+                pass
+        except asyncio.CancelledError:
+            raise self._interrupted() from None
         return self.summary
 
     async def collect(self) -> list[ItemResult[T]]:
         """Process every item and return all results (in completion order)."""
-        return [result async for result in self]
+        try:
+            return [result async for result in self]
+        except asyncio.CancelledError:
+            raise self._interrupted() from None
+
+    def _interrupted(self) -> asyncio.CancelledError:
+        """The cancellation, carrying the summary instead of the workers' traceback."""
+        done = self.summary.total
+        counts = self.summary.outcomes.items()
+        outcomes = ", ".join(f"{count} {outcome}" for outcome, count in counts)
+        left = f"{self._total - done} left" if self._total is not None else "the rest left"
+        return asyncio.CancelledError(
+            f"bulk run interrupted after {done} items ({outcomes or 'none finished'}); "
+            f"{left}. {self._resume}"
+        )
 
     async def _results(self) -> AsyncGenerator[ItemResult[T], None]:
         stats_before = attrs.evolve(self._stats)
@@ -254,7 +286,8 @@ class BulkRun(Generic[T]):
                 )
                 if self._progress is not None:
                     elapsed = time.monotonic() - started
-                    self._progress(BulkProgress(done, failed, self._total, elapsed))
+                    allowed = self._allowed_rate(done, stats_before)
+                    self._progress(BulkProgress(done, failed, self._total, elapsed, allowed))
                 await queue.put(result)
 
         async def supervise() -> None:
@@ -281,6 +314,15 @@ class BulkRun(Generic[T]):
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
             self._finish(stats_before, time.monotonic() - started)
+
+    def _allowed_rate(self, done: int, before: SessionStats) -> float | None:
+        """Items per second the rate limit allows: requests per second over requests per item."""
+        rate = self._limiter.rate if self._limiter is not None else None
+        if rate is None:
+            return None
+        sent = self._stats.requests - before.requests
+        cost = sent / done if done >= 10 else self._requests_per_item
+        return rate / max(cost, 1.0)
 
     def _finish(self, before: SessionStats, elapsed: float) -> None:
         close = getattr(self._progress, "close", None)  # a display ends with the run

@@ -148,13 +148,10 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def run_limiter(args: argparse.Namespace) -> Limiter:
-    """The run's limiter, whose rate feeds the ETA.
-
-    A RedisLimiter with --redis-url: one budget shared by every process.
-    """
+def run_limiter(args: argparse.Namespace) -> Limiter | None:
+    """A RedisLimiter when --redis-url is given: one budget shared by every process."""
     if not args.redis_url:
-        return Limiter(args.concurrency, args.rate_limit)
+        return None
     try:
         return RedisLimiter.from_url(
             args.redis_url,

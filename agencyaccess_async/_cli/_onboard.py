@@ -352,12 +352,7 @@ async def _onboard(
         rules = RequestedServices.from_json(services, validate=False)  # for checking rows
         invalid = _InvalidRows()
         activity = Activity()
-        limiter = run_limiter(args)
-
-        def pace(done: int) -> float | None:  # a client and an access request per row
-            return activity.rows_per_second(limiter, done, per_row=2.0)
-
-        display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for, pace=pace)
+        display = ProgressDisplay(sys.stderr, total, waiting=activity.waiting_for)
         interrupted = False
         started = time.monotonic()
         async with where.reached() as (base_url, api_key):
@@ -366,7 +361,7 @@ async def _onboard(
                 base_url=base_url,
                 max_concurrency=args.concurrency,
                 rate_limit=args.rate_limit,
-                limiter=limiter,
+                limiter=run_limiter(args),
                 strict_services=args.strict_services,
                 hooks=activity.hooks(),
             )
