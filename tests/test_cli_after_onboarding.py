@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import time
@@ -250,13 +251,22 @@ def test_every_command_lists_its_exit_codes() -> None:
         assert "exit codes:" in result.stdout and "130" in result.stdout
 
 
-def test_update_and_delete_each_say_what_they_do_with_examples_and_no_markup() -> None:
-    """Their --help used to print one shared description, with Sphinx markup shown raw."""
-    update, delete = (run_cli(command, "--help").stdout for command in ("update", "delete"))
-    assert update.split("exit codes:")[0] != delete.split("exit codes:")[0]
-    for shown in (update, delete):
-        assert "examples:" in shown and "``" not in shown
-    assert "what the invite page shows once" in update  # every option has help
+def test_every_command_says_what_it_does_with_examples_and_no_markup() -> None:
+    """update and delete used to print one shared description; onboard, status and doctor
+    their module's docstring, with Sphinx markup shown raw; onboard's 29 options were one
+    flat list."""
+    commands = ("onboard", "status", "update", "delete", "doctor", "emulator")
+    shown = {command: run_cli(command, "--help").stdout for command in commands}
+    firsts = {text.split("\n\n")[1].splitlines()[0] for text in shown.values()}
+    assert len(firsts) == len(commands)  # each its own one-line description
+    for command, text in shown.items():
+        assert "examples:" in text and f"agencyaccess-async {command} " in text, command
+        assert "``" not in text and ":func:" not in text, command
+    assert "what the invite page shows once" in shown["update"]  # every option has help
+    groups = re.findall(r"^(\w+):\n  \S", shown["onboard"], re.MULTILINE)
+    assert groups == ["examples", "options", "input", "target", "pacing", "output", "journal",
+                      "run"], groups  # fmt: skip
+    assert "--shard" in shown["onboard"].split("\ninput:")[1].split("\ntarget:")[0]
 
 
 def test_send_email_asks_on_a_terminal_and_no_means_nothing_sent(tmp_path: Path) -> None:

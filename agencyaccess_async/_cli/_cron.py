@@ -31,8 +31,11 @@ __all__ = [
 ]
 
 
-def add_cron_options(parser: argparse.ArgumentParser) -> None:
-    """``--summary-json`` and ``--log-file``, on every command that changes records."""
+def add_cron_options(parser: Any) -> None:
+    """``--summary-json`` and ``--log-file``, on every command that changes records.
+
+    ``parser`` is a parser or one of its argument groups (``add_argument`` on either).
+    """
     parser.add_argument(
         "--summary-json",
         metavar="PATH",

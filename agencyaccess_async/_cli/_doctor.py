@@ -45,13 +45,26 @@ _ONCE = RetryPolicy(attempts=2, deadline=20)
 _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
+_HELP = """Check an API key and URL with harmless calls, and report what was seen.
+
+It checks that the URL answers, that the key is accepted and which
+capabilities it has, and that each answer has the shape the SDK expects; then
+it prints what it saw that the SDK's model of the API did not predict. Nothing
+is created unless --write: then one client (and, with --services, one access
+request) is made and deleted again.
+
+examples:
+  agencyaccess-async doctor
+  agencyaccess-async doctor --write --services services.json"""
+
+
 def add_doctor_command(commands: Any) -> None:
     """Register the ``doctor`` subcommand."""
     parser = add_command(
         commands,
         "doctor",
         "check a key and URL with harmless calls; report what was seen",
-        __doc__,
+        _HELP,
         _EXIT_CODES,
     )
     parser.add_argument(

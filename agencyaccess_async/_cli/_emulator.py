@@ -21,7 +21,10 @@ def add_emulator_command(commands: Any) -> None:
         "run a local AgencyAccess emulator",
         "Serve the AgencyAccess API locally with a key holding every capability and one\n"
         "connected agency account per platform (acct_<platform>_1, plus an expired\n"
-        "acct_google_expired). The admin API is under /_emulator/.",
+        "acct_google_expired). The admin API is under /_emulator/.\n\n"
+        "examples:\n"
+        "  agencyaccess-async emulator --port 8765\n"
+        "  agencyaccess-async emulator --port 8765 --rate-limit 50 --latency-ms 20",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import sqlite3
 import sys
 import time
@@ -40,7 +39,7 @@ from .._bulk._progress import Activity, ProgressDisplay
 from .._models import UNSET
 from .._services import RequestedServices
 from .._session import Session
-from ._common import Stopped, UsageError, add_command
+from ._common import Stopped, UsageError
 from ._connect import (
     EMBEDDED_TARGET,
     REHEARSAL_LABEL,
@@ -51,200 +50,20 @@ from ._connect import (
     show_warnings,
     to_loopback,
 )
-from ._cron import add_cron_options, confirm, logging_to, write_summary
+from ._cron import confirm, logging_to, write_summary
 from ._dry_run import dry_run
 from ._jobs import held_lease, job_identity, mark_duplicates, parse_shard, run_limiter
+from ._onboard_options import add_onboard_command as add_onboard_options
 from ._results import Counts, check_output, same_file, write_results
 from ._rows import ClientsCsv, RowError, to_new_client
 from ._signals import run_until_signal
 
-__all__ = ["DEFAULT_CONCURRENCY", "add_onboard_command", "run"]
-
-#: Requests in flight by default: at 20 ms of latency, 64 reach ~0.8 of what
-#: 64 allow (benchmarks/bench_cli.py); 16 reached 0.18.
-DEFAULT_CONCURRENCY = 64
+__all__ = ["add_onboard_command", "run"]
 
 
 def add_onboard_command(commands: Any) -> None:
-    """Register the ``onboard`` subcommand."""
-    parser = add_command(
-        commands,
-        "onboard",
-        "create a client and an access request for every row of a CSV",
-        __doc__,
-        EXIT_CODES,
-    )
-    parser.add_argument(
-        "csv",
-        metavar="CLIENTS.csv",
-        help="the clients: a CSV or text export (any of , ; tab; UTF-8, UTF-16 or a legacy "
-        "Western code page) or an .xlsx workbook, with name and email columns and optionally "
-        "company, website, type, language, external_id and metadata.* (CRM export names "
-        "such as 'Company Name' or 'E-mail Address' are understood). A row's identity is "
-        "its external_id, else its e-mail address: a row with one already onboarded, by "
-        "any run or machine, is found, never made twice",
-    )
-    parser.add_argument(
-        "--services",
-        required=True,
-        metavar="SERVICES.json",
-        help="requested services, as the dashboard exports them",
-    )
-    parser.add_argument(
-        "--out",
-        metavar="RESULTS.csv",
-        help="results file (default: CLIENTS.results.csv); with --dry-run, every row's verdict",
-    )
-    parser.add_argument(
-        "--journal", metavar="PATH", help="progress journal (default: RESULTS.csv.journal)"
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=DEFAULT_CONCURRENCY,
-        help=f"requests in flight (default {DEFAULT_CONCURRENCY}; the rate limiter, "
-        "not this, holds a run back)",
-    )
-    parser.add_argument("--rate-limit", type=float, help="requests per second to stay under")
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("AGENCYACCESS_REDIS_URL"),
-        help="share one rate budget with every process on the same key through this Redis, "
-        "and hold this job's lease there so that no other run of it goes on anywhere at once "
-        "(default: $AGENCYACCESS_REDIS_URL); needs the redis extra",
-    )
-    parser.add_argument(
-        "--redis-fallback",
-        action="store_true",
-        help="when Redis cannot be reached at the start, pace locally at this process's share "
-        "of the rate instead of refusing to start (a wrong URL, port or password is an error "
-        "otherwise)",
-    )
-    parser.add_argument(
-        "--shard",
-        metavar="I/N",
-        help="onboard only shard I of N (rows I, I+N, ...): run N processes, one per shard, "
-        "each with its own --out",
-    )
-    parser.add_argument(
-        "--base-url",
-        help="API base URL (default: $AGENCYACCESS_BASE_URL, else the hosted API)",
-    )
-    parser.add_argument(
-        "--emulator",
-        action="store_true",
-        help="rehearse: send to an emulator started in this process, never to a real API "
-        "(every report says so; its invite links stop working when the command ends)",
-    )
-    parser.add_argument(
-        "--retry-failed", action="store_true", help="retry rows that failed in an earlier run"
-    )
-    parser.add_argument(
-        "--wait",
-        action="store_true",
-        help="if another process is using the journal, or (with --redis-url) another run "
-        "anywhere holds this job's lease, wait for it instead of exiting",
-    )
-    parser.add_argument(
-        "--fresh-journal",
-        action="store_true",
-        help="set aside (rename) a journal of another job, server or key and start a new one",
-    )
-    parser.add_argument(
-        "--key-rotated",
-        action="store_true",
-        help="the journal was written with an earlier key of the same account: accept it",
-    )
-    parser.add_argument(
-        "--no-escape-formulas",
-        dest="escape_formulas",
-        action="store_false",
-        help="write results cells starting with = + - @ as they are (by default they get a "
-        "leading ' so that a spreadsheet does not run them)",
-    )
-    parser.add_argument(
-        "--send-email", action="store_true", help="have AgencyAccess e-mail each invite"
-    )
-    parser.add_argument(
-        "--delimiter", help="CSV delimiter (default: whichever of , ; and tab the header uses)"
-    )
-    parser.add_argument(
-        "--encoding",
-        help="the file's text encoding, e.g. cp1252, latin9, MacRoman (default: UTF-8, or "
-        "UTF-16 with a BOM; else Windows-1252, ISO-8859-15 or Mac OS Roman when one is "
-        "clearly right, with a note)",
-    )
-    parser.add_argument("--sheet", help="the sheet of an .xlsx workbook (default: the first)")
-    parser.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help="read FIELD (name, email, company, website, type, language, external_id) from "
-        "COLUMN; repeatable, e.g. --map name='Company Name'",
-    )
-    parser.add_argument(
-        "--header-row",
-        type=int,
-        metavar="N",
-        help="the header is row N (default: row 1, or the first row below title rows that "
-        "names a name and an e-mail column, as in a monday.com board's export)",
-    )
-    parser.add_argument(
-        "--key-column",
-        metavar="COLUMN",
-        help="identify rows by this column instead of external_id or the e-mail address "
-        "(two rows with one value are one client)",
-    )
-    parser.add_argument(
-        "--update-links",
-        action="store_true",
-        help="for a finished job given other services or options: update each row's "
-        "existing access request to them (never a new client or invite)",
-    )
-    parser.add_argument(
-        "--excel",
-        action="store_true",
-        help="write the results file as UTF-8 with a BOM, as Excel needs to show accents",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="check every row and the services file, print what would be sent, and send "
-        "nothing (no journal, no results file; with --out FILE, every row's verdict); exit 0 "
-        "when every row is valid",
-    )
-    parser.add_argument(
-        "--yes",
-        action="store_true",
-        help="with --send-email against a real service: e-mail without asking (needed when "
-        "there is no terminal to ask on)",
-    )
-    parser.add_argument(
-        "--known-invalid-ok",
-        action="store_true",
-        help="exit 0 when the only rows not onboarded are invalid ones or ones that failed "
-        "in an earlier run (a nightly re-run with nothing new)",
-    )
-    add_cron_options(parser)
-    parser.add_argument(
-        "--strict-services",
-        action="store_true",
-        help="refuse services the SDK's catalog does not know (default: warn, and send them "
-        "as the file has them)",
-    )
-    parser.set_defaults(run=run)
-
-
-EXIT_CODES = """exit codes:
-  0    every row onboarded (made, found already made, or updated); with
-       --known-invalid-ok, also when the only others are invalid rows or rows
-       that failed in an earlier run
-  1    a row failed in this run, or rows are invalid or failed earlier
-       (see the results file); a full disk
-  2    a usage error: a bad option or file, a journal in use or of another
-       target (one line, nothing sent)
-  130  stopped by Ctrl-C (143: SIGTERM); the results so far are written"""
+    """Register the ``onboard`` subcommand (its options: ``_onboard_options.py``)."""
+    add_onboard_options(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:

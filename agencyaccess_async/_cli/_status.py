@@ -62,10 +62,26 @@ STATUS_COLUMNS = [
 _STATES = ("granted", "partial", "rejected", "pending", "not found")
 
 
+_HELP = """Show which clients have granted access, from the results file onboard wrote.
+
+It writes every column of the file plus, for each row with a link: link_status
+(granted, partial, rejected, pending, or "not found"), access in words
+("Google Ads: granted; Meta Ads: pending"), the services granted, pending and
+rejected as the API names them, the intake form's state and when it was
+checked. Statuses are read in list pages of 100, about one request per 100
+links. It reads where the file was onboarded (its target column), with the key
+of that account (AGENCYACCESS_API_KEY or AGENCYACCESS_API_KEY_FILE).
+
+examples:
+  agencyaccess-async status clients.results.csv
+  agencyaccess-async status clients.results.csv --html report.html
+  agencyaccess-async status clients.status.csv --watch 60"""
+
+
 def add_status_command(commands: Any) -> None:
     """Register the ``status`` subcommand."""
     parser = add_command(
-        commands, "status", "which clients have granted access (from a results file)", __doc__
+        commands, "status", "which clients have granted access (from a results file)", _HELP
     )
     parser.add_argument("results", metavar="RESULTS.csv", help="what onboard (or status) wrote")
     parser.add_argument(
