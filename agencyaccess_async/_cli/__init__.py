@@ -19,13 +19,22 @@ from ._emulator import add_emulator_command
 from ._onboard import add_onboard_command
 from ._status import add_status_command
 
-__all__ = ["main"]
+__all__ = ["command_help", "main"]
 
 _STOPPED_BY = {128 + signal.SIGINT: "SIGINT", 128 + signal.SIGTERM: "SIGTERM"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    return _parsers()[0]
+
+
+def command_help(command: str) -> str:
+    """``agencyaccess-async COMMAND --help`` as it prints (the docs site shows it)."""
+    return _parsers()[1][command].format_help()
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="agencyaccess-async",
         description="AgencyAccess from the command line: batch onboarding and a local emulator.",
@@ -37,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_change_commands(commands)
     add_emulator_command(commands)
     add_doctor_command(commands)
-    return parser
+    return parser, dict(commands.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
