@@ -21,7 +21,14 @@ The layers, each one more of the SDK over raw aiohttp (``POST
 - ``sdk+orjson``: the same with the ``speedups`` codec (skipped if orjson is missing);
 - ``sdk+tracing``: ``sdk`` with OpenTelemetry on (a span per call through
   opentelemetry-api's no-op tracer, as when no OTel SDK is configured); the
-  other SDK layers run with ``tracing=False``, as without opentelemetry-api.
+  other SDK layers run with ``tracing=False``, as without opentelemetry-api;
+- ``httpx``: raw ``httpx.AsyncClient.post`` + ``json``, checking ``error``: what
+  an httpx shop writes by hand (compared with raw aiohttp too);
+- ``generated``: the client ``openapi-python-client`` generates from our OpenAPI
+  document (``generated_client.py``): ``clients_create.asyncio``, a typed model
+  in and out, on httpx.
+
+At concurrency 1 each layer's p50 and p99 latency is reported too.
 
 The server (a minimal aiohttp app answering a contract-shaped Client) runs in
 its own process pinned to CPU 0, the client in this one, pinned to CPU 1.
@@ -29,6 +36,7 @@ its own process pinned to CPU 0, the client in this one, pinned to CPU 1.
     python benchmarks/bench_layers.py                       # layers at concurrency 64
     python benchmarks/bench_layers.py --concurrency 1 64 256 --layers raw sdk raw+orjson sdk+orjson
     python benchmarks/bench_layers.py --loop uvloop --layers raw sdk
+    python benchmarks/bench_layers.py --concurrency 1 64 --layers raw sdk httpx generated
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -51,7 +60,10 @@ sys.path.insert(0, str(HERE))
 
 from bench_throughput import KEY, free_port, pinned, share, wait_for  # noqa: E402
 
-LAYERS = ["raw", "raw+orjson", "transport", "call", "sdk", "sdk+orjson", "sdk+tracing"]
+LAYERS = [
+    "raw", "raw+orjson", "transport", "call", "sdk", "sdk+orjson", "sdk+tracing",
+    "httpx", "generated",
+]  # fmt: skip
 #: The baseline each layer is compared with: raw aiohttp with the same JSON codec.
 BASELINE = {"raw+orjson": "raw+orjson", "sdk+orjson": "raw+orjson"}
 PAYLOAD = {"name": "Acme Bakery", "email": "ops@acme.example"}
@@ -139,13 +151,66 @@ async def make_layers(
     _json.use_stdlib(False)
     if _json.CODEC == "orjson":
         layers["sdk+orjson"] = (sdk, False)
+    layers.update(await _httpx_layers(url, concurrency, stack))
     return layers
 
 
-async def drive(one: One, requests: int, concurrency: int) -> tuple[float, float]:
-    """Run ``requests`` calls with ``concurrency`` workers; (req/s, CPU µs per request)."""
+async def _httpx_layers(
+    url: str, concurrency: int, stack: AsyncExitStack
+) -> dict[str, tuple[One, bool]]:
+    """Raw httpx, and the generated client on httpx (skipped without openapi-python-client)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=max(100, concurrency))
+    plain = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
+    headers = {"X-Auth": KEY, "Content-Type": "application/json"}
+
+    async def raw_httpx() -> None:
+        answer = await plain.post(url + "/api/clients/create", content=json.dumps(PAYLOAD),
+                                  headers=headers)  # fmt: skip
+        envelope = json.loads(answer.content)
+        if envelope["error"]:
+            raise RuntimeError(envelope["msg"])
+
+    layers: dict[str, tuple[One, bool]] = {"httpx": (raw_httpx, True)}
+    try:
+        from generated_client import generate
+
+        api = generate(Path(tempfile.mkdtemp(prefix="generated-")))
+    except (ImportError, OSError, subprocess.CalledProcessError) as error:
+        print(f"  (no generated layer: {error})")
+        return layers
+    generated = api.client.AuthenticatedClient(
+        base_url=url, token=KEY, prefix="", auth_header_name="X-Auth",
+        httpx_args={"limits": limits},
+    )  # fmt: skip
+    await stack.enter_async_context(generated)
+    body = api.NewClient(name=PAYLOAD["name"], email=PAYLOAD["email"])
+
+    async def through_generated() -> None:
+        created = await api.clients_create.asyncio(client=generated, body=body)
+        if created is None or isinstance(created, api.Error):
+            raise RuntimeError(f"not created: {created!r}")
+
+    layers["generated"] = (through_generated, True)
+    return layers
+
+
+async def drive(
+    one: One, requests: int, concurrency: int, latencies: list[float] | None = None
+) -> tuple[float, float]:
+    """Run ``requests`` calls with ``concurrency`` workers; (req/s, CPU µs per request).
+
+    At concurrency 1, each call's latency is appended to ``latencies``.
+    """
     cpu, wall = time.process_time(), time.perf_counter()
-    await share(one, requests, concurrency)
+    if concurrency == 1 and latencies is not None:
+        for _ in range(requests):
+            started = time.perf_counter()
+            await one()
+            latencies.append(time.perf_counter() - started)
+    else:
+        await share(one, requests, concurrency)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return requests / wall, cpu / requests * 1e6
 
@@ -164,7 +229,7 @@ async def measure(
             _json.use_stdlib(stdlib)
             await drive(one, max(200, requests // 10), concurrency)
         figures: dict[str, dict[str, list[float]]] = {
-            name: {"ratio": [], "cpu": [], "rate": []} for name in names
+            name: {"ratio": [], "cpu": [], "rate": [], "latency": []} for name in names
         }
         for round_number in range(rounds):
             shift = round_number % len(names)
@@ -172,7 +237,7 @@ async def measure(
             for name in names[shift:] + names[:shift]:
                 one, stdlib = layers[name]
                 _json.use_stdlib(stdlib)
-                rates[name], cpu = await drive(one, requests, concurrency)
+                rates[name], cpu = await drive(one, requests, concurrency, figures[name]["latency"])
                 figures[name]["cpu"].append(cpu)
                 figures[name]["rate"].append(rates[name])
             for name in names:
@@ -183,17 +248,23 @@ async def measure(
 
 def report(concurrency: int, figures: dict[str, dict[str, list[float]]]) -> None:
     print(f"\nconcurrency {concurrency}")
+    latency = "   p50 / p99 ms" if concurrency == 1 else ""
     print(
         f"  {'layer':<12} {'req/s':>8} {'CPU µs/req':>11} {'+µs':>6}   ratio to baseline (min-max)"
+        f"{latency}"
     )
     previous: float | None = None
     for name, values in figures.items():
         cpu = statistics.median(values["cpu"])
         delta = "" if previous is None else f"{cpu - previous:+.1f}"
         ratio = values["ratio"]
+        shown = ""
+        if values["latency"]:
+            cuts = statistics.quantiles(values["latency"], n=100)
+            shown = f"   {cuts[49] * 1e3:.3f} / {cuts[98] * 1e3:.3f}"
         print(
             f"  {name:<12} {statistics.median(values['rate']):>8.0f} {cpu:>11.1f} {delta:>6}"
-            f"   {statistics.median(ratio):.3f} ({min(ratio):.3f}-{max(ratio):.3f})"
+            f"   {statistics.median(ratio):.3f} ({min(ratio):.3f}-{max(ratio):.3f}){shown}"
         )
         previous = cpu
 
