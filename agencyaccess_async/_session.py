@@ -2,8 +2,9 @@
 
 It owns configuration and lifetime, nothing else: requests go from a
 resource (``session.clients``, ``session.links``, ``session.bulk``) to the
-``Requester`` (``_requester.py``), which binds to the loop, encodes, runs a
-``Call`` and decodes. Nothing below the Session knows it exists.
+``Requester`` (``_requester.py``), whose one request loop (``_call``) binds
+to the loop, encodes, sends each attempt and decodes. Nothing below the
+Session knows it exists.
 """
 
 from __future__ import annotations

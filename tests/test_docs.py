@@ -229,14 +229,17 @@ BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, re.S)
 
 
 def test_readme_after_onboarding_walkthrough_runs(tmp_path: Path) -> None:
-    """The "After onboarding" block, run by bash in a copy of examples/, on a free port."""
+    """The "After onboarding" block as pasted: a fresh bash, the venv's programs by their
+    .venv/bin paths (here this venv's), a copy of examples/, its port made free."""
     (block,) = [b for b in BASH_BLOCKS if "agencyaccess-async status" in b]
-    script = block.replace("8765", str(_free_port()))
+    assert "8765" not in block  # the Quick start's emulator may be running there
+    script = block.replace("8766", str(_free_port()))
     (tmp_path / "examples").mkdir()
     for name in ("clients.csv", "services.json"):
         (tmp_path / "examples" / name).write_bytes((ROOT / "examples" / name).read_bytes())
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("VIRTUAL_ENV", None)  # not activated: the block names .venv/bin itself
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script + "\nwait || true\n"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
