@@ -73,8 +73,9 @@ async def test_a_bulk_run_reports_the_pace_its_keys_limit_allows() -> None:
 
     run = BulkRun(stats, range(12), process, concurrency=1, total=12, progress=seen.append,
                   limiter=Limiter(4, rate=20), requests_per_item=2.0)  # fmt: skip
-    await run.run()
+    summary = await run.run()
     assert [p.allowed_rate for p in seen[:9]] == [10.0] * 9
+    assert 0 <= seen[-1].elapsed <= summary.elapsed < 60  # seconds, not a count of items
     assert seen[-1].allowed_rate == pytest.approx(20 / 3)
     unknown = BulkRun(stats, range(2), process, concurrency=1, total=2, progress=seen.append,
                       limiter=Limiter(4))  # fmt: skip

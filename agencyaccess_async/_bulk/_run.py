@@ -265,16 +265,16 @@ class BulkRun(Generic[T]):
         source = _aiter(self._items)
         lock = asyncio.Lock()
         counter = iter(range(1 << 62))
-        done = failed = started = 0
+        done = failed = begun = 0  # begun: items taken from the source
 
         async def take() -> tuple[int, Any] | None:
-            nonlocal started
+            nonlocal begun
             async with lock:
                 try:
                     item = await source.__anext__()
                 except StopAsyncIteration:
                     return None
-                started += 1
+                begun += 1
                 return next(counter), item
 
         async def worker() -> None:
@@ -288,7 +288,7 @@ class BulkRun(Generic[T]):
                 )
                 if self._progress is not None:
                     elapsed = time.monotonic() - started
-                    allowed = self._allowed_rate(started, stats_before)
+                    allowed = self._allowed_rate(begun, stats_before)
                     self._progress(BulkProgress(done, failed, self._total, elapsed, allowed))
                 await queue.put(result)
 
@@ -317,7 +317,7 @@ class BulkRun(Generic[T]):
             await asyncio.gather(supervisor, return_exceptions=True)
             self._finish(stats_before, time.monotonic() - started)
 
-    def _allowed_rate(self, started: int, before: SessionStats) -> float | None:
+    def _allowed_rate(self, begun: int, before: SessionStats) -> float | None:
         """Items per second the rate limit allows: requests per second over requests per item.
 
         An item's cost is the expected one until 10 items have started, then the
@@ -328,7 +328,7 @@ class BulkRun(Generic[T]):
         if rate is None:
             return None
         sent = self._stats.requests - before.requests
-        cost = sent / started if started >= 10 else self._requests_per_item
+        cost = sent / begun if begun >= 10 else self._requests_per_item
         return rate / max(cost, 1.0)
 
     def _finish(self, before: SessionStats, elapsed: float) -> None:
