@@ -22,11 +22,24 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CLI = [sys.executable, "-m", "agencyaccess_async"]
 
 
+#: A CLI process under test turns every DeprecationWarning into an error, as the suite's
+#: own filterwarnings does: the CLI must not use the SDK's deprecated names (nor lean
+#: on anything its dependencies deprecate).
+DEPRECATIONS_FAIL = "error::DeprecationWarning"
+
+
+def cli_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a CLI process gets: none of ours, the warnings filter, ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
+    environment["PYTHONWARNINGS"] = DEPRECATIONS_FAIL
+    environment.update(env or {})
+    return environment
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    environment.update(env or {})
+    environment = cli_environment(env)
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=300, env=environment, cwd=cwd
     )
@@ -121,8 +134,7 @@ def answered_on_a_terminal(
 
 
 def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYACCESS_")}
-    environment.update(env)
+    environment = cli_environment(env)
     return subprocess.Popen(
         [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
     )

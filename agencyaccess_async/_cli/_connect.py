@@ -96,7 +96,7 @@ def load_services(path: str, *, strict: bool) -> Mapping[str, Any]:
         advise(raw, strict=strict)
         RequestedServices.from_json(raw, validate=False)  # the shape the rows are checked with
     except InvalidServiceError as error:
-        raise UsageError(f"{path}: {error.msg}") from None
+        raise UsageError(f"{path}: {error.message}") from None
     return cast("Mapping[str, Any]", raw)
 
 

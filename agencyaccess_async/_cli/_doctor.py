@@ -11,10 +11,8 @@ and deleted again. Exit 0 when the SDK can work with what it saw, 1 when not.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,8 +29,8 @@ from .._models import Client, Link, wire_name
 from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
-from ._common import UsageError, add_command
-from ._connect import no_key, read_api_key
+from ._common import add_command
+from ._connect import load_services, no_key, read_api_key
 from ._signals import run_until_signal
 
 _EXIT_CODES = """exit codes:
@@ -104,20 +102,8 @@ def run(args: argparse.Namespace) -> int:
     api_key = read_api_key()
     if not api_key:
         raise no_key("to check it")
-    services = _read_services(args.services) if args.services else None
+    services = load_services(args.services, strict=False) if args.services else None
     return run_until_signal(_examine(api_key, args.base_url, args.write, services))
-
-
-def _read_services(path: str) -> Mapping[str, Any]:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise UsageError(f"{path}: cannot read it as JSON ({type(error).__name__})") from None
-    if isinstance(raw, dict) and set(raw) == {"requestedServices"}:
-        raw = raw["requestedServices"]
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path}: expected a JSON object of requested services")
-    return raw
 
 
 async def _examine(
