@@ -6,6 +6,7 @@ version there adds it here.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -21,6 +22,25 @@ PYTHONS = [
     for classifier in PYPROJECT["project"]["classifiers"]
     if (match := re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", classifier))
 ]
+
+
+def _pyenv_interpreters() -> None:
+    """Put a pyenv interpreter of each claimed version at the end of the PATH.
+
+    nox looks for ``python3.X`` on the PATH, and pyenv's shims only answer for the
+    versions activated: without this, nox skips every version but the active one.
+    Appended, so that an interpreter already on the PATH still wins.
+    """
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = [
+        str(sorted(folders)[-1])
+        for version in PYTHONS
+        if (folders := list(root.glob(f"versions/{version}.*/bin")))
+    ]
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *found])
+
+
+_pyenv_interpreters()
 
 
 @nox.session(python=PYTHONS)
