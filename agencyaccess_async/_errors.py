@@ -28,7 +28,7 @@ The tree (in the style of httpx's ``_exceptions.py``)::
     │   │   ├── IntakeFormNotEnabledError
     │   │   └── ProspectAccessError
     │   ├── RedirectError            3xx, never followed; .location_host
-    │   ├── RateLimitError           429, or a wait past the deadline; .retry_after
+    │   ├── RateLimitError           429, or a wait past the deadline (status 0); .retry_after
     │   └── ServerError              5xx
     ├── DecodeError                  an answer the models cannot read; .data
     ├── OutcomeUnknownError          a create that may or may not have happened
@@ -214,7 +214,8 @@ class APIError(AgencyAccessError):
 
     ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one
     (always on a 429, sometimes on a 503). ``status`` is 0 when the SDK itself
-    refused the request before sending it (a field that cannot be sent).
+    refused the request before sending it (a field that cannot be sent, a
+    rate-limit wait past the deadline): it is never dressed as an HTTP status.
     """
 
     suggested_status: int = 502
@@ -332,7 +333,11 @@ class RedirectError(APIError):
 
 
 class RateLimitError(APIError):
-    """429: too many requests; ``retry_after`` is the server's wait in seconds, if given."""
+    """429: too many requests; ``retry_after`` is the server's wait in seconds, if given.
+
+    Also raised before sending when the rate-limit wait would outlast the call's
+    deadline: ``status`` 0 and ``attempts`` 0 then, ``retry_after`` the wait.
+    """
 
     suggested_status: int = 503
 

@@ -69,10 +69,14 @@ async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
 
 
 def too_long(wait: float, reason: str) -> RateLimitError:
-    """The error of a request refused because its rate-limit wait would outlast its deadline."""
+    """The error of a request refused because its rate-limit wait would outlast its deadline.
+
+    Its ``status`` is 0, as for every refusal made here before anything is sent:
+    no server answered 429.
+    """
     return RateLimitError(
         f"rate limit: {reason} would hold this request {wait:.3g}s, past its deadline",
-        status=429,
+        status=0,
         retry_after=wait,
     )
 

@@ -109,6 +109,9 @@ async def test_a_window_reset_far_away_fails_calls_within_their_deadline() -> No
     assert info.value.retry_after is not None
     assert 60 < info.value.retry_after <= MAX_SERVER_WAIT + 1
     assert clock.sleeps == []
+    # Refused here, nothing sent: no HTTP status is made up for it.
+    assert (info.value.status, info.value.attempts) == (0, 0)
+    assert "HTTP" not in str(info.value) and "past its deadline" in str(info.value)
 
 
 def _with(headers: dict[str, str]) -> Response:
