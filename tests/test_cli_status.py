@@ -44,6 +44,18 @@ def grant_one(emulator: Emulator, link_id: str, status: str = "granted") -> None
     emulator.admin("links/grant", body)
 
 
+def answer_a_mix(
+    emulator: Emulator, links: list[str], granted: int, partial: int, rejected: int
+) -> None:
+    """The first links granted in full, the next partly, the next with a refusal."""
+    for link_id in links[:granted]:
+        grant_all(emulator, link_id)
+    for link_id in links[granted : granted + partial]:
+        grant_one(emulator, link_id)
+    for link_id in links[granted + partial : granted + partial + rejected]:
+        grant_one(emulator, link_id, "rejected")
+
+
 def status(emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli("status", *args, "--base-url", emulator.base_url, env=emulator.env())
 
@@ -51,13 +63,7 @@ def status(emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
 def test_status_counts_a_known_mix_in_few_requests(emulator: Emulator, tmp_path: Path) -> None:
     """300 links: 40 granted, 30 partial, 20 rejected, the rest pending; <= 20 requests."""
     results = onboarded(emulator, tmp_path, 300)
-    links = [row["link_id"] for row in read_results(results)]
-    for link_id in links[:40]:
-        grant_all(emulator, link_id)
-    for link_id in links[40:70]:
-        grant_one(emulator, link_id)
-    for link_id in links[70:90]:
-        grant_one(emulator, link_id, "rejected")
+    answer_a_mix(emulator, [row["link_id"] for row in read_results(results)], 40, 30, 20)
     before = emulator.admin("counters")["total"]
     result = status(emulator, str(results), "--json")
     used = emulator.admin("counters")["total"] - before

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urldefrag
 import pytest
 from aiohttp import web
 
+from tests.helpers import serve_app
+
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,15 +71,8 @@ async def served(site: Path) -> AsyncIterator[str]:
 
     app.router.add_get(r"/{path:(.*/)?}", index)
     app.router.add_static("/", site)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    server = web.TCPSite(runner, "127.0.0.1", 0)
-    await server.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url + "/"
 
 
 @pytest.mark.browser

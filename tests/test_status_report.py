@@ -13,13 +13,13 @@ import pytest
 
 from agencyaccess_async._cli._report import (
     MAX_LISTED,
+    Report,
     readable_access,
     readable_intake,
     service_name,
-    write_report,
 )
 from tests.cli_helpers import EXAMPLES, Emulator, onboarded, read_results, run_cli
-from tests.test_cli_status import grant_all, grant_one
+from tests.test_cli_status import answer_a_mix
 
 
 @pytest.mark.unit
@@ -65,7 +65,10 @@ def test_the_report_escapes_what_the_file_says_and_links_only_web_addresses(
          "invite_url": "https://invite.test/?a=1&b=\"2\""},
     ] + [{"name": f"C{i}", "link_status": "pending"} for i in range(MAX_LISTED + 5)]  # fmt: skip
     report = tmp_path / "report.html"
-    write_report(report, rows, {"pending": len(rows) - 1, "partial": 1}, "2026-12-07T10:00:00Z")
+    gathered = Report()
+    for row in rows:
+        gathered.add(row)
+    gathered.write(report, {"pending": len(rows) - 1, "partial": 1}, "2026-12-07T10:00:00Z")
     page = report.read_text()
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert 'href="javascript' not in page and "<td>javascript:alert(1)</td>" in page
@@ -115,12 +118,7 @@ async def test_the_html_report_reads_right_in_chromium_and_loads_nothing(
 def _status_of_a_known_mix(emulator: Emulator, folder: Path, report: Path) -> list[dict[str, str]]:
     """Onboard 12 rows, answer 8 of them, run ``status --html``; the status file's rows."""
     results = onboarded(emulator, folder, 12)
-    links = [row["link_id"] for row in read_results(results)]
-    for link_id in links[:4]:
-        grant_all(emulator, link_id)
-    for link_id in links[4:7]:
-        grant_one(emulator, link_id)
-    grant_one(emulator, links[7], "rejected")
+    answer_a_mix(emulator, [row["link_id"] for row in read_results(results)], 4, 3, 1)
     result = run_cli(
         "status", str(results), "--html", str(report), "--base-url", emulator.base_url,
         env=emulator.env(),

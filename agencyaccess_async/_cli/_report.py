@@ -6,7 +6,8 @@
 read: the counts, a chart of grants by platform, and the clients still to
 answer with their invite links. It loads nothing (no script, no font, no
 image: a Content-Security-Policy forbids it), and everything it shows from
-the file is escaped. Its memory is bounded: the chart sums by platform, and
+the file is escaped. It is gathered in the pass that writes the status file
+(no second read of it), and its memory is bounded: the chart sums by platform, and
 the list stops at ``MAX_LISTED`` clients, saying how many more the status
 file holds.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ._common import open_atomically
 
-__all__ = ["MAX_LISTED", "readable_access", "readable_intake", "service_name", "write_report"]
+__all__ = ["MAX_LISTED", "Report", "readable_access", "readable_intake", "service_name"]
 
 #: The clients the report lists by name; the status file has them all.
 MAX_LISTED = 500
@@ -61,26 +62,35 @@ def readable_intake(status: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", status).lower()
 
 
-def write_report(
-    path: Path, rows: Iterable[Mapping[str, str]], counts: Mapping[str, int], checked: str
-) -> None:
-    """Write the HTML report of one check, atomically; ``rows`` are the status file's."""
-    by_platform: dict[str, Counter[str]] = {}
-    waiting: list[Mapping[str, str]] = []
-    more = 0
-    for row in rows:
+class Report:
+    """The HTML report of one check, gathered row by row as the status file is written.
+
+    ``add`` takes each row with a link (its cells and status columns by name), in
+    the same pass that writes the status file; ``write`` then writes the page.
+    """
+
+    def __init__(self) -> None:
+        self._by_platform: dict[str, Counter[str]] = {}
+        self._waiting: list[Mapping[str, str]] = []
+        self._more = 0
+
+    def add(self, row: Mapping[str, str]) -> None:
+        """Count a row's services by platform; keep it to list if it is still to answer."""
         for state in _STATES:
             for service in row.get(f"services_{state}", "").split():
                 platform = service.partition(".")[0]
-                by_platform.setdefault(platform, Counter())[state] += 1
+                self._by_platform.setdefault(platform, Counter())[state] += 1
         if row.get("link_status") in ("pending", "partial"):
-            if len(waiting) < MAX_LISTED:
-                waiting.append(row)
+            if len(self._waiting) < MAX_LISTED:
+                self._waiting.append(row)
             else:
-                more += 1
-    page = _page(by_platform, waiting, more, counts, checked)
-    with open_atomically(path) as handle:
-        handle.write(page)
+                self._more += 1
+
+    def write(self, path: Path, counts: Mapping[str, int], checked: str) -> None:
+        """Write the page atomically: ``counts`` by link status, ``checked`` when read."""
+        page = _page(self._by_platform, self._waiting, self._more, counts, checked)
+        with open_atomically(path) as handle:
+            handle.write(page)
 
 
 def _page(

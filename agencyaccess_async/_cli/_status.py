@@ -44,7 +44,7 @@ from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import Target, check_account, check_base_url_option, reaching, recorded_target
 from ._cron import add_any_account_option
-from ._report import readable_access, readable_intake, write_report
+from ._report import Report, readable_access, readable_intake
 from ._results import ResultsFile, check_output, write_atomically
 from ._signals import run_until_signal
 
@@ -146,16 +146,17 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
                 checked = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
                 statuses.new_round()
                 await _check(session, table.link_ids(), statuses, checked)
+                report = Report() if args.html is not None else None
                 try:
-                    counts = _write(table, out, statuses, checked)
+                    counts = _write(table, out, statuses, checked, report)
                 except OSError as error:  # a full disk, a file locked by a spreadsheet
                     raise Stopped(
                         f"cannot write {out} ({error.strerror or error}): the statuses of "
                         f"{statuses.found} links were read but not written, and {out.name} is "
                         "as it was"
                     ) from None
-                if args.html is not None:
-                    _write_report(Path(args.html), out, counts, checked)
+                if report is not None:
+                    _write_report(report, Path(args.html), out, counts, checked)
                 links = sum(counts.values())
                 summary = {
                     **{state: counts.get(state, 0) for state in _STATES},
@@ -174,10 +175,12 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
                 started, sent = time.monotonic(), session.stats.requests
 
 
-def _write_report(path: Path, out: Path, counts: Counter[str], checked: str) -> None:
-    """The HTML report, from the status file just written; a failure stops in one line."""
+def _write_report(
+    report: Report, path: Path, out: Path, counts: Counter[str], checked: str
+) -> None:
+    """The HTML report of the check just written; a failure stops in one line."""
     try:
-        write_report(path, ResultsFile.read(out).rows(), counts, checked)
+        report.write(path, counts, checked)
     except OSError as error:
         raise Stopped(
             f"cannot write {path} ({error.strerror or error}): {out.name} is written"
@@ -246,7 +249,10 @@ async def _check(
         raise UsageError(f"cannot read the statuses: {error}") from None
 
 
-def _write(table: ResultsFile, out: Path, statuses: _Statuses, checked: str) -> Counter[str]:
+def _write(
+    table: ResultsFile, out: Path, statuses: _Statuses, checked: str, report: Report | None
+) -> Counter[str]:
+    """Write the status file (and feed ``report`` each row with a link, in the same pass)."""
     counts: Counter[str] = Counter()
 
     def rows() -> Any:
@@ -257,6 +263,8 @@ def _write(table: ResultsFile, out: Path, statuses: _Statuses, checked: str) -> 
                 found = statuses.columns(link_id)
                 added = found[0] if found else _columns(None, checked)
                 counts[added[0]] += 1
+                if report is not None:
+                    report.add({**row, **dict(zip(STATUS_COLUMNS, added, strict=True))})
             yield [row.get(c, "") for c in table.header] + added
 
     write_atomically(
