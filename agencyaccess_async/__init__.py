@@ -38,6 +38,7 @@ from ._errors import (
     TransportError,
     error_response,
 )
+from ._frames import to_dataframe
 from ._hooks import Hooks
 from ._http import Timeout
 from ._lazy import module_getattr
@@ -219,4 +220,5 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "error_response",
+    "to_dataframe",
 ]

@@ -200,7 +200,7 @@ class Clients(Resource):
             return metadata
         reading: CallOptions = {k: v for k, v in options.items() if k != "extra_body"}  # type: ignore[assignment]
         current = await self.retrieve(client_id, **reading)
-        stored = current.metadata.get(IDEMPOTENCY_METADATA_KEY)
+        stored = current.idempotency_key
         return {**metadata, IDEMPOTENCY_METADATA_KEY: stored} if stored else metadata
 
     async def delete(self, client_id: str, **options: Unpack[CallOptions]) -> DeletedClient:

@@ -32,6 +32,7 @@ import attrs
 
 from ._converter import parse_datetime
 from ._errors import AgencyAccessError
+from ._models import IDEMPOTENCY_METADATA_KEY
 from ._routes import CLIENTS_LIST, LINKS_LIST, PagedRoute
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
     "fingerprint_of",
 ]
 
-#: The metadata key under which ``clients.create`` stores its idempotency key.
-IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
 #: How much earlier than the call's start, on the server's clock, a link it made may say
 #: it was created: the Date header counts whole seconds, and the server stamps a record
 #: a moment before it answers.

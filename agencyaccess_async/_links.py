@@ -91,7 +91,7 @@ class Links(Resource):
         """
         body = NewLink(
             client_id=require_id(client_id, "client_id"),
-            requested_services=services_body(services, self._requester.strict_services),
+            services=services_body(services, self._requester.strict_services),
             intake_form=intake_form,
             send_email=send_email,
             thank_you_message=thank_you_message,
@@ -130,7 +130,7 @@ class Links(Resource):
         """Change an access request; services that stay keep their grant status."""
         body = LinkUpdate(
             link_id=require_id(link_id, "link_id"),
-            requested_services=(
+            services=(
                 UNSET
                 if isinstance(services, Unset)
                 else services_body(services, self._requester.strict_services)

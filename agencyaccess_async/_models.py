@@ -14,19 +14,22 @@ other field is ``None`` (or empty) when an answer leaves it out.
 from __future__ import annotations
 
 import enum
+import functools
 import html
 import json
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
-from typing import Any, Generic, Literal, TypeVar
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import attrs
 
+from ._converter import WireEnum, plain_converter
 from ._services import RequestedServices
 
 __all__ = [
+    "IDEMPOTENCY_METADATA_KEY",
     "UNSET",
-    "WIRE_NAME_EXCEPTIONS",
     "AccessPageSource",
     "Client",
     "ClientRef",
@@ -50,38 +53,61 @@ __all__ = [
     "NewLink",
     "Page",
     "Unset",
-    "format_datetime",
-    "wire_name",
 ]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=type)
 
-#: Wire names that plain camelCase does not produce.
-WIRE_NAME_EXCEPTIONS: Mapping[str, str] = {
-    "client_id": "clientID",
-    "link_id": "linkID",
-    "redirect_url": "redirectURL",
-    "agency_account_id": "agencyAccountID",
-    "access_page_id": "accessPageID",
-}
+#: The metadata entry in which ``clients.create`` stores its idempotency key on the wire
+#: (``Client.idempotency_key`` in Python).
+IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
 
 
-def wire_name(field: str) -> str:
-    """The JSON name of a Python field: camelCase, with the contract's exceptions."""
-    if field in WIRE_NAME_EXCEPTIONS:
-        return WIRE_NAME_EXCEPTIONS[field]
-    head, *rest = field.split("_")
-    return head + "".join(part.title() for part in rest)
+def _renamed(renames: Mapping[str, str]) -> Callable[[M], M]:
+    """Keep a model's 0.1 field names working for one minor release, with a warning.
+
+    The old name is accepted as a keyword of the constructor and read as an
+    attribute; both warn with ``DeprecationWarning`` and give the new field.
+    Type checkers see only the new name (the constructor's signature is the
+    attrs one).
+    """
+
+    def warn(cls: type, old: str, stacklevel: int) -> None:
+        warnings.warn(
+            f"{cls.__name__}.{old} is deprecated: use {renames[old]} (the one name "
+            "for requested services, as in links.create(services=...))",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+
+    def decorate(cls: M) -> M:
+        init: Callable[..., None] = vars(cls)["__init__"]  # the one attrs wrote
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            for old in renames.keys() & kwargs.keys():
+                warn(cls, old, 3)
+                kwargs[renames[old]] = kwargs.pop(old)
+            init(self, *args, **kwargs)
+
+        setattr(cls, "__init__", __init__)  # noqa: B010
+        for old, new in renames.items():
+
+            def read(self: Any, old: str = old, new: str = new) -> Any:
+                warn(cls, old, 3)
+                return getattr(self, new)
+
+            read.__doc__ = f"Deprecated: ``{new}``, the one name for requested services."
+            setattr(cls, old, property(read))
+        return cls
+
+    return decorate
 
 
-def format_datetime(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``: milliseconds, as JavaScript writes them, unless finer."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    else:
-        value = value.astimezone(timezone.utc)
-    precision = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
-    return value.replace(tzinfo=None).isoformat(timespec=precision) + "Z"
+_SERVICES_RENAMED = {"requested_services": "services"}
+#: Other wire names of a record's timestamps, read when the contract's are absent
+#: (``created`` in epoch milliseconds is what the service's Zapier payloads carry).
+_TIMESTAMP_ALIASES = {"created": "createdAt", "updated": "updatedAt"}
 
 
 class Unset(enum.Enum):
@@ -104,23 +130,20 @@ ClientTypeName = Literal["client", "prospect"]
 LanguageName = Literal["en", "es", "nl"]
 
 
-class _WireEnum(str, enum.Enum):
-    """An enum of wire values that prints as its value: ``str(LinkStatus.PENDING) == "pending"``."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}.{self.name}"
-
-
 class Model:
-    """What every model can do: become plain data for JSON, a web framework or a DataFrame."""
+    """What every model can do: become plain data for JSON, a web framework or a DataFrame.
+
+    The class attributes tell the converter how the wire holds a model:
+    ``_wire_role`` is ``"request"`` (a body: ``UNSET`` fields are left out) or
+    ``"response"`` (a record, read liberally, unknown fields kept in
+    ``extra``); ``_wire_aliases`` gives other wire names for a field;
+    ``_wire_lifted`` names a wire entry held in a field of its own.
+    """
 
     __slots__ = ()
+    _wire_role: ClassVar[str] = ""
+    _wire_aliases: ClassVar[Mapping[str, str]] = {}
+    _wire_lifted: ClassVar[tuple[str, str, str] | None] = None
 
     def to_dict(
         self, *, by_alias: bool = False, mode: Literal["python", "json"] = "python"
@@ -132,23 +155,13 @@ class Model:
         ``"python"`` keeps them as ``datetime``). Fields left ``UNSET`` are
         left out. Fields the SDK does not know (``extra``) are merged in with
         ``by_alias=True`` (the wire form, as the server sent it) and kept
-        under ``"extra"`` otherwise.
+        under ``"extra"`` otherwise; so is the SDK's idempotency key (in
+        ``metadata`` on the wire, ``idempotency_key`` otherwise). The rules
+        are the converter's: ``to_dict(by_alias=True, mode="json")`` is what
+        goes over the wire.
         """
-        out: dict[str, Any] = {}
-        model: Any = type(self)  # every Model is an attrs class
-        for field in attrs.fields(model):
-            value = getattr(self, field.name)
-            if value is UNSET or field.name == "extra":
-                continue
-            name = wire_name(field.name) if by_alias else field.name
-            out[name] = _plain(value, by_alias, mode == "json")
-        extra = getattr(self, "extra", None)
-        if extra:
-            if by_alias:
-                out.update(extra)
-            else:
-                out["extra"] = dict(extra)
-        return out
+        plain: dict[str, Any] = plain_converter(by_alias, mode == "json").unstructure(self)
+        return plain
 
     def to_json(self, *, by_alias: bool = False) -> str:
         """The model as JSON text (``to_dict(mode="json")``, dumped)."""
@@ -180,31 +193,14 @@ def _html_table(rows: list[dict[str, Any]], caption: str = "") -> str:
     return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _plain(value: Any, by_alias: bool, json_mode: bool) -> Any:
-    """A field's value as plain data (see ``Model.to_dict``)."""
-    if isinstance(value, Model):
-        return value.to_dict(by_alias=by_alias, mode="json" if json_mode else "python")
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return format_datetime(value) if json_mode else value
-    if isinstance(value, RequestedServices):
-        return value.to_json()
-    if isinstance(value, Mapping):
-        return {key: _plain(item, by_alias, json_mode) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, by_alias, json_mode) for item in value]
-    return value
-
-
-class ClientType(_WireEnum):
+class ClientType(WireEnum):
     """A client record's type; prospects may only be asked for read-only access."""
 
     CLIENT = "client"
     PROSPECT = "prospect"
 
 
-class Language(_WireEnum):
+class Language(WireEnum):
     """The language of the invite page and e-mails."""
 
     EN = "en"
@@ -212,7 +208,7 @@ class Language(_WireEnum):
     NL = "nl"
 
 
-class LinkStatus(_WireEnum):
+class LinkStatus(WireEnum):
     """An access request's overall state, derived from its grants."""
 
     PENDING = "pending"
@@ -220,7 +216,7 @@ class LinkStatus(_WireEnum):
     GRANTED = "granted"
 
 
-class GrantStatus(_WireEnum):
+class GrantStatus(WireEnum):
     """The state of one requested service."""
 
     PENDING = "pending"
@@ -228,7 +224,7 @@ class GrantStatus(_WireEnum):
     REJECTED = "rejected"
 
 
-class IntakeFormStatus(_WireEnum):
+class IntakeFormStatus(WireEnum):
     """Whether the client was asked for, and has filled in, the agency's intake form."""
 
     NOT_REQUESTED = "notRequested"
@@ -244,12 +240,64 @@ def _enum_text(value: enum.Enum | str | None) -> str | None:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+class _Metadata(Mapping[str, str]):
+    """A client's metadata as the user stored it, without the SDK's idempotency key.
+
+    0.1 showed the key among the entries; reading it (``metadata[KEY]``,
+    ``.get``, ``in``) still answers until 0.3.0, with a ``DeprecationWarning``
+    pointing at ``Client.idempotency_key``. Iterating, ``len``, ``dict()`` and
+    equality see the user's entries only.
+    """
+
+    __slots__ = ("_entries", "_key")
+
+    def __init__(self, entries: dict[str, str], key: str) -> None:
+        self._entries = entries
+        self._key = key
+
+    def __getitem__(self, name: str) -> str:
+        if self._deprecated(name):
+            return self._key
+        return self._entries[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if self._deprecated(name):
+            return self._key
+        return self._entries.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return self._deprecated(name) or name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return repr(self._entries)
+
+    def _deprecated(self, name: object) -> bool:
+        """Whether ``name`` is the SDK's key, read the 0.1 way (warned about)."""
+        if name != IDEMPOTENCY_METADATA_KEY or name in self._entries:
+            return False
+        warnings.warn(
+            f"a client's metadata[{IDEMPOTENCY_METADATA_KEY!r}] is deprecated: "
+            "use Client.idempotency_key",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return True
+
+
 # ---------------------------------------------------------------- requests
 
 
 @attrs.frozen(kw_only=True)
 class _ClientOptions(Model):
     """The optional fields of a client, shared by the create and update bodies."""
+
+    _wire_role: ClassVar[str] = "request"
 
     company: str | Unset | None = UNSET
     website: str | Unset | None = UNSET
@@ -275,24 +323,33 @@ class ClientUpdate(_ClientOptions):
     email: str | Unset = UNSET
 
 
+@_renamed(_SERVICES_RENAMED)
 @attrs.frozen(kw_only=True)
 class NewLink(Model):
-    """The body of ``links/create``: an access request for one client."""
+    """The body of ``links/create``: an access request for one client.
+
+    ``services`` goes out as the wire's ``requestedServices``.
+    """
+
+    _wire_role: ClassVar[str] = "request"
 
     client_id: str
-    requested_services: RequestedServices | Mapping[str, Any]
+    services: RequestedServices | Mapping[str, Any]
     intake_form: bool | Unset = UNSET
     send_email: bool | Unset = UNSET
     thank_you_message: str | Unset | None = UNSET
     redirect_url: str | Unset | None = UNSET
 
 
+@_renamed(_SERVICES_RENAMED)
 @attrs.frozen(kw_only=True)
 class LinkUpdate(Model):
     """The body of ``links/update``: the id and the fields to change."""
 
+    _wire_role: ClassVar[str] = "request"
+
     link_id: str
-    requested_services: RequestedServices | Mapping[str, Any] | Unset = UNSET
+    services: RequestedServices | Mapping[str, Any] | Unset = UNSET
     intake_form: bool | Unset = UNSET
     send_email: bool | Unset = UNSET
     thank_you_message: str | Unset | None = UNSET
@@ -303,6 +360,8 @@ class LinkUpdate(Model):
 class ClientRef(Model):
     """The body of ``clients/retrieve`` and ``clients/delete``."""
 
+    _wire_role: ClassVar[str] = "request"
+
     client_id: str
 
 
@@ -310,12 +369,16 @@ class ClientRef(Model):
 class LinkRef(Model):
     """The body of ``links/retrieve`` and ``links/delete``."""
 
+    _wire_role: ClassVar[str] = "request"
+
     link_id: str
 
 
 @attrs.frozen(kw_only=True)
 class ListQuery(Model):
     """The body of ``clients/list`` and ``links/list`` (``client_id`` only for links)."""
+
+    _wire_role: ClassVar[str] = "request"
 
     limit: int | Unset = UNSET
     cursor: str | Unset | None = UNSET
@@ -332,7 +395,18 @@ class Client(Model):
     """A client record. ``extra`` holds fields this SDK version does not know.
 
     Only ``client_id`` is sure to be there (read from ``clientID`` or ``id``).
+    ``metadata`` is what you stored; ``idempotency_key`` is the entry the SDK
+    stores beside it on the wire (``IDEMPOTENCY_METADATA_KEY``), by which a
+    create whose answer was lost is found again.
     """
+
+    _wire_role: ClassVar[str] = "response"
+    _wire_aliases: ClassVar[Mapping[str, str]] = {
+        "id": "clientID", "clientId": "clientID", **_TIMESTAMP_ALIASES
+    }  # fmt: skip
+    _wire_lifted: ClassVar[tuple[str, str, str] | None] = (
+        "metadata", IDEMPOTENCY_METADATA_KEY, "idempotency_key"
+    )  # fmt: skip
 
     client_id: str
     name: str | None = None
@@ -344,7 +418,17 @@ class Client(Model):
     type: ClientType | str | None = None
     language: Language | str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    idempotency_key: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        # The wire keeps the SDK's key among the user's metadata; lift it out.
+        if IDEMPOTENCY_METADATA_KEY in self.metadata and not isinstance(self.metadata, _Metadata):
+            entries = dict(self.metadata)
+            stored = entries.pop(IDEMPOTENCY_METADATA_KEY)
+            key = self.idempotency_key or stored
+            object.__setattr__(self, "idempotency_key", key)
+            object.__setattr__(self, "metadata", _Metadata(entries, key))
 
     def __repr__(self) -> str:
         return (
@@ -357,6 +441,8 @@ class Client(Model):
 class AccessPageSource(Model):
     """The reusable access page a link came from."""
 
+    _wire_role: ClassVar[str] = "response"
+
     access_page_id: str | None = None
     name: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
@@ -365,6 +451,8 @@ class AccessPageSource(Model):
 @attrs.frozen
 class Grant(Model):
     """The state of one requested service of a link."""
+
+    _wire_role: ClassVar[str] = "response"
 
     platform: str | None = None
     service: str | None = None
@@ -375,20 +463,27 @@ class Grant(Model):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+@_renamed(_SERVICES_RENAMED)
 @attrs.frozen(repr=False)
 class Link(Model):
     """An access request: the invite URL and the grant status of each requested service.
 
     Only ``link_id`` is sure to be there (read from ``linkID`` or ``id``); a
     link returned by ``links.create`` always has its ``invite_url`` too (read
-    from the record, or from beside it in the answer).
+    from the record, or from beside it in the answer). ``services`` is the
+    wire's ``requestedServices``.
     """
+
+    _wire_role: ClassVar[str] = "response"
+    _wire_aliases: ClassVar[Mapping[str, str]] = {
+        "id": "linkID", "linkId": "linkID", "clientId": "clientID", **_TIMESTAMP_ALIASES
+    }  # fmt: skip
 
     link_id: str
     client_id: str | None = None
     invite_url: str | None = None
     status: LinkStatus | str | None = None
-    requested_services: RequestedServices = attrs.field(factory=lambda: RequestedServices(()))
+    services: RequestedServices = attrs.field(factory=lambda: RequestedServices(()))
     created_at: datetime | None = None
     updated_at: datetime | None = None
     grants: tuple[Grant, ...] = ()
@@ -431,6 +526,8 @@ class Link(Model):
 class DeletedClient(Model):
     """The answer of ``clients/delete`` (a success means deleted, whatever it says)."""
 
+    _wire_role: ClassVar[str] = "response"
+
     client_id: str | None = None
     deleted: bool = True
     extra: Mapping[str, Any] = attrs.field(factory=dict)
@@ -439,6 +536,8 @@ class DeletedClient(Model):
 @attrs.frozen
 class DeletedLink(Model):
     """The answer of ``links/delete`` (a success means deleted, whatever it says)."""
+
+    _wire_role: ClassVar[str] = "response"
 
     link_id: str | None = None
     deleted: bool = True
@@ -464,7 +563,8 @@ class Page(Generic[T]):
         self, *, by_alias: bool = False, mode: Literal["python", "json"] = "python"
     ) -> list[dict[str, Any]]:
         """Each item as a dict (see ``Model.to_dict``): ``pd.DataFrame(page.to_dicts())``."""
-        return [_plain(item, by_alias, mode == "json") for item in self.items]
+        items: tuple[Any, ...] = self.items  # models, whose to_dict is the one rule
+        return [item.to_dict(by_alias=by_alias, mode=mode) for item in items]
 
     def _repr_html_(self) -> str:
         """Jupyter's view: a table with a row per item."""

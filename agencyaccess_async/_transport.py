@@ -20,9 +20,10 @@ import attrs
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+from ._converter import wire_name
 from ._errors import APIError, TransportError
 from ._http import Request, Response
-from ._models import Model, wire_name
+from ._models import Model
 from ._routes import ROUTES
 
 __all__ = ["ClosingContext", "MockCall", "MockTransport", "Transport"]

@@ -89,7 +89,7 @@ def make_link(**overrides: Any) -> Link:
     fields: dict[str, Any] = {
         "link_id": "ln_test", "client_id": "cl_test",
         "invite_url": "http://127.0.0.1/invite/test-token", "status": LinkStatus.PENDING,
-        "requested_services": services, "grants": (grant,),
+        "services": services, "grants": (grant,),
         "intake_form_status": IntakeFormStatus.NOT_REQUESTED,
         "created_at": _STAMP, "updated_at": _STAMP,
     }  # fmt: skip

@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.stdlib:
         _json.use_stdlib(True)
-    new_link = NewLink(client_id="cl_0123456789abcdef", requested_services=SERVICES)
+    new_link = NewLink(client_id="cl_0123456789abcdef", services=SERVICES)
     new_link_dict = CONVERTER.unstructure(new_link)
     body = _json.dumps(link_payload())
     envelope_body = _json.dumps({"error": False, "data": link_payload()})

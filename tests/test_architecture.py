@@ -216,6 +216,5 @@ def test_endpoint_keywords_are_the_request_models_fields(method: Any, model: typ
     """Adding a field to a request model without exposing it (or the reverse) fails here."""
     # **options: the per-call CallOptions; the idempotency keywords steer the SDK's own entry.
     options = {"options", "idempotency_key", "keep_idempotency_key", "self"}
-    renamed = {"services": "requested_services"}
-    parameters = {renamed.get(p, p) for p in inspect.signature(method).parameters} - options
+    parameters = set(inspect.signature(method).parameters) - options
     assert parameters == {field.name for field in attrs.fields(model)}

@@ -126,7 +126,7 @@ async def test_create_links_in_bulk(
     from agencyaccess_async import NewLink
 
     client = await agencyaccess_session.clients.create(name="A", email="a@b.co")
-    links = [NewLink(client_id=client.client_id, requested_services=services) for _ in range(5)]
+    links = [NewLink(client_id=client.client_id, services=services) for _ in range(5)]
     results = await agencyaccess_session.bulk.create_links(links).collect()
     assert all(r.ok for r in results)
     assert len({r.value.link_id for r in results if r.value}) == 5

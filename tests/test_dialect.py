@@ -82,7 +82,7 @@ async def test_links_endpoints_with_invite_url_beside_data_and_raw_services(
     ]
     changed = dict(SERVICES, meta={"metaAds": {"agencyAccountID": "acct_m"}})
     updated = await session.links.update(link.link_id, services=changed)
-    assert updated.requested_services.to_json() == changed
+    assert updated.services.to_json() == changed
     server.grant_all(link.link_id)
     granted = await session.links.wait_until_granted(link.link_id, deadline=5, poll_interval=0.01)
     assert granted.status is LinkStatus.GRANTED

@@ -302,7 +302,7 @@ async def test_the_finders_read_what_a_create_made(session: Session, api: FakeAp
     assert await session.clients.find_by_idempotency_key("k-7") is None
 
     made = link_json("ln_9", "cl_1")
-    new = NewLink(client_id="cl_1", requested_services=made["requestedServices"])
+    new = NewLink(client_id="cl_1", services=made["requestedServices"])
     api.pages = [([made], None), ([{**made, "grants": "not a list"}], None)]
     like = await session.links.find_like(new)
     assert isinstance(like, Link) and like.link_id == "ln_9"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agencyaccess_async import Session
+from agencyaccess_async import Client, Session
 from tests.cli_helpers import EXAMPLES, Emulator, read_results, run_cli, write_csv
 
 pytestmark = pytest.mark.process
@@ -222,18 +222,18 @@ def test_a_metadata_update_keeps_the_identity_and_a_lost_one_is_still_found(
     path = write_csv(tmp_path / "clients.csv", rows)
     assert onboard(emulator, path).returncode == 0
 
-    async def change() -> tuple[dict[str, str], dict[str, str]]:
+    async def change() -> tuple[Client, Client]:
         async with Session(emulator.key, base_url=emulator.base_url) as session:
             first, second = (await session.clients.list().collect())[:2]
             kept = await session.clients.update(first.client_id, metadata={"tier": "gold"})
             dropped = await session.clients.update(
                 second.client_id, metadata={"tier": "silver"}, keep_idempotency_key=False
             )
-            return dict(kept.metadata), dict(dropped.metadata)
+            return kept, dropped
 
     kept, dropped = asyncio.run(change())
-    assert kept["tier"] == "gold" and kept["agencyaccess_idempotency_key"]
-    assert dropped == {"tier": "silver"}
+    assert kept.metadata == {"tier": "gold"} and kept.idempotency_key
+    assert dropped.metadata == {"tier": "silver"} and dropped.idempotency_key is None
     again = onboard(emulator, path, "--out", str(tmp_path / "elsewhere.csv"))  # no journal
     assert again.returncode == 0, again.stderr
     assert "3 found" in again.stderr

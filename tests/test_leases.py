@@ -17,6 +17,7 @@ import pytest
 
 import agencyaccess_async as aa
 from agencyaccess_async._cli._jobs import job_identity
+from agencyaccess_async.lowlevel import IDEMPOTENCY_METADATA_KEY
 
 from .cli_helpers import (
     EXAMPLES,
@@ -207,7 +208,8 @@ def test_a_run_that_finds_two_clients_of_one_identity_calls_it_a_duplicate(
         async def copy_one() -> None:  # what a second run at the same moment would have made
             async with aa.Session(emulator.key, base_url=emulator.base_url) as session:
                 (made,) = [c async for c in session.clients.list() if c.email == "c1@example.test"]
-                body = {"name": made.name, "email": made.email, "metadata": dict(made.metadata)}
+                metadata = {**made.metadata, IDEMPOTENCY_METADATA_KEY: made.idempotency_key}
+                body = {"name": made.name, "email": made.email, "metadata": metadata}
                 await session.post("/api/clients/create", body)
 
         asyncio.run(copy_one())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -28,14 +29,14 @@ from agencyaccess_async import (
     RequestedServices,
     _contract,
 )
-from agencyaccess_async._converter import CONVERTER
+from agencyaccess_async._converter import CONVERTER, format_datetime, wire_name
 from agencyaccess_async._models import (
+    IDEMPOTENCY_METADATA_KEY,
     ClientTypeName,
     ClientUpdate,
     LanguageName,
     LinkUpdate,
     ListQuery,
-    wire_name,
 )
 from agencyaccess_async.types import AccessPageSource, Grant, Page, ServiceRequest
 
@@ -88,7 +89,7 @@ def test_new_link_golden_body(services: RequestedServices) -> None:
     body = CONVERTER.unstructure(
         NewLink(
             client_id="cl_1",
-            requested_services=services,
+            services=services,
             intake_form=True,
             redirect_url="https://agency.test/done",
         )
@@ -149,7 +150,7 @@ def test_decode_link_with_grants_and_source() -> None:
     assert link.source == AccessPageSource("ap_1", "Onboarding page")
     assert link.grants[0].status is GrantStatus.GRANTED
     assert link.grants[0].granted_at == datetime(2026, 11, 28, 5, tzinfo=timezone.utc)
-    assert link.requested_services.entries == (
+    assert link.services.entries == (
         ServiceRequest("google", "googleAds", "acct_google_1", "standard"),
     )
 
@@ -220,7 +221,8 @@ clients = st.builds(
     client_id=text, name=text, email=text, created_at=stamps, updated_at=stamps,
     company=st.none() | text, website=st.none() | text,
     type=enum_or_new(ClientType), language=enum_or_new(Language),
-    metadata=st.dictionaries(text, text, max_size=3), extra=extras,
+    metadata=st.dictionaries(text, text, max_size=3), idempotency_key=st.none() | text,
+    extra=extras,
 )  # fmt: skip
 grants = st.builds(
     Grant, text, text, text, enum_or_new(GrantStatus), st.none() | text, st.none() | stamps, extras
@@ -228,7 +230,7 @@ grants = st.builds(
 links = st.builds(
     Link,
     link_id=text, client_id=text, invite_url=text, status=enum_or_new(LinkStatus),
-    requested_services=_services(), created_at=stamps, updated_at=stamps,
+    services=_services(), created_at=stamps, updated_at=stamps,
     grants=st.lists(grants, max_size=3).map(tuple), intake_form=st.booleans(),
     send_email=st.booleans(), thank_you_message=st.none() | text, redirect_url=st.none() | text,
     intake_form_status=enum_or_new(IntakeFormStatus),
@@ -290,6 +292,100 @@ def test_timestamps_parse_alike_on_every_python(
 def test_to_dict_by_alias_in_json_mode_is_the_wire_form(client: Client) -> None:
     """to_dict(by_alias=True, mode="json") is exactly what the converter sends and reads back."""
     assert client.to_dict(by_alias=True, mode="json") == CONVERTER.unstructure(client)
+
+
+@given(links)
+def test_every_view_of_a_model_is_the_wire_form_renamed(link: Link) -> None:
+    """to_dict's four forms and Page.to_dicts are one path: the converter's, renamed or not."""
+    wire = CONVERTER.unstructure(link)
+    python = link.to_dict()
+    json_plain = link.to_dict(mode="json")
+    assert link.to_dict(by_alias=True, mode="json") == wire
+    dated = json.loads(json.dumps(link.to_dict(by_alias=True), default=format_datetime))
+    assert dated == json.loads(json.dumps(wire))  # the same, with datetimes kept
+    assert json_plain["created_at"] == wire["createdAt"] and python["created_at"] == link.created_at
+    assert json_plain["services"] == wire["requestedServices"] == link.services.to_json()
+    assert all(type(g["status"]) is str for g in wire["grants"])  # values, not enum members
+    assert isinstance(python["grants"], list)  # JSON's shape in every view, not a tuple
+    page = Page((link, link), None)
+    assert page.to_dicts() == [python, python]
+    assert page.to_dicts(by_alias=True, mode="json") == [wire, wire]
+
+
+def test_the_sdks_idempotency_key_is_not_in_a_clients_metadata() -> None:
+    """The wire keeps it among the user's entries; the model holds it apart, and sends it back."""
+    wire = client_json("cl_1", metadata={"crm": "42", IDEMPOTENCY_METADATA_KEY: "aa1_x"})
+    client = CONVERTER.structure(wire, Client)
+    assert client.idempotency_key == "aa1_x"
+    assert client.metadata == {"crm": "42"} and dict(client.metadata) == {"crm": "42"}
+    assert len(client.metadata) == 1 and list(client.metadata) == ["crm"]
+    assert client.to_dict()["metadata"] == {"crm": "42"}
+    assert client.to_dict()["idempotency_key"] == "aa1_x"
+    assert "aa1_x" not in client._repr_html_().split("metadata")[0]  # not in the metadata cell
+    assert CONVERTER.unstructure(client)["metadata"] == {
+        "crm": "42",
+        IDEMPOTENCY_METADATA_KEY: "aa1_x",
+    }
+    # 0.1 read the key from metadata: it still answers, with a warning naming the new home.
+    with pytest.warns(DeprecationWarning, match="Client.idempotency_key"):
+        assert client.metadata[IDEMPOTENCY_METADATA_KEY] == "aa1_x"
+    with pytest.warns(DeprecationWarning, match="idempotency_key"):
+        assert client.metadata.get(IDEMPOTENCY_METADATA_KEY) == "aa1_x"
+    with pytest.warns(DeprecationWarning, match="idempotency_key"):
+        assert IDEMPOTENCY_METADATA_KEY in client.metadata
+    plain = CONVERTER.structure(client_json("cl_2", metadata={"crm": "1"}), Client)
+    assert plain.idempotency_key is None and IDEMPOTENCY_METADATA_KEY not in plain.metadata
+    # A record whose own field is called idempotencyKey keeps it in extra, not in the SDK's.
+    odd = CONVERTER.structure(client_json("cl_3", idempotencyKey="theirs"), Client)
+    assert odd.idempotency_key is None and odd.extra == {"idempotencyKey": "theirs"}
+
+
+def test_services_is_the_one_name_and_requested_services_still_answers() -> None:
+    """Methods take services=, models say services; 0.1's requested_services warns until 0.3.0."""
+    services = {"google": {"googleAds": {"accessLevel": "admin", "agencyAccountID": "a"}}}
+    with pytest.warns(DeprecationWarning, match=r"NewLink\.requested_services .* use services"):
+        old = NewLink(client_id="cl_1", requested_services=services)
+    assert old == NewLink(client_id="cl_1", services=services)
+    with pytest.warns(DeprecationWarning, match="LinkUpdate"):
+        assert LinkUpdate(link_id="ln_1", requested_services=services).services == services
+    link = CONVERTER.structure(link_json("ln_1", requestedServices=services), Link)
+    with pytest.warns(DeprecationWarning, match="Link.requested_services"):
+        assert link.requested_services is link.services
+    assert CONVERTER.unstructure(old)["requestedServices"] == services
+    assert "requested_services" not in inspect.signature(NewLink).parameters
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="pandas is a test dependency on 3.11+")
+def test_to_dataframe_gives_a_column_per_field_for_models_and_bulk_results() -> None:
+    """pd.DataFrame(clients) is one column of objects; to_dataframe is a table with typed columns."""
+    pd = pytest.importorskip("pandas")
+    from agencyaccess_async import Succeeded, to_dataframe
+
+    clients = [
+        CONVERTER.structure(client_json(f"cl_{i}", metadata={"crm": str(i)}), Client)
+        for i in range(3)
+    ]
+    frame = to_dataframe(clients)
+    assert list(frame.columns) == [f.name for f in attrs.fields(Client) if f.name != "extra"]
+    assert list(frame["client_id"]) == ["cl_0", "cl_1", "cl_2"]
+    assert str(frame["created_at"].dtype).startswith("datetime64")
+    assert frame["metadata"][1] == {"crm": "1"}  # a nested value stays one column
+    assert to_dataframe(clients, by_alias=True).columns[0] == "clientID"
+    assert len(to_dataframe(Page(tuple(clients), None))) == 3
+    results = [Succeeded(i, f"k{i}", c) for i, c in enumerate(clients)]
+    assert list(to_dataframe(results)["outcome"]) == ["created"] * 3
+    assert to_dataframe([]).empty
+    with pytest.raises(TypeError, match="models or bulk results, not dict"):
+        to_dataframe([{"a": 1}])  # type: ignore[list-item]
+    assert isinstance(frame, pd.DataFrame)
+
+
+def test_to_dataframe_without_pandas_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agencyaccess_async import to_dataframe
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    with pytest.raises(ImportError, match="pip install pandas"):
+        to_dataframe([])
 
 
 @given(links)

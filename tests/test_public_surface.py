@@ -37,7 +37,18 @@ PUBLIC_MODULES = (
     "agencyaccess_async.testing",
 )
 #: Renamed attributes, beside the names of ``MOVED``: (old, new, how to migrate).
-RENAMED_ATTRIBUTES = [("APIError.msg", "APIError.message", "the name every error uses")]
+RENAMED_ATTRIBUTES = [
+    ("APIError.msg", "APIError.message", "the name every error uses"),
+    *(
+        (f"{model}.requested_services", f"{model}.services", "as in `links.create(services=...)`")
+        for model in ("Link", "NewLink", "LinkUpdate")
+    ),
+    (
+        "Client.metadata[IDEMPOTENCY_METADATA_KEY]",
+        "Client.idempotency_key",
+        "`metadata` is what you stored",
+    ),
+]
 
 
 def _signature(obj: Any) -> str:

@@ -166,7 +166,7 @@ async def test_a_views_and_a_calls_retry_reach_the_reconciling_lookups(
             await view.clients.create(name="A", email="a@a.test", idempotency_key="k-1", **options)
         with pytest.raises(ServerError):
             await view.links.find_like(
-                NewLink(client_id="cl_1", requested_services={"google": {}}), **options
+                NewLink(client_id="cl_1", services={"google": {}}), **options
             )
     sent = [entry["operation"] for entry in await admin.requests()]
     assert sent.count("clients.list") == 1

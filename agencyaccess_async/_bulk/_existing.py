@@ -45,7 +45,6 @@ from .._clients import Clients
 from .._contract import LIST_LIMIT_MAX
 from .._errors import CapabilityError
 from .._hooks import logger
-from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._links import Links
 from .._models import Client, Link, Page, Unset
 from .._services import RequestedServices
@@ -194,7 +193,7 @@ class _Lookup:
 
 def _index_client(existing: Existing, client: Client) -> None:
     """Put one client into the index, noting a second client with one idempotency key."""
-    key = client.metadata.get(IDEMPOTENCY_METADATA_KEY)
+    key = client.idempotency_key
     email = normalised_email(client.email or "")
     if key:
         first = existing.by_idempotency_key.setdefault(key, client.client_id)
@@ -319,7 +318,7 @@ def _known(link: Link) -> _KnownLink:
         "thank_you_message": link.thank_you_message,
         "redirect_url": link.redirect_url,
     }
-    return _KnownLink(link.link_id, link.invite_url, link.requested_services.to_json(), options)
+    return _KnownLink(link.link_id, link.invite_url, link.services.to_json(), options)
 
 
 def wire_services(services: RequestedServices | Mapping[str, Any]) -> Mapping[str, Any]:

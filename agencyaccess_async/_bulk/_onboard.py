@@ -217,7 +217,7 @@ class Onboarder:
         """Create the row's access request (or find the one an earlier run made)."""
         assert state.client_id is not None
         services = item.services or self._services
-        new = NewLink(client_id=state.client_id, requested_services=services, **self._options)
+        new = NewLink(client_id=state.client_id, services=services, **self._options)
         state.state = "link_pending"
         await self._write_ahead(state)
         if resuming:

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .._converter import CONVERTER
+from .._converter import CONVERTER, wire_fields
 from .._errors import (
     AgencyAccessError,
     AuthenticationError,
@@ -25,7 +25,7 @@ from .._errors import (
     TransportError,
 )
 from .._http import redacted_url
-from .._models import Client, Link, wire_name
+from .._models import Client, Link
 from .._retry import RetryPolicy
 from .._routes import ROUTES
 from .._session import ResponseInfo, Session
@@ -210,7 +210,7 @@ def _shape(operation: str, record: Any, model: type[Any], report: Report) -> str
     if not isinstance(record, Mapping):
         report.no(f"{operation}: a record is a {type(record).__name__}", fatal=True)
         return None
-    expected = [wire_name(f.name) for f in attrs.fields(model) if f.name != "extra"]
+    expected = wire_fields(model)
     unknown = sorted(set(record) - set(expected))
     missing = [name for name in expected if name not in record]
     if unknown:

@@ -25,7 +25,6 @@ from pathlib import Path
 from .._bulk._existing import duplicate_error
 from .._bulk._journal import Journal
 from .._errors import AgencyAccessError, SessionError
-from .._idempotency import IDEMPOTENCY_METADATA_KEY
 from .._lease import JobLease, LeaseHeldError, LeaseLostError
 from .._limiter import Limiter
 from .._redis_limiter import RedisLimiter
@@ -114,7 +113,7 @@ async def mark_duplicates(session: Session, journal_path: Path) -> int:
                 journal.note_listed(
                     (key, client.client_id)
                     for client in page.items
-                    if (key := client.metadata.get(IDEMPOTENCY_METADATA_KEY))
+                    if (key := client.idempotency_key)
                 )
         except AgencyAccessError as error:
             raise Stopped(
