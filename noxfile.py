@@ -42,18 +42,27 @@ def _pyenv_interpreters() -> None:
 
 _pyenv_interpreters()
 
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
+    """The package (editable, with ``extras``) and the PEP 735 dependency ``groups``."""
+    package = f".[{extras}]" if extras else "."
+    requirements = [r for g in groups for r in nox.project.dependency_groups(PYPROJECT, g)]
+    session.install("-e", package, *requirements)
+
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after --)."""
-    session.install("-e", ".[test]")
+    _install(session, "test")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
 @nox.session
 def speedups(session: nox.Session) -> None:
     """Run the codec and model tests with the speedups extra (orjson) installed."""
-    session.install("-e", ".[test,speedups]")
+    _install(session, "test", extras="speedups")
     tests = ["tests/test_models.py", "tests/test_codec.py"]
     session.run("python", "-m", "pytest", *tests, *session.posargs)
 
@@ -61,7 +70,7 @@ def speedups(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """A long schemathesis run against the emulator (AGENCYACCESS_FUZZ_EXAMPLES, default 1000)."""
-    session.install("-e", ".[test]")
+    _install(session, "test")
     examples = session.env.get("AGENCYACCESS_FUZZ_EXAMPLES", "1000")
     session.run(
         "python", "-m", "pytest", "tests/test_emulator_hardening.py", "-k", "schemathesis",
@@ -72,7 +81,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def notebook(session: nox.Session) -> None:
     """Run a real notebook through nbclient (a Jupyter kernel): progress, ETA, an interrupt."""
-    session.install("-e", ".[test]")
+    _install(session, "test")
     session.run("pytest", "tests/test_notebook.py")
 
 
@@ -87,7 +96,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """What CI checks of types: mypy --strict, tests/typing, and --verifytypes at 100%."""
-    session.install("-e", ".[dev]")
+    _install(session, "dev")
     session.run("mypy", "--strict", "agencyaccess_async")
     session.run("mypy", "--strict", "tests/typing")
     session.run("pyright", "tests/typing")
@@ -97,7 +106,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every benchmark, figures printed (see benchmarks/README.md)."""
-    session.install("-e", ".[bench]")
+    _install(session, "bench")
     for script in sorted(Path("benchmarks").glob("bench_*.py")):
         session.log(f"== {script}")
         session.run("python", str(script), *session.posargs)

@@ -31,7 +31,7 @@ _LINK = re.compile(r'(?:href|src)="([^"]+)"')
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not os.environ.get("CI"):
-        pytest.importorskip("mkdocstrings", reason="the docs tools come with the test extra")
+        pytest.importorskip("mkdocstrings", reason="the docs tools come with the test group")
     built = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(built)],

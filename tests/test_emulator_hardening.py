@@ -181,7 +181,7 @@ def test_schemathesis_finds_nothing_against_the_openapi_document(emulator: Emula
     refused for reasons no schema can state: a cursor must be one this server
     issued, and an agencyAccountID must name a connected, unexpired account.
     """
-    pytest.importorskip("schemathesis", reason="schemathesis comes with the test extra")
+    pytest.importorskip("schemathesis", reason="schemathesis comes with the test group")
     examples = os.environ.get("AGENCYACCESS_FUZZ_EXAMPLES", "30")
     command = [
         sys.executable, "-m", "schemathesis.cli", "run",

@@ -84,7 +84,7 @@ def redis_server() -> Iterator[RedisServer]:
         if os.environ.get("CI"):
             pytest.fail("CI must run the Redis tests: install Debian's redis-server")
         pytest.skip("no redis-server here; run with -m 'not redis' or install it")
-    pytest.importorskip("redis", reason="redis-py comes with the test extra")
+    pytest.importorskip("redis", reason="redis-py comes with the test group")
     server = RedisServer()
     server.start()
     try:
@@ -377,7 +377,7 @@ def test_shards_with_redis_never_reached_pace_at_their_share_with_almost_no_429(
     (``--shard`` tells it how many share the key). At the full rate each, as
     before, 15 to 40% of the answers were 429s (benchmarks/bench_shared_limit.py).
     """
-    pytest.importorskip("redis", reason="redis-py comes with the test extra")
+    pytest.importorskip("redis", reason="redis-py comes with the test group")
     rows = write_csv(tmp_path / "clients.csv", clean_rows(150))
     redis_url = f"redis://127.0.0.1:{closed_port()}/0"
     with running_emulator("--rate-limit", "40") as emulator:
