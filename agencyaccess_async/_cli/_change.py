@@ -28,14 +28,14 @@ names too); several --where must all hold.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from .._bulk import BulkRun, ItemResult, JournalError
 from .._bulk._journal import Journal
@@ -149,47 +149,91 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     add_cron_options(parser)
 
 
-@attrs.frozen
 class _Selection:
-    """The rows a command works on: each id once, with the row it was first seen on.
+    """The rows a command works on, each id once, in a private temporary SQLite file.
 
-    ``rows`` maps an id (of ``column``) to its row number and a name to show
-    (the row's name, else its e-mail); ``deleted`` counts the selected rows
-    already marked deleted, which are not sent.
+    A results file of a million rows selects a million ids: none is held in
+    memory. Each id keeps the first row it is on and a name to show (the
+    row's name, else its e-mail); ``deleted`` counts the selected rows
+    already marked deleted, which are not sent. With ``exclude_marked`` (for
+    ``delete``), an id that any row marks deleted is not selected from
+    another row either.
     """
 
-    table: ResultsFile
-    where: Target
-    rows: dict[str, tuple[int, str]]
-    deleted: int
+    def __init__(
+        self, table: ResultsFile, where: Target, column: str, conditions: list[str],
+        *, exclude_marked: bool = False,
+    ) -> None:  # fmt: skip
+        self.table = table
+        self.where = where
+        self.deleted = 0
+        self._db = sqlite3.connect("", isolation_level=None)  # a private file, removed on close
+        self._db.execute("CREATE TABLE selected (id TEXT PRIMARY KEY, number INTEGER, name TEXT)")
+        self._db.execute("CREATE TABLE marked (id TEXT PRIMARY KEY)")
 
-    @property
-    def ids(self) -> list[str]:
-        return list(self.rows)
+        def chosen() -> Iterator[tuple[str, int, str]]:
+            for number, row in table.where(conditions):
+                if is_deleted(row):
+                    self.deleted += 1
+                elif item := row.get(column, "").strip():
+                    yield item, number, (row.get("name") or row.get("email") or "").strip()
+
+        self._fill("INSERT OR IGNORE INTO selected VALUES (?, ?, ?)", chosen())
+        if exclude_marked:
+            marked = (
+                (item,)
+                for row in table.rows()
+                if is_deleted(row) and (item := row.get(column, "").strip())
+            )
+            self._fill("INSERT OR IGNORE INTO marked VALUES (?)", marked)
+            self._db.execute("DELETE FROM selected WHERE id IN (SELECT id FROM marked)")
+        self.count = int(self._db.execute("SELECT count(*) FROM selected").fetchone()[0])
+
+    def _fill(self, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` a batch at a time (one transaction a batch)."""
+        for batch in iter(lambda: list(itertools.islice(rows, _BATCH)), []):
+            with self._db:  # BEGIN ... COMMIT
+                self._db.executemany(statement, batch)
+
+    def ids(self) -> Iterator[str]:
+        """The selected ids in the order of their rows, read as they are used."""
+        for (item,) in self._db.execute("SELECT id FROM selected ORDER BY rowid"):
+            yield item
+
+    def row(self, item: str) -> tuple[int, str]:
+        """The row number and name of an id (0 and "" for an id not selected)."""
+        found = self._db.execute("SELECT number, name FROM selected WHERE id = ?", (item,))
+        number, name = found.fetchone() or (0, "")
+        return int(number), str(name)
 
     def named(self, item: str) -> str:
         """``row 7 (Acme)``: how a message names the row of an id."""
-        number, name = self.rows.get(item, (0, ""))
+        number, name = self.row(item)
         return f"row {number} ({name})" if name else f"row {number}"
 
+    def close(self) -> None:
+        self._db.close()
 
-def _prepare(args: argparse.Namespace, column: str) -> _Selection:
+
+#: Ids inserted into a selection per transaction.
+_BATCH = 10_000
+
+
+@contextlib.contextmanager
+def _prepare(
+    args: argparse.Namespace, column: str, *, exclude_marked: bool = False
+) -> Iterator[_Selection]:
     """The file, the rows selected (their ids in ``column``), and where to send."""
     check_base_url_option(args.base_url)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     table = ResultsFile.read(Path(args.results))
     where = recorded_target(table.target, args.base_url, path=table.path, command=args.command)
-    rows: dict[str, tuple[int, str]] = {}
-    deleted = 0
-    for number, row in table.where(args.where):
-        if is_deleted(row):
-            deleted += 1
-            continue
-        item = row.get(column, "").strip()
-        if item and item not in rows:
-            rows[item] = (number, (row.get("name") or row.get("email") or "").strip())
-    return _Selection(table, where, rows, deleted)
+    selection = _Selection(table, where, column, args.where, exclude_marked=exclude_marked)
+    try:
+        yield selection
+    finally:
+        selection.close()
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -212,70 +256,75 @@ def run_update(args: argparse.Namespace) -> int:
                 "nothing to change: give --services, --send-email, --intake-form, "
                 "--thank-you-message or --redirect-url"
             )
-        selection = _prepare(args, "link_id")
-        link_ids = selection.ids
-        if args.send_email and not to_loopback(selection.where.base_url):
-            confirm(
-                f"E-mail {len(link_ids)} clients an updated invite from {selection.where.shown}?",
-                yes=args.yes,
-                refusal=f"--send-email would e-mail up to {len(link_ids)} clients",
-            )
-        journal = selection.table.path.with_name(f"{selection.table.path.name}.update.journal")
+        with _prepare(args, "link_id") as selection:
+            selected = selection.count
+            if args.send_email and not to_loopback(selection.where.base_url):
+                confirm(
+                    f"E-mail {selected} clients an updated invite from {selection.where.shown}?",
+                    yes=args.yes,
+                    refusal=f"--send-email would e-mail up to {selected} clients",
+                )
+            table = selection.table
+            journal = table.path.with_name(f"{table.path.name}.update.journal")
 
-        def start(session: Session) -> BulkRun[Any]:
-            return session.bulk.update_links(
-                link_ids, journal=journal, concurrency=args.concurrency, total=len(link_ids),
-                progress=ProgressDisplay(sys.stderr, len(link_ids), label="update"), **changes,
-            )  # fmt: skip
+            def start(session: Session) -> BulkRun[Any]:
+                return session.bulk.update_links(
+                    selection.ids(), journal=journal, concurrency=args.concurrency,
+                    total=selected, progress=ProgressDisplay(sys.stderr, selected, label="update"),
+                    **changes,
+                )  # fmt: skip
 
-        return run_until_signal(_run(args, "update", "link", selection, journal, start))
+            return run_until_signal(_run(args, "update", "link", selection, journal, start))
 
 
 def run_delete(args: argparse.Namespace) -> int:
     """Delete the selected rows' clients, marking them in the file; ``EXIT_CODES``."""
     with logging_to(args.log_file):
         show_warnings("delete")
-        selection = _prepare(args, "client_id")
-        table = selection.table
-        marked = {row.get("client_id", "").strip() for row in table.rows() if is_deleted(row)}
-        client_ids = [c for c in selection.ids if c not in marked]
-        if not client_ids:
-            print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
-            return 0
-        shown = ", ".join(selection.named(c) for c in client_ids[:_SHOWN])
-        more = f", and {len(client_ids) - _SHOWN} more" if len(client_ids) > _SHOWN else ""
-        confirm(
-            f"Delete {len(client_ids)} clients and their access requests at "
-            f"{selection.where.shown}: {shown}{more}?",
-            yes=args.yes,
-            refusal=f"delete would delete {len(client_ids)} clients",
-        )
-        journal = table.path.with_name(f"{table.path.name}.delete.journal")
-        done: set[str] = set()
+        with _prepare(args, "client_id", exclude_marked=True) as selection:
+            return _delete(args, selection)
 
-        def start(session: Session) -> BulkRun[Any]:
-            return session.bulk.delete_clients(
-                client_ids, journal=journal, concurrency=args.concurrency,
-                total=len(client_ids),
-                progress=ProgressDisplay(sys.stderr, len(client_ids), label="delete"),
-            )  # fmt: skip
 
-        def finished(result: ItemResult[Any]) -> None:
-            if result.ok:
-                done.add(result.key)
+def _delete(args: argparse.Namespace, selection: _Selection) -> int:
+    """Confirm, delete the selected clients, and mark what the journal says is done."""
+    selected = selection.count
+    if not selected:
+        print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
+        return 0
+    shown = ", ".join(selection.named(c) for c in itertools.islice(selection.ids(), _SHOWN))
+    more = f", and {selected - _SHOWN} more" if selected > _SHOWN else ""
+    confirm(
+        f"Delete {selected} clients and their access requests at "
+        f"{selection.where.shown}: {shown}{more}?",
+        yes=args.yes,
+        refusal=f"delete would delete {selected} clients",
+    )
+    table = selection.table
+    journal = table.path.with_name(f"{table.path.name}.delete.journal")
+    done = 0
 
-        # A signal after the run and before or during the rewrite waits for the file to be
-        # whole, then ends the command (143 for SIGTERM), never cutting the file short.
-        with deferred_signals() as received:
-            code = 1
-            try:
-                code = run_until_signal(
-                    _run(args, "delete", "client", selection, journal, start, finished)
-                )
-            finally:
-                if done:
-                    _record_deleted(selection, done, journal)
-        return 128 + received[0] if received else code
+    def start(session: Session) -> BulkRun[Any]:
+        return session.bulk.delete_clients(
+            selection.ids(), journal=journal, concurrency=args.concurrency, total=selected,
+            progress=ProgressDisplay(sys.stderr, selected, label="delete"),
+        )  # fmt: skip
+
+    def finished(result: ItemResult[Any]) -> None:
+        nonlocal done
+        done += result.ok
+
+    # A signal after the run and before or during the rewrite waits for the file to be
+    # whole, then ends the command (143 for SIGTERM), never cutting the file short.
+    with deferred_signals() as received:
+        code = 1
+        try:
+            code = run_until_signal(
+                _run(args, "delete", "client", selection, journal, start, finished)
+            )
+        finally:
+            if done:
+                _record_deleted(selection, journal)
+    return 128 + received[0] if received else code
 
 
 async def _run(
@@ -300,7 +349,7 @@ async def _run(
     where = selection.where
     async with Session(where.key, base_url=where.base_url) as session:
         if not args.any_account:
-            unfinished = _unfinished(selection.ids, journal)
+            unfinished = _unfinished(selection.ids(), journal)
             await check_account(session, f"{column}s", unfinished, selection.table.path)
         try:
             run = start(session)
@@ -321,7 +370,7 @@ async def _run(
         finally:
             elapsed = time.monotonic() - started
             shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
-            total = len(selection.rows) + selection.deleted
+            total = selection.count + selection.deleted
             print(
                 f"{command}: {total} selected: {shown or 'nothing done'}; "
                 f"{session.stats.requests} requests in {elapsed:.1f}s"
@@ -337,14 +386,14 @@ async def _run(
     return 1 if failures else 0
 
 
-def _unfinished(ids: list[str], journal: Path) -> list[str]:
+def _unfinished(ids: Iterator[str], journal: Path) -> list[str]:
     """The ids the command's journal does not record as done, the first few of them.
 
     The account check looks for these: records a run already deleted are
     gone from the server, and prove nothing about the key either way.
     """
     if not journal.exists():
-        return ids[:_SHOWN]
+        return list(itertools.islice(ids, _SHOWN))
     saved = Journal(journal, None)
     try:
         left = (i for i in ids if (entry := saved.get(i)) is None or entry.state != "done")
@@ -355,7 +404,7 @@ def _unfinished(ids: list[str], journal: Path) -> list[str]:
 
 def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> dict[str, Any]:
     """A failed row, named on stderr at once and returned for the summary JSON."""
-    number, name = selection.rows.get(result.key, (0, ""))
+    number, name = selection.row(result.key)
     error = str(result.error)
     print(
         f"{command}: failed: {selection.named(result.key)}, {result.key}: {error}",
@@ -364,39 +413,50 @@ def _failure(command: str, selection: _Selection, result: ItemResult[Any]) -> di
     return {"row": number, "name": name, "id": result.key, "error": error}
 
 
-def _record_deleted(selection: _Selection, done: set[str], journal: Path) -> None:
-    """Mark the deleted rows in the file, whole or not at all.
+def _record_deleted(selection: _Selection, journal: Path) -> None:
+    """Mark in the file the rows whose client the journal records deleted, whole or not at all.
 
-    A file that cannot be rewritten (locked by a spreadsheet, a read-only
+    The journal, not memory, says which: a million deletes hold no set. A
+    file that cannot be rewritten (locked by a spreadsheet, a read-only
     folder, a full disk) is one line saying which clients were deleted and
     how to record them: the same command, run again, marks them and sends
     nothing for them (the journal knows they are done).
     """
+    saved = Journal(journal, None)
     try:
-        _mark_deleted(selection.table, done)
-    except OSError as error:
-        deleted = sorted(done, key=lambda item: selection.rows.get(item, (0, ""))[0])
-        names = ", ".join(selection.named(c) for c in deleted[:_SHOWN])
-        more = f" and {len(done) - _SHOWN} more" if len(done) > _SHOWN else ""
-        raise Stopped(
-            f"deleted {len(done)} clients ({names}{more}), but cannot rewrite "
-            f"{selection.table.path} to mark them ({error.strerror or error}); run the "
-            "same command again once it can be written: it marks them and sends nothing "
-            f"for them ({journal.name} knows they are deleted)"
-        ) from None
+
+        def deleted(client_id: str) -> bool:
+            entry = saved.get(client_id) if client_id else None
+            return entry is not None and entry.state == "done"
+
+        try:
+            _mark_deleted(selection.table, deleted)
+        except OSError as error:
+            done = sum(1 for c in selection.ids() if deleted(c))
+            first = itertools.islice((c for c in selection.ids() if deleted(c)), _SHOWN)
+            names = ", ".join(selection.named(c) for c in first)
+            more = f" and {done - _SHOWN} more" if done > _SHOWN else ""
+            raise Stopped(
+                f"deleted {done} clients ({names}{more}), but cannot rewrite "
+                f"{selection.table.path} to mark them ({error.strerror or error}); run the "
+                "same command again once it can be written: it marks them and sends nothing "
+                f"for them ({journal.name} knows they are deleted)"
+            ) from None
+    finally:
+        saved.close()
 
 
 #: How many deleted clients a message names before it counts the rest.
 _SHOWN = 10
 
 
-def _mark_deleted(table: ResultsFile, client_ids: set[str]) -> None:
+def _mark_deleted(table: ResultsFile, deleted: Callable[[str], bool]) -> None:
     """Rewrite the file with the deleted rows' status (and link_status) set to "deleted"."""
     header = table.header + [c for c in ("status",) if c not in table.header]
 
     def rows() -> Any:
         for row in table.rows():
-            if row.get("client_id", "").strip() in client_ids:
+            if deleted(row.get("client_id", "").strip()):
                 row = {**row, "status": "deleted"}
                 if "link_status" in row:
                     row["link_status"] = "deleted"
