@@ -233,7 +233,7 @@ async def _onboard(
                         rules,
                         escape_formulas=args.escape_formulas,
                         excel=args.excel,
-                        created=tally.created,
+                        first_created=tally.first_created[1] if tally.first_created else None,
                         target=REHEARSAL_LABEL if where.rehearsal else str(session.base_url),
                     )
                     elapsed = time.monotonic() - started
@@ -257,7 +257,7 @@ async def _onboard(
                             "updated": counts.totals.get("onboarded (updated)", 0),
                             "invalid": counts.count("invalid"),
                             "failed": counts.count("failed"),
-                            "created_this_run": len(tally.created),
+                            "created_this_run": tally.created,
                             "failed_this_run": tally.failed_now,
                             "duplicates": duplicates,
                             "requests": session.stats.requests,
@@ -281,13 +281,18 @@ _REHEARSAL_NOTE = (
 class _Tally:
     """What this run did, as opposed to what the journal remembers of earlier runs."""
 
-    created: set[str] = attrs.field(factory=set)
+    created: int = 0
+    #: The item (index, key) of the first row, in the file's order, whose invite this
+    #: run created: the one the summary shows. A count and one key, not a set of keys.
+    first_created: tuple[int, str] | None = None
     failed_now: int = 0
 
     def add(self, result: ItemResult[Any]) -> None:
         if result.ok:
             if result.outcome == "created":
-                self.created.add(result.key)
+                self.created += 1
+                if self.first_created is None or result.index < self.first_created[0]:
+                    self.first_created = (result.index, result.key)
         elif result.outcome == "failed" and not result.earlier:
             self.failed_now += 1
 

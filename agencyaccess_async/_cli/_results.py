@@ -119,7 +119,7 @@ def write_results(
     *,
     escape_formulas: bool = True,
     excel: bool = False,
-    created: Collection[str] = (),
+    first_created: str | None = None,
     target: str,
 ) -> Counts:
     """Write ``out`` atomically from the input rows and the journal; return the counts.
@@ -128,8 +128,9 @@ def write_results(
     encoding or was a workbook (a file from Excel, likely opened in it
     again), the file is UTF-8 with a BOM, which Excel needs to show accents
     right; rows end in
-    CRLF either way, as RFC 4180 says. ``created`` holds the keys of the
-    rows whose invite this run created. ``target`` fills the ``target``
+    CRLF either way, as RFC 4180 says. ``first_created`` is the key of the
+    first row whose invite this run created (the summary shows its invite).
+    ``target`` fills the ``target``
     column: the base URL the rows were onboarded against, which ``status``,
     ``update`` and ``delete`` then default to (a rehearsal's says so instead).
     """
@@ -140,7 +141,8 @@ def write_results(
     def rows() -> Iterator[list[str]]:
         for row in table.rows():
             outcome = _outcome(row, journal, services, table)
-            counts.add(outcome[4], row.number, outcome[3] if row.key in created else "")
+            shown = outcome[3] if first_created is not None and row.key == first_created else ""
+            counts.add(outcome[4], row.number, shown)
             yield [row.cells.get(c, "") for c in header] + outcome + [target]
 
     try:
