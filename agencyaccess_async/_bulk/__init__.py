@@ -208,7 +208,7 @@ class Bulk:
             concurrency,
             total,
             progress,
-            on_close=opened.close if opened is not None else None,
+            on_close=onboarder.close,
             requests_per_item=2.0,  # a client and an access request
             resume=_resume(journal, found=find_existing),
         )

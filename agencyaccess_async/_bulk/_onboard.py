@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,17 +69,18 @@ class Onboarder:
     _retry_failed: bool
     _sweep: Sweep | None = None
     _update_links: bool = False
-    #: Without a journal, key -> the row that has it in this run: a second row with it
-    #: is a duplicate, caught before either awaits anything. With one, each row claims
-    #: its key in the journal instead (an indexed table, not a dict that grows).
-    _positions: dict[str, int] = attrs.field(factory=dict)
+    #: Without a journal, the row that first had each key in this run: a second row with
+    #: it is a duplicate, caught before either awaits anything. With one, each row claims
+    #: its key in the journal instead. Both are indexed tables on disk, not a dict that
+    #: grows with the rows.
+    _first_rows: _FirstRows = attrs.field(factory=lambda: _FirstRows())
 
     async def process(self, index: int, row: OnboardItem | NewClient) -> ItemResult[Onboarded]:
         item = row if isinstance(row, OnboardItem) else OnboardItem(row)
         key = item.key or email_identity(item.client.email)
         position = item.row if item.row is not None else index
         if self._journal is None:
-            first = self._positions.setdefault(key, position)
+            first = self._first_rows.first(key, position)
             if first != position:
                 return Failed(index, key, _duplicate(first, key), outcome="invalid")
         saved = self._journal.get(key) if self._journal is not None else None
@@ -116,6 +118,12 @@ class Onboarder:
         self._save(state)
         value = Onboarded(state.client_id or "", link.link_id, link.invite_url, client, link)
         return Succeeded(index, key, value)
+
+    def close(self) -> None:
+        """End the run: close the journal, or remove the table of keys seen."""
+        if self._journal is not None:
+            self._journal.close()
+        self._first_rows.close()
 
     @property
     def _run_id(self) -> str:
@@ -248,3 +256,31 @@ def _duplicate(first: int, key: str) -> ValueError:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+class _FirstRows:
+    """Which row first had each key in a run without a journal: a private SQLite file.
+
+    Made on first use and removed on close, with no journal or fsync (it
+    dies with the run); its page cache is the memory it takes, whatever the
+    number of rows.
+    """
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+
+    def first(self, key: str, position: int) -> int:
+        """The row that first had ``key`` in this run (``position`` if none had)."""
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # removed on close
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, position INTEGER)")
+        self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, position))
+        found = self._db.execute("SELECT position FROM seen WHERE key = ?", (key,)).fetchone()
+        return int(found[0])
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
