@@ -14,7 +14,7 @@ from agencyaccess_async._bulk import BulkProgress, JournalMismatchError, Onboard
 from agencyaccess_async.lowlevel import Request, Response
 from agencyaccess_async.testing import MockTransport, RunningEmulator
 
-from .helpers import SECRET_KEY, body_of, client_json, fail, ok
+from .helpers import SECRET_KEY, body_of, client_json, fail, link_json, ok
 
 pytestmark = pytest.mark.socket
 
@@ -465,3 +465,42 @@ async def test_a_small_job_on_a_large_account_looks_its_rows_up_instead_of_sweep
     # 4 sweep pages (8 rows / 4 of each kind), then per row a search by key, by e-mail
     # when that finds nothing, and a links lookup for a found client: 4 + 3*2 + 5*2 = 20.
     assert lists == 20 < 30
+
+
+@pytest.mark.slow
+async def test_onboard_without_a_journal_holds_no_memory_per_row() -> None:
+    """A generator of rows onboarded with no journal: memory after 8,000 rows as after 2,000.
+
+    Each row's key used to stay in a dict for the duplicate check (over 100
+    bytes a row); now it is in a temporary SQLite file, and nothing else of
+    a finished row is kept.
+    """
+    import tracemalloc
+
+    def handler(request: Request) -> Response:
+        body = body_of(request)
+        if request.operation == "clients.create":
+            return ok(client_json(f"cl_{body['email']}", name=body["name"], email=body["email"]))
+        return ok(link_json(f"ln_{body['clientID']}", body["clientID"]))
+
+    def rows() -> Any:
+        for i in range(8_000):
+            yield NewClient(name=f"Client {i}", email=f"c{i}@example.test")
+
+    services = {"google": {"googleAds": {"accessLevel": "standard", "agencyAccountID": "a"}}}
+    sizes: dict[int, int] = {}
+    tracemalloc.start()
+    try:
+        transport = MockTransport(handler, record=False)  # a recording mock keeps every call
+        async with Session(SECRET_KEY, base_url="https://api.test", transport=transport) as session:
+            run = session.bulk.onboard(rows(), services=services, find_existing=False)
+            done = 0
+            async for result in run:
+                assert result.ok, result
+                done += 1
+                if done in (2_000, 8_000):
+                    sizes[done] = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    grown = sizes[8_000] - sizes[2_000]
+    assert grown < 6_000 * 20, f"{grown} bytes for 6,000 rows"
