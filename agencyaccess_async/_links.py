@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import warnings
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -41,6 +42,7 @@ from ._routes import (
     LINKS_RETRIEVE,
     LINKS_UPDATE,
 )
+from ._scratch import IdSet
 from ._services import RequestedServices
 from ._stream import Batches
 
@@ -184,17 +186,27 @@ class Links(Resource):
         exists is left out: compare the ids you get with those you asked
         for. The order is the server's, not ``link_ids``'.
         """
-        wanted = {require_id(link_id, "link_ids") for link_id in link_ids}
+        wanted = IdSet(require_id(link_id, "link_ids") for link_id in link_ids)
         return Batches(self._statuses(wanted, options))
 
     async def _statuses(
-        self, wanted: set[str], options: CallOptions
+        self, wanted: IdSet, options: CallOptions
+    ) -> AsyncIterator[tuple[Link, ...]]:
+        """The pages, then the retrieves; ``wanted`` (on disk past 10,000 ids) is closed after."""
+        try:
+            async for links in self._read_statuses(wanted, options):
+                yield links
+        finally:
+            wanted.close()
+
+    async def _read_statuses(
+        self, wanted: IdSet, options: CallOptions
     ) -> AsyncIterator[tuple[Link, ...]]:
         wasted = 0  # pages that held none of the links still wanted
         listed_all = True
         async for page in self.list(limit=LIST_LIMIT_MAX, **options).pages():
             found = tuple(link for link in page.items if link.link_id in wanted)
-            wanted.difference_update(link.link_id for link in found)
+            wanted.discard_all(link.link_id for link in found)
             if found:
                 yield found
             else:
@@ -206,7 +218,8 @@ class Links(Resource):
                 break
         if listed_all:
             return  # every page was read: the links not seen are gone
-        for chunk in _chunks(sorted(wanted), LIST_LIMIT_MAX):
+        left = wanted.sorted()
+        for chunk in iter(lambda: list(itertools.islice(left, LIST_LIMIT_MAX)), []):
             links: tuple[Link, ...] = ()
             for link_id in chunk:
                 try:
@@ -265,8 +278,3 @@ class Links(Resource):
             status = last.status.value if isinstance(last.status, LinkStatus) else last.status
             seen = f"still {status!r}"
         raise WaitTimeoutError(f"link {link_id} {seen} after {seconds}s", last_seen=last)
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

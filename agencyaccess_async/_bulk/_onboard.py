@@ -13,6 +13,7 @@ from .._errors import AgencyAccessError
 from .._idempotency import stored_idempotency_key
 from .._links import Links
 from .._models import Client, Link, NewClient, NewLink
+from .._scratch import scratch_db
 from .._services import RequestedServices
 from ._existing import Sweep, email_identity, wire_services
 from ._journal import DONE_STATES, Journal, JournalEntry
@@ -259,11 +260,10 @@ def _one_line(error: BaseException) -> str:
 
 
 class _FirstRows:
-    """Which row first had each key in a run without a journal: a private SQLite file.
+    """Which row first had each key in a run without a journal: a scratch SQLite file.
 
-    Made on first use and removed on close, with no journal or fsync (it
-    dies with the run); its page cache is the memory it takes, whatever the
-    number of rows.
+    Made on first use and removed on close; its page cache is the memory it
+    takes, whatever the number of rows.
     """
 
     def __init__(self) -> None:
@@ -272,10 +272,7 @@ class _FirstRows:
     def first(self, key: str, position: int) -> int:
         """The row that first had ``key`` in this run (``position`` if none had)."""
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # removed on close
-            self._db.execute("PRAGMA journal_mode = OFF")
-            self._db.execute("PRAGMA synchronous = OFF")
-            self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, position INTEGER)")
+            self._db = scratch_db("seen (key TEXT PRIMARY KEY, position INTEGER)")
         self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, position))
         found = self._db.execute("SELECT position FROM seen WHERE key = ?", (key,)).fetchone()
         return int(found[0])

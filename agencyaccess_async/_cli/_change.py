@@ -41,6 +41,7 @@ from .._bulk import BulkRun, ItemResult, JournalError
 from .._bulk._journal import Journal
 from .._bulk._progress import ProgressDisplay
 from .._models import UNSET
+from .._scratch import scratch_db
 from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import (
@@ -167,9 +168,10 @@ class _Selection:
         self.table = table
         self.where = where
         self.deleted = 0
-        self._db = sqlite3.connect("", isolation_level=None)  # a private file, removed on close
-        self._db.execute("CREATE TABLE selected (id TEXT PRIMARY KEY, number INTEGER, name TEXT)")
-        self._db.execute("CREATE TABLE marked (id TEXT PRIMARY KEY)")
+        self._db = scratch_db(
+            "selected (id TEXT PRIMARY KEY, number INTEGER, name TEXT)",
+            "marked (id TEXT PRIMARY KEY)",
+        )
 
         def chosen() -> Iterator[tuple[str, int, str]]:
             for number, row in table.where(conditions):

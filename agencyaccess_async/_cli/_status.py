@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import datetime
 import json
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ from typing import Any
 
 from .._errors import AgencyAccessError
 from .._models import Link
+from .._scratch import scratch_db
 from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import Target, check_account, check_base_url_option, reaching, recorded_target
@@ -196,9 +196,8 @@ class _Statuses:
     """
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)  # a private file, removed on close
-        self._db.execute(
-            "CREATE TABLE links (id TEXT PRIMARY KEY, columns TEXT NOT NULL, now TEXT, before TEXT)"
+        self._db = scratch_db(
+            "links (id TEXT PRIMARY KEY, columns TEXT NOT NULL, now TEXT, before TEXT)"
         )
         self.found = 0
 
