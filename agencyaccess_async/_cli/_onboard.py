@@ -20,7 +20,7 @@ import math
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         verdicts = Path(args.out) if args.out else None
         if verdicts is not None:
             check_output(verdicts, "--out", table.path)
-        sum(1 for _ in table.rows())  # what the notes count is known after one pass
-        _show_reading(table)
+        sum(1 for _ in table.rows())  # what the row notes count is known after one pass
+        _show_reading(table, table.row_notes())
         return dry_run(table, services, _dry_run_target(args), out=verdicts, excel=args.excel)
     where = Target.of(args.base_url, emulator=args.emulator, command="onboard")
     out = Path(args.out) if args.out else Path(args.csv).with_suffix(".results.csv")
@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     check_output(journal, "--journal", table.path)
     if same_file(out, journal):
         raise UsageError(f"--journal {journal}: is the results file (--out)")
-    total = sum(1 for _ in table.rows())  # also proves the whole file is readable
+    total = table.row_count  # the file was read whole when opened: it is readable
     if args.send_email and not where.rehearsal and not to_loopback(args.base_url):
         confirm(
             f"E-mail {total} clients an invite from {where.shown}?",
@@ -120,10 +120,14 @@ def _run(args: argparse.Namespace) -> int:
     return run_until_signal(_onboard(args, where, table, services, total, out, journal))
 
 
-def _show_reading(table: ClientsCsv) -> None:
+def _show_reading(table: ClientsCsv, row_notes: Sequence[str] = ()) -> None:
     """The columns read, the encoding, and every note on what was decided and why."""
     print(f"onboard: reading {table.path.name}: {table.mapping}", file=sys.stderr)
-    for note in table.notes():
+    _show_notes([*table.notes(), *row_notes])
+
+
+def _show_notes(notes: Sequence[str]) -> None:
+    for note in notes:
         print(f"onboard: note: {note}", file=sys.stderr)
 
 
@@ -236,6 +240,7 @@ async def _onboard(
                         first_created=tally.first_created[1] if tally.first_created else None,
                         target=REHEARSAL_LABEL if where.rehearsal else str(session.base_url),
                     )
+                    _show_notes(table.row_notes())  # the rows were read whole by now
                     elapsed = time.monotonic() - started
                     print(counts.summary(out, interrupted, elapsed), file=sys.stderr)
                     if where.rehearsal:

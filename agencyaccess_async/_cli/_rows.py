@@ -129,11 +129,21 @@ class ClientsCsv:
                     f"{self.path}: header cell {number} is {len(cell):,} characters long; a "
                     f"column name has at most {_MAX_HEADER_CELL:,} (is the first row the header?)"
                 )
+        # One pass over every row, before anything is sent: it proves the whole file
+        # readable, finds the columns that hold values, and counts this shard's rows.
         filled: set[str] = set()
+        named_count = len({c for c in self.header if c})
         rows = 0
-        for _, cells in self._table(records):
+        #: The rows this shard will read (``rows()`` yields as many): the run's total.
+        self.row_count = 0
+        index, count = self.shard
+        first = self.header_row + 1
+        for number, cells in self._table(records):
             rows += 1
-            filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
+            if (number - first) % count == index - 1:
+                self.row_count += 1
+            if len(filled) < named_count:  # once every column has held a value, no more
+                filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
         if rows == 0:
             raise UsageError(f"{self.path}: only a header row; there are no clients in it")
         named = [c for c in self.header if c]
@@ -209,18 +219,22 @@ class ClientsCsv:
             if (number - first) % count == index - 1:  # this shard's rows only
                 yield self._row(number, cells)
 
-    def notes(self) -> list[str]:
-        """What was decided in reading the file, and why: the encoding, the header, the cells.
+    def row_notes(self) -> list[str]:
+        """What was decided of the rows' cells, as the last reading of ``rows()`` counted."""
+        if not self.several_addresses:
+            return []
+        return [
+            f"{self.several_addresses} rows hold several e-mail addresses in one cell; the "
+            "first of each is the client's (rows "
+            f"{row_numbers(self.several_shown, self.several_addresses)})"
+        ]
 
-        The counts are of the last reading of ``rows()``.
+    def notes(self) -> list[str]:
+        """What was decided in opening the file, and why: the encoding, the header, the rows.
+
+        Known before any row is sent; ``row_notes`` follow a reading of the rows.
         """
         notes = [note for note in (self.source.note, self.header_note) if note]
-        if self.several_addresses:
-            notes.append(
-                f"{self.several_addresses} rows hold several e-mail addresses in one cell; the "
-                "first of each is the client's (rows "
-                f"{row_numbers(self.several_shown, self.several_addresses)})"
-            )
         if self.skipped:
             notes.append(
                 f"skipped {len(self.skipped)} rows that repeat the header or title a group (rows "
@@ -238,13 +252,17 @@ class ClientsCsv:
         clients that lack an e-mail address.
         """
         header = [cell.strip() for cell in self.header]
+        first = header[0] if header else ""
+        board = self.header_row > 1  # a board's export: group titles above its rows
         self.skipped: list[int] = []
         held: tuple[int, list[str]] | None = None  # a one-cell row: a group's title, or a row
         for number, cells in enumerate(records, start=self.header_row + 1):
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
-            if [cell.strip() for cell in cells[: len(header)]] == header and not any(
-                cell.strip() for cell in cells[len(header) :]
+            if (
+                cells[0].strip() == first
+                and [cell.strip() for cell in cells[: len(header)]] == header
+                and not "".join(cells[len(header) :]).strip()
             ):
                 self.skipped += [*([held[0]] if held else []), number]
                 held = None
@@ -252,7 +270,7 @@ class ClientsCsv:
             if held is not None:
                 yield held
                 held = None
-            if sum(bool(cell.strip()) for cell in cells) == 1 and self.header_row > 1:
+            if board and sum(bool(cell.strip()) for cell in cells) == 1:
                 held = (number, cells)  # decided by the row after it
                 continue
             yield number, cells
