@@ -173,29 +173,35 @@ class _Selection:
             "marked (id TEXT PRIMARY KEY)",
         )
 
-        def chosen() -> Iterator[tuple[str, int, str]]:
-            for number, row in table.where(conditions):
-                if is_deleted(row):
-                    self.deleted += 1
-                elif item := row.get(column, "").strip():
-                    yield item, number, (row.get("name") or row.get("email") or "").strip()
+        matches = table.matcher(conditions)
 
-        self._fill("INSERT OR IGNORE INTO selected VALUES (?, ?, ?)", chosen())
-        if exclude_marked:
-            marked = (
-                (item,)
-                for row in table.rows()
-                if is_deleted(row) and (item := row.get(column, "").strip())
-            )
-            self._fill("INSERT OR IGNORE INTO marked VALUES (?)", marked)
-            self._db.execute("DELETE FROM selected WHERE id IN (SELECT id FROM marked)")
+        def read() -> Iterator[tuple[str, str, int, str]]:
+            """One pass: (table, id, row number, name) for each selected or marked row."""
+            for number, row in enumerate(table.rows(), start=2):
+                item = row.get(column, "").strip()
+                if is_deleted(row):
+                    self.deleted += matches(row)
+                    if exclude_marked and item:
+                        yield "marked", item, number, ""
+                elif item and matches(row):
+                    yield "selected", item, number, (row.get("name") or row.get("email") or "")
+
+        self._fill(read())
+        self._db.execute("DELETE FROM selected WHERE id IN (SELECT id FROM marked)")
         self.count = int(self._db.execute("SELECT count(*) FROM selected").fetchone()[0])
 
-    def _fill(self, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` a batch at a time (one transaction a batch)."""
+    def _fill(self, rows: Iterator[tuple[str, str, int, str]]) -> None:
+        """Insert ``rows`` (each into its table) a batch at a time, one transaction a batch."""
         for batch in iter(lambda: list(itertools.islice(rows, _BATCH)), []):
             with self._db:  # BEGIN ... COMMIT
-                self._db.executemany(statement, batch)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO selected VALUES (?, ?, ?)",
+                    ((i, n, name.strip()) for t, i, n, name in batch if t == "selected"),
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO marked VALUES (?)",
+                    ((i,) for t, i, _, _ in batch if t == "marked"),
+                )
 
     def ids(self) -> Iterator[str]:
         """The selected ids in the order of their rows, read as they are used."""

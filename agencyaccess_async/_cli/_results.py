@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -198,20 +198,21 @@ class ResultsFile:
 
     ``header`` leaves out the ``without`` columns (the ones a command is about
     to write afresh) and empty header cells. ``rows()`` reads the file again
-    each time, so no command holds it in memory; ``count`` and ``target`` come
-    from the one pass ``read`` makes.
+    each time, so no command holds it in memory; ``read`` reads only as far
+    as the first row's ``target``, so a command starts at once whatever the
+    file's length.
     """
 
     path: Path
     header: list[str]
     delimiter: str
     bom: bool
-    count: int
     #: Where the rows were onboarded, as the ``target`` column records it; None in a
     #: file written before the column was recorded.
     target: str | None
     _source: Source
     _columns: list[str]
+    _count: int | None = None
 
     @classmethod
     def read(cls, path: Path, *, without: Collection[str] = ()) -> ResultsFile:
@@ -222,18 +223,21 @@ class ResultsFile:
         if "link_id" not in columns:
             raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
         kept = [c for c in columns if c and c not in without]
-        count, target = 0, None
-        for row in _as_rows(columns, records):
-            count += 1
-            if target is None:
-                target = row.get(_TARGET, "").strip() or None
-        return cls(path, kept, source.delimiter, source.bom, count, target, source, columns)
+        first = next(_as_rows(columns, records), {})
+        target = first.get(_TARGET, "").strip() or None
+        return cls(path, kept, source.delimiter, source.bom, target, source, columns)
 
     def rows(self) -> Iterator[dict[str, str]]:
         """Every row, by column, read from the file as it is iterated."""
         records = self._source.records()
         next(records, None)
         yield from _as_rows(self._columns, records)
+
+    def count(self) -> int:
+        """How many rows the file has (one pass over it, the first time it is asked)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self.rows())
+        return self._count
 
     def link_ids(self) -> Iterator[str]:
         """The link ids of the rows that have one."""
@@ -248,7 +252,12 @@ class ResultsFile:
         )
 
     def where(self, conditions: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-        """The rows matching every condition, numbered (the header is row 1).
+        """The rows matching every condition, numbered (the header is row 1); see ``matcher``."""
+        matches = self.matcher(conditions)
+        return ((n, row) for n, row in enumerate(self.rows(), start=2) if matches(row))
+
+    def matcher(self, conditions: Sequence[str]) -> Callable[[Mapping[str, str]], bool]:
+        """Whether a row matches every condition.
 
         ``COLUMN=VALUE``: the cell equals VALUE; ``COLUMN~TEXT``: the cell
         contains TEXT. Cells and values are trimmed and compared ignoring case,
@@ -266,10 +275,7 @@ class ResultsFile:
                 )
             value = condition[cut + 1 :].strip().lower()
             wanted.append((column, condition[cut] == "~", value))
-        return (
-            (number, row) for number, row in enumerate(self.rows(), start=2)
-            if all(_matches(row.get(c, ""), contains, v) for c, contains, v in wanted)
-        )  # fmt: skip
+        return lambda row: all(_matches(row.get(c, ""), has, v) for c, has, v in wanted)
 
 
 def _as_rows(columns: list[str], records: Iterator[list[str]]) -> Iterator[dict[str, str]]:

@@ -161,7 +161,7 @@ async def _status(args: argparse.Namespace, where: Target, table: ResultsFile, o
                 summary = {
                     **{state: counts.get(state, 0) for state in _STATES},
                     "links": links,
-                    "rows_without_link": table.count - links,
+                    "rows_without_link": table.count() - links,
                     "requests": session.stats.requests - sent,
                     "elapsed": round(time.monotonic() - started, 3),
                     "checked_at": checked,
