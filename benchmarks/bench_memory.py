@@ -1,0 +1,118 @@
+"""Peak memory and time to the first request of each CLI command, on one --rows export.
+
+``onboard --dry-run``, ``onboard``, ``status``, ``update`` and ``delete`` run
+in turn as processes against an emulator process, on the same file: each one's
+peak resident set is the kernel's VmHWM of that process, and its time to the
+first request is from its start to the emulator's first answer to it (the
+emulator's counters, polled every 20 ms; the dry run sends nothing, so its
+figure is "—"). Issue #38's bound: 150 MiB and 2 s for each, at 1,000,000
+rows.
+
+    python benchmarks/bench_memory.py --rows 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_sweep import KEY, ROOT, admin, emulator_process
+
+SERVICES = str(ROOT / "examples" / "services.json")
+#: The CLI, run so that it prints its own peak resident set when it ends.
+MEASURED = (
+    "import re, sys\n"
+    "from agencyaccess_async._cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+    "print(f'peak-rss-kib {peak}', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def write_export(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["external_id", "name", "email"])
+        writer.writerows((f"ext-{i}", f"Client {i}", f"c{i}@example.test") for i in range(rows))
+
+
+def total_requests(base_url: str) -> int:
+    return int(asyncio.run(admin(base_url, "counters"))["total"])
+
+
+def measure(base_url: str, label: str, *args: str, sends: bool = True) -> dict[str, object]:
+    """Run one command: exit code, peak MiB, seconds to its first request, wall seconds."""
+    before = total_requests(base_url)
+    environment = {"AGENCYACCESS_API_KEY": KEY, "PATH": os.environ.get("PATH", "")}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", MEASURED, *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
+    )  # fmt: skip
+    first: float | None = None
+    while process.poll() is None:
+        if first is None and sends and total_requests(base_url) > before:
+            first = time.perf_counter() - started
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    assert process.stderr is not None
+    lines = process.stderr.read().strip().splitlines()
+    peak = (
+        int(lines[-1].split()[1]) / 1024 if lines[-1].startswith("peak-rss-kib") else float("nan")
+    )
+    sent = total_requests(base_url) - before
+    summary = next((line for line in reversed(lines[:-1]) if label.split()[0] in line), "")
+    return {
+        "command": label, "exit": process.returncode, "peak_mib": round(peak, 1),
+        "first_request_s": None if first is None else round(first, 2), "wall_s": round(wall, 1),
+        "requests": sent, "summary": summary[:160],
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    concurrency = ("--concurrency", str(args.concurrency))
+    with emulator_process() as base_url, tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "clients.csv"
+        write_export(export, args.rows)
+        size = export.stat().st_size
+        results = Path(tmp) / "clients.results.csv"
+        status = Path(tmp) / "clients.status.csv"
+        verdicts = Path(tmp) / "verdicts.csv"
+        base = ("--base-url", base_url)
+        runs = [
+            measure(base_url, "onboard --dry-run", "onboard", str(export), "--services", SERVICES,
+                    "--dry-run", "--out", str(verdicts), *base, sends=False),
+            measure(base_url, "onboard", "onboard", str(export), "--services", SERVICES,
+                    "--out", str(results), *base, *concurrency),
+            measure(base_url, "status", "status", str(results), "--out", str(status), *base),
+            measure(base_url, "update", "update", str(status), "--thank-you-message", "Thanks",
+                    "--yes", *base, *concurrency),
+            measure(base_url, "delete", "delete", str(status), "--yes", *base, *concurrency),
+        ]  # fmt: skip
+    print(f"{args.rows} rows ({size / 2**20:.0f} MiB of CSV), concurrency {args.concurrency}")
+    print("| command | exit | peak RSS | first request | wall | requests |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for run in runs:
+        first = "—" if run["first_request_s"] is None else f"{run['first_request_s']} s"
+        print(
+            f"| `{run['command']}` | {run['exit']} | {run['peak_mib']} MiB | {first} "
+            f"| {run['wall_s']} s | {run['requests']} |"
+        )
+    for run in runs:
+        print(f"{run['command']}: {run['summary']}")
+
+
+if __name__ == "__main__":
+    main()
