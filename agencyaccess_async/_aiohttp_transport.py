@@ -29,14 +29,13 @@ from aiohttp.http_exceptions import ContentEncodingError
 from ._auth import APIKey
 from ._errors import (
     ConnectError,
-    ProtocolError,
     RemoteDisconnectedError,
     RequestTimeoutError,
     TransportError,
     malformed,
 )
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout, head_refusal
-from ._transport import ClosingContext
+from ._transport import ClosingContext, read_capped
 
 __all__ = ["AiohttpTransport"]
 
@@ -146,27 +145,17 @@ class AiohttpTransport(ClosingContext):
                 raise_for_status=False,
                 middlewares=(partial(_add_secrets, request.api_key, request.authorization),),
             ) as answer:
-                # The cap: a length over it is refused before reading; otherwise
-                # chunks are counted as they arrive (after decompression), so
-                # neither a lying length nor a compression bomb gets past it.
                 refusal = head_refusal(answer.raw_headers)  # as an older aiohttp would not
                 if refusal is not None:
                     answer.close()
                     raise malformed(
                         refusal, 0, operation=request.operation, request_id=request.request_id
                     )
-                cap = self._max_response_bytes
-                length = answer.content_length
-                if length is not None and length > cap:
-                    raise self._too_large(answer, request, f" of {length} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                while chunk := await answer.content.readany():
-                    size += len(chunk)
-                    if size > cap:
-                        raise self._too_large(answer, request, "")
-                    chunks.append(chunk)
-                content = b"".join(chunks)
+                content = await read_capped(
+                    request, answer.status, answer.content.iter_any(),
+                    length=answer.content_length, cap=self._max_response_bytes,
+                    on_refusal=answer.close,
+                )  # fmt: skip
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = _translate(exc, request, answer.status if answer is not None else 0)
             if isinstance(error, RemoteDisconnectedError) and answer is None:
@@ -176,18 +165,6 @@ class AiohttpTransport(ClosingContext):
                 await asyncio.sleep(0)
             raise error from None
         return Response(answer.status, answer.headers, content, time.perf_counter() - started)
-
-    def _too_large(
-        self, answer: aiohttp.ClientResponse, request: Request, how: str
-    ) -> ProtocolError:
-        answer.close()  # drop the connection: the rest of the body is never read
-        return ProtocolError(
-            f"HTTP {answer.status} answer{how} is over max_response_bytes="
-            f"{self._max_response_bytes}; the rest was not read",
-            status=answer.status,
-            operation=request.operation,
-            request_id=request.request_id,
-        )
 
     async def aclose(self) -> None:
         """Close the ``ClientSession`` if this transport created it."""

@@ -30,14 +30,13 @@ import httpx
 from ._auth import APIKey
 from ._errors import (
     ConnectError,
-    ProtocolError,
     RemoteDisconnectedError,
     RequestTimeoutError,
     TransportError,
     malformed,
 )
 from ._http import DEFAULT_MAX_RESPONSE_BYTES, Request, Response, Timeout, head_refusal
-from ._transport import ClosingContext
+from ._transport import ClosingContext, read_capped
 
 __all__ = ["HttpxTransport"]
 
@@ -148,29 +147,15 @@ class HttpxTransport(ClosingContext):
                 raise malformed(
                     refusal, 0, operation=request.operation, request_id=request.request_id
                 )
-            cap = self._max_response_bytes
             length = answer.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > cap:
-                raise self._too_large(answer.status_code, request, f" of {length} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in _chunks(answer):
-                size += len(chunk)
-                if size > cap:
-                    raise self._too_large(answer.status_code, request, "")
-                chunks.append(chunk)
+            content = await read_capped(
+                request, answer.status_code, _chunks(answer),
+                length=int(length) if length is not None and length.isdigit() else None,
+                cap=self._max_response_bytes,
+            )  # fmt: skip
         finally:
             await answer.aclose()
-        return answer.status_code, answer.headers, b"".join(chunks)
-
-    def _too_large(self, status: int, request: Request, how: str) -> ProtocolError:
-        return ProtocolError(
-            f"HTTP {status} answer{how} is over max_response_bytes="
-            f"{self._max_response_bytes}; the rest was not read",
-            status=status,
-            operation=request.operation,
-            request_id=request.request_id,
-        )
+        return answer.status_code, answer.headers, content
 
     async def aclose(self) -> None:
         """Close the ``AsyncClient`` if this transport created it."""

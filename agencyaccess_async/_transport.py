@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 from ._converter import wire_name
-from ._errors import APIError, TransportError
+from ._errors import APIError, ProtocolError, TransportError
 from ._http import Request, Response
 from ._models import Model
 from ._routes import ROUTES
 
-__all__ = ["ClosingContext", "MockCall", "MockTransport", "Transport"]
+__all__ = ["ClosingContext", "MockCall", "MockTransport", "Transport", "read_capped"]
 
 
 @runtime_checkable
@@ -209,3 +209,42 @@ def _as_response(answer: Answer | None) -> Response | TransportError:
     if answer is None:
         raise ValueError("MockTransport.respond: an answer cannot be None")
     return Response.json({"error": False, "data": answer.to_dict(by_alias=True, mode="json")})
+
+
+async def read_capped(
+    request: Request,
+    status: int,
+    chunks: AsyncIterable[bytes],
+    *,
+    length: int | None,
+    cap: int,
+    on_refusal: Callable[[], None] = lambda: None,
+) -> bytes:
+    """An answer's body from ``chunks`` (decompressed), never more than ``cap`` bytes of it.
+
+    The cap every transport keeps: a declared ``length`` over it is refused
+    before reading, and chunks are counted as they arrive, so neither a
+    lying length nor a compression bomb gets past it. A refusal calls
+    ``on_refusal`` (to drop the connection: the rest is never read) and
+    raises a ``ProtocolError`` with the answer's ``status``.
+    """
+
+    def refused(how: str) -> ProtocolError:
+        on_refusal()
+        return ProtocolError(
+            f"HTTP {status} answer{how} is over max_response_bytes={cap}; the rest was not read",
+            status=status,
+            operation=request.operation,
+            request_id=request.request_id,
+        )
+
+    if length is not None and length > cap:
+        raise refused(f" of {length} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise refused("")
+        parts.append(chunk)
+    return b"".join(parts)
