@@ -71,8 +71,9 @@ def head_refusal(lines: Sequence[tuple[bytes, bytes]]) -> str | None:
     """Why an answer's header lines are past ``MAX_HEADERS`` or ``MAX_HEADER_LINE``; else None."""
     if len(lines) > MAX_HEADERS:
         return f"{len(lines)} header lines, more than {MAX_HEADERS}"
-    if any(len(name) + 2 + len(value) > MAX_HEADER_LINE for name, value in lines):
-        return f"a header line is longer than {MAX_HEADER_LINE} bytes"
+    for name, value in lines:  # a loop, not any(): this runs for every answer
+        if len(name) + 2 + len(value) > MAX_HEADER_LINE:
+            return f"a header line is longer than {MAX_HEADER_LINE} bytes"
     return None
 
 
