@@ -63,19 +63,18 @@ M = TypeVar("M", bound=type)
 IDEMPOTENCY_METADATA_KEY = "agencyaccess_idempotency_key"
 
 
-def _renamed(renames: Mapping[str, str]) -> Callable[[M], M]:
+def _renamed(renames: Mapping[str, str], why: str) -> Callable[[M], M]:
     """Keep a model's 0.1 field names working for one minor release, with a warning.
 
     The old name is accepted as a keyword of the constructor and read as an
-    attribute; both warn with ``DeprecationWarning`` and give the new field.
-    Type checkers see only the new name (the constructor's signature is the
-    attrs one).
+    attribute; both warn with ``DeprecationWarning`` (saying ``why``) and give
+    the new field. Type checkers see only the new name (the constructor's
+    signature is the attrs one).
     """
 
     def warn(cls: type, old: str, stacklevel: int) -> None:
         warnings.warn(
-            f"{cls.__name__}.{old} is deprecated: use {renames[old]} (the one name "
-            "for requested services, as in links.create(services=...))",
+            f"{cls.__name__}.{old} is deprecated: use {renames[old]} ({why})",
             DeprecationWarning,
             stacklevel=stacklevel,
         )
@@ -97,7 +96,7 @@ def _renamed(renames: Mapping[str, str]) -> Callable[[M], M]:
                 warn(cls, old, 3)
                 return getattr(self, new)
 
-            read.__doc__ = f"Deprecated: ``{new}``, the one name for requested services."
+            read.__doc__ = f"Deprecated: ``{new}`` ({why})."
             setattr(cls, old, property(read))
         return cls
 
@@ -105,6 +104,7 @@ def _renamed(renames: Mapping[str, str]) -> Callable[[M], M]:
 
 
 _SERVICES_RENAMED = {"requested_services": "services"}
+_SERVICES_WHY = "the one name for requested services, as in links.create(services=...)"
 #: Other wire names of a record's timestamps, read when the contract's are absent
 #: (``created`` in epoch milliseconds is what the service's Zapier payloads carry).
 _TIMESTAMP_ALIASES = {"created": "createdAt", "updated": "updatedAt"}
@@ -323,7 +323,7 @@ class ClientUpdate(_ClientOptions):
     email: str | Unset = UNSET
 
 
-@_renamed(_SERVICES_RENAMED)
+@_renamed(_SERVICES_RENAMED, _SERVICES_WHY)
 @attrs.frozen(kw_only=True)
 class NewLink(Model):
     """The body of ``links/create``: an access request for one client.
@@ -341,7 +341,7 @@ class NewLink(Model):
     redirect_url: str | Unset | None = UNSET
 
 
-@_renamed(_SERVICES_RENAMED)
+@_renamed(_SERVICES_RENAMED, _SERVICES_WHY)
 @attrs.frozen(kw_only=True)
 class LinkUpdate(Model):
     """The body of ``links/update``: the id and the fields to change."""
@@ -463,7 +463,7 @@ class Grant(Model):
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@_renamed(_SERVICES_RENAMED)
+@_renamed(_SERVICES_RENAMED, _SERVICES_WHY)
 @attrs.frozen(repr=False)
 class Link(Model):
     """An access request: the invite URL and the grant status of each requested service.
