@@ -240,46 +240,37 @@ def _enum_text(value: enum.Enum | str | None) -> str | None:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-class _Metadata(Mapping[str, str]):
+class _Metadata(dict[str, str]):
     """A client's metadata as the user stored it, without the SDK's idempotency key.
 
-    0.1 showed the key among the entries; reading it (``metadata[KEY]``,
-    ``.get``, ``in``) still answers until 0.3.0, with a ``DeprecationWarning``
-    pointing at ``Client.idempotency_key``. Iterating, ``len``, ``dict()`` and
-    equality see the user's entries only.
+    A dict of the user's entries (so ``json.dumps``, ``dict()``, equality and
+    iteration see those only). 0.1 showed the key among them; reading it
+    (``metadata[KEY]``, ``.get``, ``in``) still answers until 0.3.0, with a
+    ``DeprecationWarning`` pointing at ``Client.idempotency_key``.
     """
 
-    __slots__ = ("_entries", "_key")
+    __slots__ = ("_key",)
 
     def __init__(self, entries: dict[str, str], key: str) -> None:
-        self._entries = entries
+        super().__init__(entries)
         self._key = key
 
-    def __getitem__(self, name: str) -> str:
+    def __missing__(self, name: str) -> str:
         if self._deprecated(name):
             return self._key
-        return self._entries[name]
+        raise KeyError(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         if self._deprecated(name):
             return self._key
-        return self._entries.get(name, default)
+        return super().get(name, default)
 
     def __contains__(self, name: object) -> bool:
-        return self._deprecated(name) or name in self._entries
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return repr(self._entries)
+        return super().__contains__(name) or self._deprecated(name)
 
     def _deprecated(self, name: object) -> bool:
         """Whether ``name`` is the SDK's key, read the 0.1 way (warned about)."""
-        if name != IDEMPOTENCY_METADATA_KEY or name in self._entries:
+        if name != IDEMPOTENCY_METADATA_KEY or super().__contains__(name):
             return False
         warnings.warn(
             f"a client's metadata[{IDEMPOTENCY_METADATA_KEY!r}] is deprecated: "

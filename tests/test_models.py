@@ -318,6 +318,7 @@ def test_the_sdks_idempotency_key_is_not_in_a_clients_metadata() -> None:
     client = CONVERTER.structure(wire, Client)
     assert client.idempotency_key == "aa1_x"
     assert client.metadata == {"crm": "42"} and dict(client.metadata) == {"crm": "42"}
+    assert json.dumps(client.metadata) == '{"crm": "42"}'  # a dict, as metadata always was
     assert len(client.metadata) == 1 and list(client.metadata) == ["crm"]
     assert client.to_dict()["metadata"] == {"crm": "42"}
     assert client.to_dict()["idempotency_key"] == "aa1_x"
