@@ -156,57 +156,90 @@ class _Selection:
     A results file of a million rows selects a million ids: none is held in
     memory. Each id keeps the first row it is on and a name to show (the
     row's name, else its e-mail); ``deleted`` counts the selected rows
-    already marked deleted, which are not sent. With ``exclude_marked`` (for
-    ``delete``), an id that any row marks deleted is not selected from
-    another row either.
+    already marked deleted, which are not sent.
+
+    Two ways to read it. ``read_all()`` first, when a question must say how
+    many rows (a confirmation): one pass, and with ``exclude_marked`` (for
+    ``delete``) an id that any row marks deleted is not selected from another
+    row either. Otherwise ``ids()`` streams: each id is recorded and handed
+    to the run as its row is read, so the first request goes out at once
+    whatever the file's length, and ``count`` is known when the file has
+    been read (an id whose later row is marked deleted is then sent, and
+    its journal, or the server, says it is done).
     """
 
-    def __init__(
-        self, table: ResultsFile, where: Target, column: str, conditions: list[str],
-        *, exclude_marked: bool = False,
-    ) -> None:  # fmt: skip
+    def __init__(self, table: ResultsFile, where: Target, column: str, conditions: list[str]):
         self.table = table
         self.where = where
         self.deleted = 0
+        self.count = 0
+        self._column = column
+        self._matches = table.matcher(conditions)
+        self._started = False  # ids read (all, or as a stream): later reads use the table
+        self._complete = False  # the whole file was read: count is final
         self._db = scratch_db(
             "selected (id TEXT PRIMARY KEY, number INTEGER, name TEXT)",
             "marked (id TEXT PRIMARY KEY)",
         )
 
-        matches = table.matcher(conditions)
+    def _read(self) -> Iterator[tuple[str, str, int, str]]:
+        """One pass: (kind, id, row number, name) of the rows selected or marked deleted.
 
-        def read() -> Iterator[tuple[str, str, int, str]]:
-            """One pass: (table, id, row number, name) for each selected or marked row."""
-            for number, row in enumerate(table.rows(), start=2):
-                item = row.get(column, "").strip()
-                if is_deleted(row):
-                    self.deleted += matches(row)
-                    if exclude_marked and item:
-                        yield "marked", item, number, ""
-                elif item and matches(row):
-                    yield "selected", item, number, (row.get("name") or row.get("email") or "")
+        ``kind`` is ``"selected"``; ``"deleted"`` for a row that matches but is
+        marked deleted (counted, never sent); or ``"marked"`` for one marked
+        deleted that does not match (``delete`` leaves its id out too).
+        """
+        for number, row in enumerate(self.table.rows(), start=2):
+            item = row.get(self._column, "").strip()
+            if is_deleted(row):
+                yield ("deleted" if self._matches(row) else "marked"), item, number, ""
+            elif item and self._matches(row):
+                yield "selected", item, number, (row.get("name") or row.get("email") or "").strip()
 
-        self._fill(read())
-        self._db.execute("DELETE FROM selected WHERE id IN (SELECT id FROM marked)")
-        self.count = int(self._db.execute("SELECT count(*) FROM selected").fetchone()[0])
-
-    def _fill(self, rows: Iterator[tuple[str, str, int, str]]) -> None:
-        """Insert ``rows`` (each into its table) a batch at a time, one transaction a batch."""
+    def read_all(self, *, exclude_marked: bool = False) -> None:
+        """Read the whole selection now, so that ``count`` is known before anything is sent."""
+        self._started = True
+        rows = self._read()
         for batch in iter(lambda: list(itertools.islice(rows, _BATCH)), []):
-            with self._db:  # BEGIN ... COMMIT
+            self.deleted += sum(1 for kind, *_ in batch if kind == "deleted")
+            with self._db:  # BEGIN ... COMMIT, a batch at a time
                 self._db.executemany(
                     "INSERT OR IGNORE INTO selected VALUES (?, ?, ?)",
-                    ((i, n, name.strip()) for t, i, n, name in batch if t == "selected"),
+                    ((i, n, name) for kind, i, n, name in batch if kind == "selected"),
                 )
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO marked VALUES (?)",
-                    ((i,) for t, i, _, _ in batch if t == "marked"),
-                )
+                if exclude_marked:
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO marked VALUES (?)",
+                        ((i,) for kind, i, _, _ in batch if kind != "selected" and i),
+                    )
+        self._db.execute("DELETE FROM selected WHERE id IN (SELECT id FROM marked)")
+        self.count = int(self._db.execute("SELECT count(*) FROM selected").fetchone()[0])
+        self._complete = True
 
     def ids(self) -> Iterator[str]:
-        """The selected ids in the order of their rows, read as they are used."""
-        for (item,) in self._db.execute("SELECT id FROM selected ORDER BY rowid"):
-            yield item
+        """The selected ids in the order of their rows: read now, or from what was read."""
+        if self._started:
+            for (item,) in self._db.execute("SELECT id FROM selected ORDER BY rowid"):
+                yield item
+            return
+        self._started = True
+        insert = "INSERT OR IGNORE INTO selected VALUES (?, ?, ?)"
+        for kind, item, number, name in self._read():
+            if kind == "deleted":
+                self.deleted += 1
+            elif kind == "selected" and self._db.execute(insert, (item, number, name)).rowcount:
+                self.count += 1
+                yield item
+        self._complete = True
+
+    def peek(self) -> Iterator[str]:
+        """The selected ids from the file's start, as read, recording nothing (for a look)."""
+        return (item for kind, item, _, _ in self._read() if kind == "selected")
+
+    @property
+    def total(self) -> int | None:
+        """How many ids are selected, once known (after ``read_all``, or a stream's end)."""
+        return self.count if self._started and self._complete else None
 
     def row(self, item: str) -> tuple[int, str]:
         """The row number and name of an id (0 and "" for an id not selected)."""
@@ -228,16 +261,14 @@ _BATCH = 10_000
 
 
 @contextlib.contextmanager
-def _prepare(
-    args: argparse.Namespace, column: str, *, exclude_marked: bool = False
-) -> Iterator[_Selection]:
-    """The file, the rows selected (their ids in ``column``), and where to send."""
+def _prepare(args: argparse.Namespace, column: str) -> Iterator[_Selection]:
+    """The file, the rows to select (their ids in ``column``), and where to send."""
     check_base_url_option(args.base_url)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     table = ResultsFile.read(Path(args.results))
     where = recorded_target(table.target, args.base_url, path=table.path, command=args.command)
-    selection = _Selection(table, where, column, args.where, exclude_marked=exclude_marked)
+    selection = _Selection(table, where, column, args.where)
     try:
         yield selection
     finally:
@@ -265,21 +296,22 @@ def run_update(args: argparse.Namespace) -> int:
                 "--thank-you-message or --redirect-url"
             )
         with _prepare(args, "link_id") as selection:
-            selected = selection.count
-            if args.send_email and not to_loopback(selection.where.base_url):
+            if args.send_email and not to_loopback(selection.where.base_url) and not args.yes:
+                selection.read_all()  # the question says how many
                 confirm(
-                    f"E-mail {selected} clients an updated invite from {selection.where.shown}?",
+                    f"E-mail {selection.count} clients an updated invite from "
+                    f"{selection.where.shown}?",
                     yes=args.yes,
-                    refusal=f"--send-email would e-mail up to {selected} clients",
+                    refusal=f"--send-email would e-mail up to {selection.count} clients",
                 )
             table = selection.table
             journal = table.path.with_name(f"{table.path.name}.update.journal")
 
             def start(session: Session) -> BulkRun[Any]:
+                total = selection.total
                 return session.bulk.update_links(
-                    selection.ids(), journal=journal, concurrency=args.concurrency,
-                    total=selected, progress=ProgressDisplay(sys.stderr, selected, label="update"),
-                    **changes,
+                    selection.ids(), journal=journal, concurrency=args.concurrency, total=total,
+                    progress=ProgressDisplay(sys.stderr, total, label="update"), **changes,
                 )  # fmt: skip
 
             return run_until_signal(_run(args, "update", "link", selection, journal, start))
@@ -289,32 +321,40 @@ def run_delete(args: argparse.Namespace) -> int:
     """Delete the selected rows' clients, marking them in the file; ``EXIT_CODES``."""
     with logging_to(args.log_file):
         show_warnings("delete")
-        with _prepare(args, "client_id", exclude_marked=True) as selection:
+        with _prepare(args, "client_id") as selection:
             return _delete(args, selection)
 
 
 def _delete(args: argparse.Namespace, selection: _Selection) -> int:
-    """Confirm, delete the selected clients, and mark what the journal says is done."""
-    selected = selection.count
-    if not selected:
+    """Confirm, delete the selected clients, and mark what the journal says is done.
+
+    The question names how many and which, so without ``--yes`` the whole
+    selection is read first; with it, the ids stream to the run.
+    """
+    if not args.yes:
+        selection.read_all(exclude_marked=True)
+        selected = selection.count
+        if selected:
+            shown = ", ".join(selection.named(c) for c in itertools.islice(selection.ids(), _SHOWN))
+            more = f", and {selected - _SHOWN} more" if selected > _SHOWN else ""
+            confirm(
+                f"Delete {selected} clients and their access requests at "
+                f"{selection.where.shown}: {shown}{more}?",
+                yes=args.yes,
+                refusal=f"delete would delete {selected} clients",
+            )
+    if next(selection.peek(), None) is None or (selection.total == 0):
         print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
         return 0
-    shown = ", ".join(selection.named(c) for c in itertools.islice(selection.ids(), _SHOWN))
-    more = f", and {selected - _SHOWN} more" if selected > _SHOWN else ""
-    confirm(
-        f"Delete {selected} clients and their access requests at "
-        f"{selection.where.shown}: {shown}{more}?",
-        yes=args.yes,
-        refusal=f"delete would delete {selected} clients",
-    )
     table = selection.table
     journal = table.path.with_name(f"{table.path.name}.delete.journal")
     done = 0
 
     def start(session: Session) -> BulkRun[Any]:
+        total = selection.total
         return session.bulk.delete_clients(
-            selection.ids(), journal=journal, concurrency=args.concurrency, total=selected,
-            progress=ProgressDisplay(sys.stderr, selected, label="delete"),
+            selection.ids(), journal=journal, concurrency=args.concurrency, total=total,
+            progress=ProgressDisplay(sys.stderr, total, label="delete"),
         )  # fmt: skip
 
     def finished(result: ItemResult[Any]) -> None:
@@ -351,13 +391,11 @@ async def _run(
     """
     started = time.monotonic()
     outcomes: dict[str, int] = {}
-    if selection.deleted:
-        outcomes["skipped (deleted)"] = selection.deleted
     failures: list[dict[str, Any]] = []
     where = selection.where
     async with Session(where.key, base_url=where.base_url) as session:
         if not args.any_account:
-            unfinished = _unfinished(selection.ids(), journal)
+            unfinished = _unfinished(selection.peek(), journal)
             await check_account(session, f"{column}s", unfinished, selection.table.path)
         try:
             run = start(session)
@@ -376,6 +414,8 @@ async def _run(
                 if each is not None:
                     each(result)
         finally:
+            if selection.deleted:  # counted as the file is read: known by now
+                outcomes["skipped (deleted)"] = selection.deleted
             elapsed = time.monotonic() - started
             shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
             total = selection.count + selection.deleted
