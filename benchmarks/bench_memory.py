@@ -9,6 +9,7 @@ figure is "—"). Issue #38's bound: 150 MiB and 2 s for each, at 1,000,000
 rows.
 
     python benchmarks/bench_memory.py --rows 200000
+    python benchmarks/bench_memory.py --rows 1000000 --first-requests   # update, delete only
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_sweep import KEY, ROOT, admin, emulator_process
+from bench_sweep import CLI, KEY, ROOT, admin, emulator_process
 
 SERVICES = str(ROOT / "examples" / "services.json")
 #: The CLI, run so that it prints its own peak resident set when it ends.
@@ -77,11 +78,55 @@ def measure(base_url: str, label: str, *args: str, sends: bool = True) -> dict[s
     }  # fmt: skip
 
 
+def first_requests(rows: int) -> None:
+    """update and delete on a --rows results file: seconds to their first request, then stop.
+
+    With ``--any-account`` (the emulator holds none of the file's records) and
+    ``--yes``: what a scheduled run on a big file waits before it sends.
+    """
+    with emulator_process() as base_url, tempfile.TemporaryDirectory() as tmp:
+        results = Path(tmp) / "clients.results.csv"
+        with results.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["name", "email", "client_id", "link_id", "status", "target"])
+            writer.writerows(
+                (f"Client {i}", f"c{i}@example.test", f"cl_{i:020d}", f"ln_{i:020d}",
+                 "onboarded", base_url)
+                for i in range(rows)
+            )  # fmt: skip
+        environment = {"AGENCYACCESS_API_KEY": KEY, "PATH": os.environ.get("PATH", "")}
+        for command in (["update", "--thank-you-message", "Thanks"], ["delete"]):
+            before = total_requests(base_url)
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [*CLI, command[0], str(results), *command[1:], "--yes", "--any-account"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment,
+            )  # fmt: skip
+            first = None
+            while process.poll() is None and time.perf_counter() - started < 300:
+                if total_requests(base_url) > before:
+                    first = time.perf_counter() - started
+                    break
+                time.sleep(0.02)
+            process.terminate()
+            process.wait(timeout=60)
+            shown = "none" if first is None else f"{first:.2f} s"
+            print(f"{command[0]} of {rows} rows: first request after {shown}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--first-requests",
+        action="store_true",
+        help="only time update's and delete's first request on a --rows results file",
+    )
     args = parser.parse_args()
+    if args.first_requests:
+        first_requests(args.rows)
+        return
     concurrency = ("--concurrency", str(args.concurrency))
     with emulator_process() as base_url, tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "clients.csv"
