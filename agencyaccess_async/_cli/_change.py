@@ -239,7 +239,7 @@ class _Selection:
     @property
     def total(self) -> int | None:
         """How many ids are selected, once known (after ``read_all``, or a stream's end)."""
-        return self.count if self._started and self._complete else None
+        return self.count if self._complete else None
 
     def row(self, item: str) -> tuple[int, str]:
         """The row number and name of an id (0 and "" for an id not selected)."""
@@ -343,7 +343,7 @@ def _delete(args: argparse.Namespace, selection: _Selection) -> int:
                 yes=args.yes,
                 refusal=f"delete would delete {selected} clients",
             )
-    if next(selection.peek(), None) is None or (selection.total == 0):
+    if selection.total == 0 or next(selection.peek(), None) is None:
         print("delete: no selected row has a client that is not deleted yet", file=sys.stderr)
         return 0
     table = selection.table
