@@ -199,8 +199,8 @@ class ResultsFile:
     ``header`` leaves out the ``without`` columns (the ones a command is about
     to write afresh) and empty header cells. ``rows()`` reads the file again
     each time, so no command holds it in memory; ``read`` reads only as far
-    as the first row's ``target``, so a command starts at once whatever the
-    file's length.
+    as the first row with a ``target``, so a command starts at once whatever
+    the file's length.
     """
 
     path: Path
@@ -223,8 +223,9 @@ class ResultsFile:
         if "link_id" not in columns:
             raise UsageError(f"{path}: no link_id column; expected the results file of onboard")
         kept = [c for c in columns if c and c not in without]
-        first = next(_as_rows(columns, records), {})
-        target = first.get(_TARGET, "").strip() or None
+        target = next(
+            (t for row in _as_rows(columns, records) if (t := row.get(_TARGET, "").strip())), None
+        )  # the first row that has one: at once, but in a file from before the column
         return cls(path, kept, source.delimiter, source.bom, target, source, columns)
 
     def rows(self) -> Iterator[dict[str, str]]:
