@@ -225,7 +225,7 @@ class ResultsFile:
         kept = [c for c in columns if c and c not in without]
         target = next(
             (t for row in _as_rows(columns, records) if (t := row.get(_TARGET, "").strip())), None
-        )  # the first row that has one: at once, but in a file from before the column
+        )  # the first row that has one: row 1, unless the file predates the column
         return cls(path, kept, source.delimiter, source.bom, target, source, columns)
 
     def rows(self) -> Iterator[dict[str, str]]:
