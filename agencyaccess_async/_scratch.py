@@ -11,8 +11,11 @@ past ``limit``, so a call on ten ids makes no file.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["IdSet", "scratch_db"]
 
@@ -23,6 +26,8 @@ def scratch_db(*tables: str) -> sqlite3.Connection:
     In autocommit mode (``isolation_level=None``): use ``with db:`` for a
     transaction around many writes.
     """
+    import sqlite3  # on first use: ``import agencyaccess_async`` stays light
+
     db = sqlite3.connect("", isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")

@@ -27,7 +27,7 @@ INTERNAL = {
     "skipped_in_testing", "GUIDE_CAUSES", "header_number", "log_attempt", "with_extra_headers", "default_telemetry", "capture_responses", "record", "CAPTURED", "scrub", "redacted_url", "target_url",
     "KeySource", "clean_key", "key_from_environment", "KEY_ENV", "KEY_FILE_ENV",
     "scrub_text", "scrub_headers", "SCRUBBED", "SHORTEST_SECRET", "http_date", "ServerClock", "Tried",
-    "malformed", "MAX_HEADER_LINE", "MAX_HEADERS", "head_refusal", "Budgets",
+    "malformed", "MAX_HEADER_LINE", "MAX_HEADERS", "head_refusal", "Budgets", "read_capped",
     "ClientRef", "ClientUpdate", "LinkRef", "LinkUpdate", "ListQuery", "ClosingContext",
 }  # fmt: skip
 
