@@ -2,7 +2,7 @@
 
 ``onboard --dry-run``, ``onboard``, ``status``, ``update`` and ``delete`` run
 in turn as processes against an emulator process, on the same file: each one's
-peak resident set is the kernel's VmHWM of that process, and its time to the
+peak resident set is that process's own ``ru_maxrss`` (``os.wait4``), and its time to the
 first request is from its start to the emulator's first answer to it (the
 emulator's counters, polled every 20 ms; the dry run sends nothing, so its
 figure is "—"). Issue #38's bound: 150 MiB and 2 s for each, at 1,000,000
@@ -19,7 +19,6 @@ import asyncio
 import csv
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,15 +26,6 @@ from pathlib import Path
 from bench_sweep import CLI, KEY, ROOT, admin, emulator_process
 
 SERVICES = str(ROOT / "examples" / "services.json")
-#: The CLI, run so that it prints its own peak resident set when it ends.
-MEASURED = (
-    "import re, sys\n"
-    "from agencyaccess_async._cli import main\n"
-    "code = main(sys.argv[1:])\n"
-    "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-    "print(f'peak-rss-kib {peak}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 
 
 def write_export(path: Path, rows: int) -> None:
@@ -53,26 +43,28 @@ def measure(base_url: str, label: str, *args: str, sends: bool = True) -> dict[s
     """Run one command: exit code, peak MiB, seconds to its first request, wall seconds."""
     before = total_requests(base_url)
     environment = {"AGENCYACCESS_API_KEY": KEY, "PATH": os.environ.get("PATH", "")}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", MEASURED, *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
-    )  # fmt: skip
-    first: float | None = None
-    while process.poll() is None:
-        if first is None and sends and total_requests(base_url) > before:
-            first = time.perf_counter() - started
-        time.sleep(0.02)
-    wall = time.perf_counter() - started
-    assert process.stderr is not None
-    lines = process.stderr.read().strip().splitlines()
-    peak = (
-        int(lines[-1].split()[1]) / 1024 if lines[-1].startswith("peak-rss-kib") else float("nan")
-    )
+    with tempfile.TemporaryFile("w+") as log:  # a file: a pipe read at the end could fill
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*CLI, *args], stdout=subprocess.DEVNULL, stderr=log, text=True, env=environment
+        )
+        first: float | None = None
+        while True:  # wait4: this child's own rusage, so its own peak resident set
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if first is None and sends and total_requests(base_url) > before:
+                first = time.perf_counter() - started
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        code = process.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        lines = log.read().strip().splitlines()
+    peak = usage.ru_maxrss / 1024  # KiB on Linux
     sent = total_requests(base_url) - before
-    summary = next((line for line in reversed(lines[:-1]) if label.split()[0] in line), "")
+    summary = next((line for line in reversed(lines) if label.split()[0] in line), "")
     return {
-        "command": label, "exit": process.returncode, "peak_mib": round(peak, 1),
+        "command": label, "exit": code, "peak_mib": round(peak, 1),
         "first_request_s": None if first is None else round(first, 2), "wall_s": round(wall, 1),
         "requests": sent, "summary": summary[:160],
     }  # fmt: skip
