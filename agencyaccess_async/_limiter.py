@@ -33,12 +33,13 @@ import asyncio
 import collections
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from ._errors import RateLimitError, RequestTimeoutError
 from ._hooks import logger
 from ._http import MAX_SERVER_WAIT, header_number
 
-__all__ = ["Limiter", "too_long"]
+__all__ = ["Limiter", "SharedBudget", "too_long"]
 
 # Extra wait past a reset: the header's rounding (to the millisecond, say) and
 # the loop's timer. The reset itself is already the latest the window can end.
@@ -81,8 +82,46 @@ def too_long(wait: float, reason: str) -> RateLimitError:
     )
 
 
+class SharedBudget(Protocol):
+    """A rate budget shared with other processes: the one seam a ``Limiter`` paces through.
+
+    ``RedisLimiter`` is a ``Limiter`` composed with one (its Redis budget).
+    While the budget is shared, it does the pacing and the limiter keeps only
+    its concurrency slots, its probe and the 429 pause; while it is not (its
+    store is unreachable, or it has no name yet), the limiter paces as a
+    local one at the interval the budget gives, with its window mirror.
+    """
+
+    def shared(self) -> bool:
+        """Whether the budget paces now (``False``: the limiter's own brakes hold)."""
+        ...
+
+    async def reserve(self, budget: float) -> float | None:
+        """Reserve the next slot: the wait for it, negative (nothing reserved) if past ``budget``.
+
+        ``None`` when the budget just failed and the request is paced locally.
+        """
+        ...
+
+    def paused(self, seconds: float) -> None:
+        """A 429 paused this process for ``seconds``: pause the others too."""
+        ...
+
+    def learned(self, limit: int, window: float, remaining: float, reset: float) -> None:
+        """An answer advertised the server's window (as the limiter's mirror now holds it)."""
+        ...
+
+    def fallback_interval(self) -> float:
+        """Seconds between this process's requests while not shared (0: not paced)."""
+        ...
+
+
 class Limiter:
     """Admission control for one Session's requests (see the module doc)."""
+
+    #: The budget shared with other processes that paces this limiter, if any
+    #: (set by a subclass that composes one: ``RedisLimiter``).
+    _shared: SharedBudget | None = None
 
     def __init__(
         self,
@@ -130,8 +169,9 @@ class Limiter:
         (``X-RateLimit-Limit`` over its window), once an answer showed it. A
         progress display's ETA starts from it, before the run has a pace.
         """
-        if self._interval > 0:
-            return 1.0 / self._interval
+        interval = self._pacing_interval()
+        if interval > 0:
+            return 1.0 / interval
         if self._limit is not None and self._window > 0:
             return self._limit / self._window
         return None
@@ -154,6 +194,8 @@ class Limiter:
         read only when a window is known (has it reset?) or a pause was set.
         """
         if self._slots <= 0 or self._slot_waiters or not self._learned or self._interval:
+            return False
+        if self._shared is not None:  # every admission asks the shared budget
             return False
         if self._paused_until or self._limit is not None:
             now = self._clock()
@@ -270,9 +312,33 @@ class Limiter:
         if self._limit is not None:
             self._remaining = 0
             self._reset_at = max(self._reset_at, until)
+        if self._shared is not None:
+            self._shared.paused(seconds)
+
+    def _pacing_interval(self) -> float:
+        """Seconds between requests paced here: the configured rate's, or a fallback's share."""
+        return self._shared.fallback_interval() if self._shared is not None else self._interval
 
     async def _admit(self, deadline: float) -> None:
+        """The probe, then the shared budget while it paces, then the local brakes."""
+        # The probe first: a slot reserved before the rate is known would not be paced.
         await self._wait_for_probe(deadline)
+        shared = self._shared
+        while shared is not None and shared.shared():
+            now = self._clock()
+            wait = await shared.reserve(deadline - now)
+            if wait is None:  # it failed just now: paced locally below
+                break
+            if wait < 0:  # the slot is further off than the deadline: nothing reserved
+                raise too_long(-wait, "the shared rate limit")
+            if wait > 0:
+                await self._sleep(wait, "shared rate limit", now, deadline)
+            paused = self._paused_until - self._clock()
+            if paused <= 0:
+                break
+            # A 429 paused everyone while this slot was waited for: a slot inside the
+            # pause is void (all such would go at its end together). Wait, reserve again.
+            await self._sleep(paused, "paused after a 429", self._clock(), deadline)
         await self._admit_locally(deadline)
 
     async def _admit_locally(self, deadline: float) -> None:
@@ -283,11 +349,12 @@ class Limiter:
             if not wait:
                 break
             await self._sleep(wait, reason, now, deadline)
-        if self._interval:
+        interval = self._pacing_interval()
+        if interval:
             slot = max(now, self._next_slot)
             if slot > deadline:
                 raise too_long(slot - now, "pacing at the configured rate")
-            self._next_slot = slot + self._interval
+            self._next_slot = slot + interval
             if slot > now:
                 await self._sleep(slot - now, "pacing", now, deadline)
 
@@ -296,7 +363,9 @@ class Limiter:
         if self._paused_until > now:
             return self._paused_until - now, "paused after a 429"
         self._paused_until = 0.0  # over (or never set): try_acquire may skip this again
-        if self._limit is not None:
+        # While a shared budget paces, this process's mirror would hold its requests
+        # until the window resets, then let them go together: a burst it avoids.
+        if self._limit is not None and (self._shared is None or not self._shared.shared()):
             if now >= self._reset_at:
                 # A request still in flight may reach the server after its reset
                 # and count in the new window: the mirror counts it there.
@@ -381,4 +450,6 @@ class Limiter:
                 self._reset_at = max(self._reset_at, ends_by)
         self._limit = int(limit)
         self._window = max(self._window, reset)
+        if self._shared is not None:
+            self._shared.learned(self._limit, self._window, remaining, reset)
         return True

@@ -2,7 +2,8 @@
 
 The API's rate limit belongs to the key, not to a process: web workers,
 replicas and onboarding shards on one key must share one budget.
-``RedisLimiter`` is the Session's limiter with the pacing moved into Redis:
+``RedisLimiter`` is the Session's ``Limiter`` composed with a ``_RedisBudget``
+(its ``SharedBudget``), which moves the pacing into Redis:
 
 - **Admission** is one Lua script, atomic in Redis: GCRA (the generic cell
   rate algorithm). One key per budget holds the theoretical arrival time of
@@ -41,13 +42,12 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ConnectError, SessionError
 from ._hooks import logger
-from ._http import header_number
-from ._limiter import Limiter, too_long
+from ._limiter import Limiter
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -104,6 +104,185 @@ _HEARTBEAT = 10.0
 _NEW_WINDOW = 0.05  # a reset this much later than the last one seen: a new window
 
 
+class _RedisBudget:
+    """One budget in Redis: the ``SharedBudget`` a ``RedisLimiter`` paces through.
+
+    It knows nothing of the limiter's slots or mirror: it reserves slots,
+    shares pauses, learns the rate from what the limiter tells it, and
+    falls back (and recovers) when Redis fails.
+    """
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        *,
+        rate: float | None,
+        on_redis_error: str,
+        redis_timeout: float,
+        retry_redis_after: float,
+        clock: Callable[[], float],
+        start_fallback: bool,
+        processes: int,
+        notices: dict[str, float],
+    ) -> None:
+        self.redis = client
+        self.rate = rate
+        self.on_redis_error = on_redis_error
+        self.redis_timeout = redis_timeout
+        self.retry_redis_after = retry_redis_after
+        self.start_fallback = start_fallback
+        #: Shared with the siblings (one Redis client): when each kind of warning may
+        #: be logged again, and "reached" once Redis answered (a later failure is an
+        #: outage, not a misconfiguration).
+        self.notices = notices
+        self.keys: tuple[str, str, str, str] | None = None
+        self.down_until = 0.0
+        self._clock = clock
+        # This process's id on the budget, and how many processes paced on it when
+        # Redis last answered (until it does: as many as the caller said): a fallback
+        # paces at the rate over that many.
+        self._member = secrets.token_hex(8)
+        self._live = processes
+        self._pending: set[asyncio.Task[Any]] = set()
+        # The server's window as the limiter's mirror last held it, for the learnt rate.
+        self._limit = 0
+        self._window = 0.0
+        self._rolled_over = False
+        self._last_remaining = 0.0
+        self._last_reset = 0.0
+
+    def name(self, name: str) -> None:
+        base = f"agencyaccess:{name}"
+        self.keys = (f"{base}:next", f"{base}:pause", f"{base}:rate", f"{base}:live")
+
+    def shared(self) -> bool:
+        return self.keys is not None and not self._is_down()
+
+    async def reserve(self, budget: float) -> float | None:
+        """Reserve the budget's next slot (see ``SharedBudget.reserve``).
+
+        The same script renews this process's heartbeat on the budget and
+        counts the live processes, for a fair fallback.
+        """
+        assert self.keys is not None
+        rate = self.rate or self._learnt_rate()
+        longest = min(budget, _NEVER)
+        call = self.redis.eval(
+            _ADMIT, 4, *self.keys, str(rate or 0), str(longest), self._member, str(_HEARTBEAT)
+        )
+        try:
+            answer: Any = await self._bounded(call, budget)  # type: ignore[arg-type]
+        except Exception as error:  # redis-py, the socket, a timeout: all mean "down"
+            self._down(error)
+            return None
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        wait, _, live = text.partition(" ")
+        self.notices["reached"] = 1.0
+        self._live = max(1, int(live or "1"))
+        return float(wait)
+
+    def paused(self, seconds: float) -> None:
+        """Publish the pause: a shared key with an expiry that every admission waits for."""
+        if self.keys is not None and not self._is_down():
+            task = asyncio.ensure_future(self._publish_pause(seconds))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    def learned(self, limit: int, window: float, remaining: float, reset: float) -> None:
+        """Keep the window for the learnt rate, and notice the first window rollover."""
+        self._limit, self._window = limit, window
+        if reset > self._last_reset + _NEW_WINDOW:
+            self._rolled_over = self._rolled_over or self._last_reset > 0
+        self._last_remaining, self._last_reset = remaining, reset
+
+    def fallback_interval(self) -> float:
+        """While Redis is down: this process's share, the rate over the processes on the budget.
+
+        Before the server's headers tell a rate (with none configured), the
+        limiter's window mirror alone holds.
+        """
+        if not self._is_down():
+            return 0.0
+        rate = self.rate or self._learnt_rate()
+        return self._live / rate if rate else 0.0
+
+    async def aclose(self, owns_client: bool) -> None:
+        """Wait for pause notices still being sent; close the client if it is ours."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if owns_client:
+            await self.redis.aclose()
+
+    async def _publish_pause(self, seconds: float) -> None:
+        assert self.keys is not None
+        try:
+            call = self.redis.eval(_PAUSE, 1, self.keys[1], str(seconds))
+            await self._bounded(call, self.redis_timeout)  # type: ignore[arg-type]
+        except Exception as error:  # as in reserve
+            self._down(error)
+
+    async def _bounded(self, call: Coroutine[Any, Any, T], budget: float) -> T:
+        """Await a Redis call for ``redis_timeout`` at most, and never past ``budget``."""
+        task = asyncio.ensure_future(call)
+        done, _ = await asyncio.wait((task,), timeout=max(min(self.redis_timeout, budget), 0.0))
+        if not done:
+            task.cancel()
+            raise TimeoutError("Redis did not answer in time")
+        return task.result()
+
+    def _learnt_rate(self) -> float | None:
+        """The rate the server's headers advertise, with 5% headroom; None until they do.
+
+        The window's length is the largest ``X-RateLimit-Reset`` seen, which
+        is short until a window has rolled over; until then the safe rate is
+        what is left of this window over the time left in it. (A fixed window
+        counts a steady stream's requests at its edges either side: pacing a
+        little under the limit keeps the total inside it.)
+        """
+        limit, window = self._limit, self._window
+        if not (limit and window):
+            return None
+        rate = limit / window
+        if not self._rolled_over:
+            rate = min(rate, max(self._last_remaining, 1.0) / max(self._last_reset, 0.05))
+        return _HEADROOM * rate
+
+    def _is_down(self) -> bool:
+        if self.down_until and self._clock() >= self.down_until:
+            self.down_until = 0.0  # try again
+            self._notice("up", "shared rate limit: trying Redis again")
+        return self.down_until > 0
+
+    def _notice(self, kind: str, message: str, *args: object) -> None:
+        """Log ``message`` once for this budget and its siblings (one Redis client, one line)."""
+        now = self._clock()
+        if self.notices.get(kind, 0.0) <= now:
+            self.notices[kind] = now + self.retry_redis_after
+            logger.warning(message, *args)
+
+    def _down(self, error: BaseException) -> None:
+        never_reached = "reached" not in self.notices
+        if never_reached and self.on_redis_error == "local" and not self.start_fallback:
+            raise SessionError(
+                f"the shared rate limit cannot reach Redis ({type(error).__name__}): check the "
+                "URL, port and password; nothing was sent (start_fallback=True, or the CLI's "
+                "--redis-fallback, paces locally instead)"
+            ) from None
+        if self.on_redis_error == "fail":
+            raise ConnectError(
+                f"the shared rate limit is unreachable ({type(error).__name__}); nothing was sent",
+                may_have_reached_server=False,
+            ) from error
+        if not self.down_until:
+            self._notice(
+                "down",
+                "shared rate limit: Redis failed (%s); pacing locally, trying again in %ss",
+                type(error).__name__,
+                self.retry_redis_after,
+            )
+        self.down_until = self._clock() + self.retry_redis_after
+
+
 class RedisLimiter(Limiter):
     """A ``Limiter`` whose pacing and 429 pauses are shared through Redis (see the module doc).
 
@@ -154,30 +333,32 @@ class RedisLimiter(Limiter):
         if processes < 1:
             raise ValueError("processes must be at least 1")
         super().__init__(max_concurrency, None, clock=clock, sleep=sleep)
-        self._redis = client
+        # What a sibling is made with: all but the name and the client's ownership.
+        self._options: dict[str, Any] = {
+            "max_concurrency": max_concurrency,
+            "rate": rate,
+            "on_redis_error": on_redis_error,
+            "redis_timeout": redis_timeout,
+            "retry_redis_after": retry_redis_after,
+            "clock": clock,
+            "sleep": sleep,
+            "start_fallback": start_fallback,
+            "processes": processes,
+        }
+        self._budget = self._shared = _RedisBudget(
+            client,
+            rate=rate,
+            on_redis_error=on_redis_error,
+            redis_timeout=redis_timeout,
+            retry_redis_after=retry_redis_after,
+            clock=clock,
+            start_fallback=start_fallback,
+            processes=processes,
+            notices={},
+        )
         self._owns_client = owns_client
-        self._rate = rate
-        self._on_redis_error = on_redis_error
-        self._redis_timeout = redis_timeout
-        self._retry_redis_after = retry_redis_after
-        self._redis_down_until = 0.0
-        # This process's id on the budget, and how many processes paced on it when
-        # Redis last answered (until it does: as many as the caller said): a fallback
-        # paces at the rate over that many.
-        self._member = secrets.token_hex(8)
-        self._live = self._processes = processes
-        self._start_fallback = start_fallback
-        # Shared with the siblings (one Redis client): when each kind of warning may be
-        # logged again, and "reached" once Redis answered (a later failure is an outage,
-        # not a misconfiguration).
-        self._notices: dict[str, float] = {}
-        self._keys: tuple[str, str, str, str] | None = None
-        self._pending: set[asyncio.Task[Any]] = set()
-        self._rolled_over = False
-        self._last_remaining = 0.0
-        self._last_reset = 0.0
         if name is not None:
-            self._name_budget(name)
+            self._budget.name(name)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisLimiter:
@@ -207,47 +388,25 @@ class RedisLimiter(Limiter):
         Its budget is named after that key (when it is attached); closing it
         never closes the client, which stays this limiter's.
         """
-        sibling = RedisLimiter(
-            self._redis,
-            max_concurrency=self.max_concurrency,
-            rate=self._rate,
-            on_redis_error=self._on_redis_error,
-            redis_timeout=self._redis_timeout,
-            retry_redis_after=self._retry_redis_after,
-            clock=self._clock,
-            sleep=self._sleep_for,
-            start_fallback=self._start_fallback,
-            processes=self._processes,
-        )
-        sibling._notices = self._notices
+        sibling = RedisLimiter(self._budget.redis, **self._options)
+        sibling._budget.notices = self._budget.notices
         return sibling
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
-        state = "local fallback" if self._redis_down_until else "shared"
-        return f"<RedisLimiter {self._keys[0] if self._keys else '(unnamed)'} {state}>"
+        keys = self._budget.keys
+        state = "local fallback" if self._budget.down_until else "shared"
+        return f"<RedisLimiter {keys[0] if keys else '(unnamed)'} {state}>"
 
     @property
     def degraded(self) -> bool:
         """Whether the limiter is pacing locally because Redis failed."""
-        return self._redis_down_until > 0
+        return self._budget.down_until > 0
 
     def attach(self, base_url: str, key_fingerprint: str) -> None:
         """Name the budget after the Session's target, unless a name was given."""
-        if self._keys is None:
+        if self._budget.keys is None:
             digest = hashlib.sha256(f"{base_url}\n{key_fingerprint}".encode()).hexdigest()
-            self._name_budget(digest[:16])
-
-    def try_acquire(self) -> bool:
-        """Never the local fast path: every admission asks the shared budget."""
-        return False
-
-    def pause(self, seconds: float) -> None:
-        """Pause this process, and every other one on the budget (a shared key with an expiry)."""
-        super().pause(seconds)
-        if self._keys is not None and not self._redis_is_down():
-            task = asyncio.ensure_future(self._publish_pause(seconds))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._budget.name(digest[:16])
 
     async def aclose(self) -> None:
         """Wait for pause notices still being sent; close the Redis client if it is ours.
@@ -255,157 +414,4 @@ class RedisLimiter(Limiter):
         Ours means made by ``from_url``: a client you pass in (shared by
         several limiters or your own code) is yours to close.
         """
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._owns_client:
-            await self._redis.aclose()
-
-    async def _admit(self, deadline: float) -> None:
-        # The probe first: a slot reserved before the rate is known would not be paced.
-        await self._wait_for_probe(deadline)
-        while self._keys is not None and not self._redis_is_down():
-            now = self._clock()
-            try:
-                wait = await self._reserve(deadline - now)
-            except Exception as error:  # redis-py, the socket, a timeout: all mean "down"
-                self._down(error)
-                break
-            if wait < 0:  # the slot is further off than the deadline: nothing reserved
-                raise too_long(-wait, "the shared rate limit")
-            if wait > 0:
-                await self._sleep(wait, "shared rate limit", now, deadline)
-            paused = self._paused_until - self._clock()
-            if paused <= 0:
-                break
-            # A 429 paused everyone while this slot was waited for: a slot inside the
-            # pause is void (all such would go at its end together). Wait, reserve again.
-            await self._sleep(paused, "paused after a 429", self._clock(), deadline)
-        await self._admit_locally(deadline)
-
-    def _hold(self, now: float) -> tuple[float, str]:
-        """Only the pause, while the shared budget paces: the window mirror is for fallback.
-
-        Each process's mirror would hold its requests until the server's window
-        resets, then let them go together: a burst the shared pacing avoids.
-        """
-        if self._redis_is_down() or self._keys is None:
-            return super()._hold(now)
-        if self._paused_until > now:
-            return self._paused_until - now, "paused after a 429"
-        return 0.0, ""
-
-    async def _reserve(self, budget: float) -> float:
-        """Reserve the budget's next slot; the wait for it, negative if it is past ``budget``.
-
-        The same script renews this process's heartbeat on the budget and
-        counts the live processes, for a fair fallback.
-        """
-        assert self._keys is not None
-        rate = self._rate or self._learnt_rate()
-        longest = min(budget, _NEVER)
-        call = self._redis.eval(
-            _ADMIT, 4, *self._keys, str(rate or 0), str(longest), self._member, str(_HEARTBEAT)
-        )
-        answer: Any = await self._bounded(call, budget)  # type: ignore[arg-type]
-        text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        wait, _, live = text.partition(" ")
-        self._notices["reached"] = 1.0
-        self._live = max(1, int(live or "1"))
-        return float(wait)
-
-    async def _publish_pause(self, seconds: float) -> None:
-        assert self._keys is not None
-        try:
-            call = self._redis.eval(_PAUSE, 1, self._keys[1], str(seconds))
-            await self._bounded(call, self._redis_timeout)  # type: ignore[arg-type]
-        except Exception as error:  # as in _admit
-            self._down(error)
-
-    async def _bounded(self, call: Coroutine[Any, Any, T], budget: float) -> T:
-        """Await a Redis call for ``redis_timeout`` at most, and never past ``budget``."""
-        task = asyncio.ensure_future(call)
-        done, _ = await asyncio.wait((task,), timeout=max(min(self._redis_timeout, budget), 0.0))
-        if not done:
-            task.cancel()
-            raise TimeoutError("Redis did not answer in time")
-        return task.result()
-
-    def _learnt_rate(self) -> float | None:
-        """The rate the server's headers advertise, with 5% headroom; None until they do.
-
-        The window's length is the largest ``X-RateLimit-Reset`` seen, which
-        is short until a window has rolled over; until then the safe rate is
-        what is left of this window over the time left in it. (A fixed window
-        counts a steady stream's requests at its edges either side: pacing a
-        little under the limit keeps the total inside it.)
-        """
-        limit, window = self._limit, self._window
-        if not (limit and window):
-            return None
-        rate = limit / window
-        if not self._rolled_over:
-            rate = min(rate, max(self._last_remaining, 1.0) / max(self._last_reset, 0.05))
-        return _HEADROOM * rate
-
-    def _observe(self, headers: Mapping[str, str], elapsed: float | None) -> bool:
-        """Learn as the local limiter does, and notice the first window rollover."""
-        if not super()._observe(headers, elapsed):
-            return False
-        remaining = header_number(headers["X-RateLimit-Remaining"], "") or 0.0
-        reset = header_number(headers["X-RateLimit-Reset"], "") or 0.0
-        if reset > self._last_reset + _NEW_WINDOW:
-            self._rolled_over = self._rolled_over or self._last_reset > 0
-        self._last_remaining, self._last_reset = remaining, reset
-        if self._redis_down_until:  # pacing locally: at this process's share of what was learnt
-            self._share_locally()
-        return True
-
-    def _redis_is_down(self) -> bool:
-        if self._redis_down_until and self._clock() >= self._redis_down_until:
-            self._redis_down_until = 0.0  # try again
-            self._interval = 0.0
-            self._notice("up", "shared rate limit: trying Redis again")
-        return self._redis_down_until > 0
-
-    def _notice(self, kind: str, message: str, *args: object) -> None:
-        """Log ``message`` once for this limiter and its siblings (one Redis client, one line)."""
-        now = self._clock()
-        if self._notices.get(kind, 0.0) <= now:
-            self._notices[kind] = now + self._retry_redis_after
-            logger.warning(message, *args)
-
-    def _down(self, error: BaseException) -> None:
-        never_reached = "reached" not in self._notices
-        if never_reached and self._on_redis_error == "local" and not self._start_fallback:
-            raise SessionError(
-                f"the shared rate limit cannot reach Redis ({type(error).__name__}): check the "
-                "URL, port and password; nothing was sent (start_fallback=True, or the CLI's "
-                "--redis-fallback, paces locally instead)"
-            ) from None
-        if self._on_redis_error == "fail":
-            raise ConnectError(
-                f"the shared rate limit is unreachable ({type(error).__name__}); nothing was sent",
-                may_have_reached_server=False,
-            ) from error
-        if not self._redis_down_until:
-            self._notice(
-                "down",
-                "shared rate limit: Redis failed (%s); pacing locally, trying again in %ss",
-                type(error).__name__,
-                self._retry_redis_after,
-            )
-        self._redis_down_until = self._clock() + self._retry_redis_after
-        self._share_locally()
-
-    def _share_locally(self) -> None:
-        """Pace locally at this process's share: the rate over the processes on the budget.
-
-        Before the server's headers tell a rate (with none configured), the
-        window mirror alone holds; each answer that advertises one sets it.
-        """
-        rate = self._rate or self._learnt_rate()
-        self._interval = self._live / rate if rate else 0.0
-
-    def _name_budget(self, name: str) -> None:
-        base = f"agencyaccess:{name}"
-        self._keys = (f"{base}:next", f"{base}:pause", f"{base}:rate", f"{base}:live")
+        await self._budget.aclose(self._owns_client)
