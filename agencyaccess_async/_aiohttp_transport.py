@@ -151,10 +151,12 @@ class AiohttpTransport(ClosingContext):
                     raise malformed(
                         refusal, 0, operation=request.operation, request_id=request.request_id
                     )
+                headers = answer.headers
+                framed = "Content-Encoding" not in headers and "Transfer-Encoding" not in headers
                 content = await read_capped(
                     request, answer.status, answer.content.iter_any(),
                     length=answer.content_length, cap=self._max_response_bytes,
-                    on_refusal=answer.close,
+                    on_refusal=answer.close, whole=answer.read if framed else None,
                 )  # fmt: skip
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = _translate(exc, request, answer.status if answer is not None else 0)

@@ -357,6 +357,8 @@ def header_number(value: str | None, name: str) -> float | None:
     """
     if value is None:
         return None
+    if value.isdigit() and value.isascii() and len(value) <= 32:  # the common case: "42"
+        return float(value)
     text = value.strip()
     number = float(text) if _NUMBER.fullmatch(text) else None
     if number is None or number == _INF:  # 9e999 matches, and is no finite number

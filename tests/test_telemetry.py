@@ -170,6 +170,27 @@ async def test_429s_are_counted(otel: Otel, server: str) -> None:
     assert dict(span.attributes or {})["agencyaccess.attempts"] == 2
 
 
+async def test_metrics_without_a_tracer_count_operations_and_429s_with_no_span(
+    otel: Otel, server: str
+) -> None:
+    """A meter provider but no tracer provider (the global one is its placeholder): no span is
+    made, and the operations and the 429s are counted all the same."""
+    metrics_only = aa.Telemetry(meter_provider=otel.meter_provider)
+    assert not metrics_only.traces()
+    async with session(server, metrics_only) as s:
+        await s.clients.retrieve("cl_traced")
+        with pytest.raises(aa.InvalidRequestError):
+            await s.clients.create(name="bad", email="bad@example.test")
+    assert otel.finished() == []
+    (limited,) = otel.points("agencyaccess.client.rate_limited")
+    assert limited.value == 1
+    outcomes = {
+        (point.attributes["agencyaccess.operation"], point.attributes["outcome"]): point.value
+        for point in otel.points("agencyaccess.client.operations")
+    }
+    assert outcomes == {("clients.retrieve", "ok"): 1, ("clients.create", "error"): 1}
+
+
 async def test_tracing_false_makes_no_span(otel: Otel, server: str) -> None:
     async with session(server, False) as s:
         await s.clients.create(name="Ada", email="ada@example.test")
