@@ -143,8 +143,11 @@ class _OperationScope:
     """``Telemetry.operation``: the span (when one is kept) and the metrics of one operation.
 
     A class rather than a generator-based context manager: without a tracer
-    provider (the common case) it costs a clock read and two no-op metric
-    calls, about 2 µs a call (``benchmarks/bench_layers.py``).
+    provider (the common case) it makes no span, no attributes and no record,
+    only the two metrics (no-ops without a meter provider): about 1 µs a call
+    over an instant transport, and 12 µs in ``benchmarks/bench_layers.py`` at
+    concurrency 64, where it was 26 with the span (under load every line of
+    code costs more than alone).
     """
 
     __slots__ = (

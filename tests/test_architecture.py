@@ -196,6 +196,61 @@ def test_nothing_reads_a_dependencys_private_attributes() -> None:
     assert offenders == []
 
 
+def _package_classes() -> set[type]:
+    """Every class the SDK's modules define (the CLI and the emulator aside)."""
+    import importlib
+    import pkgutil
+
+    import agencyaccess_async
+
+    names = [
+        module.name
+        for module in pkgutil.walk_packages(agencyaccess_async.__path__, "agencyaccess_async.")
+        if not any(part in module.name for part in (".emulator", "._cli", "__main__"))
+    ]
+    return {
+        value
+        for name in names
+        for value in vars(importlib.import_module(name)).values()
+        if inspect.isclass(value) and value.__module__ == name
+    }
+
+
+_WRITES = re.compile(r"self\.(_[a-z]\w*)(?:: [^=]+)? = ")
+
+
+def test_no_subclass_in_the_package_overrides_or_writes_its_bases_private_names() -> None:
+    """A subclass composes through its base's seams, never by replacing its internals.
+
+    ``RedisLimiter`` once overrode ``Limiter``'s ``_admit``, ``_hold`` and
+    ``_observe`` and wrote its ``_interval``: any change inside ``Limiter`` could
+    break it unseen. A private name a subclass may set is declared for it on the
+    base as a class attribute (``Limiter._shared``), which this allows. Enum's own
+    ``_sunder_`` names are enum's.
+    """
+    offenders = []
+    for cls in _package_classes():
+        bases = [base for base in cls.__mro__[1:] if base.__module__.startswith(PACKAGE.name)]
+        if not bases:
+            continue
+        private = {
+            name
+            for base in bases
+            for name, value in vars(base).items()
+            if name.startswith("_") and not name.startswith("__") and not name.endswith("_")
+        }
+        methods = {name for base in bases for name in private if callable(vars(base).get(name))}
+        written = {name for base in bases for name in _WRITES.findall(inspect.getsource(base))}
+        offenders += [
+            f"{cls.__qualname__}.{name} overrides" for name in vars(cls) if name in methods
+        ]
+        offenders += [
+            f"{cls.__qualname__} writes .{name}"
+            for name in set(_WRITES.findall(inspect.getsource(cls))) & (written - private)
+        ]
+    assert offenders == []
+
+
 def test_the_sdk_route_table_and_the_emulators_agree() -> None:
     """Every operation has the same path and capability in the SDK and in the emulator."""
     sdk = {route.path: (route.operation, route.capability) for route in ROUTES.values()}
