@@ -29,6 +29,7 @@ import contextvars
 import importlib
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -94,11 +95,11 @@ class Telemetry:
     def __repr__(self) -> str:
         return "<Telemetry opentelemetry>"
 
-    def operation(self, operation: str, base_url: URL) -> _OperationScope:
+    def operation(self, operation: str, base_url: URL) -> AbstractContextManager[None]:
         """One operation's span, current while its attempts run; its metrics when it ends."""
         return _OperationScope(self, operation, base_url)
 
-    def traces(self) -> bool:
+    def _traces(self) -> bool:
         """Whether a span would be kept: a tracer provider of the caller's, or a global one set.
 
         While OpenTelemetry's global provider is still its placeholder (no SDK
@@ -163,7 +164,7 @@ class _OperationScope:
     def __enter__(self) -> None:
         self._started = time.perf_counter()
         telemetry = self._telemetry
-        if not telemetry.traces():
+        if not telemetry._traces():
             return
         operation = self._name
         self._record = _Operation(operation)
