@@ -152,10 +152,12 @@ class _RedisBudget:
         self._last_reset = 0.0
 
     def name(self, name: str) -> None:
+        """Name the budget: its four Redis keys, shared by every process that names it so."""
         base = f"agencyaccess:{name}"
         self.keys = (f"{base}:next", f"{base}:pause", f"{base}:rate", f"{base}:live")
 
     def shared(self) -> bool:
+        """Whether Redis paces now: the budget is named and Redis is not in a failure's pause."""
         return self.keys is not None and not self._is_down()
 
     async def reserve(self, budget: float) -> float | None:
