@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import warnings
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -42,7 +41,7 @@ from ._routes import (
     LINKS_RETRIEVE,
     LINKS_UPDATE,
 )
-from ._scratch import IdSet
+from ._scratch import IdSet, batched
 from ._services import RequestedServices
 from ._stream import Batches
 
@@ -218,8 +217,7 @@ class Links(Resource):
                 break
         if listed_all:
             return  # every page was read: the links not seen are gone
-        left = wanted.sorted()
-        for chunk in iter(lambda: list(itertools.islice(left, LIST_LIMIT_MAX)), []):
+        for chunk in batched(wanted.sorted(), LIST_LIMIT_MAX):
             links: tuple[Link, ...] = ()
             for link_id in chunk:
                 try:

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["IdSet", "scratch_db"]
+__all__ = ["IdSet", "batched", "scratch_db"]
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter), read as they are used.
+
+    ``itertools.batched`` from Python 3.12 on; here for 3.10 and 3.11.
+    """
+    source = iter(items)
+    return iter(lambda: list(itertools.islice(source, size)), [])
 
 
 def scratch_db(*tables: str) -> sqlite3.Connection:
@@ -52,7 +63,7 @@ class IdSet:
             self._db = scratch_db("ids (id TEXT PRIMARY KEY)")
             self._memory = None
             self._insert(first)
-            for batch in iter(lambda: list(itertools.islice(source, limit)), []):
+            for batch in batched(source, limit):
                 self._insert(batch)
             self._size = int(self._db.execute("SELECT count(*) FROM ids").fetchone()[0])
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -18,6 +17,9 @@ from .._services import RequestedServices
 from ._existing import Sweep, email_identity, wire_services
 from ._journal import DONE_STATES, Journal, JournalEntry
 from ._run import Failed, ItemResult, Succeeded
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["OnboardItem", "Onboarded", "Onboarder"]
 

@@ -41,7 +41,7 @@ from .._bulk import BulkRun, ItemResult, JournalError
 from .._bulk._journal import Journal
 from .._bulk._progress import ProgressDisplay
 from .._models import UNSET
-from .._scratch import scratch_db
+from .._scratch import batched, scratch_db
 from .._session import Session
 from ._common import Stopped, UsageError, add_command
 from ._connect import (
@@ -200,7 +200,7 @@ class _Selection:
         """Read the whole selection now, so that ``count`` is known before anything is sent."""
         self._started = True
         rows = self._read()
-        for batch in iter(lambda: list(itertools.islice(rows, _BATCH)), []):
+        for batch in batched(rows, _BATCH):
             self.deleted += sum(1 for kind, *_ in batch if kind == "deleted")
             with self._db:  # BEGIN ... COMMIT, a batch at a time
                 self._db.executemany(

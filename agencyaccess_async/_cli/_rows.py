@@ -136,11 +136,9 @@ class ClientsCsv:
         rows = 0
         #: The rows this shard will read (``rows()`` yields as many): the run's total.
         self.row_count = 0
-        index, count = self.shard
-        first = self.header_row + 1
         for number, cells in self._table(records):
             rows += 1
-            if (number - first) % count == index - 1:
+            if self._in_shard(number):
                 self.row_count += 1
             if len(filled) < named_count:  # once every column has held a value, no more
                 filled.update(c for c, v in zip(self.header, cells, strict=False) if v.strip())
@@ -213,11 +211,14 @@ class ClientsCsv:
         for _ in range(self.header_row):
             next(records)
         self.several_addresses, self.several_shown = 0, []
-        index, count = self.shard
-        first = self.header_row + 1
         for number, cells in self._table(records):
-            if (number - first) % count == index - 1:  # this shard's rows only
+            if self._in_shard(number):
                 yield self._row(number, cells)
+
+    def _in_shard(self, number: int) -> bool:
+        """Whether row ``number`` is this shard's: every n-th from the i-th, by row number."""
+        index, count = self.shard
+        return (number - self.header_row - 1) % count == index - 1
 
     def row_notes(self) -> list[str]:
         """What was decided of the rows' cells, as the last reading of ``rows()`` counted."""
