@@ -39,7 +39,7 @@ from ._errors import RateLimitError, RequestTimeoutError
 from ._hooks import logger
 from ._http import MAX_SERVER_WAIT, header_number
 
-__all__ = ["Limiter", "SharedBudget", "too_long"]
+__all__ = ["NEW_WINDOW", "Limiter", "SharedBudget", "too_long"]
 
 # Extra wait past a reset: the header's rounding (to the millisecond, say) and
 # the loop's timer. The reset itself is already the latest the window can end.
@@ -47,8 +47,8 @@ _RESET_MARGIN = 0.002
 # Requests sent alone at the start, at most, waiting for an answer that tells
 # the limit (an answer can be lost, or a server may never send the headers).
 _PROBES = 3
-# A server reset this much later than ours means the server started a new window.
-_NEW_WINDOW = 0.05
+#: A server reset this much later than the last one means the server started a new window.
+NEW_WINDOW = 0.05
 _FOREVER = float("inf")
 #: The largest request budget a window may advertise: more is a garbled header.
 _LARGEST_LIMIT = 1e9
@@ -437,7 +437,7 @@ class Limiter:
         ends_by = now + reset
         # Requests still in flight were not counted by the server yet.
         estimate = int(remaining) - self._in_flight
-        if self._limit is None or ends_by > self._reset_at + _NEW_WINDOW:
+        if self._limit is None or ends_by > self._reset_at + NEW_WINDOW:
             self._remaining = estimate  # a new window began on the server
             self._reset_at = self._earliest_end = ends_by
         else:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ConnectError, SessionError
 from ._hooks import logger
-from ._limiter import Limiter
+from ._limiter import NEW_WINDOW, Limiter
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -101,7 +101,11 @@ _NEVER = 1e9  # "no deadline": the longest wait a caller without one accepts
 _HEADROOM = 0.95
 #: How long a process counts as live on a budget after its last admission.
 _HEARTBEAT = 10.0
-_NEW_WINDOW = 0.05  # a reset this much later than the last one seen: a new window
+#: RedisLimiter's options that its budget takes (the rest are the local Limiter's).
+_BUDGET_OPTIONS = frozenset(
+    ("rate", "on_redis_error", "redis_timeout", "retry_redis_after", "clock", "start_fallback",
+     "processes")
+)  # fmt: skip
 
 
 class _RedisBudget:
@@ -193,7 +197,7 @@ class _RedisBudget:
     def learned(self, limit: int, window: float, remaining: float, reset: float) -> None:
         """Keep the window for the learnt rate, and notice the first window rollover."""
         self._limit, self._window = limit, window
-        if reset > self._last_reset + _NEW_WINDOW:
+        if reset > self._last_reset + NEW_WINDOW:
             self._rolled_over = self._rolled_over or self._last_reset > 0
         self._last_remaining, self._last_reset = remaining, reset
 
@@ -347,17 +351,8 @@ class RedisLimiter(Limiter):
             "start_fallback": start_fallback,
             "processes": processes,
         }
-        self._budget = self._shared = _RedisBudget(
-            client,
-            rate=rate,
-            on_redis_error=on_redis_error,
-            redis_timeout=redis_timeout,
-            retry_redis_after=retry_redis_after,
-            clock=clock,
-            start_fallback=start_fallback,
-            processes=processes,
-            notices={},
-        )
+        budget_options = {k: v for k, v in self._options.items() if k in _BUDGET_OPTIONS}
+        self._budget = self._shared = _RedisBudget(client, notices={}, **budget_options)
         self._owns_client = owns_client
         if name is not None:
             self._budget.name(name)
