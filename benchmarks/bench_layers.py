@@ -15,6 +15,13 @@ The layers, each one more of the SDK over raw aiohttp (``POST
 
 - ``raw``: ``aiohttp.ClientSession.post`` + ``json.dumps``/``json.loads``, checking ``error``;
 - ``raw+orjson``: the same with ``orjson``: the baseline of ``sdk+orjson``;
+- ``raw+promises``: ``raw`` keeping, by hand and at its cheapest, only the promises
+  the SDK keeps on this call: a fresh idempotency key in ``metadata`` (identity),
+  a total and a connect timeout (every wait bounded), the key added by a
+  per-request middleware (no mapping a frame renders holds it), no redirect
+  followed, the body's size checked against the cap, and a typed ``Client``
+  out. No limiter, retry, request id, classification, hook or telemetry: the
+  floor under any client that keeps those promises on aiohttp;
 - ``transport``: the SDK's ``AiohttpTransport.send`` of a built ``Request``, and ``parse_response``;
 - ``call``: ``session.post(path, dict)``: request ids, limiter, the request loop;
 - ``sdk``: ``session.clients.create(name=, email=)``: a ``NewClient`` in, a typed ``Client`` out;
@@ -61,8 +68,8 @@ sys.path.insert(0, str(HERE))
 from bench_throughput import KEY, free_port, pinned, share, wait_for  # noqa: E402
 
 LAYERS = [
-    "raw", "raw+orjson", "transport", "call", "sdk", "sdk+orjson", "sdk+tracing",
-    "httpx", "generated",
+    "raw", "raw+orjson", "raw+promises", "transport", "call", "sdk", "sdk+orjson",
+    "sdk+tracing", "httpx", "generated",
 ]  # fmt: skip
 #: The baseline each layer is compared with: raw aiohttp with the same JSON codec.
 BASELINE = {"raw+orjson": "raw+orjson", "sdk+orjson": "raw+orjson"}
@@ -99,6 +106,7 @@ async def make_layers(
                 raise RuntimeError(envelope["msg"])
 
     layers: dict[str, tuple[One, bool]] = {"raw": (raw, True)}
+    layers["raw+promises"] = (_raw_with_promises(http, create_url), True)
     try:
         import orjson
     except ImportError:
@@ -153,6 +161,39 @@ async def make_layers(
         layers["sdk+orjson"] = (sdk, False)
     layers.update(await _httpx_layers(url, concurrency, stack))
     return layers
+
+
+def _raw_with_promises(http: Any, create_url: str) -> One:
+    """Raw aiohttp keeping the SDK's promises on ``clients.create``, and nothing more."""
+    import secrets
+
+    import aiohttp
+
+    from agencyaccess_async._converter import CONVERTER
+    from agencyaccess_async._http import DEFAULT_MAX_RESPONSE_BYTES
+    from agencyaccess_async._models import IDEMPOTENCY_METADATA_KEY, Client
+
+    headers = {"Content-Type": "application/json"}
+
+    async def add_key(request: Any, handler: Any) -> Any:
+        request.headers["X-Auth"] = KEY
+        return await handler(request)
+
+    async def raw_with_promises() -> None:
+        metadata = {IDEMPOTENCY_METADATA_KEY: secrets.token_hex(16)}
+        async with http.post(
+            create_url, data=json.dumps({**PAYLOAD, "metadata": metadata}).encode(),
+            headers=headers, timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+            allow_redirects=False, middlewares=(add_key,),
+        ) as r:  # fmt: skip
+            if (r.content_length or 0) > DEFAULT_MAX_RESPONSE_BYTES:
+                raise RuntimeError("answer too large")
+            envelope = json.loads(await r.read())
+            if envelope["error"]:
+                raise RuntimeError(envelope["msg"])
+            CONVERTER.structure(envelope["data"], Client)
+
+    return raw_with_promises
 
 
 async def _httpx_layers(
