@@ -2,10 +2,11 @@
 
 An in-process emulator holds --others clients, each with its access
 request. Then two jobs of --rows rows each (--found of them onboarded before,
-their journal lost) are onboarded with no journal: one without ``total``
-(the sweep lists every page of clients and links), one with ``total``
-(past total/4 pages of either kind, each row is looked up instead). Printed: the
-list requests each used (the emulator's own count) and the outcomes.
+their journal lost) are onboarded with no journal: one given as an iterator, with
+no ``total`` (the sweep lists every page of clients and links), one as a list,
+whose length is its ``total`` (past total/4 pages of either kind, each row is
+looked up instead). Printed: the list requests each used (the emulator's own
+count) and the outcomes.
 
     python benchmarks/bench_small_job.py --others 20000 --rows 50 --found 10
 """
@@ -48,7 +49,8 @@ async def main(others: int, rows: int, found: int) -> None:
             ]
             await session.bulk.onboard(job[:found], services=services, find_existing=False).run()
             before = await lists(emulator)
-            summary = await session.bulk.onboard(job, services=services, total=total).run()
+            rows_given = iter(job) if total is None else job  # a list's length is its total
+            summary = await session.bulk.onboard(rows_given, services=services, total=total).run()
             used = await lists(emulator) - before
             print(f"{label:<18} {used:>6} list requests  {summary.outcomes}")
 
