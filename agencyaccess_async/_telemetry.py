@@ -145,13 +145,12 @@ class _OperationScope:
 
     A class rather than a generator-based context manager: without a tracer
     provider (the common case) it makes no span, no attributes and no record,
-    only the two metrics (no-ops without a meter provider): 2.4-2.8 µs a call
-    over an instant transport (``benchmarks/bench_instant.py``), where it was
-    5.5 with the span (0.8 of it is
-    ``get_tracer_provider()``, which reads ``os.environ`` each time: the price
-    of using a provider set later from its next call on), and 12 µs in
-    ``benchmarks/bench_layers.py`` at concurrency 64, where it was 26 (under
-    load every line of code costs more than alone).
+    only the two metrics (no-ops without a meter provider). That costs 2.4-2.8
+    µs a call over an instant transport (``benchmarks/bench_instant.py``; 5.5
+    with the span), of which 0.8 is ``get_tracer_provider()`` reading
+    ``os.environ``: the price of using a provider set later from its next call
+    on. In ``benchmarks/bench_layers.py`` at concurrency 64 it is 12 µs (26
+    with the span): under load every line of code costs more than alone.
     """
 
     __slots__ = (
