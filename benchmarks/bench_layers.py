@@ -179,12 +179,14 @@ def _raw_with_promises(http: Any, create_url: str) -> One:
         request.headers["X-Auth"] = KEY
         return await handler(request)
 
+    # Made once: what does not change from call to call is no per-request work here.
+    timeout, middlewares = aiohttp.ClientTimeout(total=60, sock_connect=10), (add_key,)
+
     async def raw_with_promises() -> None:
         metadata = {IDEMPOTENCY_METADATA_KEY: secrets.token_hex(16)}
         async with http.post(
             create_url, data=json.dumps({**PAYLOAD, "metadata": metadata}).encode(),
-            headers=headers, timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
-            allow_redirects=False, middlewares=(add_key,),
+            headers=headers, timeout=timeout, allow_redirects=False, middlewares=middlewares,
         ) as r:  # fmt: skip
             if (r.content_length or 0) > DEFAULT_MAX_RESPONSE_BYTES:
                 raise RuntimeError("answer too large")
